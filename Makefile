@@ -1,0 +1,45 @@
+# OutlierLab — the commands a user needs. `make verify` is what CI runs.
+SWIFT        ?= swift
+APT_PACKAGES := libopenblas-dev libjson-c-dev zlib1g-dev pkg-config
+# Release mode with testable imports: tests that train run at full speed.
+RELEASE      := -c release
+TESTABLE     := -Xswiftc -enable-testing
+SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build verify test bench audit goldens goldens-accept clean
+
+## deps: install the three Debian -dev packages (and pkg-config) when any is missing
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+## build: the release build of the library modules and the olab tool
+build: deps
+	$(SWIFT) build $(RELEASE)
+
+## verify: deps + release build + the whole test suite in release mode; never writes goldens
+verify: deps
+	$(SWIFT) build $(RELEASE) $(TESTABLE) --build-tests
+	GOLDEN_RECORD=never $(SWIFT) test $(RELEASE) $(TESTABLE) --skip-build
+
+test: verify
+
+bench:
+	@echo "make bench: 'olab bench' arrives with issue 8 (performance)"; exit 2
+
+audit:
+	@echo "make audit: 'olab audit' arrives with issue 7 (the paper-claims audit)"; exit 2
+
+goldens:
+	@echo "make goldens: the golden workflow arrives with issue 3 (goldens)"; exit 2
+
+goldens-accept:
+	@echo "make goldens-accept: the golden workflow arrives with issue 3 (goldens)"; exit 2
+
+clean:
+	rm -rf .build .build-* golden-candidates

@@ -1,0 +1,62 @@
+// swift-tools-version: 6.2
+// OutlierLab: deterministic CPU training, outlier-feature metrics, int8 quantisation and a
+// paper-claims audit for small byte-level transformers (He et al., NeurIPS 2024).
+import PackageDescription
+
+/// One system-library target per Debian C library, found through pkg-config.
+let cLibraries: [Target] = [
+    .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(name: "CJSON", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
+    .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+]
+
+/// Library modules in data-flow order: each depends only on modules above it.
+let modules: [(name: String, dependencies: [Target.Dependency])] = [
+    ("OLCore", ["CJSON", "CBLAS"]),
+    ("OLKernels", ["OLCore", "CBLAS"]),
+    ("OLData", ["OLCore"]),
+    ("OLModel", ["OLCore", "OLKernels"]),
+    ("OLOptimizers", ["OLCore", "CBLAS"]),
+    ("OLMetrics", ["OLCore"]),
+    ("OLQuant", ["OLCore", "OLKernels", "OLModel", "OLData"]),
+    ("OLGoldens", ["OLCore", "CZlib"]),
+    ("OLTraining", ["OLCore", "OLKernels", "OLData", "OLModel", "OLOptimizers", "OLMetrics", "OLQuant"]),
+]
+
+let libraryTargets: [Target] = modules.map { module in
+    .target(name: module.name, dependencies: module.dependencies)
+}
+
+let testTargets: [Target] = modules.map { module in
+    .testTarget(
+        name: module.name + "Tests",
+        dependencies: [module.name, "OLGoldens", "OLCore"].uniqued().map { .target(name: $0) }
+    )
+}
+
+extension Array where Element == String {
+    /// The elements in order, each once.
+    func uniqued() -> [String] {
+        var seen = Set<String>()
+        return filter { seen.insert($0).inserted }
+    }
+}
+
+let package = Package(
+    name: "OutlierLab",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "olab", targets: ["olab"]),
+    ] + modules.map { .library(name: $0.name, targets: [$0.name]) },
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: cLibraries + libraryTargets + testTargets + [
+        .executableTarget(
+            name: "olab",
+            dependencies: modules.map { .target(name: $0.name) } + [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+    ]
+)

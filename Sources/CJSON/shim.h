@@ -1,0 +1,4 @@
+#ifndef OUTLIERLAB_CJSON_SHIM_H
+#define OUTLIERLAB_CJSON_SHIM_H
+#include <json.h>
+#endif

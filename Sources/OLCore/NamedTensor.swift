@@ -1,0 +1,51 @@
+/// A named, shaped array of values: the common currency of checkpoints (safetensors), golden files and
+/// optimiser state export. Row-major; `shape == []` is a scalar with one value.
+public struct NamedTensor: Sendable, Equatable {
+    public enum Values: Sendable, Equatable {
+        case float32([Float])
+        case float64([Double])
+        case int64([Int64])
+        case uint8([UInt8])
+
+        public var count: Int {
+            switch self {
+            case .float32(let v): v.count
+            case .float64(let v): v.count
+            case .int64(let v): v.count
+            case .uint8(let v): v.count
+            }
+        }
+
+        /// The safetensors / NumPy-style dtype name: F32, F64, I64, U8.
+        public var dtype: String {
+            switch self {
+            case .float32: "F32"
+            case .float64: "F64"
+            case .int64: "I64"
+            case .uint8: "U8"
+            }
+        }
+    }
+
+    public var name: String
+    public var shape: [Int]
+    public var values: Values
+
+    public init(name: String, shape: [Int], values: Values) {
+        precondition(shape.reduce(1, *) == values.count, "tensor \(name): shape \(shape) does not match \(values.count) values")
+        self.name = name
+        self.shape = shape
+        self.values = values
+    }
+
+    public init(name: String, shape: [Int], floats: [Float]) {
+        self.init(name: name, shape: shape, values: .float32(floats))
+    }
+
+    /// The values as Float, if this is a float32 tensor.
+    public var floats: [Float]? { if case .float32(let v) = values { v } else { nil } }
+    /// The values as Double, if this is a float64 tensor.
+    public var doubles: [Double]? { if case .float64(let v) = values { v } else { nil } }
+    /// The values as Int64, if this is an int64 tensor.
+    public var int64s: [Int64]? { if case .int64(let v) = values { v } else { nil } }
+}

@@ -1,0 +1,70 @@
+import Dispatch
+
+/// Deterministic data-parallel loops.
+///
+/// Work is cut into chunks whose boundaries depend only on the problem size and the chunk size, never on
+/// the number of threads; each chunk writes only its own outputs, and any cross-chunk reduction is done by
+/// the caller afterwards in index order. So a kernel gives the same bits with 1 or many workers.
+public enum Parallel {
+    /// Number of worker threads used by `forEachChunk`. Defaults to `OLAB_THREADS` or the core count.
+    nonisolated(unsafe) public static var workerCount: Int = {
+        if let text = getenvString("OLAB_THREADS"), let value = Int(text), value > 0 { return value }
+        return max(1, ProcessInfoCores.active)
+    }()
+
+    /// Calls `body` once per chunk `[start, min(start + chunkSize, count))`, on up to `workerCount` threads.
+    /// Chunk `k` always covers the same indices, whatever the thread count.
+    public static func forEachChunk(count: Int, chunkSize: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        precondition(chunkSize > 0, "chunk size must be positive")
+        guard count > 0 else { return }
+        let chunks = (count + chunkSize - 1) / chunkSize
+        let workers = min(workerCount, chunks)
+        if workers <= 1 {
+            for k in 0..<chunks { body(k * chunkSize ..< min(count, (k + 1) * chunkSize)) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var k = worker
+            while k < chunks {
+                body(k * chunkSize ..< min(count, (k + 1) * chunkSize))
+                k += workers
+            }
+        }
+    }
+
+    /// Runs `body` with `workerCount` temporarily set to `count` (used by determinism tests and benches).
+    public static func withWorkers<R>(_ count: Int, _ body: () throws -> R) rethrows -> R {
+        let saved = workerCount
+        workerCount = count
+        defer { workerCount = saved }
+        return try body()
+    }
+}
+
+/// A raw pointer that may cross into a `@Sendable` closure. Kernels use it to hand worker threads
+/// disjoint rows of one buffer, which Swift's checker cannot see is race-free.
+public struct SendablePointer<Element>: @unchecked Sendable {
+    public let base: UnsafeMutablePointer<Element>
+    public init(_ base: UnsafeMutablePointer<Element>) { self.base = base }
+    public init(_ buffer: UnsafeMutableBufferPointer<Element>) { self.base = buffer.baseAddress! }
+    @inline(__always) public subscript(i: Int) -> Element {
+        get { base[i] }
+        nonmutating set { base[i] = newValue }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// The value of an environment variable, if set.
+public func getenvString(_ name: String) -> String? {
+    guard let raw = getenv(name) else { return nil }
+    return String(cString: raw)
+}
+
+enum ProcessInfoCores {
+    static var active: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+}

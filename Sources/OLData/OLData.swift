@@ -1,0 +1,1 @@
+// Module OLData: filled by its issue.

@@ -1,0 +1,1 @@
+// Module OLGoldens: filled by its issue.

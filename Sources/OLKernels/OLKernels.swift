@@ -1,0 +1,1 @@
+// Module OLKernels: filled by its issue.

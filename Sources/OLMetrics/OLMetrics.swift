@@ -1,0 +1,1 @@
+// Module OLMetrics: filled by its issue.

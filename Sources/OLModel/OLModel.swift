@@ -1,0 +1,1 @@
+// Module OLModel: filled by its issue.

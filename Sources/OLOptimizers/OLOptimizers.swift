@@ -1,0 +1,1 @@
+// Module OLOptimizers: filled by its issue.

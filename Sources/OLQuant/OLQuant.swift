@@ -1,0 +1,1 @@
+// Module OLQuant: filled by its issue.

@@ -1,0 +1,1 @@
+// Module OLTraining: filled by its issue.
