@@ -1,0 +1,144 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// File reading and atomic writing. Every checkpoint, golden, manifest, summary and report goes through
+/// `AtomicFile.write`: the bytes go to a temporary file in the same directory, are flushed with fsync,
+/// and the file is renamed over the target (then the directory is synced), so a reader sees either the
+/// old complete file or the new complete file, never a partial one.
+public enum AtomicFile {
+    /// Writes `bytes` to `path` atomically. On any error the target is left as it was and the temporary
+    /// file is removed.
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        let directory = FilePath.directory(of: path)
+        let temporary = "\(directory)/.\(FilePath.lastComponent(of: path)).tmp-\(getpid())-\(nextSerial())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw OutlierLabError("cannot write \(path): \(errnoText())") }
+        var ok = false
+        defer {
+            if !ok { unlink(temporary) }
+        }
+        do {
+            try bytes.withUnsafeBytes { raw in
+                var offset = 0
+                while offset < raw.count {
+                    let written = Glibc_write(fd, raw.baseAddress! + offset, raw.count - offset)
+                    if written < 0 {
+                        if errno == EINTR { continue }
+                        throw OutlierLabError("cannot write \(path): \(errnoText())")
+                    }
+                    offset += written
+                }
+            }
+            guard fsync(fd) == 0 else { throw OutlierLabError("cannot write \(path): \(errnoText())") }
+        } catch {
+            close(fd)
+            throw error
+        }
+        guard close(fd) == 0 else { throw OutlierLabError("cannot write \(path): \(errnoText())") }
+        guard rename(temporary, path) == 0 else { throw OutlierLabError("cannot write \(path): \(errnoText())") }
+        ok = true
+        let directoryFD = open(directory, O_RDONLY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            _ = fsync(directoryFD)
+            close(directoryFD)
+        }
+    }
+
+    /// Writes UTF-8 text atomically.
+    public static func write(_ text: String, to path: String) throws {
+        try write(Array(text.utf8), to: path)
+    }
+
+    nonisolated(unsafe) private static var serial = 0
+    private static let serialLock = Mutex()
+    private static func nextSerial() -> Int {
+        serialLock.locked { serial += 1; return serial }
+    }
+}
+
+/// Reading whole files with clear errors.
+public enum FileBytes {
+    /// The bytes of the file at `path`; a missing, unreadable or non-regular file throws a one-line error.
+    public static func read(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw OutlierLabError("cannot read \(path): \(errnoText())") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw OutlierLabError("cannot read \(path): \(errnoText())") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw OutlierLabError("cannot read \(path): not a regular file") }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var offset = 0
+        while offset < bytes.count {
+            let got = bytes.withUnsafeMutableBytes { raw in Glibc_read(fd, raw.baseAddress! + offset, raw.count - offset) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw OutlierLabError("cannot read \(path): \(errnoText())")
+            }
+            if got == 0 { break }
+            offset += got
+        }
+        if offset < bytes.count { bytes.removeLast(bytes.count - offset) }
+        return bytes
+    }
+
+    public static func readText(_ path: String) throws -> String {
+        String(decoding: try read(path), as: UTF8.self)
+    }
+}
+
+/// Path helpers without Foundation.
+public enum FilePath {
+    public static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let head = String(path[..<slash])
+        return head.isEmpty ? "/" : head
+    }
+
+    public static func lastComponent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+
+    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Creates `path` and its parents (like `mkdir -p`).
+    public static func makeDirectories(_ path: String) throws {
+        if isDirectory(path) { return }
+        let parent = directory(of: path)
+        if parent != path && !parent.isEmpty && parent != "." && parent != "/" { try makeDirectories(parent) }
+        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            throw OutlierLabError("cannot create directory \(path): \(errnoText())")
+        }
+    }
+}
+
+/// The text of the current `errno`.
+public func errnoText() -> String { String(cString: strerror(errno)) }
+
+/// A small pthread mutex for the few pieces of shared state (serial numbers, signal flags).
+public final class Mutex: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    public init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    public func locked<R>(_ body: () throws -> R) rethrows -> R {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return try body()
+    }
+}
+
+#if canImport(Glibc)
+@inline(__always) func Glibc_write(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { Glibc.write(fd, p, n) }
+@inline(__always) func Glibc_read(_ fd: Int32, _ p: UnsafeMutableRawPointer, _ n: Int) -> Int { Glibc.read(fd, p, n) }
+#else
+@inline(__always) func Glibc_write(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { Darwin.write(fd, p, n) }
+@inline(__always) func Glibc_read(_ fd: Int32, _ p: UnsafeMutableRawPointer, _ n: Int) -> Int { Darwin.read(fd, p, n) }
+#endif

@@ -1,0 +1,61 @@
+import Testing
+@testable import OLCore
+
+@Suite("Parallel loops and arenas")
+struct ParallelAndArenaTests {
+    @Test("chunk boundaries depend only on the size and chunk size, not on the worker count", arguments: [1, 2, 3, 8])
+    func chunkBoundaries(workers: Int) {
+        let seen = Mutex()
+        nonisolated(unsafe) var ranges: [Range<Int>] = []
+        Parallel.withWorkers(workers) {
+            Parallel.forEachChunk(count: 103, chunkSize: 10) { range in seen.locked { ranges.append(range) } }
+        }
+        let sorted = ranges.sorted { $0.lowerBound < $1.lowerBound }
+        #expect(sorted == (0..<11).map { $0 * 10 ..< min(103, $0 * 10 + 10) })
+    }
+
+    @Test("a chunked reduction combined in index order is bitwise equal with 1 and 2 workers")
+    func deterministicReduction() {
+        var rng = RandomStream(seed: 1, purpose: "tests")
+        let values = (0..<10_000).map { _ in Float(rng.nextNormal()) }
+        func chunkedSum() -> Float {
+            let partials = UnsafeMutableBufferPointer<Float>.allocate(capacity: 40)
+            defer { partials.deallocate() }
+            let out = SendablePointer(partials)
+            values.withUnsafeBufferPointer { input in
+                let source = SendablePointer(UnsafeMutablePointer(mutating: input.baseAddress!))
+                Parallel.forEachChunk(count: values.count, chunkSize: 250) { range in
+                    var sum: Float = 0
+                    for i in range { sum += source[i] }
+                    out[range.lowerBound / 250] = sum
+                }
+            }
+            return partials.reduce(0, +)
+        }
+        let one = Parallel.withWorkers(1) { chunkedSum() }
+        let two = Parallel.withWorkers(2) { chunkedSum() }
+        #expect(one.bitPattern == two.bitPattern)
+    }
+
+    @Test("arena views are 64-byte aligned, disjoint and found by name")
+    func arenaViews() {
+        let layout = ArenaLayout([
+            TensorSpec(name: "wte", shape: [256, 5], role: .embedding),
+            TensorSpec(name: "beta", shape: [1], role: .scalar),
+            TensorSpec(name: "w", shape: [3, 7], role: .matrix),
+        ])
+        let arena = FloatArena(layout: layout)
+        for i in 0..<3 {
+            let view = arena.view(i)
+            #expect(Int(bitPattern: view.baseAddress!) % 64 == 0)
+            view.update(repeating: Float(i + 1))
+        }
+        #expect(arena.view("wte").allSatisfy { $0 == 1 })
+        #expect(arena.view("beta").count == 1 && arena.view("beta")[0] == 2)
+        #expect(arena.view("w").allSatisfy { $0 == 3 })
+        #expect(layout.parameterCount == 256 * 5 + 1 + 21)
+        let copy = arena.clone()
+        arena.zero()
+        #expect(copy.view("w")[20] == 3 && arena.view("w")[20] == 0)
+    }
+}
