@@ -1,0 +1,108 @@
+import OLCore
+
+/// Which residual block the model is built from (SPEC §3). The raw values are the CLI/config spellings.
+public enum BlockKind: String, Sendable, CaseIterable {
+    /// x ← x + Attn(LN(x)); x ← x + MLP(LN(x)); final LN.
+    case preLN
+    /// Pre-norm with RMSNorm.
+    case preRMS
+    /// Pre-norm with SRMSNorm (no parameters).
+    case preSRMS
+    /// x ← LN(x + Attn(x)); x ← LN(x + MLP(x)).
+    case postLN
+    /// Outlier Protected: no pre-norms (block 0's attention input excepted), β-scaled branches, QK-Norm.
+    case op
+    /// Like `op` without QK-Norm: the entropy-collapse ablation (optionally with logit soft-capping).
+    case noNorm
+
+    /// Whether a final norm before the head is used when the config does not say.
+    public var defaultFinalNorm: Bool {
+        switch self {
+        case .preLN, .preRMS, .preSRMS: true
+        case .postLN, .op, .noNorm: false
+        }
+    }
+
+    /// The norm applied before each sub-block (nil: none) and as the final norm.
+    public var norm: NormKind? {
+        switch self {
+        case .preLN, .postLN: .layerNorm
+        case .preRMS: .rmsNorm
+        case .preSRMS: .srmsNorm
+        case .op, .noNorm: nil
+        }
+    }
+
+    /// Whether the residual branches are scaled by trainable scalars β.
+    public var scalesBranches: Bool { self == .op || self == .noNorm }
+}
+
+/// The normalisation layers of SPEC §3.
+public enum NormKind: String, Sendable {
+    case layerNorm, rmsNorm, srmsNorm
+}
+
+/// MLP activation.
+public enum Activation: String, Sendable, CaseIterable {
+    case relu, gelu
+}
+
+/// Shape and architecture of a byte-level GPT (SPEC §3). One line per field says what it sets.
+public struct ModelConfig: Sendable, Equatable {
+    /// Vocabulary size V; bytes, so 256.
+    public var vocab = 256
+    /// Model width d.
+    public var width = 64
+    /// Number of blocks L.
+    public var layers = 2
+    /// Attention heads H (d must be divisible by H).
+    public var heads = 4
+    /// Context length T, and the size of the learned position table.
+    public var seq = 64
+    /// The residual block.
+    public var block: BlockKind = .preLN
+    /// MLP activation (ReLU default).
+    public var activation: Activation = .relu
+    /// Tie the LM head to the token embedding.
+    public var tiedHead = true
+    /// Final norm before the head; nil means the block's default (on for pre-norm blocks, off otherwise).
+    public var finalNorm: Bool? = nil
+    /// Initial branch weight β₀ of `op`/`noNorm` blocks; nil means 1/√L.
+    public var betaInit: Double? = nil
+    /// Whether β is trained (false freezes it at β₀).
+    public var trainableBeta = true
+    /// tanh soft-cap of attention logits (`noNorm` only; 30 in the paper's ablation); nil disables it.
+    public var softCap: Double? = nil
+    /// Standard deviation of the N(0, σ²) weight initialisation.
+    public var initStd = 0.02
+
+    public init() {}
+
+    public var headDim: Int { width / heads }
+    /// Whether the final norm is applied.
+    public var usesFinalNorm: Bool { finalNorm ?? block.defaultFinalNorm }
+    /// β₀.
+    public var resolvedBetaInit: Double { betaInit ?? 1 / Double(layers).squareRoot() }
+    /// QK-Norm is part of the OP block.
+    public var qkNorm: Bool { block == .op }
+
+    /// Checks every field; the message names the field and says what is allowed.
+    public func validate() throws {
+        guard vocab == 256 else { throw OutlierLabError("vocab must be 256 (byte-level model), got \(vocab)") }
+        guard width > 0 else { throw OutlierLabError("width must be positive, got \(width)") }
+        guard layers > 0 else { throw OutlierLabError("layers must be positive, got \(layers)") }
+        guard heads > 0 else { throw OutlierLabError("heads must be positive, got \(heads)") }
+        guard width % heads == 0 else {
+            throw OutlierLabError("width \(width) is not divisible by heads \(heads): choose a width that is a multiple of the head count")
+        }
+        guard seq > 0 else { throw OutlierLabError("seq must be positive, got \(seq)") }
+        guard initStd > 0, initStd.isFinite else { throw OutlierLabError("init_std must be positive, got \(initStd)") }
+        if let beta = betaInit, !(beta.isFinite && beta > 0) {
+            throw OutlierLabError("beta_init must be a positive number, got \(beta)")
+        }
+        if let cap = softCap {
+            guard cap.isFinite, cap > 0 else { throw OutlierLabError("soft_cap must be positive, got \(cap)") }
+            guard block == .noNorm else { throw OutlierLabError("soft_cap applies to the noNorm block only, not \(block.rawValue)") }
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// Module OLModel: filled by its issue.

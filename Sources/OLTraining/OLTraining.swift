@@ -1,1 +1,0 @@
-// Module OLTraining: filled by its issue.

@@ -1,0 +1,53 @@
+import OLCore
+import OLModel
+
+/// Everything that determines a training run. Serialised as `config.json` in the run directory and in
+/// checkpoint metadata; two runs with equal configs (and the same binary and machine) are bit-identical.
+/// Optimiser hyper-parameters left nil take the optimiser's own defaults (SPEC §5).
+public struct TrainingConfig: Sendable, Equatable {
+    public var model = ModelConfig()
+    /// Optimiser name: sgd, adamw, adafactor, soap, rotated-adafactor, adam-random-rotation.
+    public var optimizer = "adamw"
+    /// Peak learning rate.
+    public var lr = 1e-3
+    public var beta1: Double? = nil
+    public var beta2: Double? = nil
+    public var eps: Double? = nil
+    /// AdamW ε placement: torch (ε added to √v̂) or hf.
+    public var epsConvention: String? = nil
+    public var weightDecay: Double? = nil
+    /// SGD momentum and Nesterov switch.
+    public var momentum: Double? = nil
+    public var nesterov: Bool? = nil
+    /// SOAP / rotated AdaFactor basis refresh period f and statistics decay β_s.
+    public var preconditionFrequency: Int? = nil
+    public var shampooBeta: Double? = nil
+    /// Warm-up length as a fraction of `steps`.
+    public var warmupFraction = 0.05
+    public var schedule: LearningRateSchedule.Decay = .linear
+    /// Global gradient-norm clip (0 disables).
+    public var gradClip = 1.0
+    /// Schedule length in optimiser steps.
+    public var steps = 200
+    /// Sequences per batch B.
+    public var batch = 8
+    public var seed: UInt64 = 0
+    /// "synthetic" or a file/directory path.
+    public var corpus = "synthetic"
+    /// Size of the synthetic corpus in bytes.
+    public var syntheticBytes = 1 << 20
+    /// Fraction of corpus bytes used for training; the rest is validation.
+    public var trainFraction = 0.95
+    /// Log (probe loss and metrics) every k steps, and at the last step.
+    public var logEvery = 10
+    /// Write a checkpoint every N steps (0: only at the end).
+    public var checkpointEvery = 100
+    /// Number of validation windows of length seq for perplexity.
+    public var evalWindows = 16
+    /// Sequences in the fixed probe batch used for logging metrics.
+    public var probeBatch = 4
+    /// Compute the outlier metrics at each log step.
+    public var metrics = true
+
+    public init() {}
+}
