@@ -1,0 +1,220 @@
+import OLCore
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// The variants of causal self-attention used by the blocks.
+///
+/// QK-norm (the OP block's QK-Norm) is an RMSNorm over the head size hs applied to q and k after the
+/// projection and before the dot product, eps added to the RMS as in `rmsNormForward`. Its trainable
+/// scales g_q and g_k have hs entries each and are **shared by all heads** (one vector per layer, as in
+/// the paper's per-dimension scale), so their gradients sum over batch, time and heads.
+/// Soft-capping replaces each scaled logit s = q·k/√hs by cap·tanh(s/cap) before the causal softmax.
+public struct AttentionOptions: Sendable, Equatable {
+    /// Normalise q and k per head (RMSNorm with shared per-dimension scales).
+    public var qkNorm: Bool
+    /// Cap of the tanh logit soft-cap; nil disables it (the noNorm ablation uses 30).
+    public var softCap: Float?
+    /// eps added to the per-head RMS of q and k.
+    public var qkNormEps: Float
+
+    public init(qkNorm: Bool = false, softCap: Float? = nil, qkNormEps: Float = 1e-5) {
+        precondition(softCap.map { $0 > 0 } ?? true, "the soft-cap must be positive")
+        self.qkNorm = qkNorm
+        self.softCap = softCap
+        self.qkNormEps = qkNormEps
+    }
+
+    /// Floats of the `qkNormed` cache: (B, T, 2C) with QK-norm, else 0.
+    public func qkNormedCount(B: Int, T: Int, C: Int) -> Int { qkNorm ? B * T * 2 * C : 0 }
+    /// Floats of the `qkRms` cache: (B, T, 2H) with QK-norm, else 0.
+    public func qkRmsCount(B: Int, T: Int, H: Int) -> Int { qkNorm ? B * T * 2 * H : 0 }
+    /// Floats of the backward's scratch: dlogits (B, H, T, T), plus the recomputed logits (B, H, T, T)
+    /// with a soft-cap, plus dq, dk after QK-norm (B, T, 2C) with QK-norm.
+    public func backwardScratchCount(B: Int, T: Int, C: Int, H: Int) -> Int {
+        B * H * T * T * (softCap == nil ? 1 : 2) + qkNormedCount(B: B, T: T, C: C)
+    }
+}
+
+/// Causal multi-head self-attention from a fused qkv buffer. Per (b, h), on its own worker:
+/// S = q kᵀ/√hs (sgemm), optional soft-cap, causal softmax in float32 with max-subtraction, out = P v
+/// (sgemm). `att` keeps P (zero above the diagonal) for the backward and for attention entropy.
+public func attentionForward(
+    out: UnsafeMutablePointer<Float>,           // (B, T, C)
+    att: UnsafeMutablePointer<Float>,           // (B, H, T, T)
+    qkNormed: UnsafeMutablePointer<Float>?,     // (B, T, 2C) normalised, scaled q | k; nil without QK-norm
+    qkRms: UnsafeMutablePointer<Float>?,        // (B, T, 2H) per-head RMS of raw q | k; nil without QK-norm
+    qkv: UnsafePointer<Float>,                  // (B, T, 3C) q | k | v, head h at columns h·hs ..< (h+1)·hs
+    qScale: UnsafePointer<Float>?,              // (hs) g_q; nil without QK-norm
+    kScale: UnsafePointer<Float>?,              // (hs) g_k; nil without QK-norm
+    B: Int, T: Int, C: Int, H: Int,
+    options: AttentionOptions = AttentionOptions()
+) {
+    precondition(H > 0 && C % H == 0, "C = \(C) is not divisible by H = \(H)")
+    let hs = C / H
+    let scale = 1 / Float(hs).squareRoot()
+    let input = shared(qkv)
+    var qk = input, ld = 3 * C
+    if options.qkNorm {
+        guard let qkNormed, let qkRms, let qScale, let kScale else {
+            preconditionFailure("QK-norm needs the qkNormed and qkRms caches and both scales")
+        }
+        let (normed, rms, gq, gk) = (SendablePointer(qkNormed), SendablePointer(qkRms), shared(qScale), shared(kScale))
+        let eps = options.qkNormEps
+        forEachRowChunk(N: B * T, C: 3 * C) { rows in
+            for bt in rows {
+                for h in 0..<H {
+                    for part in 0..<2 {
+                        let g = part == 0 ? gq : gk, offset = part * C + h * hs
+                        rms[bt * 2 * H + part * H + h] = rmsNormRowForward(
+                            out: normed.base + bt * 2 * C + offset, inp: input.base + bt * 3 * C + offset,
+                            weight: g.base, count: hs, eps: eps)
+                    }
+                }
+            }
+        }
+        qk = normed
+        ld = 2 * C
+    }
+    let (o, p, source, ldqk, cap) = (SendablePointer(out), SendablePointer(att), qk, ld, options.softCap)
+    Parallel.forEachChunk(count: B * H, chunkSize: 1) { heads in
+        for bh in heads {
+            let b = bh / H, h = bh % H
+            let q = source.base + b * T * ldqk + h * hs
+            let k = q + C
+            let v = input.base + b * T * 3 * C + 2 * C + h * hs
+            let probs = p.base + bh * T * T
+            sgemm(transposeA: false, transposeB: true, m: T, n: T, k: hs, alpha: scale,
+                  a: q, lda: ldqk, b: k, ldb: ldqk, beta: 0, c: probs, ldc: T)
+            for i in 0..<T {
+                let row = probs + i * T
+                if let cap {
+                    for j in 0...i { row[j] = cap * tanhf(row[j] / cap) }
+                }
+                var maxv = -Float.infinity
+                for j in 0...i where row[j] > maxv { maxv = row[j] }
+                var sum: Float = 0
+                for j in 0...i {
+                    row[j] = expf(row[j] - maxv)
+                    sum += row[j]
+                }
+                let inv = 1 / sum
+                for j in 0...i { row[j] *= inv }
+                for j in (i + 1)..<T { row[j] = 0 }
+            }
+            sgemm(transposeA: false, transposeB: false, m: T, n: hs, k: T, alpha: 1,
+                  a: probs, lda: T, b: v, ldb: 3 * C, beta: 0, c: o.base + b * T * C + h * hs, ldc: C)
+        }
+    }
+}
+
+/// Backward of `attentionForward`: dqkv += ∂L/∂qkv, and with QK-norm dqScale, dkScale += their
+/// gradients (summed over rows and heads in index order on one thread). `scratch` holds
+/// `options.backwardScratchCount(B:T:C:H:)` floats; its contents on entry are ignored.
+public func attentionBackward(
+    dqkv: UnsafeMutablePointer<Float>,          // (B, T, 3C)
+    dqScale: UnsafeMutablePointer<Float>?,      // (hs); nil without QK-norm
+    dkScale: UnsafeMutablePointer<Float>?,      // (hs); nil without QK-norm
+    scratch: UnsafeMutablePointer<Float>,       // (backwardScratchCount)
+    dout: UnsafePointer<Float>,                 // (B, T, C)
+    qkv: UnsafePointer<Float>,                  // (B, T, 3C)
+    att: UnsafePointer<Float>,                  // (B, H, T, T)
+    qkNormed: UnsafePointer<Float>?,            // (B, T, 2C)
+    qkRms: UnsafePointer<Float>?,               // (B, T, 2H)
+    qScale: UnsafePointer<Float>?,              // (hs)
+    kScale: UnsafePointer<Float>?,              // (hs)
+    B: Int, T: Int, C: Int, H: Int,
+    options: AttentionOptions = AttentionOptions()
+) {
+    precondition(H > 0 && C % H == 0, "C = \(C) is not divisible by H = \(H)")
+    let hs = C / H
+    let scale = 1 / Float(hs).squareRoot()
+    let headsCount = B * H * T * T
+    let logitsScratch = scratch + headsCount
+    let dqk = scratch + headsCount * (options.softCap == nil ? 1 : 2)   // (B, T, 2C)
+    let input = shared(qkv), grad = SendablePointer(dqkv)
+    var qk = input, ld = 3 * C
+    if options.qkNorm {
+        guard let qkNormed else { preconditionFailure("QK-norm needs the qkNormed cache") }
+        qk = shared(qkNormed)
+        ld = 2 * C
+    }
+    let (source, ldqk, qkNorm, cap) = (qk, ld, options.qkNorm, options.softCap)
+    let (dy, p, dlogits, logits, dqkDestination) = (shared(dout), shared(att), SendablePointer(scratch),
+                                                   SendablePointer(logitsScratch), SendablePointer(dqk))
+    Parallel.forEachChunk(count: B * H, chunkSize: 1) { heads in
+        for bh in heads {
+            let b = bh / H, h = bh % H
+            let q = source.base + b * T * ldqk + h * hs
+            let k = q + C
+            let v = input.base + b * T * 3 * C + 2 * C + h * hs
+            let dv = grad.base + b * T * 3 * C + 2 * C + h * hs
+            let dO = dy.base + b * T * C + h * hs
+            let probs = p.base + bh * T * T
+            let ds = dlogits.base + bh * T * T
+            // dP = dO vᵀ, dv += Pᵀ dO
+            sgemm(transposeA: false, transposeB: true, m: T, n: T, k: hs, alpha: 1,
+                  a: dO, lda: C, b: v, ldb: 3 * C, beta: 0, c: ds, ldc: T)
+            sgemm(transposeA: true, transposeB: false, m: T, n: hs, k: T, alpha: 1,
+                  a: probs, lda: T, b: dO, ldb: C, beta: 1, c: dv, ldc: 3 * C)
+            let z = logits.base + bh * T * T
+            if cap != nil {
+                sgemm(transposeA: false, transposeB: true, m: T, n: T, k: hs, alpha: scale,
+                      a: q, lda: ldqk, b: k, ldb: ldqk, beta: 0, c: z, ldc: T)
+            }
+            for i in 0..<T {
+                let pr = probs + i * T, dr = ds + i * T
+                var dot: Float = 0
+                for j in 0...i { dot += pr[j] * dr[j] }
+                for j in 0...i { dr[j] = pr[j] * (dr[j] - dot) }
+                if let cap {
+                    let zr = z + i * T
+                    for j in 0...i {
+                        let t = tanhf(zr[j] / cap)
+                        dr[j] *= 1 - t * t
+                    }
+                }
+                for j in (i + 1)..<T { dr[j] = 0 }
+            }
+            // dq = dS k /√hs, dk = dSᵀ q /√hs: straight into dqkv, or into dqk for the QK-norm backward.
+            let (dq, ldd, beta) = qkNorm
+                ? (dqkDestination.base + b * T * 2 * C + h * hs, 2 * C, Float(0))
+                : (grad.base + b * T * 3 * C + h * hs, 3 * C, Float(1))
+            sgemm(transposeA: false, transposeB: false, m: T, n: hs, k: T, alpha: scale,
+                  a: ds, lda: T, b: k, ldb: ldqk, beta: beta, c: dq, ldc: ldd)
+            sgemm(transposeA: true, transposeB: false, m: T, n: hs, k: T, alpha: scale,
+                  a: ds, lda: T, b: q, ldb: ldqk, beta: beta, c: dq + C, ldc: ldd)
+        }
+    }
+    guard qkNorm else { return }
+    guard let qkRms, let qScale, let kScale, let dqScale, let dkScale else {
+        preconditionFailure("QK-norm needs the qkRms cache, both scales and both scale gradients")
+    }
+    let (rms, gq, gk, eps) = (shared(qkRms), shared(qScale), shared(kScale), options.qkNormEps)
+    forEachRowChunk(N: B * T, C: 3 * C) { rows in
+        for bt in rows {
+            for h in 0..<H {
+                for part in 0..<2 {
+                    let g = part == 0 ? gq : gk, offset = part * C + h * hs
+                    rmsNormRowBackward(
+                        dinp: grad.base + bt * 3 * C + offset, dout: dqkDestination.base + bt * 2 * C + offset,
+                        inp: input.base + bt * 3 * C + offset, weight: g.base,
+                        rms: rms[bt * 2 * H + part * H + h], count: hs, eps: eps)
+                }
+            }
+        }
+    }
+    for bt in 0..<(B * T) {
+        for part in 0..<2 {
+            let dg = part == 0 ? dqScale : dkScale
+            for h in 0..<H {
+                let offset = part * C + h * hs
+                let x = qkv + bt * 3 * C + offset, d = dqk + bt * 2 * C + offset
+                let s = 1 / (qkRms[bt * 2 * H + part * H + h] + eps)
+                for i in 0..<hs { dg[i] += d[i] * x[i] * s }
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import OLCore
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// Softmax over V logits and the per-token cross-entropy loss −log p[target].
+/// The loss is computed as logsumexp − logit[target] (no log of an underflowed probability).
+public func crossEntropyForward(
+    losses: UnsafeMutablePointer<Float>,    // (N)
+    probs: UnsafeMutablePointer<Float>,     // (N, V)
+    logits: UnsafePointer<Float>,           // (N, V)
+    targets: UnsafePointer<Int32>,          // (N)
+    N: Int, V: Int
+) {
+    for row in 0..<N {
+        precondition(targets[row] >= 0 && Int(targets[row]) < V, "target \(targets[row]) outside 0..<\(V)")
+    }
+    let (l, p, z, y) = (SendablePointer(losses), SendablePointer(probs), shared(logits),
+                        SendablePointer(UnsafeMutablePointer(mutating: targets)))
+    forEachRowChunk(N: N, C: V) { rows in
+        for row in rows {
+            let zr = z.base + row * V, pr = p.base + row * V
+            var maxv = -Float.infinity
+            for i in 0..<V where zr[i] > maxv { maxv = zr[i] }
+            var sum: Float = 0
+            for i in 0..<V {
+                pr[i] = expf(zr[i] - maxv)
+                sum += pr[i]
+            }
+            let inv = 1 / sum
+            for i in 0..<V { pr[i] *= inv }
+            l[row] = logf(sum) + maxv - zr[Int(y[row])]
+        }
+    }
+}
+
+/// The mean of `count` per-token losses, summed in Double in index order.
+public func meanLoss(_ losses: UnsafePointer<Float>, count: Int) -> Double {
+    var sum = 0.0
+    for i in 0..<count { sum += Double(losses[i]) }
+    return count > 0 ? sum / Double(count) : 0
+}
+
+/// dlogits += (probs − onehot(target)) · dloss; for the mean loss the caller passes dloss = 1/N.
+public func crossEntropyBackward(
+    dlogits: UnsafeMutablePointer<Float>,   // (N, V)
+    dlosses: UnsafePointer<Float>,          // (N)
+    probs: UnsafePointer<Float>,            // (N, V)
+    targets: UnsafePointer<Int32>,          // (N)
+    N: Int, V: Int
+) {
+    let (dz, dl, p, y) = (SendablePointer(dlogits), shared(dlosses), shared(probs),
+                          SendablePointer(UnsafeMutablePointer(mutating: targets)))
+    forEachRowChunk(N: N, C: V) { rows in
+        for row in rows {
+            let dzr = dz.base + row * V, pr = p.base + row * V
+            let d = dl[row], target = Int(y[row])
+            for i in 0..<V { dzr[i] += (pr[i] - (i == target ? 1 : 0)) * d }
+        }
+    }
+}

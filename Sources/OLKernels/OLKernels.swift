@@ -1,1 +1,0 @@
-// Module OLKernels: filled by its issue.
