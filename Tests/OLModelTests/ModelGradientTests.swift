@@ -1,0 +1,134 @@
+import Testing
+@testable import OLCore
+@testable import OLModel
+
+/// A tiny model and a fixed batch for whole-model checks.
+struct TinyModel {
+    let model: GPT
+    let tokens: [Int32]
+    let targets: [Int32]
+    let B = 2, T = 6
+
+    init(block: BlockKind, activation: Activation = .gelu, softCap: Double? = nil, tied: Bool = true, seed: UInt64 = 1) throws {
+        var config = ModelConfig()
+        config.width = 8
+        config.heads = 2
+        config.layers = 2
+        config.seq = 6
+        config.block = block
+        config.activation = activation
+        config.softCap = softCap
+        config.tiedHead = tied
+        config.initStd = 0.3  // large weights make every path carry signal, so a dropped term shows
+        model = try GPT(config: config, seed: seed, maxBatch: 2)
+        var rng = RandomStream(seed: seed, purpose: "tests")
+        tokens = (0..<12).map { _ in Int32(rng.nextInt(below: 256)) }
+        targets = (0..<12).map { _ in Int32(rng.nextInt(below: 256)) }
+        // Move norm gains, biases and β off their initial values so their gradients are generic.
+        for (index, spec) in model.parameters.layout.specs.enumerated() where spec.role == .vector || spec.role == .scalar {
+            let view = model.parameters.view(index)
+            for i in view.indices { view[i] += Float(0.2 * rng.nextNormal()) }
+        }
+    }
+
+    func loss() -> Double {
+        tokens.withUnsafeBufferPointer { x in
+            targets.withUnsafeBufferPointer { y in model.forward(tokens: x, targets: y, B: B, T: T)! }
+        }
+    }
+}
+
+@Suite("Whole-model gradients")
+struct ModelGradientTests {
+    /// Central differences of the loss along a random unit direction inside one parameter tensor, against
+    /// the analytic directional derivative g·v. The loss is accumulated in Double; the difference quotient
+    /// is formed in Double. h = 1e-2 keeps float32 rounding of the loss (≈1e-6 absolute) below 1e-4 of
+    /// the quotient, while the O(h²) truncation stays ≈1e-4 relative for these smooth (GELU) models.
+    static func check(_ tiny: TinyModel, tolerance: Double = 2e-3) {
+        let model = tiny.model
+        model.zeroGradients()
+        _ = tiny.loss()
+        model.backward()
+        var rng = RandomStream(seed: 99, purpose: "tests")
+        for (index, spec) in model.parameters.layout.specs.enumerated() {
+            if spec.role == .scalar && !model.config.trainableBeta { continue }
+            let params = model.parameters.view(index)
+            let grads = model.gradients.view(index)
+            var direction = (0..<spec.count).map { _ in rng.nextNormal() }
+            let norm = direction.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            direction = direction.map { $0 / norm }
+            let analytic = zip(grads, direction).reduce(0.0) { $0 + Double($1.0) * $1.1 }
+            let saved = Array(params)
+            let h = 1e-2
+            for i in params.indices { params[i] = Float(Double(saved[i]) + h * direction[i]) }
+            let plus = tiny.loss()
+            for i in params.indices { params[i] = Float(Double(saved[i]) - h * direction[i]) }
+            let minus = tiny.loss()
+            _ = params.update(fromContentsOf: saved)
+            let numeric = (plus - minus) / (2 * h)
+            let budget = tolerance * max(abs(numeric), abs(analytic)) + 2e-4
+            #expect(abs(numeric - analytic) <= budget,
+                    "\(model.config.block.rawValue) \(spec.name): numeric \(numeric) analytic \(analytic)")
+        }
+    }
+
+    @Test("every parameter's gradient matches finite differences", arguments: BlockKind.allCases)
+    func blocks(block: BlockKind) throws {
+        Self.check(try TinyModel(block: block))
+    }
+
+    @Test("the ReLU model's gradients match finite differences away from kinks")
+    func relu() throws {
+        Self.check(try TinyModel(block: .preLN, activation: .relu))
+    }
+
+    @Test("noNorm with logit soft-capping and an untied head has correct gradients")
+    func softCapUntied() throws {
+        Self.check(try TinyModel(block: .noNorm, softCap: 30, tied: false))
+    }
+
+    @Test("the same seed gives bit-identical loss and gradients, also with 1 and 2 workers")
+    func determinism() throws {
+        func run(_ workers: Int) throws -> (Double, [Float]) {
+            try Parallel.withWorkers(workers) {
+                let tiny = try TinyModel(block: .op)
+                tiny.model.zeroGradients()
+                let loss = tiny.loss()
+                tiny.model.backward()
+                return (loss, Array(tiny.model.gradients.storage))
+            }
+        }
+        let (l1, g1) = try run(1), (l2, g2) = try run(2), (l3, g3) = try run(2)
+        #expect(l1.bitPattern == l2.bitPattern && l2.bitPattern == l3.bitPattern)
+        #expect(g1.map(\.bitPattern) == g2.map(\.bitPattern))
+        #expect(g2.map(\.bitPattern) == g3.map(\.bitPattern))
+    }
+
+    @Test("the initial loss is close to log 256 for a small initialisation")
+    func initialLoss() throws {
+        var config = ModelConfig()
+        config.width = 16; config.heads = 2; config.layers = 2; config.seq = 8
+        let model = try GPT(config: config, seed: 3, maxBatch: 1)
+        let tokens: [Int32] = (0..<8).map { Int32($0 * 31 % 256) }
+        let targets: [Int32] = (0..<8).map { Int32(($0 * 77 + 5) % 256) }
+        let loss = tokens.withUnsafeBufferPointer { x in targets.withUnsafeBufferPointer { model.forward(tokens: x, targets: $0, B: 1, T: 8)! } }
+        // Logits have std ≈ 0.02·√16 = 0.08, so the softmax is nearly uniform; over 8 tokens the target
+        // logit's mean fluctuates by ≈ 0.08/√8 ≈ 0.03: |loss − ln 256| < 0.1 is a 3σ bound.
+        #expect(abs(loss - 5.545177444479562) < 0.1)
+    }
+
+    @Test("frozen branch weights receive no gradient")
+    func frozenBeta() throws {
+        var config = ModelConfig()
+        config.width = 8; config.heads = 2; config.layers = 2; config.seq = 4
+        config.block = .op
+        config.trainableBeta = false
+        let model = try GPT(config: config, seed: 1, maxBatch: 1)
+        let tokens: [Int32] = [1, 2, 3, 4]
+        _ = tokens.withUnsafeBufferPointer { model.forward(tokens: $0, targets: $0, B: 1, T: 4) }
+        model.zeroGradients()
+        model.backward()
+        #expect(model.gradients.view("h1.beta_mlp")[0] == 0)
+        #expect(model.gradients.view("h1.attn.q_norm").contains { $0 != 0 })
+    }
+}
