@@ -1,0 +1,85 @@
+import OLCore
+
+/// Fixed evaluation windows over the validation stream, identical for every model compared (SPEC §1).
+///
+/// Window k has inputs `validation[kT ..< kT+T]` and targets `validation[kT+1 ..< kT+T+1]`: consecutive
+/// windows tile the stream from its start, so input ranges are disjoint and every predicted byte is scored
+/// exactly once. `count` windows need `count·T + 1` validation bytes; bytes after that are unused.
+public struct EvaluationWindows: Sendable {
+    public let count: Int
+    public let sequenceLength: Int
+    /// The validation stream the windows index.
+    public let validation: [UInt8]
+
+    /// `count` windows of `sequenceLength` tokens; throws saying how many bytes are needed if too few.
+    public init(validation: [UInt8], count: Int, sequenceLength: Int) throws {
+        guard count > 0, sequenceLength > 0 else {
+            throw OutlierLabError("evaluation window count \(count) and sequence length \(sequenceLength) must be positive")
+        }
+        let needed = EvaluationWindows.bytesNeeded(count: count, sequenceLength: sequenceLength)
+        guard validation.count >= needed else {
+            throw OutlierLabError("validation split has \(validation.count) bytes but \(count) evaluation windows of \(sequenceLength) tokens need at least \(needed) (\(count)·\(sequenceLength)+1): use a larger corpus, a larger validation fraction or fewer windows")
+        }
+        self.count = count
+        self.sequenceLength = sequenceLength
+        self.validation = validation
+    }
+
+    /// Validation bytes required for `count` windows of `sequenceLength` tokens.
+    public static func bytesNeeded(count: Int, sequenceLength: Int) -> Int { count * sequenceLength + 1 }
+
+    /// The most windows of `sequenceLength` tokens that fit in `validationBytes`.
+    public static func maximumCount(validationBytes: Int, sequenceLength: Int) -> Int {
+        max(0, (validationBytes - 1) / sequenceLength)
+    }
+
+    /// The offset of window `index` in the validation stream.
+    public func start(of index: Int) -> Int { index * sequenceLength }
+
+    /// Writes windows `first ..< first + rows` as a `(rows, T)` batch of Int32 token ids.
+    public func fill(first: Int, rows: Int, inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) {
+        precondition(first >= 0 && rows >= 0 && first + rows <= count, "windows \(first)..<\(first + rows) outside 0..<\(count)")
+        let T = sequenceLength
+        precondition(inputs.count >= rows * T && targets.count >= rows * T, "window buffers must hold rows·T tokens")
+        validation.withUnsafeBufferPointer { source in
+            for row in 0..<rows {
+                let start = start(of: first + row)
+                for t in 0..<T {
+                    inputs[row * T + t] = Int32(source[start + t])
+                    targets[row * T + t] = Int32(source[start + t + 1])
+                }
+            }
+        }
+    }
+}
+
+/// The fixed batch on which metrics are logged during training (SPEC §4): B random crops of T+1 bytes from
+/// the validation stream, starts drawn with `RandomStream(seed:purpose: "probe")` like `BatchSampler`'s.
+/// Random crops rather than the first windows, so the probe samples the whole validation split; the seed is
+/// a parameter so studies comparing seeds can hold the probe fixed by passing one probe seed to every run.
+public struct ProbeBatch: Sendable, Equatable {
+    public let batchSize: Int
+    public let sequenceLength: Int
+    /// Crop offsets in the validation stream, one per row.
+    public let starts: [Int]
+    /// Token ids, row-major (B, T).
+    public let inputs: [Int32]
+    /// The next token of every input, row-major (B, T).
+    public let targets: [Int32]
+
+    public init(validation: [UInt8], batchSize: Int, sequenceLength: Int, seed: UInt64) throws {
+        guard batchSize > 0, sequenceLength > 0 else {
+            throw OutlierLabError("probe batch size \(batchSize) and sequence length \(sequenceLength) must be positive")
+        }
+        guard validation.count > sequenceLength else {
+            throw OutlierLabError("validation split has \(validation.count) bytes; a probe batch of sequence length \(sequenceLength) needs at least \(sequenceLength + 1)")
+        }
+        var random = RandomStream(seed: seed, purpose: "probe")
+        let starts = (0..<batchSize).map { _ in random.nextInt(below: validation.count - sequenceLength) }
+        self.batchSize = batchSize
+        self.sequenceLength = sequenceLength
+        self.starts = starts
+        inputs = starts.flatMap { start in validation[start ..< start + sequenceLength].map(Int32.init) }
+        targets = starts.flatMap { start in validation[start + 1 ..< start + sequenceLength + 1].map(Int32.init) }
+    }
+}

@@ -1,1 +1,0 @@
-// Module OLData: filled by its issue.
