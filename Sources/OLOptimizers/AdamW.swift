@@ -1,0 +1,142 @@
+import OLCore
+
+/// Hyper-parameters of AdamW.
+public struct AdamWConfig: Sendable, Equatable {
+    /// Default peak learning rate for the trainer's schedule.
+    public var learningRate: Double = 1e-3
+    public var beta1: Double = 0.9
+    public var beta2: Double = 0.95
+    public var epsilon: Double = 1e-8
+    public var epsConvention: EpsConvention = .torch
+    /// Decoupled decay, torch's default strength.
+    public var weightDecay: Double = 0.01
+    public var decayedRoles: Set<ParameterRole> = defaultDecayedRoles
+
+    public init() {}
+
+    public func validate() throws {
+        try Check.learningRate(learningRate)
+        try Check.beta(beta1, "beta1")
+        try Check.beta(beta2, "beta2")
+        try Check.nonNegative(epsilon, "epsilon")
+        try Check.nonNegative(weightDecay, "weight decay")
+    }
+
+    var hyperParameters: [(name: String, value: Double)] {
+        [("lr", learningRate), ("beta1", beta1), ("beta2", beta2), ("eps", epsilon),
+         ("eps_convention_hf", epsConvention == .hf ? 1 : 0), ("weight_decay", weightDecay)]
+    }
+}
+
+/// AdamW as torch.optim.AdamW steps it, all roles element-wise:
+///   W ← W·(1 − lr·wd)               (decoupled decay BEFORE the Adam update, decayed roles only)
+///   t ← t+1;  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²
+///   torch: W ← W − (lr/(1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε)
+///   hf:    W ← W − (lr·√(1−β₂ᵗ)/(1−β₁ᵗ)) · m / (√v + ε)
+/// Scalar factors (step sizes, √(1−β₂ᵗ), 1 − lr·wd) are computed in Double and rounded once to Float;
+/// everything element-wise is Float. (torch's `lerp` for m rounds differently: agreement is to ~1 ulp.)
+/// State: `opt.<p>.step`, `opt.<p>.m`, `opt.<p>.v`.
+public struct AdamW: Optimizer {
+    public let config: AdamWConfig
+    public let layout: ArenaLayout
+    public var kind: OptimizerKind { .adamw }
+    private var states: [AdamState?]
+
+    public init(config: AdamWConfig = AdamWConfig(), layout: ArenaLayout) throws {
+        try config.validate()
+        self.config = config
+        self.layout = layout
+        states = Array(repeating: nil, count: layout.specs.count)
+    }
+
+    public mutating func step(parameters: FloatArena, gradients: FloatArena, learningRate: Float) throws {
+        try Check.stepInputs(layout: layout, parameters: parameters, gradients: gradients, learningRate: learningRate)
+        let eps = Float(config.epsilon)
+        let decayFactor = Float(1 - Double(learningRate) * config.weightDecay)
+        for (index, spec) in layout.specs.enumerated() {
+            let w = SendablePointer(parameters.view(index))
+            let g = SendablePointer(gradients.view(index))
+            let decays = config.decayedRoles.contains(spec.role) && config.weightDecay > 0
+            var state = states[index] ?? AdamState(count: spec.count)
+            state.step += 1
+            let t = Double(state.step)
+            let stepSize: Float, bias2Sqrt: Float
+            switch config.epsConvention {
+            case .torch:
+                stepSize = Float(Double(learningRate) / (1 - _pow(config.beta1, t)))
+                bias2Sqrt = Float((1 - _pow(config.beta2, t)).squareRoot())
+            case .hf:
+                stepSize = hfStepSize(learningRate: learningRate, beta1: config.beta1, beta2: config.beta2, step: state.step)
+                bias2Sqrt = 1
+            }
+            let torch = config.epsConvention == .torch
+            state.withMoments(beta1: config.beta1, beta2: config.beta2) { m, v, b1, c1, b2, c2 in
+                forEachElementChunk(spec.count) { range in
+                    for i in range {
+                        if decays { w[i] = w[i] * decayFactor }
+                        m[i] = b1 * m[i] + c1 * g[i]
+                        v[i] = b2 * v[i] + c2 * (g[i] * g[i])
+                        let denominator = torch ? v[i].squareRoot() / bias2Sqrt + eps : v[i].squareRoot() + eps
+                        w[i] = w[i] - stepSize * (m[i] / denominator)
+                    }
+                }
+            }
+            states[index] = state
+        }
+    }
+
+    public func exportState() -> [NamedTensor] {
+        var writer = StateWriter()
+        for (spec, state) in zip(layout.specs, states) {
+            state?.export(spec, to: &writer)
+        }
+        return writer.tensors
+    }
+
+    public mutating func importState(_ tensors: [NamedTensor]) throws {
+        var reader = try StateReader(tensors)
+        var imported = [AdamState?]()
+        for spec in layout.specs {
+            imported.append(reader.hasState(for: spec.name) ? try AdamState(spec, from: &reader) : nil)
+        }
+        try reader.finish()
+        states = imported
+    }
+}
+
+/// Adam's per-tensor state: step count and the two moments, element-wise.
+struct AdamState: Sendable {
+    var step = 0
+    var m: [Float]
+    var v: [Float]
+
+    init(count: Int) {
+        m = Array(repeating: 0, count: count)
+        v = Array(repeating: 0, count: count)
+    }
+
+    init(_ spec: TensorSpec, from reader: inout StateReader) throws {
+        step = try reader.step(spec.name)
+        m = try reader.floats(spec.name, "m", shape: spec.shape)
+        v = try reader.floats(spec.name, "v", shape: spec.shape)
+    }
+
+    func export(_ spec: TensorSpec, to writer: inout StateWriter) {
+        writer.step(spec.name, step)
+        writer.floats(spec.name, "m", shape: spec.shape, m)
+        writer.floats(spec.name, "v", shape: spec.shape, v)
+    }
+
+    /// Calls `body` with pointers to m and v and the Float coefficients β₁, 1−β₁, β₂, 1−β₂
+    /// (the complements computed in Double, then rounded).
+    mutating func withMoments(
+        beta1: Double, beta2: Double,
+        _ body: (SendablePointer<Float>, SendablePointer<Float>, Float, Float, Float, Float) -> Void
+    ) {
+        m.withUnsafeMutableBufferPointer { mView in
+            v.withUnsafeMutableBufferPointer { vView in
+                body(SendablePointer(mView), SendablePointer(vView), Float(beta1), Float(1 - beta1), Float(beta2), Float(1 - beta2))
+            }
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// Module OLOptimizers: filled by its issue.

@@ -1,0 +1,102 @@
+import OLCore
+
+/// Hyper-parameters of SGD with momentum.
+public struct SGDConfig: Sendable, Equatable {
+    /// Default peak learning rate for the trainer's schedule.
+    public var learningRate: Double = 0.01
+    /// Momentum μ (0 turns momentum off).
+    public var momentum: Double = 0.9
+    /// Nesterov: step along g + μ·buf instead of buf.
+    public var nesterov = false
+    /// Decoupled decay (W ← W·(1 − lr·wd) before the update, as AdamW does); 0 by default, like torch.
+    public var weightDecay: Double = 0
+    public var decayedRoles: Set<ParameterRole> = defaultDecayedRoles
+
+    public init() {}
+
+    public func validate() throws {
+        try Check.learningRate(learningRate)
+        try Check.beta(momentum, "momentum")
+        try Check.nonNegative(weightDecay, "weight decay")
+        if nesterov && momentum == 0 { throw OutlierLabError("Nesterov SGD needs momentum > 0") }
+    }
+
+    var hyperParameters: [(name: String, value: Double)] {
+        [("lr", learningRate), ("momentum", momentum), ("nesterov", nesterov ? 1 : 0), ("weight_decay", weightDecay)]
+    }
+}
+
+/// SGD with momentum, torch.optim.SGD semantics (dampening 0): the first call sets buf = g, later calls
+/// buf ← μ·buf + g; the step direction is buf, or g + μ·buf with Nesterov; W ← W − lr·direction.
+/// Weight decay is decoupled (not L2 added to g) and applied before the update, the AdamW convention.
+/// Every role uses the same rule; only decay depends on the role. State: `opt.<p>.m`, `opt.<p>.step`.
+public struct SGD: Optimizer {
+    public let config: SGDConfig
+    public let layout: ArenaLayout
+    public var kind: OptimizerKind { .sgd }
+    /// Per parameter: nil until the first step.
+    private var states: [ElementState?]
+
+    struct ElementState: Sendable {
+        var step = 0
+        var buffer: [Float]
+    }
+
+    public init(config: SGDConfig = SGDConfig(), layout: ArenaLayout) throws {
+        try config.validate()
+        self.config = config
+        self.layout = layout
+        states = Array(repeating: nil, count: layout.specs.count)
+    }
+
+    public mutating func step(parameters: FloatArena, gradients: FloatArena, learningRate: Float) throws {
+        try Check.stepInputs(layout: layout, parameters: parameters, gradients: gradients, learningRate: learningRate)
+        let mu = Float(config.momentum)
+        let nesterov = config.nesterov
+        let decayFactor = Float(1 - Double(learningRate) * config.weightDecay)
+        for (index, spec) in layout.specs.enumerated() {
+            let w = SendablePointer(parameters.view(index))
+            let g = SendablePointer(gradients.view(index))
+            let decays = config.decayedRoles.contains(spec.role) && config.weightDecay > 0
+            var state = states[index] ?? ElementState(buffer: Array(repeating: 0, count: spec.count))
+            let first = state.step == 0
+            state.buffer.withUnsafeMutableBufferPointer { bufferView in
+                let buf = SendablePointer(bufferView)
+                forEachElementChunk(spec.count) { range in
+                    for i in range {
+                        if decays { w[i] = w[i] * decayFactor }
+                        var direction = g[i]
+                        if mu != 0 {
+                            buf[i] = first ? g[i] : mu * buf[i] + g[i]
+                            direction = nesterov ? g[i] + mu * buf[i] : buf[i]
+                        }
+                        w[i] = w[i] - learningRate * direction
+                    }
+                }
+            }
+            state.step += 1
+            states[index] = state
+        }
+    }
+
+    public func exportState() -> [NamedTensor] {
+        var writer = StateWriter()
+        for (spec, state) in zip(layout.specs, states) {
+            guard let state else { continue }
+            writer.step(spec.name, state.step)
+            writer.floats(spec.name, "m", shape: spec.shape, state.buffer)
+        }
+        return writer.tensors
+    }
+
+    public mutating func importState(_ tensors: [NamedTensor]) throws {
+        var reader = try StateReader(tensors)
+        var imported = [ElementState?]()
+        for spec in layout.specs {
+            guard reader.hasState(for: spec.name) else { imported.append(nil); continue }
+            imported.append(ElementState(step: try reader.step(spec.name), buffer: try reader.floats(spec.name, "m", shape: spec.shape)))
+        }
+        try reader.finish()
+        states = imported
+    }
+}
