@@ -1,0 +1,1 @@
+// Module OLQuant: tensor-level fake quantisation (being written).
