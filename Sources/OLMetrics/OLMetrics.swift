@@ -1,1 +1,0 @@
-// Module OLMetrics: filled by its issue.

@@ -1,1 +1,0 @@
-// Module OLQuant: filled by its issue.

@@ -1,0 +1,48 @@
+import Testing
+import OLMetrics
+
+@Suite("Max-Median Ratio")
+struct MaxMedianRatioTests {
+    @Test("a row of constant magnitude has ratio exactly 1", arguments: [Float(1), 0.3, 250])
+    func constantMagnitude(c: Float) {
+        let x = signMatrix(rows: 10, width: 17, seed: 4).map { $0 * c }
+        #expect(maxMedianRatio(x, rows: 10, width: 17) == 1)
+    }
+
+    @Test("uses the lower median for even width, checked by hand")
+    func lowerMedianByHand() {
+        // |row 0| sorted: 0.5, 1, 2, 3 → lower median 1 (index 1), max 3 → 3.
+        // |row 1| sorted: 1, 2, 4, 8 → lower median 2, max 8 → 4.
+        let x: [Float] = [3, -1, 2, 0.5, -8, 4, 1, -2]
+        #expect(maxMedianRatioPerRow(x, rows: 2, width: 4) == [3, 4])
+        #expect(maxMedianRatio(x, rows: 2, width: 4) == 3.5)
+    }
+
+    @Test("uses the middle element for odd width, checked by hand")
+    func oddWidthByHand() {
+        // |row| sorted: 1, 2, 3, 4, 10 → median 3, max 10.
+        let x: [Float] = [10, -3, 1, 4, -2]
+        #expect(maxMedianRatioPerRow(x, rows: 1, width: 5) == [10.0 / 3.0])
+    }
+
+    @Test("an all-zero row counts as 1 and a row with zero median is left out of the mean")
+    func zeroMedianRows() {
+        // Row 0: all zero → 1. Row 1: median 0, max 5 → +∞, excluded. Row 2: 1,1,2,4 → lower median 1, max 4.
+        let x: [Float] = [0, 0, 0, 0, 0, 0, 5, 0, 1, -1, 2, 4]
+        let rows = maxMedianRatioPerRow(x, rows: 3, width: 4)
+        #expect(rows[0] == 1 && rows[1] == .infinity && rows[2] == 4)
+        #expect(maxMedianRatio(x, rows: 3, width: 4) == 2.5)
+        #expect(maxMedianRatio([0, 0, 3, 0, 0, 7], rows: 2, width: 3) == .infinity)
+    }
+
+    @Test("a planted outlier feature raises the ratio roughly by its scale")
+    func outlierFeatureRaisesRatio() {
+        let (n, d) = (64, 128)
+        var x = gaussianMatrix(rows: n, width: d, seed: 8)
+        let plain = maxMedianRatio(x, rows: n, width: d)
+        for row in 0..<n { x[row * d + 9] = 100 * (row % 2 == 0 ? 1 : -1) }
+        // Gaussian rows: max|z| ≈ 2.5–3.5 over median|z| ≈ 0.67, so ratio ≈ 4–6; with the outlier ≈ 100/0.67.
+        #expect(plain > 2 && plain < 8)
+        #expect(maxMedianRatio(x, rows: n, width: d) > 100)
+    }
+}
