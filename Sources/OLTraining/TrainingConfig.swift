@@ -8,8 +8,8 @@ public struct TrainingConfig: Sendable, Equatable {
     public var model = ModelConfig()
     /// Optimiser name: sgd, adamw, adafactor, soap, rotated-adafactor, adam-random-rotation.
     public var optimizer = "adamw"
-    /// Peak learning rate.
-    public var lr = 1e-3
+    /// Peak learning rate; nil means the optimiser's default (SPEC §5: 1e-3 AdamW, 3e-3 SOAP, ...).
+    public var lr: Double? = nil
     public var beta1: Double? = nil
     public var beta2: Double? = nil
     public var eps: Double? = nil

@@ -70,7 +70,7 @@ extension TrainingConfig {
         optionalNumber("soft_cap", \.model.softCap),
         number("init_std", \.model.initStd),
         text("optimizer", \.optimizer),
-        number("lr", \.lr),
+        optionalNumber("lr", \.lr),
         optionalNumber("beta1", \.beta1),
         optionalNumber("beta2", \.beta2),
         optionalNumber("eps", \.eps),
@@ -121,7 +121,8 @@ extension TrainingConfig {
     public func validate(source: String = "config") throws {
         do { try model.validate() } catch let error as OutlierLabError { throw OutlierLabError("\(source): \(error.message)") }
         func require(_ ok: Bool, _ message: String) throws { if !ok { throw OutlierLabError("\(source): \(message)") } }
-        try require(lr.isFinite && lr >= 0, "lr must be a non-negative number, got \(lr)")
+        if let lr { try require(lr.isFinite && lr >= 0, "lr must be a non-negative number, got \(lr)") }
+        do { _ = try optimizerConfig() } catch let error as OutlierLabError { throw OutlierLabError("\(source): \(error.message)") }
         try require(steps > 0, "steps must be positive, got \(steps)")
         try require(batch > 0, "batch must be positive, got \(batch)")
         try require((0...1).contains(warmupFraction), "warmup_fraction must be in [0, 1], got \(warmupFraction)")
