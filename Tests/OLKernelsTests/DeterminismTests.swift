@@ -4,7 +4,7 @@ import Testing
 
 /// Every kernel on a shape large enough for several parallel chunks, run twice on one worker and once
 /// on two: forward outputs and accumulated gradients must be bitwise equal. Serialized because
-/// `Parallel.withWorkers` sets a process-wide worker count.
+/// `Parallel.withWorkers` and `BLASInfo.setThreads` set process-wide thread counts.
 @Suite("Determinism", .serialized)
 struct DeterminismTests {
     enum Kernel: String, Sendable, CaseIterable {
@@ -45,7 +45,29 @@ struct DeterminismTests {
     func bitwiseIdentical(kernel: Kernel) {
         let kernelCase = kernel.kernelCase
         let first = Self.run(kernelCase, workers: 1)
-        #expect(first == Self.run(kernelCase, workers: 1), "two runs on one worker differ")
-        #expect(first == Self.run(kernelCase, workers: 2), "one and two workers differ")
+        Self.expectBitwiseEqual(first, Self.run(kernelCase, workers: 1), "two runs on one worker")
+        Self.expectBitwiseEqual(first, Self.run(kernelCase, workers: 2), "one and two workers")
+    }
+
+    @Test("sgemm-based kernels give the same bits with 1 and 2 OpenBLAS threads (on this machine)",
+          arguments: [Kernel.matmul, .attentionPlain, .attentionQKNormAndSoftCap])
+    func independentOfBLASThreads(kernel: Kernel) {
+        let kernelCase = kernel.kernelCase
+        let saved = BLASInfo.current.threads
+        defer { BLASInfo.setThreads(saved) }
+        BLASInfo.setThreads(1)
+        let one = Self.run(kernelCase, workers: 2)
+        BLASInfo.setThreads(2)
+        Self.expectBitwiseEqual(one, Self.run(kernelCase, workers: 2), "one and two BLAS threads")
+    }
+
+    /// Names the first differing tensor (0 = forward output, then the gradients in input order) and index.
+    static func expectBitwiseEqual(_ a: [[UInt32]], _ b: [[UInt32]], _ what: String,
+                                   sourceLocation: SourceLocation = #_sourceLocation) {
+        for (tensor, (x, y)) in zip(a, b).enumerated() where x != y {
+            let index = (0..<min(x.count, y.count)).first { x[$0] != y[$0] } ?? min(x.count, y.count)
+            Issue.record("\(what): tensor \(tensor) differs first at index \(index)", sourceLocation: sourceLocation)
+            return
+        }
     }
 }
