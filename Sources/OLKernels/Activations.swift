@@ -5,9 +5,6 @@ import Glibc
 import Darwin
 #endif
 
-/// Elements per chunk for element-wise kernels; each element is independent, so any chunking gives the same bits.
-private let elementChunk = 16_384
-
 /// out = max(x, 0).
 public func reluForward(
     out: UnsafeMutablePointer<Float>,   // (N)

@@ -1,11 +1,5 @@
 import CBLAS
 
-// Shape letters used by every kernel in this module:
-//   B batch, T sequence length, C channels (model width), OC output channels, V vocabulary,
-//   H heads, hs = C / H head size, N = number of rows a row-wise kernel sees (usually B·T).
-// All buffers are float32, row-major and contiguous unless a leading dimension (ld…) says otherwise.
-// Every backward ACCUMULATES (+=) into its gradient buffers; the caller zeroes them once per step.
-
 /// C = alpha · op(A) · op(B) + beta · C for row-major matrices, where op(X) is X or Xᵀ.
 /// op(A) is (m, k), op(B) is (k, n), C is (m, n); lda/ldb/ldc are the row strides of the stored matrices.
 /// One wrapper for every transpose case, so attention and the optimisers share the same BLAS entry point.

@@ -10,7 +10,7 @@ public func residualForward(
     N: Int
 ) {
     let (o, xs, br) = (SendablePointer(out), shared(x), shared(branch))
-    Parallel.forEachChunk(count: N, chunkSize: 16_384) { range in
+    Parallel.forEachChunk(count: N, chunkSize: elementChunk) { range in
         for i in range { o[i] = xs[i] + beta * br[i] }
     }
 }
@@ -27,7 +27,7 @@ public func residualBackward(
     N: Int
 ) {
     let (dxs, dbr, dy) = (SendablePointer(dx), SendablePointer(dbranch), shared(dout))
-    Parallel.forEachChunk(count: N, chunkSize: 16_384) { range in
+    Parallel.forEachChunk(count: N, chunkSize: elementChunk) { range in
         for i in range {
             dxs[i] += dy[i]
             dbr[i] += beta * dy[i]
