@@ -45,4 +45,17 @@ struct MaxMedianRatioTests {
         #expect(plain > 2 && plain < 8)
         #expect(maxMedianRatio(x, rows: n, width: d) > 100)
     }
+
+    @Test("per-row ratios equal a sort-based reference, including rows with many tied magnitudes", arguments: [1, 2, 5, 64, 255, 256])
+    func matchesSortReference(width d: Int) {
+        let n = 40
+        // Rounding to quarters creates many ties, which exercise the selection's partitioning.
+        let x = gaussianMatrix(rows: n, width: d, seed: UInt64(d)).map { ($0 * 4).rounded() / 4 + 0.25 }
+        let expected = (0..<n).map { row -> Double in
+            let sorted = x[(row * d)..<((row + 1) * d)].map { abs($0) }.sorted()
+            let median = Double(sorted[(d - 1) / 2]), maximum = Double(sorted[d - 1])
+            return maximum == 0 ? 1 : (median == 0 ? .infinity : maximum / median)
+        }
+        #expect(maxMedianRatioPerRow(x, rows: n, width: d) == expected)
+    }
 }
