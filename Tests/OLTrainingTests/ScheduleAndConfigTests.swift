@@ -46,6 +46,7 @@ struct TrainingConfigTests {
         config.model.block = .op
         config.model.width = 48
         config.model.heads = 6
+        config.optimizer = "soap"
         config.beta2 = 0.999
         config.eps = 3e-4
         config.preconditionFrequency = 10
@@ -66,6 +67,8 @@ struct TrainingConfigTests {
         (#"{"seed": -3}"#, "seed must be a non-negative integer"),
         (#"{"soft_cap": 30}"#, "soft_cap applies to the noNorm block only"),
         (#"[1, 2]"#, "a config must be a JSON object"),
+        (#"{"optimizer": "adamw", "precondition_frequency": 10}"#, "precondition_frequency does not apply to optimizer adamw"),
+        (#"{"optimizer": "lion"}"#, "optimizer must be one of sgd|adamw|adafactor|soap|rotated-adafactor|adam-random-rotation"),
     ])
     func rejects(text: String, expected: String) throws {
         do {
