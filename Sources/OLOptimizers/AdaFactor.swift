@@ -77,6 +77,7 @@ public struct AdaFactor: Optimizer {
                 r: factored ? Array(repeating: 0, count: rows) : [],
                 c: factored ? Array(repeating: 0, count: cols) : []
             )
+            states[index] = nil  // keeps `state` uniquely referenced: its arrays update in place
             state.step += 1
             let alpha = hfStepSize(learningRate: learningRate, beta1: config.beta1, beta2: config.beta2, step: state.step)
             let w = parameters.view(index), g = gradients.view(index)

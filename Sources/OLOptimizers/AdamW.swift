@@ -58,6 +58,7 @@ public struct AdamW: Optimizer {
             let g = SendablePointer(gradients.view(index))
             let decays = config.decayedRoles.contains(spec.role) && config.weightDecay > 0
             var state = states[index] ?? AdamState(count: spec.count)
+            states[index] = nil  // keeps `state` uniquely referenced: its arrays update in place
             state.step += 1
             let t = Double(state.step)
             let stepSize: Float, bias2Sqrt: Float

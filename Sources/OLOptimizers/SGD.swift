@@ -59,6 +59,7 @@ public struct SGD: Optimizer {
             let g = SendablePointer(gradients.view(index))
             let decays = config.decayedRoles.contains(spec.role) && config.weightDecay > 0
             var state = states[index] ?? ElementState(buffer: Array(repeating: 0, count: spec.count))
+            states[index] = nil  // keeps `state` uniquely referenced: its arrays update in place
             let first = state.step == 0
             state.buffer.withUnsafeMutableBufferPointer { bufferView in
                 let buf = SendablePointer(bufferView)
