@@ -38,14 +38,13 @@ public final class Trainer {
     public static let checkpointName = "checkpoint.safetensors"
     public static let finalName = "model.safetensors"
 
-    /// Starts a new run in `directory` (created if needed; an existing run there is an error).
+    /// Starts a new run in `directory` (created if needed; an existing run there is an error). Nothing is
+    /// written until the corpus, model and optimiser have been built, so bad input leaves no files.
     public convenience init(config: TrainingConfig, directory: String) throws {
         try config.validate()
-        try FilePath.makeDirectories(directory)
         for name in ["config.json", Trainer.checkpointName, Trainer.finalName] where FilePath.exists(directory + "/" + name) {
             throw OutlierLabError("\(directory) already holds a run (\(name)); resume it with --resume \(directory) or choose another --out")
         }
-        try AtomicFile.write(config.json.serialized(pretty: true) + "\n", to: directory + "/config.json")
         try self.init(config: config, directory: directory, checkpoint: nil)
     }
 
@@ -73,8 +72,8 @@ public final class Trainer {
         windows = try EvaluationWindows(validation: corpus.validation, count: config.evalWindows, sequenceLength: seq)
         probe = try ProbeBatch(validation: corpus.validation, batchSize: config.probeBatch, sequenceLength: seq, seed: config.seed)
         model = try GPT(config: config.model, seed: config.seed, maxBatch: max(config.batch, config.probeBatch))
-        optimizer = try config.optimizerConfig().makeOptimizer(layout: model.parameters.layout)
         let optimizerConfig = try config.optimizerConfig()
+        optimizer = try optimizerConfig.makeOptimizer(layout: model.parameters.layout)
         schedule = LearningRateSchedule(peak: config.lr ?? optimizerConfig.learningRate, steps: config.steps,
                                         warmupFraction: config.warmupFraction, decay: config.schedule)
         step = 0
@@ -83,6 +82,9 @@ public final class Trainer {
             try optimizer.importState(checkpoint.optimizerState)
             sampler.restore(checkpoint.sampler)
             step = checkpoint.step
+        } else {
+            try FilePath.makeDirectories(directory)
+            try AtomicFile.write(config.json.serialized(pretty: true) + "\n", to: directory + "/config.json")
         }
         inputs = .allocate(capacity: config.batch * seq)
         targets = .allocate(capacity: config.batch * seq)

@@ -7,6 +7,6 @@ struct Olab: ParsableCommand {
         commandName: "olab",
         abstract: "OutlierLab: train, measure, quantise and audit outlier features in small transformers.",
         version: Harness.version,
-        subcommands: []
+        subcommands: [TrainCommand.self]
     )
 }

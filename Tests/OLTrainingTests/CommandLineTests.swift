@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+@testable import OLCore
+@testable import OLTraining
+
+@Suite("olab train on the command line", .serialized)
+struct CommandLineTests {
+    static let tiny = ["--width", "32", "--layers", "2", "--heads", "4", "--seq", "32", "--batch", "8",
+                       "--synthetic-bytes", "200000", "--eval-windows", "8", "--probe-batch", "2", "--seed", "3"]
+
+    @Test("bad input gives one clear line on stderr and exit status 2, and leaves no run directory", arguments: [
+        (["--block", "preLayerNorm"], "block must be one of preLN|preRMS|preSRMS|postLN|op|noNorm"),
+        (["--width", "30", "--heads", "4"], "width 30 is not divisible by heads 4"),
+        (["--lr=-0.1"], "lr must be a non-negative number"),
+        (["--corpus", "/nonexistent/corpus"], "/nonexistent/corpus"),
+        (["--optimizer", "adamw", "--momentum", "0.9"], "momentum does not apply to optimizer adamw"),
+        (["--config", "/nonexistent/config.json"], "cannot read /nonexistent/config.json"),
+        (["--stop-after", "0"], "--stop-after must be positive"),
+    ])
+    func badInput(arguments: [String], expected: String) throws {
+        let directory = "/tmp/olab-cli-bad-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let result = try runOlab(["train"] + Self.tiny + arguments + ["--out", directory])
+        #expect(result.status == 2)
+        #expect(result.err.hasPrefix("error: ") && result.err.contains(expected), "stderr: \(result.err)")
+        #expect(result.err.split(separator: "\n").count == 1)
+        #expect(result.out.isEmpty)
+        #expect(!FilePath.exists(directory + "/config.json"))
+    }
+
+    @Test("resuming a directory with a corrupt checkpoint fails with one line naming the file")
+    func corruptCheckpoint() throws {
+        let directory = try scratchDirectory("cli-corrupt")
+        let first = try runOlab(["train"] + Self.tiny + ["--steps", "20", "--stop-after", "10", "--out", directory + "/run"])
+        #expect(first.status == 0)
+        #expect(first.err.contains("continue with: olab train --resume \(directory)/run"))
+        try AtomicFile.write("not a checkpoint", to: directory + "/run/checkpoint.safetensors")
+        let resumed = try runOlab(["train", "--resume", directory + "/run"])
+        #expect(resumed.status == 2)
+        #expect(resumed.err.contains("\(directory)/run/checkpoint.safetensors"))
+        #expect(resumed.err.split(separator: "\n").count == 1)
+    }
+
+    @Test("a run killed with SIGKILL mid-training resumes from its last checkpoint to the uninterrupted result")
+    func killAndResume() throws {
+        let directory = try scratchDirectory("cli-kill")
+        let arguments = Self.tiny + ["--steps", "300", "--checkpoint-every", "10", "--log-every", "10"]
+        let straight = try runOlab(["train"] + arguments + ["--out", directory + "/straight"])
+        #expect(straight.status == 0)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: olabExecutable)
+        process.arguments = ["train"] + arguments + ["--out", directory + "/killed"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Wait (bounded) until at least one periodic checkpoint exists, then kill without warning.
+        let checkpoint = directory + "/killed/checkpoint.safetensors"
+        var polls = 0
+        while !FilePath.exists(checkpoint) && process.isRunning && polls < 2000 {
+            usleep(5_000)
+            polls += 1
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        // 300 steps take far longer than one 5 ms poll after the first checkpoint at step 10.
+        #expect(process.terminationReason == .uncaughtSignal)
+        #expect(!FilePath.exists(directory + "/killed/model.safetensors"))
+        let resumed = try runOlab(["train", "--resume", directory + "/killed"])
+        #expect(resumed.status == 0, "stderr: \(resumed.err)")
+        #expect(try FileBytes.read(directory + "/straight/model.safetensors") == FileBytes.read(directory + "/killed/model.safetensors"))
+        #expect(try metricsWithoutWallClock(directory + "/straight") == metricsWithoutWallClock(directory + "/killed"))
+    }
+}
