@@ -96,8 +96,10 @@ public final class Trainer {
         targets.deallocate()
     }
 
-    /// Trains until the schedule ends or `stopAfter` steps are done (counting from step 0), writing
-    /// checkpoints on the way. At the schedule's end writes `model.safetensors` and `summary.json`.
+    /// Trains until the schedule ends, `stopAfter` steps are done (counting from step 0), or an interrupt
+    /// (SIGINT/SIGTERM, see `Interruption`) arrives, writing checkpoints on the way; a stop before the end
+    /// writes `checkpoint.safetensors` at the step reached. At the schedule's end writes
+    /// `model.safetensors` and `summary.json`.
     /// A non-finite loss or gradient stops with an error naming the step (and the tensor); the last
     /// checkpoint on disk is kept.
     @discardableResult
@@ -107,7 +109,7 @@ public final class Trainer {
         let started = monotonicSeconds()
         var lastLogTime = started, lastLogStep = step
         if step == 0 { try log.append(try logRecord(loss: nil, gradNorm: nil, tokensPerSecond: nil)) }
-        while step < end {
+        while step < end && Interruption.requested == nil {
             sampler.next(inputs: inputs, targets: targets)
             let loss = model.forward(tokens: UnsafeBufferPointer(inputs), targets: UnsafeBufferPointer(targets), B: B, T: T)!
             guard loss.isFinite else {

@@ -33,6 +33,7 @@ struct TrainCommand: ParsableCommand {
                 let directory = out ?? "runs/" + String(SHA256.hex(Array(config.json.serialized().utf8)).prefix(12))
                 trainer = try Trainer(config: config, directory: directory)
             }
+            Interruption.install()
             let live = standardErrorIsTerminal
             let every = trainer.config.logEvery
             try trainer.run(stopAfter: stopAfter) { progress in
@@ -48,9 +49,11 @@ struct TrainCommand: ParsableCommand {
             }
             if live { writeStandardError("\n") }
             if trainer.step < trainer.config.steps {
-                writeStandardError("stopped at step \(trainer.step); continue with: olab train --resume \(trainer.directory)\n")
+                let reason = Interruption.requested.map { "interrupted by signal \($0)" } ?? "stopped"
+                writeStandardError("\(reason) at step \(trainer.step), checkpoint written; continue with: olab train --resume \(trainer.directory)\n")
             }
             print(trainer.directory)
+            if let signal = Interruption.requested { throw ExitCode(Interruption.exitStatus(for: signal)) }
         }
     }
 }

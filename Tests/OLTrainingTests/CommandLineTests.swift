@@ -32,7 +32,7 @@ struct CommandLineTests {
         let directory = try scratchDirectory("cli-corrupt")
         let first = try runOlab(["train"] + Self.tiny + ["--steps", "20", "--stop-after", "10", "--out", directory + "/run"])
         #expect(first.status == 0)
-        #expect(first.err.contains("continue with: olab train --resume \(directory)/run"))
+        #expect(first.err.contains("stopped at step 10, checkpoint written; continue with: olab train --resume \(directory)/run"))
         try AtomicFile.write("not a checkpoint", to: directory + "/run/checkpoint.safetensors")
         let resumed = try runOlab(["train", "--resume", directory + "/run"])
         #expect(resumed.status == 2)
@@ -40,34 +40,44 @@ struct CommandLineTests {
         #expect(resumed.err.split(separator: "\n").count == 1)
     }
 
-    @Test("a run killed with SIGKILL mid-training resumes from its last checkpoint to the uninterrupted result")
-    func killAndResume() throws {
-        let directory = try scratchDirectory("cli-kill")
+    @Test("a run stopped by SIGKILL, SIGTERM or SIGINT mid-training resumes to the uninterrupted result",
+          arguments: [SIGKILL, SIGTERM, SIGINT])
+    func interruptAndResume(signal: Int32) throws {
+        let directory = try scratchDirectory("cli-signal-\(signal)")
         let arguments = Self.tiny + ["--steps", "300", "--checkpoint-every", "10", "--log-every", "10"]
         let straight = try runOlab(["train"] + arguments + ["--out", directory + "/straight"])
         #expect(straight.status == 0)
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: olabExecutable)
-        process.arguments = ["train"] + arguments + ["--out", directory + "/killed"]
+        process.arguments = ["train"] + arguments + ["--out", directory + "/stopped"]
+        let errors = Pipe()
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.standardError = errors
         try process.run()
-        // Wait (bounded) until at least one periodic checkpoint exists, then kill without warning.
-        let checkpoint = directory + "/killed/checkpoint.safetensors"
+        // Wait (bounded) until the first periodic checkpoint exists, then send the signal.
+        let checkpoint = directory + "/stopped/checkpoint.safetensors"
         var polls = 0
         while !FilePath.exists(checkpoint) && process.isRunning && polls < 2000 {
             usleep(5_000)
             polls += 1
         }
-        kill(process.processIdentifier, SIGKILL)
+        kill(process.processIdentifier, signal)
+        let stderrText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         // 300 steps take far longer than one 5 ms poll after the first checkpoint at step 10.
-        #expect(process.terminationReason == .uncaughtSignal)
-        #expect(!FilePath.exists(directory + "/killed/model.safetensors"))
-        let resumed = try runOlab(["train", "--resume", directory + "/killed"])
+        if signal == SIGKILL {
+            #expect(process.terminationReason == .uncaughtSignal)
+        } else {
+            #expect(process.terminationReason == .exit && process.terminationStatus == 128 + signal)
+            #expect(stderrText.contains("interrupted by signal \(signal) at step"))
+            #expect(stderrText.contains("continue with: olab train --resume \(directory)/stopped"))
+        }
+        #expect(!FilePath.exists(directory + "/stopped/model.safetensors"))
+        let resumed = try runOlab(["train", "--resume", directory + "/stopped"])
         #expect(resumed.status == 0, "stderr: \(resumed.err)")
-        #expect(try FileBytes.read(directory + "/straight/model.safetensors") == FileBytes.read(directory + "/killed/model.safetensors"))
-        #expect(try metricsWithoutWallClock(directory + "/straight") == metricsWithoutWallClock(directory + "/killed"))
+        #expect(try FileBytes.read(directory + "/straight/model.safetensors") == FileBytes.read(directory + "/stopped/model.safetensors"))
+        // Exactly one line per logged step after the resume: none repeated, none missing.
+        #expect(try metricsWithoutWallClock(directory + "/straight") == metricsWithoutWallClock(directory + "/stopped"))
     }
 }
