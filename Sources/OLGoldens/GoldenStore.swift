@@ -54,10 +54,15 @@ public struct GoldenStore: Sendable, Equatable {
         try LoadedGolden.readVerified(goldenPath(relativePath), relativePath: relativePath, manifest: manifest, manifestPath: manifestPath)
     }
 
+    /// One golden that failed verification: its path relative to `Goldens/` and the one-line reason.
+    public struct TreeProblem: Sendable, Equatable {
+        public var relativePath: String
+        public var message: String
+    }
+
     /// Checks the whole of `Goldens/` (or the files below `subpath`, relative to it) against the manifest:
     /// every listed golden exists, parses and has its recorded digest; no golden file is unlisted.
-    /// Returns one line per problem, each naming the file.
-    public func verifyTree(subpath: String? = nil) throws -> (verified: [String], problems: [String]) {
+    public func verifyTree(subpath: String? = nil) throws -> (verified: [String], problems: [TreeProblem]) {
         let manifest = try manifest()
         let scope = subpath.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         func inScope(_ relative: String) -> Bool {
@@ -66,17 +71,17 @@ public struct GoldenStore: Sendable, Equatable {
         }
         let present = try DirectoryListing.files(under: goldensDirectory).filter { !GoldenManifest.nonGoldenFiles.contains($0) }
         var verified: [String] = []
-        var problems: [String] = []
+        var problems: [TreeProblem] = []
         for relative in Set(present).union(manifest.entries.keys).sorted() where inScope(relative) {
             do {
                 _ = try loadAccepted(relative, manifest: manifest)
                 verified.append(relative)
             } catch let error as OutlierLabError {
-                problems.append(error.message)
+                problems.append(TreeProblem(relativePath: relative, message: error.message))
             }
         }
-        if let scope, verified.isEmpty, problems.isEmpty {
-            problems.append("\(goldenPath(scope)): no goldens here")
+        if let scope, !scope.isEmpty, scope != ".", verified.isEmpty, problems.isEmpty {
+            throw OutlierLabError("\(goldenPath(scope)): no goldens there")
         }
         return (verified, problems)
     }

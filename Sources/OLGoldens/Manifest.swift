@@ -95,33 +95,40 @@ public struct LoadedGolden: Sendable {
     }
 }
 
-/// Regular files below a directory, as sorted relative paths (byte order).
+/// Directory walking without Foundation.
 enum DirectoryListing {
+    /// Regular files below `root`, as relative paths sorted in byte order; none if `root` is absent.
     static func files(under root: String) throws -> [String] {
         guard FilePath.isDirectory(root) else { return [] }
         var found: [String] = []
-        try collect(root, prefix: "", into: &found)
+        func collect(_ directory: String, prefix: String) throws {
+            for name in try names(in: directory) {
+                let full = "\(directory)/\(name)"
+                if FilePath.isDirectory(full) { try collect(full, prefix: "\(prefix)\(name)/") } else { found.append("\(prefix)\(name)") }
+            }
+        }
+        try collect(root, prefix: "")
         return found.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
     }
 
-    private static func collect(_ directory: String, prefix: String, into found: inout [String]) throws {
+    /// Removes `root` and the directories below it if none of them holds a file.
+    static func removeIfEmpty(_ root: String) {
+        guard let files = try? files(under: root), files.isEmpty else { return }
+        func remove(_ directory: String) {
+            for name in (try? names(in: directory)) ?? [] { remove("\(directory)/\(name)") }
+            rmdir(directory)
+        }
+        remove(root)
+    }
+
+    private static func names(in directory: String) throws -> [String] {
         guard let handle = opendir(directory) else { throw OutlierLabError("cannot list \(directory): \(errnoText())") }
         defer { closedir(handle) }
+        var names: [String] = []
         while let entry = readdir(handle) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) { pointer in
-                pointer.withMemoryRebound(to: UInt8.self, capacity: MemoryLayout.size(ofValue: entry.pointee.d_name)) { bytes in
-                    var length = 0
-                    while bytes[length] != 0 { length += 1 }
-                    return String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
-                }
-            }
-            if name == "." || name == ".." { continue }
-            let full = "\(directory)/\(name)"
-            if FilePath.isDirectory(full) {
-                try collect(full, prefix: "\(prefix)\(name)/", into: &found)
-            } else {
-                found.append("\(prefix)\(name)")
-            }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
         }
+        return names
     }
 }
