@@ -102,7 +102,12 @@ public enum GoldenRecordMode: String, Sendable, CaseIterable {
 
     /// The mode named by `GOLDEN_RECORD`, `never` when unset or empty.
     public static func fromEnvironment() throws -> GoldenRecordMode {
-        guard let text = getenvString(environmentVariable), !text.isEmpty else { return .never }
+        try parse(getenvString(environmentVariable))
+    }
+
+    /// The mode named by a `GOLDEN_RECORD` value (nil or empty means `never`).
+    public static func parse(_ text: String?) throws -> GoldenRecordMode {
+        guard let text, !text.isEmpty else { return .never }
         guard let mode = GoldenRecordMode(rawValue: text.lowercased()) else {
             throw OutlierLabError("\(environmentVariable)=\(text) is not one of \(allCases.map(\.rawValue).joined(separator: ", "))")
         }
