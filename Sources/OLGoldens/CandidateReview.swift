@@ -5,7 +5,6 @@ import Darwin
 #endif
 import OLCore
 
-
 /// A candidate in `golden-candidates/` set against the accepted golden it would replace.
 public struct CandidateReview: Sendable {
     public enum Status: String, Sendable {

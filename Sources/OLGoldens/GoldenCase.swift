@@ -86,6 +86,7 @@ public struct GoldenCase: Sendable, Equatable {
         }
         guard !kind.isEmpty else { throw OutlierLabError("golden \(id): kind must not be empty") }
         guard case .object = config else { throw OutlierLabError("golden \(id): config must be a JSON object") }
+        guard Self.allNumbersFinite(config) else { throw OutlierLabError("golden \(id): config holds a non-finite number, which JSON cannot store") }
         var seen = Set<String>()
         for entry in tensors {
             let tensor = entry.tensor
@@ -108,6 +109,15 @@ public struct GoldenCase: Sendable, Equatable {
                 default: throw OutlierLabError("golden \(id): tensor \"\(tensor.name)\" is \(tensor.values.dtype); sign_canonical needs F32 or F64")
                 }
             }
+        }
+    }
+
+    private static func allNumbersFinite(_ value: JSONValue) -> Bool {
+        switch value {
+        case .double(let number): number.isFinite
+        case .array(let values): values.allSatisfy(allNumbersFinite)
+        case .object(let members): members.allSatisfy { allNumbersFinite($0.value) }
+        default: true
         }
     }
 

@@ -29,14 +29,14 @@ public struct GoldenStore: Sendable, Equatable {
     /// Package.swift. Tests pass `#filePath`; the CLI passes the working directory.
     public static func locatingPackage(from path: String) throws -> GoldenStore {
         var directory = FilePath.isDirectory(path) ? path : FilePath.directory(of: path)
-        if !directory.hasPrefix("/") { directory = "\(currentDirectory())/\(directory)" }
+        if directory == "." { directory = currentDirectory() } else if !directory.hasPrefix("/") { directory = "\(currentDirectory())/\(directory)" }
         while true {
             if FilePath.exists("\(directory)/Package.swift") { return GoldenStore(packageRoot: directory) }
             let parent = FilePath.directory(of: directory)
             if parent == directory || directory == "/" { break }
             directory = parent
         }
-        throw OutlierLabError("cannot find the package root (a directory holding Package.swift) at or above \(path); pass --root")
+        throw OutlierLabError("cannot find the package root (a directory holding Package.swift) at or above \(path == "." ? currentDirectory() : path); pass --root")
     }
 
     static func currentDirectory() -> String {

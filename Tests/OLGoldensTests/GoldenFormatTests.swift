@@ -122,6 +122,7 @@ struct GoldenFormatTests {
         (GoldenCase(suite: "unit", name: "x", kind: "k", seed: 0, tensors: [
             GoldenTensor(NamedTensor(name: "v", shape: [2], floats: [1, 2]), compare: .allclose(rtol: -1, atol: 0)),
         ]), "non-negative"),
+        (GoldenCase(suite: "unit", name: "x", kind: "k", config: .object(["lr": .double(.infinity)]), seed: 0, tensors: []), "non-finite number"),
     ])
     func invalidCases(goldenCase: GoldenCase, expected: String) {
         let message = thrownMessage { try goldenCase.validate() }
