@@ -1,0 +1,111 @@
+import OLCore
+
+/// Human-readable views of golden files for `olab golden show` and `olab golden diff`.
+public enum GoldenInspection {
+    /// The header and per-tensor statistics (over finite values; non-finite ones are counted).
+    public static func show(_ path: String) throws -> String {
+        let loaded = try LoadedGolden.read(path)
+        let file = loaded.file, goldenCase = file.goldenCase, provenance = file.provenance
+        var lines = [
+            path,
+            "case \(goldenCase.id), kind \(goldenCase.kind), seed \(goldenCase.seed), format version \(file.formatVersion)",
+            "recorded by harness \(provenance.harnessVersion) at git \(provenance.gitRevision); BLAS \(provenance.blasCore), \(provenance.blasThreads) threads (\(provenance.blasConfig))",
+            "config \(goldenCase.config.serialized())",
+            "content sha256 \(loaded.contentSHA256)",
+        ]
+        var table = TextTable(header: ["tensor", "dtype", "shape", "min", "max", "mean", "rms", "non-finite", "compare"])
+        for entry in goldenCase.tensors {
+            let stats = Statistics(entry.tensor.values)
+            let cells = [stats.min, stats.max, stats.mean, stats.rms].map { $0.map { NumberText.general($0, digits: 6) } ?? "-" }
+            table.rows.append([entry.name, entry.tensor.values.dtype, "\(entry.tensor.shape)"] + cells + ["\(stats.nonFinite)", "\(entry.compare)"])
+        }
+        lines.append(table.rendered())
+        return lines.joined(separator: "\n")
+    }
+
+    /// Compares every golden in two trees (e.g. `Goldens` and `.build/golden-actual`) tensor by tensor
+    /// under the compare modes of `treeA`. Returns the table and whether any golden differs.
+    public static func diff(_ treeA: String, _ treeB: String) throws -> (table: String, differs: Bool) {
+        for tree in [treeA, treeB] where !FilePath.isDirectory(tree) { throw OutlierLabError("\(tree): not a directory") }
+        let filesA = Set(try DirectoryListing.files(under: treeA).filter { $0.hasSuffix(".golden.gz") })
+        let filesB = Set(try DirectoryListing.files(under: treeB).filter { $0.hasSuffix(".golden.gz") })
+        var table = TextTable(header: ["golden", "tensor", "status", "max abs diff", "max rel diff"])
+        var differs = false
+        for relative in filesA.union(filesB).sorted() {
+            guard filesA.contains(relative), filesB.contains(relative) else {
+                table.rows.append([relative, "-", filesA.contains(relative) ? "only in A" : "only in B", "-", "-"])
+                differs = true
+                continue
+            }
+            let a = try LoadedGolden.read("\(treeA)/\(relative)").file, b = try LoadedGolden.read("\(treeB)/\(relative)").file
+            let (problems, _) = Goldens.compare(b.goldenCase, with: a)
+            for problem in problems where !problem.hasPrefix("tensor ") {
+                table.rows.append([relative, "-", problem, "-", "-"])
+                differs = true
+            }
+            let tensorsB = Dictionary(b.goldenCase.tensors.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+            for entry in a.goldenCase.tensors {
+                guard let other = tensorsB[entry.name] else {
+                    table.rows.append([relative, entry.name, "only in A", "-", "-"])
+                    differs = true
+                    continue
+                }
+                let row = tensorRow(a: entry, b: other)
+                differs = differs || row.status != "identical"
+                table.rows.append([relative, entry.name, row.status, row.abs, row.rel])
+            }
+            let namesA = Set(a.goldenCase.tensors.map(\.name))
+            for entry in b.goldenCase.tensors where !namesA.contains(entry.name) {
+                table.rows.append([relative, entry.name, "only in B", "-", "-"])
+                differs = true
+            }
+        }
+        return (table.rendered(), differs)
+    }
+
+    private static func tensorRow(a: GoldenTensor, b: GoldenTensor) -> (status: String, abs: String, rel: String) {
+        guard a.tensor.values.dtype == b.tensor.values.dtype, a.tensor.shape == b.tensor.shape else {
+            return ("\(a.tensor.values.dtype) \(a.tensor.shape) vs \(b.tensor.values.dtype) \(b.tensor.shape)", "-", "-")
+        }
+        let bitwise = TensorComparison.compare(actual: b.tensor, golden: a.tensor, mode: .exact)
+        let abs = bitwise.greatestAbsolute.map { NumberText.general($0.value, digits: 4) } ?? "-"
+        let rel = bitwise.greatestRelative.map { NumberText.general($0.value, digits: 4) } ?? "-"
+        if bitwise.passed { return (a.compare == b.compare ? "identical" : "identical values; compare \(a.compare) vs \(b.compare)", abs, rel) }
+        let underMode = TensorComparison.compare(actual: b.tensor, golden: a.tensor, mode: a.compare)
+        let status = underMode.passed
+            ? "within tolerance (\(bitwise.mismatchCount) of \(bitwise.count) differ)"
+            : "differs (\(underMode.mismatchCount) of \(underMode.count) beyond \(a.compare))"
+        return (status, abs, rel)
+    }
+
+    /// min, max, mean and root-mean-square over finite values, accumulated in Double.
+    struct Statistics {
+        var min: Double?
+        var max: Double?
+        var mean: Double?
+        var rms: Double?
+        var nonFinite = 0
+
+        init(_ values: NamedTensor.Values) {
+            let doubles: [Double] = switch values {
+            case .float32(let v): v.map(Double.init)
+            case .float64(let v): v
+            case .int64(let v): v.map(Double.init)
+            case .uint8(let v): v.map(Double.init)
+            }
+            var sum = 0.0, squares = 0.0, finite = 0
+            for value in doubles {
+                guard value.isFinite else { nonFinite += 1; continue }
+                min = Swift.min(min ?? value, value)
+                max = Swift.max(max ?? value, value)
+                sum += value
+                squares += value * value
+                finite += 1
+            }
+            if finite > 0 {
+                mean = sum / Double(finite)
+                rms = (squares / Double(finite)).squareRoot()
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+import OLCore
+
+/// `Goldens/MANIFEST.json`: every accepted golden (path relative to `Goldens/`) with the SHA-256 of its
+/// uncompressed content, its format version and the harness version that recorded it. Goldens change
+/// only through `olab golden accept`, which rewrites this file; anything else shows up as a mismatch.
+public struct GoldenManifest: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable {
+        public var sha256: String
+        public var formatVersion: Int
+        public var harnessVersion: String
+
+        public init(sha256: String, formatVersion: Int, harnessVersion: String) {
+            self.sha256 = sha256
+            self.formatVersion = formatVersion
+            self.harnessVersion = harnessVersion
+        }
+    }
+
+    public static let fileName = "MANIFEST.json"
+    static let manifestVersion = 1
+    /// Files under `Goldens/` that are documentation, not goldens.
+    static let nonGoldenFiles: Set<String> = [fileName, "README.md", "read_golden.py"]
+
+    public var entries: [String: Entry]
+
+    public init(entries: [String: Entry] = [:]) { self.entries = entries }
+
+    /// The manifest in `goldensDirectory`; an absent file is an empty manifest.
+    public static func read(goldensDirectory: String) throws -> GoldenManifest {
+        let path = "\(goldensDirectory)/\(fileName)"
+        guard FilePath.exists(path) else { return GoldenManifest() }
+        let json = try JSONValue.parse(bytes: try FileBytes.read(path), source: path)
+        guard json["manifest_version"]?.intValue == manifestVersion, let goldens = json["goldens"]?.objectMembers else {
+            throw OutlierLabError("\(path): not a version \(manifestVersion) golden manifest (needs manifest_version and a goldens object)")
+        }
+        var entries: [String: Entry] = [:]
+        for member in goldens {
+            guard let sha = member.value["sha256"]?.stringValue, sha.count == 64,
+                  let format = member.value["format_version"]?.intValue,
+                  let harness = member.value["harness_version"]?.stringValue
+            else { throw OutlierLabError("\(path): entry \"\(member.key)\" needs sha256 (64 hex digits), format_version and harness_version") }
+            entries[member.key] = Entry(sha256: sha, formatVersion: format, harnessVersion: harness)
+        }
+        return GoldenManifest(entries: entries)
+    }
+
+    /// Writes the manifest atomically, entries sorted by path so diffs stay small.
+    public func write(goldensDirectory: String) throws {
+        try FilePath.makeDirectories(goldensDirectory)
+        let members = entries.keys.sorted().map { path in
+            let entry = entries[path]!
+            return JSONMember(path, .object([
+                "sha256": .string(entry.sha256),
+                "format_version": .int(Int64(entry.formatVersion)),
+                "harness_version": .string(entry.harnessVersion),
+            ]))
+        }
+        let json: JSONValue = .object(["manifest_version": .int(Int64(Self.manifestVersion)), "goldens": .object(members)])
+        try AtomicFile.write(json.serialized(pretty: true) + "\n", to: "\(goldensDirectory)/\(Self.fileName)")
+    }
+}
+
+/// A golden read from disk with the digest of its uncompressed content.
+public struct LoadedGolden: Sendable {
+    public var path: String
+    public var file: GoldenFile
+    public var contentSHA256: String
+
+    /// Reads, decompresses (bounded) and parses a golden file.
+    public static func read(_ path: String, decompressedLimit: Int = Gzip.defaultDecompressedLimit) throws -> LoadedGolden {
+        let content = try Gzip.decompress(try FileBytes.read(path), limit: decompressedLimit, source: path)
+        return LoadedGolden(path: path, file: try GoldenFile.decode(content, source: path), contentSHA256: SHA256.hex(content))
+    }
+
+    /// Reads a golden and checks it against its manifest entry: hand edits, corruption and unlisted
+    /// files all throw a one-line error naming the file.
+    public static func readVerified(_ path: String, relativePath: String, manifest: GoldenManifest, manifestPath: String) throws -> LoadedGolden {
+        guard let entry = manifest.entries[relativePath] else {
+            throw OutlierLabError("\(path): not listed in \(manifestPath); goldens enter Goldens/ only through `olab golden accept`")
+        }
+        guard FilePath.exists(path) else { throw OutlierLabError("\(path): listed in \(manifestPath) but missing") }
+        let loaded = try read(path)
+        guard loaded.contentSHA256 == entry.sha256 else {
+            throw OutlierLabError("\(path): content SHA-256 \(loaded.contentSHA256.prefix(12))… does not match \(manifestPath) (\(entry.sha256.prefix(12))…): edited or corrupted; restore it from git or re-record and accept")
+        }
+        guard loaded.file.formatVersion == entry.formatVersion else {
+            throw OutlierLabError("\(path): format version \(loaded.file.formatVersion) does not match \(manifestPath) (\(entry.formatVersion))")
+        }
+        return loaded
+    }
+}
+
+/// Directory walking without Foundation.
+enum DirectoryListing {
+    /// Regular files below `root`, as relative paths sorted in byte order; none if `root` is absent.
+    static func files(under root: String) throws -> [String] {
+        guard FilePath.isDirectory(root) else { return [] }
+        var found: [String] = []
+        func collect(_ directory: String, prefix: String) throws {
+            for name in try names(in: directory) {
+                let full = "\(directory)/\(name)"
+                if FilePath.isDirectory(full) { try collect(full, prefix: "\(prefix)\(name)/") } else { found.append("\(prefix)\(name)") }
+            }
+        }
+        try collect(root, prefix: "")
+        return found.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
+    /// Removes `root` and the directories below it if none of them holds a file.
+    static func removeIfEmpty(_ root: String) {
+        guard let files = try? files(under: root), files.isEmpty else { return }
+        func remove(_ directory: String) {
+            for name in (try? names(in: directory)) ?? [] { remove("\(directory)/\(name)") }
+            rmdir(directory)
+        }
+        remove(root)
+    }
+
+    private static func names(in directory: String) throws -> [String] {
+        guard let handle = opendir(directory) else { throw OutlierLabError("cannot list \(directory): \(errnoText())") }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+}

@@ -1,1 +1,0 @@
-// Module OLGoldens: filled by its issue.
