@@ -35,11 +35,16 @@ bench:
 audit:
 	@echo "make audit: 'olab audit' arrives with issue 7 (the paper-claims audit)"; exit 2
 
-goldens:
-	@echo "make goldens: the golden workflow arrives with issue 3 (goldens)"; exit 2
+## goldens: record candidates for new and failing golden cases (GOLDEN_RECORD=all re-records every
+## case), then print the review table; nothing in Goldens/ changes until goldens-accept
+goldens: deps
+	$(SWIFT) build $(RELEASE) $(TESTABLE) --build-tests
+	-GOLDEN_RECORD=$${GOLDEN_RECORD:-failed} $(SWIFT) test $(RELEASE) $(TESTABLE) --skip-build
+	$(SWIFT) run $(RELEASE) $(TESTABLE) olab golden review
 
+## goldens-accept: move reviewed candidates into Goldens/ (refused unless CHANGELOG.md names them)
 goldens-accept:
-	@echo "make goldens-accept: the golden workflow arrives with issue 3 (goldens)"; exit 2
+	$(SWIFT) run $(RELEASE) $(TESTABLE) olab golden accept
 
 clean:
 	rm -rf .build .build-* golden-candidates

@@ -6,16 +6,6 @@ import Glibc
 import Darwin
 #endif
 
-/// Runs a command body, turning our errors into one line on stderr and exit status 2 (no stack trace).
-func reportingErrors<R>(_ body: () throws -> R) throws -> R {
-    do {
-        return try body()
-    } catch let error as OutlierLabError {
-        printError(error.message)
-        throw ExitCode(2)
-    }
-}
-
 func printError(_ message: String) {
     writeStandardError("error: \(message)\n")
 }

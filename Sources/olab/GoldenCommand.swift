@@ -42,7 +42,7 @@ struct GoldenCommand: ParsableCommand {
             let store = try rootOption.store()
             let subpath = path.map { relativeToGoldens($0, store: store) }
             let (verified, problems) = try store.verifyTree(subpath: subpath)
-            for problem in problems { printError(problem.message) }
+            for problem in problems { writeStandardError(problem.message + "\n") }
             guard problems.isEmpty else {
                 throw OutlierLabError("\(problems.count) of \(verified.count + problems.count) goldens failed verification")
             }
@@ -108,9 +108,4 @@ struct GoldenCommand: ParsableCommand {
             print("updated \(store.manifestPath)")
         }
     }
-}
-
-private func printError(_ line: String) {
-    let bytes = Array((line + "\n").utf8)
-    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }

@@ -20,41 +20,39 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Stop after K steps with a checkpoint; the schedule is unchanged.") var stopAfter: Int?
 
     func run() throws {
-        try reportingErrors {
-            if let stopAfter, stopAfter <= 0 { throw OutlierLabError("--stop-after must be positive, got \(stopAfter)") }
-            let trainer: Trainer
-            if let resume {
-                guard try options.resolve() == TrainingConfig(), out == nil else {
-                    throw OutlierLabError("--resume continues the run with its own config; pass only --resume DIR (and --stop-after K)")
-                }
-                trainer = try Trainer(resuming: resume)
-            } else {
-                let config = try options.resolve()
-                let directory = out ?? "runs/" + String(SHA256.hex(Array(config.json.serialized().utf8)).prefix(12))
-                trainer = try Trainer(config: config, directory: directory)
+        if let stopAfter, stopAfter <= 0 { throw OutlierLabError("--stop-after must be positive, got \(stopAfter)") }
+        let trainer: Trainer
+        if let resume {
+            guard try options.resolve() == TrainingConfig(), out == nil else {
+                throw OutlierLabError("--resume continues the run with its own config; pass only --resume DIR (and --stop-after K)")
             }
-            Interruption.install()
-            let live = standardErrorIsTerminal
-            let every = trainer.config.logEvery
-            try trainer.run(stopAfter: stopAfter) { progress in
-                let remainingTokens = Double((min(stopAfter ?? progress.steps, progress.steps) - progress.step) * trainer.config.batch * trainer.config.model.seq)
-                let eta = progress.tokensPerSecond > 0 ? remainingTokens / progress.tokensPerSecond : .nan
-                let line = "step \(progress.step)/\(progress.steps)  loss \(String(progress.loss.rounded(toPlaces: 4)))  "
-                    + "\(Int(progress.tokensPerSecond)) tok/s  ETA \(durationText(eta))"
-                if live {
-                    writeStandardError("\r\u{1B}[K" + line)
-                } else if progress.step % every == 0 || progress.step == progress.steps {
-                    writeStandardError(line + "\n")
-                }
-            }
-            if live { writeStandardError("\n") }
-            if trainer.step < trainer.config.steps {
-                let reason = Interruption.requested.map { "interrupted by signal \($0)" } ?? "stopped"
-                writeStandardError("\(reason) at step \(trainer.step), checkpoint written; continue with: olab train --resume \(trainer.directory)\n")
-            }
-            print(trainer.directory)
-            if let signal = Interruption.requested { throw ExitCode(Interruption.exitStatus(for: signal)) }
+            trainer = try Trainer(resuming: resume)
+        } else {
+            let config = try options.resolve()
+            let directory = out ?? "runs/" + String(SHA256.hex(Array(config.json.serialized().utf8)).prefix(12))
+            trainer = try Trainer(config: config, directory: directory)
         }
+        Interruption.install()
+        let live = standardErrorIsTerminal
+        let every = trainer.config.logEvery
+        try trainer.run(stopAfter: stopAfter) { progress in
+            let remainingTokens = Double((min(stopAfter ?? progress.steps, progress.steps) - progress.step) * trainer.config.batch * trainer.config.model.seq)
+            let eta = progress.tokensPerSecond > 0 ? remainingTokens / progress.tokensPerSecond : .nan
+            let line = "step \(progress.step)/\(progress.steps)  loss \(String(progress.loss.rounded(toPlaces: 4)))  "
+                + "\(Int(progress.tokensPerSecond)) tok/s  ETA \(durationText(eta))"
+            if live {
+                writeStandardError("\r\u{1B}[K" + line)
+            } else if progress.step % every == 0 || progress.step == progress.steps {
+                writeStandardError(line + "\n")
+            }
+        }
+        if live { writeStandardError("\n") }
+        if trainer.step < trainer.config.steps {
+            let reason = Interruption.requested.map { "interrupted by signal \($0)" } ?? "stopped"
+            writeStandardError("\(reason) at step \(trainer.step), checkpoint written; continue with: olab train --resume \(trainer.directory)\n")
+        }
+        print(trainer.directory)
+        if let signal = Interruption.requested { throw ExitCode(Interruption.exitStatus(for: signal)) }
     }
 }
 

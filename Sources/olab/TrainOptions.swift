@@ -95,6 +95,6 @@ struct TrainOptions: ParsableArguments {
         set("eval_windows", evalWindows.map { .int(Int64($0)) })
         set("probe_batch", probeBatch.map { .int(Int64($0)) })
         set("metrics", metrics.map(JSONValue.bool))
-        return try TrainingConfig(json: .object(json), source: config ?? "options")
+        return try TrainingConfig(json: .object(json), source: config ?? "command line")
     }
 }
