@@ -161,8 +161,8 @@ public final class QuantizingTransform: ActivationTransform {
     public let bits: Int
     /// Static ranges by site (`staticAsymmetric` only).
     let ranges: [ActivationSite: AffineQuantization]
-    /// Called after a site is rewritten, with the scales used (for goldens and tests).
-    var recorder: ((ActivationSite, UnsafeMutableBufferPointer<Float>, [Float]) -> Void)?
+    /// Called after a site is rewritten with the values, rows, columns and scales used (goldens, tests).
+    var recorder: ((ActivationSite, UnsafeMutableBufferPointer<Float>, Int, Int, [Float]) -> Void)?
 
     init(granularity: ActivationQuantization, bits: Int, ranges: [ActivationSite: AffineQuantization] = [:]) {
         self.granularity = granularity
@@ -182,7 +182,7 @@ public final class QuantizingTransform: ActivationTransform {
             quantization.fakeQuantize(values)
             scales = [quantization.scale]
         }
-        recorder?(site, values, scales)
+        recorder?(site, values, rows, cols, scales)
     }
 }
 
