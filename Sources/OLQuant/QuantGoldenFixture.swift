@@ -1,0 +1,88 @@
+import OLCore
+import OLData
+import OLModel
+
+/// The quantisation golden case (SPEC §8), for the golden system to write and check later: a fixed tiny
+/// seeded model and batch, and what every W8A8 scheme makes of them.
+public enum QuantGoldenFixture {
+    /// preLN, d = 16, L = 2, H = 2, T = 8, ReLU, tied head.
+    public static var config: ModelConfig {
+        var config = ModelConfig()
+        config.width = 16
+        config.layers = 2
+        config.heads = 2
+        config.seq = 8
+        return config
+    }
+
+    /// Model initialisation seed.
+    public static let modelSeed: UInt64 = 7
+    /// Sequences in the recorded batch.
+    public static let batch = 2
+    /// Settings recorded: the three W8A8 schemes at 8 bits, and naive at 4 bits.
+    public static var settings: [QuantSettings] {
+        [try! QuantSettings(scheme: .w8a8Naive, bits: 8), try! QuantSettings(scheme: .w8a8Fine, bits: 8),
+         try! QuantSettings(scheme: .w8a8Static, bits: 8), try! QuantSettings(scheme: .w8a8Naive, bits: 4)]
+    }
+
+    /// Tensors, in this order:
+    /// - `tokens` (B, T) int64 and `targets` (B, T) int64: the first B·T+1 bytes of the synthetic corpus
+    ///   (seed 0, 4096 bytes) validation split, as windows.
+    /// - per setting, prefix `{scheme}.b{bits}.`:
+    ///   `{weight}.weight` (OC, C) the fake-quantised weight and `{weight}.weight_scale` (1 or OC);
+    ///   `{site}.act` (B·T, C_in) the fake-quantised input of every linear layer of the recorded forward and
+    ///   `{site}.act_scale` (1 or B·T);
+    ///   static only: `{site}.range_scale` (1) float32 and `{site}.range_zero_point` (1) int64 for every
+    ///   calibrated site (3 batches × 2 crops of the train split, calibration seed 0);
+    ///   `loss` (1) float64, the mean NLL of the quantised forward.
+    public static func tensors() throws -> [NamedTensor] {
+        let config = self.config
+        let T = config.seq
+        let corpus = try SyntheticCorpus.corpus(seed: 0, byteCount: 4096, trainFraction: 0.75)
+        let windows = try EvaluationWindows(validation: corpus.validation, count: batch, sequenceLength: T)
+        var tokens = [Int32](repeating: 0, count: batch * T), targets = tokens
+        tokens.withUnsafeMutableBufferPointer { x in
+            targets.withUnsafeMutableBufferPointer { y in windows.fill(first: 0, rows: batch, inputs: x, targets: y) }
+        }
+        let parameters = FloatArena(layout: config.parameterLayout())
+        config.initialize(parameters, seed: modelSeed)
+        let calibration = StaticCalibration(train: corpus.train, batches: 3, batchSize: 2, seed: 0)
+
+        var out = [
+            NamedTensor(name: "tokens", shape: [batch, T], values: .int64(tokens.map(Int64.init))),
+            NamedTensor(name: "targets", shape: [batch, T], values: .int64(targets.map(Int64.init))),
+        ]
+        for settings in settings {
+            let prefix = "\(settings.scheme.rawValue).b\(settings.bits)."
+            let quantized = try QuantizedModel(config: config, parameters: parameters, settings: settings, maxBatch: batch,
+                                               calibration: calibration)
+            for weight in quantized.weights {
+                let index = quantized.parameters.layout.index(of: weight.name)!
+                out.append(NamedTensor(name: prefix + weight.name + ".weight", shape: quantized.parameters.layout.specs[index].shape,
+                                       floats: Array(quantized.parameters.view(index))))
+                out.append(NamedTensor(name: prefix + weight.name + ".weight_scale", shape: [weight.scales.count], floats: weight.scales))
+            }
+            var recorded: [NamedTensor] = []
+            quantized.transform?.recorder = { site, values, rows, cols, scales in
+                guard site.isLinearInput else { return }
+                recorded.append(NamedTensor(name: prefix + site.name + ".act", shape: [rows, cols],
+                                            floats: Array(values)))
+                recorded.append(NamedTensor(name: prefix + site.name + ".act_scale", shape: [scales.count], floats: scales))
+            }
+            let loss = tokens.withUnsafeBufferPointer { x in
+                targets.withUnsafeBufferPointer { y in
+                    quantized.model.forward(tokens: x, targets: y, B: batch, T: T, transform: quantized.transform)!
+                }
+            }
+            quantized.transform?.recorder = nil
+            out += recorded
+            for range in quantized.ranges {
+                out.append(NamedTensor(name: prefix + range.site.name + ".range_scale", shape: [1], floats: [range.quantization.scale]))
+                out.append(NamedTensor(name: prefix + range.site.name + ".range_zero_point", shape: [1],
+                                       values: .int64([Int64(range.quantization.zeroPoint)])))
+            }
+            out.append(NamedTensor(name: prefix + "loss", shape: [1], values: .float64([loss])))
+        }
+        return out
+    }
+}

@@ -1,0 +1,288 @@
+import OLCore
+import OLData
+import OLModel
+
+// Whole-model fake quantisation (SPEC §7): a quantised clone of the parameters plus an
+// `ActivationTransform` that rewrites activations at the `ActivationSite`s of `GPT.forward`.
+//
+// What is quantised where:
+// - Weights: the four linear layers of every block (`h{l}.attn.qkv`, `h{l}.attn.proj`, `h{l}.mlp.fc`,
+//   `h{l}.mlp.proj`), in a clone of the arena. Embeddings, the LM head (tied or not), norm gains/biases,
+//   QK-norm scales and branch weights β stay float32.
+// - Dynamic activations (`w8a8-naive`, `w8a8-fine`, `a8-only`): the input of every linear layer. "Dynamic
+//   over the whole evaluation batch" means one scale per linear input per `GPT.forward` call, computed
+//   over all B·T rows of that call, i.e. over the `batch` validation windows evaluated together (the last
+//   call holds the remaining windows, possibly fewer). Per-tensor results therefore depend on `batch`,
+//   which is recorded with every result.
+// - Static activations (`w8a8-static`): asymmetric unsigned, one calibrated range per site, at every
+//   linear input and output, norm output and residual sum. DEVIATION from SPEC §7: attention scores and
+//   probabilities are computed inside the fused attention kernel and are not an `ActivationSite` in this
+//   model version, so they stay float32 (as do the LM head, embeddings and softmax).
+
+extension ActivationSite {
+    /// A stable name: `h{l}.{qkv,attn_proj,fc,mlp_proj}.{in,out}`, `h{l}.ln{1,2}.out`,
+    /// `h{l}.residual.{attn,mlp}`. Used in result JSON and golden tensor names.
+    public var name: String {
+        switch self {
+        case .linearInput(let l, let linear): "h\(l).\(linear.rawValue).in"
+        case .linearOutput(let l, let linear): "h\(l).\(linear.rawValue).out"
+        case .normOutput(let l, let index): "h\(l).ln\(index + 1).out"
+        case .residual(let l, let index): "h\(l).residual.\(index == 0 ? "attn" : "mlp")"
+        }
+    }
+
+    /// Whether dynamic schemes quantise this site (linear inputs only).
+    var isLinearInput: Bool { if case .linearInput = self { true } else { false } }
+}
+
+extension ModelConfig {
+    /// Names of the linear-layer weights quantised by every weight scheme, in arena order.
+    public var quantizedWeightNames: [String] {
+        (0..<layers).flatMap { l in ["h\(l).attn.qkv", "h\(l).attn.proj", "h\(l).mlp.fc", "h\(l).mlp.proj"] }
+    }
+}
+
+extension WeightQuantization {
+    /// The spelling in result JSON.
+    public var name: String {
+        switch self {
+        case .perTensor: "per-tensor"
+        case .perOutputChannel: "per-output-channel"
+        case .perTensorMSEClipped: "per-tensor-mse-clipped"
+        }
+    }
+}
+
+extension ActivationQuantization {
+    /// The spelling in result JSON.
+    public var name: String {
+        switch self {
+        case .perTensorDynamic: "per-tensor-dynamic"
+        case .perTokenDynamic: "per-token-dynamic"
+        case .staticAsymmetric: "static-asymmetric-uint"
+        }
+    }
+}
+
+/// How one weight tensor was quantised.
+public struct QuantizedWeight: Sendable, Equatable {
+    public let name: String
+    /// One scale (per tensor) or one per output channel (row).
+    public let scales: [Float]
+    /// The MSE-chosen clipping threshold (`per-tensor-mse-clipped` only).
+    public let clipping: ClippingSearchResult?
+}
+
+/// Fake-quantises the linear weights of `arena` in place (pass a clone) and returns what was done, in
+/// arena order. Symmetric with q_max = 2^(bits−1) − 1 and round half to even.
+public func quantizeLinearWeights(_ arena: FloatArena, config: ModelConfig, granularity: WeightQuantization,
+                                  bits: Int) -> [QuantizedWeight] {
+    config.quantizedWeightNames.map { name in
+        let index = arena.layout.index(of: name)!
+        let shape = arena.layout.specs[index].shape
+        let view = arena.view(index)
+        switch granularity {
+        case .perTensor, .perOutputChannel:
+            let scales = fakeQuantizeSymmetric(view, rows: shape[0], columns: shape[1],
+                                               granularity: granularity == .perTensor ? .perTensor : .perOutputChannel, bits: bits)
+            return QuantizedWeight(name: name, scales: scales, clipping: nil)
+        case .perTensorMSEClipped:
+            let search = mseClippingSearch(UnsafeBufferPointer(view), bits: bits)
+            fakeQuantizeSymmetric(view, scale: search.scale, bits: bits)
+            return QuantizedWeight(name: name, scales: [search.scale], clipping: search)
+        }
+    }
+}
+
+/// Options of the static calibration of `w8a8-static`: `batches` batches of `batchSize` random crops of
+/// the TRAIN split (never the validation windows), crop starts drawn with `nextInt(below:)` from
+/// `RandomStream(seed:purpose: "calibration")` (independent of the training data order), each batch run
+/// through the float model while a `RangeObserver` per site folds in its range.
+public struct StaticCalibration: Sendable, Equatable {
+    /// The train split the crops come from.
+    public var train: [UInt8]
+    public var batches: Int
+    public var batchSize: Int
+    public var seed: UInt64
+    public var momentum: Double
+    /// nil: running min/max; e.g. 99.999: the (100 − p)th/pth percentiles of each batch.
+    public var percentile: Double?
+
+    public init(train: [UInt8], batches: Int = 8, batchSize: Int = 8, seed: UInt64 = 0, momentum: Double = 0.9,
+                percentile: Double? = nil) {
+        self.train = train
+        self.batches = batches
+        self.batchSize = batchSize
+        self.seed = seed
+        self.momentum = momentum
+        self.percentile = percentile
+    }
+
+    /// The crop starts of every calibration batch, batch-major.
+    public func cropStarts(sequenceLength: Int) throws -> [[Int]] {
+        guard batches > 0, batchSize > 0 else {
+            throw OutlierLabError("calibration needs at least one batch of at least one sequence, got \(batches)×\(batchSize)")
+        }
+        guard (0...1).contains(momentum) else { throw OutlierLabError("calibration momentum must be in [0, 1], got \(momentum)") }
+        if let p = percentile, !(50...100).contains(p) {
+            throw OutlierLabError("calibration percentile must be in [50, 100], got \(p)")
+        }
+        guard train.count > sequenceLength else {
+            throw OutlierLabError("train split has \(train.count) bytes; calibration crops of \(sequenceLength) tokens need at least \(sequenceLength + 1)")
+        }
+        var random = RandomStream(seed: seed, purpose: "calibration")
+        return (0..<batches).map { _ in (0..<batchSize).map { _ in random.nextInt(below: train.count - sequenceLength) } }
+    }
+
+    /// Options as recorded in result JSON (the bytes themselves are summarised by their count).
+    public var json: JSONValue {
+        .object([
+            "split": "train",
+            "train_bytes": .int(Int64(train.count)),
+            "batches": .int(Int64(batches)),
+            "batch_size": .int(Int64(batchSize)),
+            "seed": .int(Int64(bitPattern: seed)),
+            "momentum": .double(momentum),
+            "percentile": percentile.map(JSONValue.double) ?? .null,
+        ])
+    }
+}
+
+/// The calibrated range of one site.
+public struct CalibratedRange: Sendable, Equatable {
+    public let site: ActivationSite
+    public let observer: RangeObserver
+    public let quantization: AffineQuantization
+}
+
+/// The activation side of a scheme: rewrites activations in place during `GPT.forward`.
+public final class QuantizingTransform: ActivationTransform {
+    public let granularity: ActivationQuantization
+    public let bits: Int
+    /// Static ranges by site (`staticAsymmetric` only).
+    let ranges: [ActivationSite: AffineQuantization]
+    /// Called after a site is rewritten with the values, rows, columns and scales used (goldens, tests).
+    var recorder: ((ActivationSite, UnsafeMutableBufferPointer<Float>, Int, Int, [Float]) -> Void)?
+
+    init(granularity: ActivationQuantization, bits: Int, ranges: [ActivationSite: AffineQuantization] = [:]) {
+        self.granularity = granularity
+        self.bits = bits
+        self.ranges = ranges
+    }
+
+    public func transform(_ site: ActivationSite, _ values: UnsafeMutableBufferPointer<Float>, rows: Int, cols: Int) {
+        let scales: [Float]
+        switch granularity {
+        case .perTensorDynamic, .perTokenDynamic:
+            guard site.isLinearInput else { return }
+            scales = fakeQuantizeSymmetric(values, rows: rows, columns: cols,
+                                           granularity: granularity == .perTensorDynamic ? .perTensor : .perToken, bits: bits)
+        case .staticAsymmetric:
+            guard let quantization = ranges[site] else { return }
+            quantization.fakeQuantize(values)
+            scales = [quantization.scale]
+        }
+        recorder?(site, values, rows, cols, scales)
+    }
+}
+
+/// Folds every static site's values into a range observer (calibration; never rewrites).
+final class ObservingTransform: ActivationTransform {
+    let momentum: Double
+    let percentile: Double?
+    var observers: [ActivationSite: RangeObserver] = [:]
+    /// Sites in first-seen (forward) order.
+    var order: [ActivationSite] = []
+    var failure: Error?
+
+    init(momentum: Double, percentile: Double?) {
+        self.momentum = momentum
+        self.percentile = percentile
+    }
+
+    func transform(_ site: ActivationSite, _ values: UnsafeMutableBufferPointer<Float>, rows: Int, cols: Int) {
+        guard failure == nil else { return }
+        if observers[site] == nil {
+            observers[site] = RangeObserver(momentum: momentum, percentile: percentile)
+            order.append(site)
+        }
+        do { try observers[site]!.observe(UnsafeBufferPointer(values)) } catch {
+            failure = OutlierLabError("calibration at \(site.name): \((error as? OutlierLabError)?.message ?? "\(error)")")
+        }
+    }
+}
+
+/// A quantised copy of a model: `parameters` is a clone of the float arena with the scheme's weights
+/// fake-quantised (the float arena is only read), `model` runs over it, and `transform` (nil for
+/// `w8-only`) quantises activations. Build once, evaluate many batches.
+public final class QuantizedModel {
+    public let config: ModelConfig
+    public let settings: QuantSettings
+    public let parameters: FloatArena
+    public let model: GPT
+    public let transform: QuantizingTransform?
+    /// Per weight tensor: scales (and clipping), empty when weights stay float.
+    public let weights: [QuantizedWeight]
+    /// Static ranges in forward order (`w8a8-static` only).
+    public let ranges: [CalibratedRange]
+    public let calibration: StaticCalibration?
+
+    /// Quantises a clone of `parameters` for `settings`. `w8a8-static` needs `calibration` (train-split
+    /// bytes and options); other schemes ignore it.
+    public init(config: ModelConfig, parameters: FloatArena, settings: QuantSettings, maxBatch: Int,
+                calibration: StaticCalibration? = nil) throws {
+        try config.validate()
+        guard parameters.layout == config.parameterLayout() else {
+            throw OutlierLabError("the parameters do not match the model config (\(config.block.rawValue), d=\(config.width), L=\(config.layers))")
+        }
+        self.config = config
+        self.settings = settings
+        let clone = parameters.clone()
+        weights = settings.scheme.weights.map {
+            quantizeLinearWeights(clone, config: config, granularity: $0, bits: settings.bits)
+        } ?? []
+        self.parameters = clone
+        model = try GPT(config: config, parameters: clone, maxBatch: maxBatch)
+        switch settings.scheme.activations {
+        case nil:
+            transform = nil
+            ranges = []
+            self.calibration = nil
+        case .staticAsymmetric:
+            guard let calibration else {
+                throw OutlierLabError("\(settings.scheme.rawValue) needs calibration batches from the train split")
+            }
+            ranges = try QuantizedModel.calibrate(config: config, parameters: parameters, calibration: calibration, bits: settings.bits)
+            var bySite: [ActivationSite: AffineQuantization] = [:]
+            for range in ranges { bySite[range.site] = range.quantization }
+            transform = QuantizingTransform(granularity: .staticAsymmetric, bits: settings.bits, ranges: bySite)
+            self.calibration = calibration
+        case let granularity?:
+            transform = QuantizingTransform(granularity: granularity, bits: settings.bits)
+            ranges = []
+            self.calibration = nil
+        }
+    }
+
+    /// Static ranges: each calibration batch runs through the FLOAT model (as PyTorch's observers do
+    /// before conversion) while every site's observer folds in its range; returned in forward order.
+    public static func calibrate(config: ModelConfig, parameters: FloatArena, calibration: StaticCalibration,
+                                 bits: Int) throws -> [CalibratedRange] {
+        let T = config.seq
+        let starts = try calibration.cropStarts(sequenceLength: T)
+        let model = try GPT(config: config, parameters: parameters, maxBatch: calibration.batchSize)
+        let observer = ObservingTransform(momentum: calibration.momentum, percentile: calibration.percentile)
+        var tokens = [Int32](repeating: 0, count: calibration.batchSize * T)
+        for batch in starts {
+            for (row, start) in batch.enumerated() {
+                for t in 0..<T { tokens[row * T + t] = Int32(calibration.train[start + t]) }
+            }
+            _ = tokens.withUnsafeBufferPointer { model.forward(tokens: $0, targets: nil, B: batch.count, T: T, transform: observer) }
+            if let failure = observer.failure { throw failure }
+        }
+        return observer.order.map { site in
+            let range = observer.observers[site]!
+            return CalibratedRange(site: site, observer: range, quantization: range.quantization(bits: bits)!)
+        }
+    }
+}

@@ -1,0 +1,93 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+import ArgumentParser
+import OLCore
+import OLData
+import OLModel
+import OLQuant
+import OLTraining
+
+/// `olab eval`: float and (with --quant) quantised perplexity of a checkpoint on the fixed validation
+/// windows of the corpus it was trained on (SPEC §7), as one JSON object on stdout.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Float and quantised perplexity of a checkpoint on its validation windows (one JSON object)."
+    )
+
+    @Option(help: "Checkpoint file (model.safetensors or checkpoint.safetensors of a run).") var checkpoint: String
+    @Option(help: "Quantisation scheme: w8a8-naive|w8a8-fine|w8a8-static|w8-only|a8-only (default: float only).") var quant: String?
+    @Option(help: "Bit width of --quant: 8|6|4.") var bits: Int = 8
+    @Option(help: "Validation windows (default: the run's eval_windows).") var windows: Int?
+    @Option(help: "Windows per forward call, the span of a per-tensor dynamic scale (default: the run's batch).") var batch: Int?
+    @Option(help: "w8a8-static: calibration batches from the train split.") var calibrationBatches: Int = 8
+    @Option(help: "w8a8-static: calibration crop seed.") var calibrationSeed: UInt64 = 0
+    @Option(help: "w8a8-static: per-batch percentile range (e.g. 99.999) instead of min/max.") var percentile: Double?
+
+    func run() throws {
+        try reportingErrors {
+            let settings = try quant.map { try QuantSettings(parsing: $0, bits: bits) }
+            if quant == nil && bits != 8 { throw OutlierLabError("--bits needs --quant") }
+            let loaded = try LoadedCheckpoint(path: checkpoint)
+            let config = loaded.checkpoint.config
+            let batch = self.batch ?? config.batch
+            guard batch > 0 else { throw OutlierLabError("--batch must be positive, got \(batch)") }
+            let windows = try EvaluationWindows(validation: loaded.corpus.validation, count: self.windows ?? config.evalWindows,
+                                                sequenceLength: config.model.seq)
+            var members = [JSONMember("checkpoint", .string(checkpoint)), JSONMember("step", .int(Int64(loaded.checkpoint.step)))]
+            if let settings {
+                let calibration = settings.scheme == .w8a8Static
+                    ? StaticCalibration(train: loaded.corpus.train, batches: calibrationBatches, batchSize: batch,
+                                        seed: calibrationSeed, percentile: percentile)
+                    : nil
+                let result = try QuantizedEvaluation.evaluate(config: config.model, parameters: loaded.parameters, windows: windows,
+                                                              settings: settings, batch: batch, calibration: calibration)
+                members += result.json.objectMembers!
+                members.insert(JSONMember("loss", .double(result.loss)), at: 3)
+            } else {
+                let model = try GPT(config: config.model, parameters: loaded.parameters, maxBatch: batch)
+                let loss = try meanWindowLoss(model: model, windows: windows, batch: batch)
+                members += [
+                    JSONMember("ppl", .double(exp(loss))),
+                    JSONMember("loss", .double(loss)),
+                    JSONMember("settings", .object(["eval_batch": .int(Int64(batch)), "windows": .int(Int64(windows.count)),
+                                                    "seq": .int(Int64(windows.sequenceLength))])),
+                ]
+            }
+            print(JSONValue.object(members).serialized())
+        }
+    }
+}
+
+/// A checkpoint with its parameters in an arena and the corpus its run trained on, rebuilt the way
+/// `Trainer` builds it (synthetic corpora are regenerated with seed 0 and the run's size).
+struct LoadedCheckpoint {
+    let checkpoint: Checkpoint
+    let parameters: FloatArena
+    let corpus: ByteCorpus
+
+    init(path: String) throws {
+        guard FilePath.exists(path) else { throw OutlierLabError("\(path): no such checkpoint file") }
+        checkpoint = try Checkpoint.read(path)
+        let config = checkpoint.config
+        parameters = FloatArena(layout: config.model.parameterLayout())
+        checkpoint.loadParameters(into: parameters)
+        corpus = config.corpus == "synthetic"
+            ? try SyntheticCorpus.corpus(seed: 0, byteCount: config.syntheticBytes, trainFraction: config.trainFraction)
+            : try ByteCorpus(path: config.corpus, trainFraction: config.trainFraction)
+    }
+}
+
+/// Runs `body`; a user error becomes one line `error: <message>` on stderr and exit status 2.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as OutlierLabError {
+        let line = Array("error: \(error.message)\n".utf8)
+        _ = line.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count) }
+        throw ExitCode(2)
+    }
+}

@@ -1,0 +1,34 @@
+import Testing
+import OLCore
+import OLQuant
+
+@Suite("Quantisation golden fixture")
+struct QuantGoldenFixtureTests {
+    @Test("the golden tensors are the same on every call")
+    func deterministic() throws {
+        let first = try QuantGoldenFixture.tensors(), second = try QuantGoldenFixture.tensors()
+        #expect(first == second)
+    }
+
+    @Test("names are unique and every setting records weights, activations, scales and a loss")
+    func contents() throws {
+        let tensors = try QuantGoldenFixture.tensors()
+        let names = tensors.map(\.name)
+        #expect(Set(names).count == names.count)
+        // 2 token tensors; per setting 8 weights + 8 weight scales + 8 activations + 8 activation scales + loss;
+        // static also a scale and a zero point for each of its 24 calibrated sites.
+        #expect(tensors.count == 2 + 4 * 33 + 2 * 24)
+        #expect(names.contains("w8a8-static.b8.h1.residual.mlp.range_zero_point"))
+        #expect(names.contains("w8a8-fine.b8.h0.mlp_proj.in.act"))
+        let fineScale = try #require(tensors.first { $0.name == "w8a8-fine.b8.h0.attn.qkv.weight_scale" })
+        #expect(fineScale.shape == [48])
+        let act = try #require(tensors.first { $0.name == "w8a8-naive.b4.h0.fc.in.act" })
+        let scale = try #require(tensors.first { $0.name == "w8a8-naive.b4.h0.fc.in.act_scale" }?.floats?.first)
+        // 4-bit per-tensor: every activation is k·s with |k| ≤ 7.
+        #expect(act.shape == [16, 16] && act.floats!.allSatisfy { abs($0 / scale - ($0 / scale).rounded()) < 1e-3 && abs($0 / scale) <= 7.001 })
+        for settings in QuantGoldenFixture.settings {
+            let loss = tensors.first { $0.name == "\(settings.scheme.rawValue).b\(settings.bits).loss" }?.doubles?.first
+            #expect(loss.map { $0.isFinite && $0 > 5 && $0 < 6 } == true, "an untrained byte model's loss is near log 256 ≈ 5.55: \(String(describing: loss))")
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import Testing
+import OLCore
+import OLData
+import OLModel
+@testable import OLQuant
+
+/// Whole-model quantisation on a small trained model (`TrainedFixture`, float ppl ≈ 7.26 on 32 windows).
+/// Measured ratios ppl_quant/ppl are quoted next to each tolerance; they are deterministic (same binary
+/// and machine ⇒ same bits), so the headroom only covers BLAS builds that sum in another order.
+@Suite("Quantised evaluation")
+struct QuantizedEvaluationTests {
+    let fixture = TrainedFixture.shared
+
+    @Test("the float parameters are bit-identical after quantised evaluation", arguments: QuantScheme.allCases)
+    func floatArenaUntouched(scheme: QuantScheme) throws {
+        let before = snapshot(fixture.parameters)
+        let result = try fixture.evaluate(QuantSettings(scheme, 4))
+        #expect(snapshot(fixture.parameters) == before)
+        // And the float side really is the float model: the same sum as a plain evaluation.
+        let float = try GPT(config: fixture.config, parameters: fixture.parameters, maxBatch: fixture.batch)
+        #expect(result.loss == (try meanWindowLoss(model: float, windows: fixture.windows, batch: fixture.batch)))
+    }
+
+    @Test("evaluating the same scheme twice gives bit-identical results", arguments: QuantScheme.allCases)
+    func deterministic(scheme: QuantScheme) throws {
+        #expect(try fixture.evaluate(QuantSettings(scheme)) == (try fixture.evaluate(QuantSettings(scheme))))
+    }
+
+    @Test("at 8 bits an untrained model's quantised perplexity is within 0.1% of float", arguments: QuantScheme.allCases)
+    func untrainedCloseAtEightBits(scheme: QuantScheme) throws {
+        // Measured |ratio − 1| ≤ 3.1e-4 (static); 1e-3 leaves 3× headroom.
+        let result = try TrainedFixture.untrained.evaluate(QuantSettings(scheme))
+        #expect(abs(result.ratio - 1) < 1e-3, "ratio \(result.ratio)")
+    }
+
+    @Test("at 8 bits the trained model's quantised perplexity is within 0.2% of float", arguments: QuantScheme.allCases)
+    func trainedCloseAtEightBits(scheme: QuantScheme) throws {
+        // Measured |ratio − 1| ≤ 3.8e-4; at 4 bits every W8A8 scheme moves it by ≥ 6.6e-3, so 2e-3 separates them.
+        let result = try fixture.evaluate(QuantSettings(scheme))
+        #expect(abs(result.ratio - 1) < 2e-3, "ratio \(result.ratio)")
+    }
+
+    @Test("4 bits degrade perplexity more than 8 bits", arguments: QuantScheme.allCases)
+    func fewerBitsDegradeMore(scheme: QuantScheme) throws {
+        // Measured Δppl at 4 bits: 0.025 (w8-only) … 0.35 (static); at 8 bits |Δppl| ≤ 0.003.
+        let eight = try fixture.evaluate(QuantSettings(scheme, 8))
+        let four = try fixture.evaluate(QuantSettings(scheme, 4))
+        #expect(four.deltaPPL > 0.01 && four.deltaPPL > eight.deltaPPL + 0.01, "Δ8 \(eight.deltaPPL), Δ4 \(four.deltaPPL)")
+    }
+
+    @Test("w8-only quantises the linear weights only and leaves activations untouched")
+    func weightOnly() throws {
+        let quantized = try QuantizedModel(config: fixture.config, parameters: fixture.parameters, settings: QuantSettings(.w8Only),
+                                           maxBatch: fixture.batch)
+        #expect(quantized.transform == nil)
+        let layout = fixture.parameters.layout
+        for (index, spec) in layout.specs.enumerated() {
+            let float = Array(fixture.parameters.view(index)), quant = Array(quantized.parameters.view(index))
+            if let weight = quantized.weights.first(where: { $0.name == spec.name }) {
+                #expect(float != quant, "\(spec.name) unchanged")
+                let s = weight.scales[0]
+                // Every value is an integer multiple k·s, |k| ≤ 127 (k·s is one rounding away from exact).
+                #expect(quant.allSatisfy { abs($0 / s - ($0 / s).rounded()) < 1e-3 && abs($0 / s) <= 127.001 }, "\(spec.name) off grid")
+            } else {
+                #expect(float.map(\.bitPattern) == quant.map(\.bitPattern), "\(spec.name) changed")
+            }
+        }
+        #expect(Set(quantized.weights.map(\.name)) == Set(fixture.config.quantizedWeightNames) && quantized.weights.count == 8)
+        // The quantised loss is exactly a plain float forward over the quantised weights.
+        let result = try fixture.evaluate(QuantSettings(.w8Only))
+        let plain = try GPT(config: fixture.config, parameters: quantized.parameters, maxBatch: fixture.batch)
+        #expect(result.quantLoss == (try meanWindowLoss(model: plain, windows: fixture.windows, batch: fixture.batch)))
+    }
+
+    @Test("a8-only leaves every weight bit-identical and rewrites every linear input onto its grid")
+    func activationOnly() throws {
+        let quantized = try QuantizedModel(config: fixture.config, parameters: fixture.parameters, settings: QuantSettings(.a8Only),
+                                           maxBatch: fixture.batch)
+        #expect(snapshot(quantized.parameters) == snapshot(fixture.parameters) && quantized.weights.isEmpty)
+        let transform = try #require(quantized.transform)
+        let sites = recordSites(quantized)
+        #expect(sites.map(\.site) == (0..<2).flatMap { l in LinearLayer.allCases.map { ActivationSite.linearInput(layer: l, linear: $0) } })
+        for record in sites {
+            #expect(record.scales.count == 1, "per tensor over the whole forward batch")
+            #expect(record.onGrid, "\(record.site.name) off grid")
+            // The absmax element lands on ±127·s: the scale spans the whole batch of B·T rows.
+            #expect(abs(record.absMax - 127 * record.scales[0]) <= 2 * record.absMax.ulp)
+            #expect(record.rows == fixture.batch * fixture.config.seq)
+        }
+        #expect(transform.granularity == .perTensorDynamic)
+        let result = try fixture.evaluate(QuantSettings(.a8Only))
+        #expect(result.quantLoss != result.loss)
+    }
+
+    @Test("w8a8-fine uses one scale per output channel and one per token")
+    func fineGranularity() throws {
+        let quantized = try QuantizedModel(config: fixture.config, parameters: fixture.parameters, settings: QuantSettings(.w8a8Fine),
+                                           maxBatch: fixture.batch)
+        for weight in quantized.weights {
+            #expect(weight.scales.count == fixture.parameters.layout.specs[fixture.parameters.layout.index(of: weight.name)!].shape[0])
+        }
+        for record in recordSites(quantized) {
+            #expect(record.scales.count == record.rows && record.onGrid, "\(record.site.name)")
+        }
+    }
+
+    @Test("the naive dynamic scale spans the evaluation batch, so the result depends on it and records it")
+    func naiveDependsOnBatch() throws {
+        let settings = QuantSettings(.w8a8Naive)
+        let wide = try fixture.evaluate(settings)
+        let narrow = try QuantizedEvaluation.evaluate(config: fixture.config, parameters: fixture.parameters, windows: fixture.windows,
+                                                      settings: settings, batch: 1)
+        #expect(wide.quantLoss != narrow.quantLoss)
+        #expect(wide.json["settings"]?["eval_batch"] == 8 && narrow.json["settings"]?["eval_batch"] == 1)
+        #expect(wide.json["settings"]?["dynamic_scale_span"] == "forward-call")
+    }
+
+    @Test("the result JSON has ppl, ppl_quant, delta_ppl, ratio, scheme, bits and settings, consistently")
+    func resultJSON() throws {
+        let result = try fixture.evaluate(QuantSettings(.w8a8Static, 6))
+        let json = result.json
+        #expect(json.objectMembers?.map(\.key) == ["ppl", "ppl_quant", "delta_ppl", "ratio", "scheme", "bits", "settings"])
+        #expect(json["scheme"] == "w8a8-static" && json["bits"] == 6)
+        #expect(json["ratio"]?.doubleValue == result.pplQuant / result.ppl)
+        #expect(json["delta_ppl"]?.doubleValue == result.pplQuant - result.ppl)
+        #expect(json["settings"]?["calibration"]?["split"] == "train")
+        #expect(json["settings"]?["activation_sites"] == ["linear_input", "linear_output", "norm_output", "residual"])
+        // Round trip through text: the object the CLI prints parses back to itself.
+        #expect(try JSONValue.parse(json.serialized()) == json)
+    }
+
+    @Test("w8a8-static without calibration data is a one-line error")
+    func staticNeedsCalibration() {
+        #expect(throws: OutlierLabError("w8a8-static needs calibration batches from the train split")) {
+            try QuantizedModel(config: fixture.config, parameters: fixture.parameters, settings: QuantSettings(.w8a8Static), maxBatch: 1)
+        }
+    }
+
+    @Test("parameters of another model config are rejected")
+    func mismatchedParameters() {
+        var other = fixture.config
+        other.width = 16
+        #expect(throws: OutlierLabError.self) {
+            try QuantizedModel(config: other, parameters: fixture.parameters, settings: QuantSettings(.w8a8Naive), maxBatch: 1)
+        }
+    }
+
+    /// Runs one batch of windows through `quantized` and records every rewritten site.
+    func recordSites(_ quantized: QuantizedModel) -> [SiteRecord] {
+        var records: [SiteRecord] = []
+        quantized.transform!.recorder = { site, values, rows, _, scales in
+            records.append(SiteRecord(site: site, values: Array(values), rows: rows, scales: scales))
+        }
+        defer { quantized.transform!.recorder = nil }
+        let T = fixture.config.seq, B = fixture.batch
+        var x = [Int32](repeating: 0, count: B * T), y = x
+        x.withUnsafeMutableBufferPointer { x in y.withUnsafeMutableBufferPointer { y in fixture.windows.fill(first: 0, rows: B, inputs: x, targets: y) } }
+        x.withUnsafeBufferPointer { x in _ = quantized.model.forward(tokens: x, targets: nil, B: B, T: T, transform: quantized.transform) }
+        return records
+    }
+}
+
+struct SiteRecord {
+    let site: ActivationSite
+    let values: [Float]
+    let rows: Int
+    let scales: [Float]
+    var absMax: Float { values.map(abs).max()! }
+    /// Every value is k·s for its row's scale s (or the one scale), |k| ≤ 127.
+    var onGrid: Bool {
+        let width = values.count / rows
+        return values.indices.allSatisfy { i in
+            let s = scales.count == 1 ? scales[0] : scales[i / width]
+            let k = values[i] / s
+            return abs(k - k.rounded()) < 1e-3 && abs(k) <= 127.001
+        }
+    }
+}
