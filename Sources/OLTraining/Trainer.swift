@@ -3,6 +3,7 @@ import OLData
 import OLMetrics
 import OLModel
 import OLOptimizers
+import OLQuant
 
 /// What the trainer reports after every step, for progress displays.
 public struct TrainingProgress: Sendable {
@@ -65,9 +66,7 @@ public final class Trainer {
         self.config = config
         self.directory = directory
         let seq = config.model.seq
-        corpus = config.corpus == "synthetic"
-            ? try SyntheticCorpus.corpus(seed: 0, byteCount: config.syntheticBytes, trainFraction: config.trainFraction)
-            : try ByteCorpus(path: config.corpus, trainFraction: config.trainFraction)
+        corpus = try config.loadCorpus()
         sampler = try BatchSampler(train: corpus.train, batchSize: config.batch, sequenceLength: seq, seed: config.seed)
         windows = try EvaluationWindows(validation: corpus.validation, count: config.evalWindows, sequenceLength: seq)
         probe = try ProbeBatch(validation: corpus.validation, batchSize: config.probeBatch, sequenceLength: seq, seed: config.seed)
@@ -169,22 +168,13 @@ public final class Trainer {
     }
 
     /// Probe loss and, when enabled, every outlier metric per tap on the fixed probe batch.
-    public func probeMeasurements() -> (loss: Double, taps: [TapMetrics], attentionEntropy: [Double]) {
-        let T = config.model.seq, B = probe.batchSize
-        let loss = probe.inputs.withUnsafeBufferPointer { x in
-            probe.targets.withUnsafeBufferPointer { y in model.forward(tokens: x, targets: y, B: B, T: T)! }
-        }
-        guard config.metrics else { return (loss, [], []) }
-        let taps = (0...config.model.layers).map { TapMetrics(activations: model.tap($0), rows: B * T, width: config.model.width) }
-        let entropy = (0..<config.model.layers).map {
-            OLMetrics.attentionEntropy(model.attentionProbabilities(layer: $0), batch: B, heads: config.model.heads, length: T)
-        }
-        return (loss, taps, entropy)
+    public func probeMeasurements() -> ProbeReport {
+        ProbeReport(model: model, probe: probe, metrics: config.metrics)
     }
 
     private func logRecord(loss: Double?, gradNorm: Double?, tokensPerSecond: Double?) throws -> JSONValue {
         let probe = probeMeasurements()
-        var members: [JSONMember] = [
+        let members: [JSONMember] = [
             JSONMember("step", .int(Int64(step))),
             JSONMember("loss", loss.map(JSONValue.double) ?? .null),
             JSONMember("probe_loss", .double(probe.loss)),
@@ -192,39 +182,29 @@ public final class Trainer {
             JSONMember("grad_norm", gradNorm.map(JSONValue.double) ?? .null),
             JSONMember("tokens_per_s", tokensPerSecond.map(JSONValue.double) ?? .null),
         ]
-        if config.metrics {
-            for key in TapMetrics.keys {
-                members.append(JSONMember(key, .array(probe.taps.map { .double($0[key]!) })))
-            }
-            members.append(JSONMember("attention_entropy", .array(probe.attentionEntropy.map(JSONValue.double))))
-        }
-        return .object(members)
+        return .object(members + probe.perTapMembers)
     }
 
     /// Mean token cross-entropy over the fixed validation windows (summed in Double in window order).
-    public func validationLoss() -> Double {
-        let T = config.model.seq, B = config.batch
-        var total = 0.0
-        var first = 0
-        while first < windows.count {
-            let rows = min(B, windows.count - first)
-            windows.fill(first: first, rows: rows, inputs: inputs, targets: targets)
-            model.forward(tokens: UnsafeBufferPointer(inputs), targets: UnsafeBufferPointer(targets), B: rows, T: T)
-            for value in model.tokenLosses { total += Double(value) }
-            first += rows
-        }
-        return total / Double(windows.count * T)
+    public func validationLoss() throws -> Double {
+        try meanWindowLoss(model: model, windows: windows, batch: config.batch)
     }
 
     private func summaryRecord(wallSeconds: Double) throws -> JSONValue {
-        let validation = validationLoss()
+        let validation = try validationLoss()
+        // The W8A8-naive perplexity of SPEC §7 on the same windows: the number the paper's quantisation
+        // claims are about, recorded for every run.
+        let quantised = try QuantizedEvaluation.evaluate(config: config.model, parameters: model.parameters, windows: windows,
+                                                         settings: .naive8, batch: config.batch, calibration: nil, floatLoss: validation)
         let probe = probeMeasurements()
         let blas = BLASInfo.current
-        var members: [JSONMember] = [
+        let members: [JSONMember] = [
             JSONMember("steps", .int(Int64(step))),
             JSONMember("final_loss", .double(probe.loss)),
             JSONMember("val_loss", .double(validation)),
             JSONMember("val_ppl", .double(exp(validation))),
+            JSONMember("val_ppl_w8a8_naive", .double(quantised.pplQuant)),
+            JSONMember("w8a8_naive_ratio", .double(quantised.ratio)),
             JSONMember("wall_time_s", .double(wallSeconds)),
             JSONMember("tokens_per_s", .double(Double(step * config.batch * config.model.seq) / max(wallSeconds, 1e-9))),
             JSONMember("parameters", .int(Int64(model.parameters.layout.parameterCount))),
@@ -232,10 +212,7 @@ public final class Trainer {
             JSONMember("harness_version", .string(Harness.version)),
             JSONMember("corpus", corpus.summary),
         ]
-        if let summary = TapMetricsSummary(probe.taps) {
-            members += summary.keyedValues.map { JSONMember($0.key, .double($0.value)) }
-        }
-        return .object(members)
+        return .object(members + probe.summaryMembers)
     }
 }
 

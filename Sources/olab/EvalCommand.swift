@@ -28,37 +28,35 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "w8a8-static: per-batch percentile range (e.g. 99.999) instead of min/max.") var percentile: Double?
 
     func run() throws {
-        try reportingErrors {
-            let settings = try quant.map { try QuantSettings(parsing: $0, bits: bits) }
-            if quant == nil && bits != 8 { throw OutlierLabError("--bits needs --quant") }
-            let loaded = try LoadedCheckpoint(path: checkpoint)
-            let config = loaded.checkpoint.config
-            let batch = self.batch ?? config.batch
-            guard batch > 0 else { throw OutlierLabError("--batch must be positive, got \(batch)") }
-            let windows = try EvaluationWindows(validation: loaded.corpus.validation, count: self.windows ?? config.evalWindows,
-                                                sequenceLength: config.model.seq)
-            var members = [JSONMember("checkpoint", .string(checkpoint)), JSONMember("step", .int(Int64(loaded.checkpoint.step)))]
-            if let settings {
-                let calibration = settings.scheme == .w8a8Static
-                    ? StaticCalibration(train: loaded.corpus.train, batches: calibrationBatches, batchSize: batch,
-                                        seed: calibrationSeed, percentile: percentile)
-                    : nil
-                let result = try QuantizedEvaluation.evaluate(config: config.model, parameters: loaded.parameters, windows: windows,
-                                                              settings: settings, batch: batch, calibration: calibration)
-                members += result.json.objectMembers!
-                members.insert(JSONMember("loss", .double(result.loss)), at: 3)
-            } else {
-                let model = try GPT(config: config.model, parameters: loaded.parameters, maxBatch: batch)
-                let loss = try meanWindowLoss(model: model, windows: windows, batch: batch)
-                members += [
-                    JSONMember("ppl", .double(exp(loss))),
-                    JSONMember("loss", .double(loss)),
-                    JSONMember("settings", .object(["eval_batch": .int(Int64(batch)), "windows": .int(Int64(windows.count)),
-                                                    "seq": .int(Int64(windows.sequenceLength))])),
-                ]
-            }
-            print(JSONValue.object(members).serialized())
+        let settings = try quant.map { try QuantSettings(parsing: $0, bits: bits) }
+        if quant == nil && bits != 8 { throw OutlierLabError("--bits needs --quant") }
+        let loaded = try LoadedCheckpoint(path: checkpoint)
+        let config = loaded.checkpoint.config
+        let batch = self.batch ?? config.batch
+        guard batch > 0 else { throw OutlierLabError("--batch must be positive, got \(batch)") }
+        let windows = try EvaluationWindows(validation: loaded.corpus.validation, count: self.windows ?? config.evalWindows,
+                                            sequenceLength: config.model.seq)
+        var members = [JSONMember("checkpoint", .string(checkpoint)), JSONMember("step", .int(Int64(loaded.checkpoint.step)))]
+        if let settings {
+            let calibration = settings.scheme == .w8a8Static
+                ? StaticCalibration(train: loaded.corpus.train, batches: calibrationBatches, batchSize: batch,
+                                    seed: calibrationSeed, percentile: percentile)
+                : nil
+            let result = try QuantizedEvaluation.evaluate(config: config.model, parameters: loaded.parameters, windows: windows,
+                                                          settings: settings, batch: batch, calibration: calibration)
+            members += result.json.objectMembers!
+            members.insert(JSONMember("loss", .double(result.loss)), at: 3)
+        } else {
+            let model = try GPT(config: config.model, parameters: loaded.parameters, maxBatch: batch)
+            let loss = try meanWindowLoss(model: model, windows: windows, batch: batch)
+            members += [
+                JSONMember("ppl", .double(exp(loss))),
+                JSONMember("loss", .double(loss)),
+                JSONMember("settings", .object(["eval_batch": .int(Int64(batch)), "windows": .int(Int64(windows.count)),
+                                                "seq": .int(Int64(windows.sequenceLength))])),
+            ]
         }
+        print(JSONValue.object(members).serialized())
     }
 }
 
@@ -75,19 +73,6 @@ struct LoadedCheckpoint {
         let config = checkpoint.config
         parameters = FloatArena(layout: config.model.parameterLayout())
         checkpoint.loadParameters(into: parameters)
-        corpus = config.corpus == "synthetic"
-            ? try SyntheticCorpus.corpus(seed: 0, byteCount: config.syntheticBytes, trainFraction: config.trainFraction)
-            : try ByteCorpus(path: config.corpus, trainFraction: config.trainFraction)
-    }
-}
-
-/// Runs `body`; a user error becomes one line `error: <message>` on stderr and exit status 2.
-func reportingErrors(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let error as OutlierLabError {
-        let line = Array("error: \(error.message)\n".utf8)
-        _ = line.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count) }
-        throw ExitCode(2)
+        corpus = try config.loadCorpus()
     }
 }
