@@ -257,10 +257,11 @@ public enum Benchmark {
                 targets[i] = Int32(rng.nextInt(below: 256))
             }
             let p: KernelProfiler? = profiled ? profiler : nil
+            model.profiler = p
             let startForward = KernelProfiler.now()
             model.forward(tokens: UnsafeBufferPointer(inputs), targets: UnsafeBufferPointer(targets), B: B, T: T)
             let startBackward = KernelProfiler.now()
-            model.zeroGradients()
+            try maybeMeasure(p, .clear) { model.zeroGradients() }
             model.backward()
             let endBackward = KernelProfiler.now()
             phaseSeconds[0] += startBackward - startForward
