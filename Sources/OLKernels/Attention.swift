@@ -38,9 +38,14 @@ public struct AttentionOptions: Sendable, Equatable {
     }
 }
 
-/// Causal multi-head self-attention from a fused qkv buffer. Per (b, h), on its own worker:
-/// S = q kᵀ/√hs (sgemm), optional soft-cap, causal softmax in float32 with max-subtraction, out = P v
-/// (sgemm). `att` keeps P (zero above the diagonal) for the backward and for attention entropy.
+/// Rows (and columns) per block of the causal block structure: the sgemms of row block r cover only the
+/// key columns 0 ..< (r+1)·attentionBlock, so the masked upper triangle is (mostly) never computed.
+let attentionBlock = 32
+
+/// Causal multi-head self-attention from a fused qkv buffer. Per (b, h), on its own worker (OpenBLAS
+/// single-threaded meanwhile): S = q kᵀ/√hs (sgemm per row block, lower block triangle only), optional
+/// soft-cap, causal softmax in float32 with max-subtraction, out = P v (sgemm per row block).
+/// `att` keeps P (zero above the diagonal) for the backward and for attention entropy.
 public func attentionForward(
     out: UnsafeMutablePointer<Float>,           // (B, T, C)
     att: UnsafeMutablePointer<Float>,           // (B, H, T, T)
@@ -79,35 +84,46 @@ public func attentionForward(
         ld = 2 * C
     }
     let (o, p, source, ldqk, cap) = (SendablePointer(out), SendablePointer(att), qk, ld, options.softCap)
-    Parallel.forEachChunk(count: B * H, chunkSize: 1) { heads in
-        for bh in heads {
-            let b = bh / H, h = bh % H
-            let q = source.base + b * T * ldqk + h * hs
-            let k = q + C
-            let v = input.base + b * T * 3 * C + 2 * C + h * hs
-            let probs = p.base + bh * T * T
-            sgemm(transposeA: false, transposeB: true, m: T, n: T, k: hs, alpha: scale,
-                  a: q, lda: ldqk, b: k, ldb: ldqk, beta: 0, c: probs, ldc: T)
-            for i in 0..<T {
-                let row = probs + i * T
-                if let cap {
-                    for j in 0...i { row[j] = cap * tanhf(row[j] / cap) }
+    withSingleThreadedBLAS {
+        Parallel.forEachChunk(count: B * H, chunkSize: 1) { heads in
+            for bh in heads {
+                let b = bh / H, h = bh % H
+                let q = source.base + b * T * ldqk + h * hs
+                let k = q + C
+                let v = input.base + b * T * 3 * C + 2 * C + h * hs
+                let probs = p.base + bh * T * T
+                for i0 in stride(from: 0, to: T, by: attentionBlock) {
+                    let i1 = min(T, i0 + attentionBlock)
+                    sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: scale,
+                          a: q + i0 * ldqk, lda: ldqk, b: k, ldb: ldqk, beta: 0, c: probs + i0 * T, ldc: T)
+                    for i in i0..<i1 {
+                        causalSoftmaxRow(probs + i * T, count: i + 1, cap: cap)
+                        (probs + i * T + i + 1).update(repeating: 0, count: T - i - 1)
+                    }
+                    sgemm(transposeA: false, transposeB: false, m: i1 - i0, n: hs, k: i1, alpha: 1,
+                          a: probs + i0 * T, lda: T, b: v, ldb: 3 * C, beta: 0,
+                          c: o.base + (b * T + i0) * C + h * hs, ldc: C)
                 }
-                var maxv = -Float.infinity
-                for j in 0...i where row[j] > maxv { maxv = row[j] }
-                var sum: Float = 0
-                for j in 0...i {
-                    row[j] = expf(row[j] - maxv)
-                    sum += row[j]
-                }
-                let inv = 1 / sum
-                for j in 0...i { row[j] *= inv }
-                for j in (i + 1)..<T { row[j] = 0 }
             }
-            sgemm(transposeA: false, transposeB: false, m: T, n: hs, k: T, alpha: 1,
-                  a: probs, lda: T, b: v, ldb: 3 * C, beta: 0, c: o.base + b * T * C + h * hs, ldc: C)
         }
     }
+}
+
+/// Softmax of one row of logits in place over its first `count` entries (the causal prefix), with the
+/// optional tanh soft-cap applied first.
+@inline(__always) func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int, cap: Float?) {
+    if let cap {
+        for j in 0..<count { row[j] = cap * tanhf(row[j] / cap) }
+    }
+    var maxv = -Float.infinity
+    for j in 0..<count { maxv = max(maxv, row[j]) }
+    var sum: Float = 0
+    for j in 0..<count {
+        row[j] = expf(row[j] - maxv)
+        sum += row[j]
+    }
+    let inv = 1 / sum
+    for j in 0..<count { row[j] *= inv }
 }
 
 /// Backward of `attentionForward`: dqkv += ∂L/∂qkv, and with QK-norm dqScale, dkScale += their
@@ -144,48 +160,59 @@ public func attentionBackward(
     let (source, ldqk, qkNorm, cap) = (qk, ld, options.qkNorm, options.softCap)
     let (dy, p, dlogits, logits, dqkDestination) = (shared(dout), shared(att), SendablePointer(scratch),
                                                    SendablePointer(logitsScratch), SendablePointer(dqk))
-    Parallel.forEachChunk(count: B * H, chunkSize: 1) { heads in
-        for bh in heads {
-            let b = bh / H, h = bh % H
-            let q = source.base + b * T * ldqk + h * hs
-            let k = q + C
-            let v = input.base + b * T * 3 * C + 2 * C + h * hs
-            let dv = grad.base + b * T * 3 * C + 2 * C + h * hs
-            let dO = dy.base + b * T * C + h * hs
-            let probs = p.base + bh * T * T
-            let ds = dlogits.base + bh * T * T
-            // dP = dO vᵀ, dv += Pᵀ dO
-            sgemm(transposeA: false, transposeB: true, m: T, n: T, k: hs, alpha: 1,
-                  a: dO, lda: C, b: v, ldb: 3 * C, beta: 0, c: ds, ldc: T)
-            sgemm(transposeA: true, transposeB: false, m: T, n: hs, k: T, alpha: 1,
-                  a: probs, lda: T, b: dO, ldb: C, beta: 1, c: dv, ldc: 3 * C)
-            let z = logits.base + bh * T * T
-            if cap != nil {
-                sgemm(transposeA: false, transposeB: true, m: T, n: T, k: hs, alpha: scale,
-                      a: q, lda: ldqk, b: k, ldb: ldqk, beta: 0, c: z, ldc: T)
-            }
-            for i in 0..<T {
-                let pr = probs + i * T, dr = ds + i * T
-                var dot: Float = 0
-                for j in 0...i { dot += pr[j] * dr[j] }
-                for j in 0...i { dr[j] = pr[j] * (dr[j] - dot) }
-                if let cap {
-                    let zr = z + i * T
-                    for j in 0...i {
-                        let t = tanhf(zr[j] / cap)
-                        dr[j] *= 1 - t * t
+    // Row block [i0, i1) reads and writes dS, P only in columns < i1; column block [j0, j1) of dv, dk
+    // sums over rows j0 ..< T only. Entries of dS right of the diagonal inside a block are set to 0.
+    withSingleThreadedBLAS {
+        Parallel.forEachChunk(count: B * H, chunkSize: 1) { heads in
+            for bh in heads {
+                let b = bh / H, h = bh % H
+                let q = source.base + b * T * ldqk + h * hs
+                let k = q + C
+                let v = input.base + b * T * 3 * C + 2 * C + h * hs
+                let dv = grad.base + b * T * 3 * C + 2 * C + h * hs
+                let dO = dy.base + b * T * C + h * hs
+                let probs = p.base + bh * T * T
+                let ds = dlogits.base + bh * T * T
+                let z = logits.base + bh * T * T
+                // dq = dS k /√hs, dk = dSᵀ q /√hs: straight into dqkv, or into dqk for the QK-norm backward.
+                let (dq, ldd, beta) = qkNorm
+                    ? (dqkDestination.base + b * T * 2 * C + h * hs, 2 * C, Float(0))
+                    : (grad.base + b * T * 3 * C + h * hs, 3 * C, Float(1))
+                for i0 in stride(from: 0, to: T, by: attentionBlock) {
+                    let i1 = min(T, i0 + attentionBlock)
+                    // dP = dO vᵀ
+                    sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: 1,
+                          a: dO + i0 * C, lda: C, b: v, ldb: 3 * C, beta: 0, c: ds + i0 * T, ldc: T)
+                    if cap != nil {
+                        sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: scale,
+                              a: q + i0 * ldqk, lda: ldqk, b: k, ldb: ldqk, beta: 0, c: z + i0 * T, ldc: T)
                     }
+                    for i in i0..<i1 {
+                        let pr = probs + i * T, dr = ds + i * T
+                        var dot: Float = 0
+                        for j in 0...i { dot += pr[j] * dr[j] }
+                        for j in 0...i { dr[j] = pr[j] * (dr[j] - dot) }
+                        if let cap {
+                            let zr = z + i * T
+                            for j in 0...i {
+                                let t = tanhf(zr[j] / cap)
+                                dr[j] *= 1 - t * t
+                            }
+                        }
+                        (dr + i + 1).update(repeating: 0, count: i1 - i - 1)
+                    }
+                    sgemm(transposeA: false, transposeB: false, m: i1 - i0, n: hs, k: i1, alpha: scale,
+                          a: ds + i0 * T, lda: T, b: k, ldb: ldqk, beta: beta, c: dq + i0 * ldd, ldc: ldd)
                 }
-                for j in (i + 1)..<T { dr[j] = 0 }
+                for j0 in stride(from: 0, to: T, by: attentionBlock) {
+                    let j1 = min(T, j0 + attentionBlock)
+                    // dv += Pᵀ dO, dk = dSᵀ q /√hs over rows j0 ..< T.
+                    sgemm(transposeA: true, transposeB: false, m: j1 - j0, n: hs, k: T - j0, alpha: 1,
+                          a: probs + j0 * T + j0, lda: T, b: dO + j0 * C, ldb: C, beta: 1, c: dv + j0 * 3 * C, ldc: 3 * C)
+                    sgemm(transposeA: true, transposeB: false, m: j1 - j0, n: hs, k: T - j0, alpha: scale,
+                          a: ds + j0 * T + j0, lda: T, b: q + j0 * ldqk, ldb: ldqk, beta: beta, c: dq + C + j0 * ldd, ldc: ldd)
+                }
             }
-            // dq = dS k /√hs, dk = dSᵀ q /√hs: straight into dqkv, or into dqk for the QK-norm backward.
-            let (dq, ldd, beta) = qkNorm
-                ? (dqkDestination.base + b * T * 2 * C + h * hs, 2 * C, Float(0))
-                : (grad.base + b * T * 3 * C + h * hs, 3 * C, Float(1))
-            sgemm(transposeA: false, transposeB: false, m: T, n: hs, k: T, alpha: scale,
-                  a: ds, lda: T, b: k, ldb: ldqk, beta: beta, c: dq, ldc: ldd)
-            sgemm(transposeA: true, transposeB: false, m: T, n: hs, k: T, alpha: scale,
-                  a: ds, lda: T, b: q, ldb: ldqk, beta: beta, c: dq + C, ldc: ldd)
         }
     }
     guard qkNorm else { return }

@@ -1,4 +1,5 @@
 import CBLAS
+import OLCore
 
 /// C = alpha · op(A) · op(B) + beta · C for row-major matrices, where op(X) is X or Xᵀ.
 /// op(A) is (m, k), op(B) is (k, n), C is (m, n); lda/ldb/ldc are the row strides of the stored matrices.
@@ -47,4 +48,15 @@ public func matmulBackward(
           alpha: 1, a: dout, lda: OC, b: weight, ldb: C, beta: 1, c: dinp, ldc: C)
     sgemm(transposeA: true, transposeB: false, m: OC, n: C, k: N,
           alpha: 1, a: dout, lda: OC, b: inp, ldb: C, beta: 1, c: dweight, ldc: C)
+}
+
+/// Runs `body` with OpenBLAS limited to one thread while our own workers run in parallel, so that each
+/// worker's small sgemms stay on its core instead of waking OpenBLAS's threads on the same two cores
+/// (measured: attention 470 → 70 ms per step). sgemm gives the same bits for any OpenBLAS thread count.
+func withSingleThreadedBLAS(_ body: () -> Void) {
+    let saved = openblas_get_num_threads()
+    guard Parallel.workerCount > 1, saved > 1 else { return body() }
+    openblas_set_num_threads(1)
+    body()
+    openblas_set_num_threads(saved)
 }

@@ -21,6 +21,8 @@ public final class GPT: @unchecked Sendable {
     private let tokens: UnsafeMutableBufferPointer<Int32>
     private let targets: UnsafeMutableBufferPointer<Int32>
     private var hasTargets = false
+    /// Times every kernel call by stage while set (`olab bench`); nil costs one check per call.
+    public var profiler: KernelProfiler?
 
     /// A model over `parameters` (shared, not copied) able to run batches of up to `maxBatch` sequences.
     public init(config: ModelConfig, parameters: FloatArena, maxBatch: Int) throws {
@@ -136,35 +138,41 @@ public final class GPT: @unchecked Sendable {
         hasTargets = expected != nil
         if let expected { _ = targets.update(fromContentsOf: expected[0..<N]) }
 
-        embeddingForward(out: a("res0"), tokens: tokens.baseAddress!, wte: w("wte"), wpe: w("wpe"), B: B, T: T, C: C, V: V)
+        timed(.embedding) { embeddingForward(out: a("res0"), tokens: tokens.baseAddress!, wte: w("wte"), wpe: w("wpe"), B: B, T: T, C: C, V: V) }
         for l in 0..<config.layers {
             let p = "h\(l)."
             let x = a("res\(l)")
             // Attention sub-block.
             let attnIn = normForward(l, slot: 1, input: x, N: N, transform: transform)
             linear(l, .qkv, out: a(p + "qkv"), inp: attnIn, weight: w(p + "attn.qkv"), N: N, C: C, OC: 3 * C, transform: transform)
-            attentionForward(
-                out: a(p + "atty"), att: a(p + "att"),
-                qkNormed: config.qkNorm ? a(p + "qknormed") : nil, qkRms: config.qkNorm ? a(p + "qkrms") : nil,
-                qkv: a(p + "qkv"),
-                qScale: config.qkNorm ? w(p + "attn.q_norm") : nil, kScale: config.qkNorm ? w(p + "attn.k_norm") : nil,
-                B: B, T: T, C: C, H: H, options: attentionOptions)
+            timed(.attention) {
+                attentionForward(
+                    out: a(p + "atty"), att: a(p + "att"),
+                    qkNormed: config.qkNorm ? a(p + "qknormed") : nil, qkRms: config.qkNorm ? a(p + "qkrms") : nil,
+                    qkv: a(p + "qkv"),
+                    qScale: config.qkNorm ? w(p + "attn.q_norm") : nil, kScale: config.qkNorm ? w(p + "attn.k_norm") : nil,
+                    B: B, T: T, C: C, H: H, options: attentionOptions)
+            }
             linear(l, .attnProj, out: a(p + "attproj"), inp: a(p + "atty"), weight: w(p + "attn.proj"), N: N, C: C, OC: C, transform: transform)
             let mid = residualForward(l, index: 0, x: x, branch: a(p + "attproj"), N: N, transform: transform)
             // MLP sub-block.
             let mlpIn = normForward(l, slot: 2, input: mid, N: N, transform: transform)
             linear(l, .fc, out: a(p + "fc"), inp: mlpIn, weight: w(p + "mlp.fc"), N: N, C: C, OC: 4 * C, transform: transform)
-            switch config.activation {
-            case .relu: reluForward(out: a(p + "act"), inp: a(p + "fc"), N: N * 4 * C)
-            case .gelu: geluForward(out: a(p + "act"), inp: a(p + "fc"), N: N * 4 * C)
+            timed(.activation) {
+                switch config.activation {
+                case .relu: reluForward(out: a(p + "act"), inp: a(p + "fc"), N: N * 4 * C)
+                case .gelu: geluForward(out: a(p + "act"), inp: a(p + "fc"), N: N * 4 * C)
+                }
             }
             linear(l, .mlpProj, out: a(p + "mlpproj"), inp: a(p + "act"), weight: w(p + "mlp.proj"), N: N, C: 4 * C, OC: C, transform: transform)
             _ = residualForward(l, index: 1, x: mid, branch: a(p + "mlpproj"), N: N, transform: transform)
         }
         let final = finalNormForward(N: N)
-        matmulForward(out: a("logits"), inp: final, weight: w(config.tiedHead ? "wte" : "lm_head"), N: N, C: C, OC: V)
+        timed(.matmul) { matmulForward(out: a("logits"), inp: final, weight: w(config.tiedHead ? "wte" : "lm_head"), N: N, C: C, OC: V) }
         guard expected != nil else { return nil }
-        crossEntropyForward(losses: a("losses"), probs: a("probs"), logits: a("logits"), targets: targets.baseAddress!, N: N, V: V)
+        timed(.crossEntropy) {
+            crossEntropyForward(losses: a("losses"), probs: a("probs"), logits: a("logits"), targets: targets.baseAddress!, N: N, V: V)
+        }
         return meanLoss(a("losses"), count: N)
     }
 
@@ -191,10 +199,12 @@ public final class GPT: @unchecked Sendable {
     private func applyNorm(_ kind: NormKind, prefix: String, out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
                            rstd: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, N: Int) {
         let C = config.width
+        timed(.norm) {
         switch kind {
         case .layerNorm: layerNormForward(out: out, mean: mean, rstd: rstd, inp: inp, weight: w(prefix + ".g"), bias: w(prefix + ".b"), N: N, C: C)
         case .rmsNorm: rmsNormForward(out: out, rms: rstd, inp: inp, weight: w(prefix + ".g"), N: N, C: C)
         case .srmsNorm: srmsNormForward(out: out, rstd: rstd, inp: inp, N: N, C: C)
+        }
         }
     }
 
@@ -207,7 +217,7 @@ public final class GPT: @unchecked Sendable {
             transform.transform(.linearInput(layer: l, linear: kind), UnsafeMutableBufferPointer(start: copy, count: N * C), rows: N, cols: C)
             source = UnsafePointer(copy)
         }
-        matmulForward(out: out, inp: source, weight: weight, N: N, C: C, OC: OC)
+        timed(.matmul) { matmulForward(out: out, inp: source, weight: weight, N: N, C: C, OC: OC) }
         transform?.transform(.linearOutput(layer: l, linear: kind), UnsafeMutableBufferPointer(start: out, count: N * OC), rows: N, cols: OC)
     }
 
@@ -220,10 +230,10 @@ public final class GPT: @unchecked Sendable {
         switch config.block {
         case .postLN:
             let sum = a(p + "sum\(index + 1)")
-            OLKernels.residualForward(out: sum, x: x, branch: branch, beta: 1, N: N * C)
+            timed(.residual) { OLKernels.residualForward(out: sum, x: x, branch: branch, beta: 1, N: N * C) }
             applyNorm(.layerNorm, prefix: p + "ln\(index + 1)", out: out, mean: a(p + "n\(index + 1).mean"), rstd: a(p + "n\(index + 1).rstd"), inp: sum, N: N)
         default:
-            OLKernels.residualForward(out: out, x: x, branch: branch, beta: branchWeight(l, index), N: N * C)
+            timed(.residual) { OLKernels.residualForward(out: out, x: x, branch: branch, beta: branchWeight(l, index), N: N * C) }
         }
         transform?.transform(.residual(layer: l, index: index), UnsafeMutableBufferPointer(start: out, count: N * C), rows: N, cols: C)
         return out
@@ -247,14 +257,23 @@ public final class GPT: @unchecked Sendable {
     public func backward() {
         precondition(hasTargets, "backward needs a forward pass with targets")
         let B = batch, T = length, N = B * T, C = config.width, V = config.vocab, H = config.heads
-        scratch.zero()
+        // Only the buffers the first kernels accumulate into; every other scratch buffer is cleared
+        // right before its first use (zeroing the whole scratch arena cost ~5 ms per step).
+        clear(s("dlogits"), N * V)
+        clear(s("dres"), N * C)
+        if config.usesFinalNorm { clear(s("dfinal"), N * C) }
+        clear(s("dbeta.unused"), 1)
         let dlosses = s("dlosses")
         for i in 0..<N { dlosses[i] = 1 / Float(N) }
-        crossEntropyBackward(dlogits: s("dlogits"), dlosses: dlosses, probs: a("probs"), targets: targets.baseAddress!, N: N, V: V)
+        timed(.crossEntropy, backward: true) {
+            crossEntropyBackward(dlogits: s("dlogits"), dlosses: dlosses, probs: a("probs"), targets: targets.baseAddress!, N: N, V: V)
+        }
         let final = config.usesFinalNorm ? a("lnf.out") : a("res\(config.layers)")
         let dfinal = config.usesFinalNorm ? s("dfinal") : s("dres")
-        matmulBackward(dinp: dfinal, dweight: g(config.tiedHead ? "wte" : "lm_head"), dout: s("dlogits"), inp: final,
-                       weight: w(config.tiedHead ? "wte" : "lm_head"), N: N, C: C, OC: V)
+        timed(.matmul, backward: true) {
+            matmulBackward(dinp: dfinal, dweight: g(config.tiedHead ? "wte" : "lm_head"), dout: s("dlogits"), inp: final,
+                           weight: w(config.tiedHead ? "wte" : "lm_head"), N: N, C: C, OC: V)
+        }
         if config.usesFinalNorm {
             normBackward(config.finalNormKind, prefix: "lnf", dinp: s("dres"), dout: s("dfinal"), inp: a("res\(config.layers)"),
                          mean: a("lnf.mean"), rstd: a("lnf.rstd"), N: N)
@@ -268,16 +287,22 @@ public final class GPT: @unchecked Sendable {
             clear(s("dbranch"), N * C)
             residualBackward(l, index: 1, dx: s("dmid"), dbranch: s("dbranch"), dout: s("dres"), x: mid, branch: a(p + "mlpproj"), N: N)
             clear(s("dact"), N * 4 * C)
-            matmulBackward(dinp: s("dact"), dweight: g(p + "mlp.proj"), dout: s("dbranch"), inp: a(p + "act"), weight: w(p + "mlp.proj"), N: N, C: 4 * C, OC: C)
+            timed(.matmul, backward: true) {
+                matmulBackward(dinp: s("dact"), dweight: g(p + "mlp.proj"), dout: s("dbranch"), inp: a(p + "act"), weight: w(p + "mlp.proj"), N: N, C: 4 * C, OC: C)
+            }
             clear(s("dfc"), N * 4 * C)
-            switch config.activation {
-            case .relu: reluBackward(dinp: s("dfc"), dout: s("dact"), inp: a(p + "fc"), N: N * 4 * C)
-            case .gelu: geluBackward(dinp: s("dfc"), dout: s("dact"), inp: a(p + "fc"), N: N * 4 * C)
+            timed(.activation, backward: true) {
+                switch config.activation {
+                case .relu: reluBackward(dinp: s("dfc"), dout: s("dact"), inp: a(p + "fc"), N: N * 4 * C)
+                case .gelu: geluBackward(dinp: s("dfc"), dout: s("dact"), inp: a(p + "fc"), N: N * 4 * C)
+                }
             }
             let mlpIn = preNorm(l, slot: 2) == nil ? mid : a(p + "x2")
             let dMlpIn = preNorm(l, slot: 2) == nil ? s("dmid") : s("dx")
             if dMlpIn == s("dx") { clear(s("dx"), N * C) }
-            matmulBackward(dinp: dMlpIn, dweight: g(p + "mlp.fc"), dout: s("dfc"), inp: mlpIn, weight: w(p + "mlp.fc"), N: N, C: C, OC: 4 * C)
+            timed(.matmul, backward: true) {
+                matmulBackward(dinp: dMlpIn, dweight: g(p + "mlp.fc"), dout: s("dfc"), inp: mlpIn, weight: w(p + "mlp.fc"), N: N, C: C, OC: 4 * C)
+            }
             if let (kind, prefix) = preNorm(l, slot: 2) {
                 normBackward(kind, prefix: prefix, dinp: s("dmid"), dout: s("dx"), inp: mid, mean: a(p + "n2.mean"), rstd: a(p + "n2.rstd"), N: N)
             }
@@ -286,25 +311,33 @@ public final class GPT: @unchecked Sendable {
             clear(s("dbranch"), N * C)
             residualBackward(l, index: 0, dx: s("dres"), dbranch: s("dbranch"), dout: s("dmid"), x: x, branch: a(p + "attproj"), N: N)
             clear(s("datty"), N * C)
-            matmulBackward(dinp: s("datty"), dweight: g(p + "attn.proj"), dout: s("dbranch"), inp: a(p + "atty"), weight: w(p + "attn.proj"), N: N, C: C, OC: C)
+            timed(.matmul, backward: true) {
+                matmulBackward(dinp: s("datty"), dweight: g(p + "attn.proj"), dout: s("dbranch"), inp: a(p + "atty"), weight: w(p + "attn.proj"), N: N, C: C, OC: C)
+            }
             clear(s("dqkv"), N * 3 * C)
-            attentionBackward(
-                dqkv: s("dqkv"),
-                dqScale: config.qkNorm ? g(p + "attn.q_norm") : nil, dkScale: config.qkNorm ? g(p + "attn.k_norm") : nil,
-                scratch: s("attention"), dout: s("datty"), qkv: a(p + "qkv"), att: a(p + "att"),
-                qkNormed: config.qkNorm ? a(p + "qknormed") : nil, qkRms: config.qkNorm ? a(p + "qkrms") : nil,
-                qScale: config.qkNorm ? w(p + "attn.q_norm") : nil, kScale: config.qkNorm ? w(p + "attn.k_norm") : nil,
-                B: B, T: T, C: C, H: H, options: attentionOptions)
+            timed(.attention, backward: true) {
+                attentionBackward(
+                    dqkv: s("dqkv"),
+                    dqScale: config.qkNorm ? g(p + "attn.q_norm") : nil, dkScale: config.qkNorm ? g(p + "attn.k_norm") : nil,
+                    scratch: s("attention"), dout: s("datty"), qkv: a(p + "qkv"), att: a(p + "att"),
+                    qkNormed: config.qkNorm ? a(p + "qknormed") : nil, qkRms: config.qkNorm ? a(p + "qkrms") : nil,
+                    qScale: config.qkNorm ? w(p + "attn.q_norm") : nil, kScale: config.qkNorm ? w(p + "attn.k_norm") : nil,
+                    B: B, T: T, C: C, H: H, options: attentionOptions)
+            }
             let attnNorm = preNorm(l, slot: 1)
             let attnIn = attnNorm == nil ? x : a(p + "x1")
             let dAttnIn = attnNorm == nil ? s("dres") : s("dx")
             if attnNorm != nil { clear(s("dx"), N * C) }
-            matmulBackward(dinp: dAttnIn, dweight: g(p + "attn.qkv"), dout: s("dqkv"), inp: attnIn, weight: w(p + "attn.qkv"), N: N, C: C, OC: 3 * C)
+            timed(.matmul, backward: true) {
+                matmulBackward(dinp: dAttnIn, dweight: g(p + "attn.qkv"), dout: s("dqkv"), inp: attnIn, weight: w(p + "attn.qkv"), N: N, C: C, OC: 3 * C)
+            }
             if let (kind, prefix) = attnNorm {
                 normBackward(kind, prefix: prefix, dinp: s("dres"), dout: s("dx"), inp: x, mean: a(p + "n1.mean"), rstd: a(p + "n1.rstd"), N: N)
             }
         }
-        embeddingBackward(dwte: g("wte"), dwpe: g("wpe"), dout: s("dres"), tokens: tokens.baseAddress!, B: B, T: T, C: C, V: V)
+        timed(.embedding, backward: true) {
+            embeddingBackward(dwte: g("wte"), dwpe: g("wpe"), dout: s("dres"), tokens: tokens.baseAddress!, B: B, T: T, C: C, V: V)
+        }
     }
 
     /// Backward of `residualForward`: dx += ∂L/∂x, dbranch += ∂L/∂branch (and β's or the post-norm's
@@ -318,18 +351,23 @@ public final class GPT: @unchecked Sendable {
             clear(dsum, N * C)
             normBackward(.layerNorm, prefix: p + "ln\(index + 1)", dinp: dsum, dout: dout, inp: a(p + "sum\(index + 1)"),
                          mean: a(p + "n\(index + 1).mean"), rstd: a(p + "n\(index + 1).rstd"), N: N)
-            OLKernels.residualBackward(dx: dx, dbranch: dbranch, dbeta: s("dbeta.unused"), dout: dsum, branch: branch, beta: 1, N: N * C)
+            timed(.residual, backward: true) {
+                OLKernels.residualBackward(dx: dx, dbranch: dbranch, dbeta: s("dbeta.unused"), dout: dsum, branch: branch, beta: 1, N: N * C)
+            }
         default:
             let name = p + "beta_" + (index == 0 ? "attn" : "mlp")
             let trains = config.block.scalesBranches && config.trainableBeta
-            OLKernels.residualBackward(dx: dx, dbranch: dbranch, dbeta: trains ? g(name) : s("dbeta.unused"), dout: dout,
-                                       branch: branch, beta: branchWeight(l, index), N: N * C)
+            timed(.residual, backward: true) {
+                OLKernels.residualBackward(dx: dx, dbranch: dbranch, dbeta: trains ? g(name) : s("dbeta.unused"), dout: dout,
+                                           branch: branch, beta: branchWeight(l, index), N: N * C)
+            }
         }
     }
 
     private func normBackward(_ kind: NormKind, prefix: String, dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                               inp: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, N: Int) {
         let C = config.width
+        timed(.norm, backward: true) {
         switch kind {
         case .layerNorm:
             layerNormBackward(dinp: dinp, dweight: g(prefix + ".g"), dbias: g(prefix + ".b"), dout: dout, inp: inp,
@@ -339,9 +377,17 @@ public final class GPT: @unchecked Sendable {
         case .srmsNorm:
             srmsNormBackward(dinp: dinp, dout: dout, inp: inp, rstd: rstd, N: N, C: C)
         }
+        }
     }
 
-    @inline(__always) private func clear(_ p: UnsafeMutablePointer<Float>, _ count: Int) { p.update(repeating: 0, count: count) }
+    @inline(__always) private func clear(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
+        timed(.clear, backward: true) { p.update(repeating: 0, count: count) }
+    }
+
+    /// Runs `body`, timed under `stage` when a profiler is installed.
+    @inline(__always) private func timed(_ stage: ProfiledStage, backward: Bool = false, _ body: () -> Void) {
+        if let profiler { profiler.measure(stage, backward: backward, body) } else { body() }
+    }
 
     public func zeroGradients() { gradients.zero() }
 }

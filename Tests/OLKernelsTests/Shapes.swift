@@ -20,7 +20,9 @@ struct SequenceShape: Sendable, CustomTestStringConvertible {
                             SequenceShape(B: 3, T: 9, C: 7, V: 5), SequenceShape(B: 2, T: 9, C: 33, V: 16)]
     static let attention = [SequenceShape(B: 1, T: 1, C: 4, H: 1), SequenceShape(B: 2, T: 3, C: 6, H: 2),
                             SequenceShape(B: 1, T: 9, C: 16, H: 4), SequenceShape(B: 2, T: 9, C: 33, H: 3),
-                            SequenceShape(B: 2, T: 5, C: 7, H: 1)]
+                            SequenceShape(B: 2, T: 5, C: 7, H: 1),
+                            // T = 70 crosses two causal block boundaries (blocks of 32) and ends in a partial block.
+                            SequenceShape(B: 1, T: 70, C: 8, H: 2)]
 }
 
 import Testing

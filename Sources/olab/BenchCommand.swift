@@ -1,0 +1,60 @@
+import ArgumentParser
+import OLCore
+import OLTraining
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// `olab bench`: sgemm peak, training throughput and MFU for three arms, a per-stage breakdown of a step
+/// and peak memory, as a table or (`--json`) one JSON object on stdout.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure sgemm GFLOP/s, training tokens/s and MFU, a per-kernel step breakdown and peak memory."
+    )
+
+    @Flag(help: "Print one JSON object instead of the table.") var json = false
+    @Flag(help: "Fast sanity run: 2 repeats of 2 steps, short sgemm timings.") var quick = false
+    // Numbers are read as text and checked in `run`, so a bad value is one line, not the usage text.
+    @Option(help: "Timed repetitions per measurement (median and spread reported; default 5, 2 with --quick).") var repeats: String?
+    @Option(help: "Training steps per repetition (default 10 = SOAP's refresh period).") var steps: String?
+    @Option(help: "Untimed warm-up steps per arm (default 3).") var warmup: String?
+    @Option(help: "OutlierLab worker threads (default OLAB_THREADS or the core count).") var threads: String?
+    @Option(help: "OpenBLAS threads (default: OpenBLAS's own, e.g. OPENBLAS_NUM_THREADS).") var blasThreads: String?
+    @Option(help: "Run only this arm (repeatable): preLN+adamw, op+adamw, preLN+soap.") var arm: [String] = []
+    @Option(help: "Seed of the model initialisation and the random batches (default 0).") var seed: String?
+    /// Anything the parser does not know, reported as one line by `run` instead of the usage text.
+    @Argument(parsing: .allUnrecognized, help: .hidden) var unrecognized: [String] = []
+
+    func run() throws {
+        if let first = unrecognized.first {
+            throw OutlierLabError("unknown argument '\(first)' for olab bench (see olab bench --help)")
+        }
+        var options = quick ? BenchmarkOptions.quick : BenchmarkOptions()
+        options.repeats = try Self.count(repeats, "--repeats") ?? options.repeats
+        options.stepsPerRepeat = try Self.count(steps, "--steps") ?? options.stepsPerRepeat
+        options.warmupSteps = try Self.count(warmup, "--warmup") ?? options.warmupSteps
+        options.arms = arm
+        if let seed {
+            guard let value = UInt64(seed) else { throw OutlierLabError("--seed must be a non-negative integer, got '\(seed)'") }
+            options.seed = value
+        }
+        try options.validate()
+        if let workers = try Self.count(threads, "--threads") { Parallel.workerCount = workers }
+        if let blas = try Self.count(blasThreads, "--blas-threads") { BLASInfo.setThreads(blas) }
+        let report = try Benchmark.run(options) { step in
+            let line = "bench: \(step)\n"
+            _ = line.withCString { write(2, $0, strlen($0)) }   // progress on stderr, results on stdout
+        }
+        print(json ? report.json.serialized(pretty: true) : report.table)
+    }
+
+    /// A positive integer flag value, or nil when the flag is absent.
+    static func count(_ text: String?, _ flag: String) throws -> Int? {
+        guard let text else { return nil }
+        guard let value = Int(text), value >= 1 else { throw OutlierLabError("\(flag) must be a positive integer, got '\(text)'") }
+        return value
+    }
+}
