@@ -29,8 +29,9 @@ verify: deps
 
 test: verify
 
-bench:
-	@echo "make bench: 'olab bench' arrives with issue 8 (performance)"; exit 2
+## bench: sgemm peak, tokens/s and MFU of the bench model for three arms, step breakdown, peak memory
+bench: build
+	.build/release/olab bench
 
 audit:
 	@echo "make audit: 'olab audit' arrives with issue 7 (the paper-claims audit)"; exit 2
