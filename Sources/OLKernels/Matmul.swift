@@ -54,9 +54,6 @@ public func matmulBackward(
 /// worker's small sgemms stay on its core instead of waking OpenBLAS's threads on the same two cores
 /// (measured: attention 470 → 70 ms per step). sgemm gives the same bits for any OpenBLAS thread count.
 func withSingleThreadedBLAS(_ body: () -> Void) {
-    let saved = openblas_get_num_threads()
-    guard Parallel.workerCount > 1, saved > 1 else { return body() }
-    openblas_set_num_threads(1)
-    body()
-    openblas_set_num_threads(saved)
+    guard Parallel.workerCount > 1 else { return body() }
+    BLASInfo.withSingleThread(body)
 }

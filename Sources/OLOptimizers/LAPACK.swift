@@ -29,7 +29,10 @@ struct SymmetricEigensolver: Sendable {
     mutating func solve(_ a: inout [Double], context: String) throws {
         var size = Int32(n), lwork = Int32(work.count), liwork = Int32(iwork.count), info: Int32 = 0
         var jobz = CChar(UInt8(ascii: "V")), uplo = CChar(UInt8(ascii: "U"))
-        dsyevd_(&jobz, &uplo, &size, &a, &size, &eigenvalues, &work, &lwork, &iwork, &liwork, &info, 1, 1)
+        // Single-threaded: OpenBLAS's dsyevd gives different bits for different thread counts.
+        BLASInfo.withSingleThread {
+            dsyevd_(&jobz, &uplo, &size, &a, &size, &eigenvalues, &work, &lwork, &iwork, &liwork, &info, 1, 1)
+        }
         try LAPACKStatus.check(info, routine: "dsyevd", context: context)
     }
 }
@@ -57,10 +60,13 @@ struct HouseholderQR: Sendable {
     /// Replaces `a` by the Q factor of its QR decomposition.
     mutating func orthogonalFactor(_ a: inout [Double], context: String) throws {
         var size = Int32(n), lwork = Int32(work.count), info: Int32 = 0
-        dgeqrf_(&size, &size, &a, &size, &tau, &work, &lwork, &info)
-        try LAPACKStatus.check(info, routine: "dgeqrf", context: context)
-        dorgqr_(&size, &size, &size, &a, &size, &tau, &work, &lwork, &info)
-        try LAPACKStatus.check(info, routine: "dorgqr", context: context)
+        // Single-threaded like the eigensolver: results must not depend on OpenBLAS's thread count.
+        try BLASInfo.withSingleThread {
+            dgeqrf_(&size, &size, &a, &size, &tau, &work, &lwork, &info)
+            try LAPACKStatus.check(info, routine: "dgeqrf", context: context)
+            dorgqr_(&size, &size, &size, &a, &size, &tau, &work, &lwork, &info)
+            try LAPACKStatus.check(info, routine: "dorgqr", context: context)
+        }
     }
 }
 
