@@ -18,11 +18,17 @@ public final class AuditRunner {
     public let evaluator: any QuantisedEvaluator
     private let say: (String) -> Void
 
+    /// Prints one progress line and flushes it, so logs redirected to a file show progress as it happens.
+    public static func printLine(_ line: String) {
+        print(line)
+        fflush(stdout)
+    }
+
     /// Marks a run whose training or evaluation failed; its message is cached like a result.
     public static let failureName = "failed.json"
 
     public init(plan: AuditPlan, outDirectory: String, evaluator: any QuantisedEvaluator = NaiveQuantisedEvaluator(),
-                say: @escaping (String) -> Void = { print($0) }) {
+                say: @escaping (String) -> Void = AuditRunner.printLine) {
         self.plan = plan
         self.outDirectory = outDirectory
         self.evaluator = evaluator
