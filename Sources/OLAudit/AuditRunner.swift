@@ -21,7 +21,7 @@ public final class AuditRunner {
     /// Prints one progress line and flushes it, so logs redirected to a file show progress as it happens.
     public static func printLine(_ line: String) {
         print(line)
-        fflush(stdout)
+        fflush(nil)  // nil flushes every C stream; naming `stdout` is not concurrency-safe in Swift 6
     }
 
     /// Marks a run whose training or evaluation failed; its message is cached like a result.
