@@ -44,7 +44,8 @@ public final class AuditRunner {
         let started = monotonic()
         for (index, planned) in plan.runs.enumerated() {
             let directory = outDirectory + "/" + planned.relativeDirectory
-            let header = "[audit] run \(index + 1)/\(total) \(planned.key.prefix(12)) (\(planned.uses.joined(separator: "; ")))"
+            let more = planned.uses.count > 1 ? " and \(planned.uses.count - 1) more" : ""
+            let header = "[audit] run \(index + 1)/\(total) \(planned.key.prefix(12)) (\(planned.uses[0])\(more))"
             let runStarted = monotonic()
             let calibration = spentEstimate > 0 ? spentSeconds / spentEstimate : 1
             let outcome = try execute(planned, directory: directory) { progress in

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import OLAudit
 import OLCore
 
@@ -21,7 +22,8 @@ struct AuditCommand: ParsableCommand {
         do {
             try audit()
         } catch let error as OutlierLabError {
-            throw ValidationError(error.message)
+            FileHandle.standardError.write(Data("olab audit: \(error.message)\n".utf8))
+            throw ExitCode.failure
         }
     }
 
