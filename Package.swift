@@ -21,10 +21,14 @@ let modules: [(name: String, dependencies: [Target.Dependency])] = [
     ("OLQuant", ["OLCore", "OLKernels", "OLModel", "OLData"]),
     ("OLGoldens", ["OLCore", "CZlib"]),
     ("OLTraining", ["OLCore", "OLKernels", "OLData", "OLModel", "OLOptimizers", "OLMetrics", "OLQuant"]),
+    ("OLAudit", ["OLCore", "OLData", "OLModel", "OLOptimizers", "OLMetrics", "OLQuant", "OLTraining"]),
 ]
 
+/// Bundled resources per library module (the audit's claims registry).
+let moduleResources: [String: [Resource]] = ["OLAudit": [.copy("Resources/claims.json")]]
+
 let libraryTargets: [Target] = modules.map { module in
-    .target(name: module.name, dependencies: module.dependencies)
+    .target(name: module.name, dependencies: module.dependencies, resources: moduleResources[module.name])
 }
 
 let testTargets: [Target] = modules.map { module in

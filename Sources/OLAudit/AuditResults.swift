@@ -1,0 +1,71 @@
+import OLCore
+
+/// One arm of a judged claim: its value per seed and where each run lives.
+public struct ArmResult: Sendable {
+    public var name: String
+    /// Per seed, the metric value (nil when the run failed).
+    public var values: [UInt64: Double]
+    /// Per seed, the `against` metric value of a correlation claim.
+    public var againstValues: [UInt64: Double]
+    /// Per seed, the run directory relative to the output folder.
+    public var runDirectories: [UInt64: String]
+    public var failures: [String]
+
+    public var mean: Double { Statistics.mean(values.values.sorted()) }
+    public var standardDeviation: Double { Statistics.standardDeviation(values.values.sorted()) }
+    public var againstMean: Double { Statistics.mean(againstValues.values.sorted()) }
+}
+
+/// A claim with its measurements and verdict.
+public struct ClaimResult: Sendable {
+    public var claim: Claim
+    public var seeds: [UInt64]
+    public var arms: [ArmResult]
+    public var judgement: Judgement
+}
+
+/// Judges every claim of a plan from the runs' outcomes (or from records supplied directly, as tests do).
+public enum AuditJudging {
+    public static func judge(plan: AuditPlan, outcomes: [String: RunOutcome]) -> [ClaimResult] {
+        plan.claims.map { claimRuns in
+            let claim = claimRuns.claim
+            guard !claimRuns.runKeys.isEmpty else {
+                return ClaimResult(claim: claim, seeds: [], arms: [], judgement: Judgement(
+                    verdict: .notRun, statistic: .nan, seedStatistics: [], reason: plan.skipped[claim.id] ?? "not run"))
+            }
+            var arms: [ArmResult] = []
+            for arm in claim.arms {
+                var result = ArmResult(name: arm.name, values: [:], againstValues: [:], runDirectories: [:], failures: [])
+                for seed in claimRuns.seeds {
+                    guard let key = claimRuns.runKeys[arm.name]?[seed] else { continue }
+                    result.runDirectories[seed] = "runs/" + key
+                    switch outcomes[key] {
+                    case .finished(let record, _)?:
+                        do {
+                            result.values[seed] = try claim.metric.value(in: record)
+                            if let against = claim.against { result.againstValues[seed] = try against.value(in: record) }
+                        } catch let error as OutlierLabError {
+                            result.failures.append("\(arm.name) seed \(seed): \(error.message)")
+                        } catch {
+                            result.failures.append("\(arm.name) seed \(seed): \(error)")
+                        }
+                    case .failed(let message)?: result.failures.append("\(arm.name) seed \(seed): \(message)")
+                    case nil: result.failures.append("\(arm.name) seed \(seed): no outcome for run \(key)")
+                    }
+                }
+                arms.append(result)
+            }
+            return judge(claim: claim, seeds: claimRuns.seeds, arms: arms)
+        }
+    }
+
+    /// The verdict for measured arm values, by the claim's predicate.
+    public static func judge(claim: Claim, seeds: [UInt64], arms: [ArmResult]) -> ClaimResult {
+        let names = arms.map(\.name)
+        let seedValues = seeds.map { seed in Dictionary(uniqueKeysWithValues: arms.compactMap { arm in arm.values[seed].map { (arm.name, $0) } }) }
+        let seedAgainst = seeds.map { seed in Dictionary(uniqueKeysWithValues: arms.compactMap { arm in arm.againstValues[seed].map { (arm.name, $0) } }) }
+        let judgement = Judge.judge(claim.predicate, arms: names, seedValues: seedValues,
+                                    seedAgainst: claim.against == nil ? [] : seedAgainst, failures: arms.flatMap(\.failures))
+        return ClaimResult(claim: claim, seeds: seeds, arms: arms, judgement: judgement)
+    }
+}

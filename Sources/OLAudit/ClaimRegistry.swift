@@ -1,0 +1,214 @@
+import Foundation
+import OLCore
+import OLTraining
+
+/// How large the audit's experiments are: `quick` judges the core claims in about a quarter of an hour on
+/// two cores, `full` runs every claim with at least three seeds.
+public enum AuditScale: String, Sendable, CaseIterable {
+    case quick, full
+}
+
+/// One experiment arm of a claim: a named partial `TrainingConfig` merged over the registry's base.
+public struct ArmSpec: Sendable, Equatable {
+    public var name: String
+    /// Config keys this arm sets (a JSON object of `TrainingConfig` keys).
+    public var config: [JSONMember]
+}
+
+/// Config overrides and seeds of one scale, for the whole registry or for one claim.
+public struct ScaleSpec: Sendable, Equatable {
+    public var config: [JSONMember] = []
+    /// nil: inherit the registry scale's seeds.
+    public var seeds: [UInt64]?
+    /// false: the claim is not run at this scale (reported as such).
+    public var included = true
+}
+
+/// One paper claim as data: what the paper says, the arms that test it, what is measured and the
+/// predicate that turns the measurement into a verdict.
+public struct Claim: Sendable, Equatable {
+    public var id: String
+    public var statement: String
+    /// Where in the paper (section, figure or table).
+    public var paperLocation: String
+    /// What the paper reports, quoted beside our measurement; never claimed as reproduced.
+    public var paperSays: String
+    public var arms: [ArmSpec]
+    public var metric: MetricSpec
+    /// The second metric of a rank-correlation predicate (x = `metric`, y = `against`).
+    public var against: MetricSpec?
+    public var predicate: Predicate
+    public var scales: [AuditScale: ScaleSpec]
+
+    public func arm(named name: String) -> ArmSpec? { arms.first { $0.name == name } }
+}
+
+/// The claims registry (`claims.json`): a base config, per-scale overrides and seeds, and the claims.
+public struct ClaimRegistry: Sendable, Equatable {
+    public var base: [JSONMember]
+    public var scales: [AuditScale: ScaleSpec]
+    public var claims: [Claim]
+
+    /// The registry shipped with OutlierLab. The resource is looked up beside the executable first (an
+    /// installed `olab` carries its resource bundle), then in the build's bundle.
+    public static func bundled() throws -> ClaimRegistry {
+        let name = "claims"
+        let beside = Bundle.main.bundleURL.appendingPathComponent("OutlierLab_OLAudit.resources/\(name).json").path
+        let path = FilePath.exists(beside) ? beside : Bundle.module.url(forResource: name, withExtension: "json")?.path
+        guard let path else { throw OutlierLabError("the bundled claims registry (\(name).json) is missing from this build; pass --registry PATH") }
+        return try load(path)
+    }
+
+    public static func load(_ path: String) throws -> ClaimRegistry {
+        try ClaimRegistry(json: try JSONValue.parse(bytes: try FileBytes.read(path), source: path), source: path)
+    }
+
+    /// Parses and checks a registry: every arm's merged config must be a valid `TrainingConfig` at every
+    /// scale, every arm a predicate names must exist, ids must be unique.
+    public init(json: JSONValue, source: String = "claims registry") throws {
+        let reader = JSONReader(source: source)
+        base = try reader.object(json, "base")
+        var scales: [AuditScale: ScaleSpec] = [:]
+        let scaleObject = try reader.object(json, "scales")
+        for scale in AuditScale.allCases {
+            guard let value = scaleObject.first(where: { $0.key == scale.rawValue })?.value else {
+                throw OutlierLabError("\(source): scales.\(scale.rawValue) is missing")
+            }
+            let spec = try reader.scale(value, "scales.\(scale.rawValue)")
+            guard let seeds = spec.seeds, !seeds.isEmpty else { throw OutlierLabError("\(source): scales.\(scale.rawValue).seeds must list at least one seed") }
+            scales[scale] = spec
+        }
+        self.scales = scales
+        guard let claimValues = json["claims"]?.arrayValue else { throw OutlierLabError("\(source): 'claims' must be an array") }
+        claims = try claimValues.enumerated().map { index, value in try reader.claim(value, "claims[\(index)]") }
+        var seen = Set<String>()
+        for claim in claims where !seen.insert(claim.id).inserted {
+            throw OutlierLabError("\(source): claim id '\(claim.id)' appears twice")
+        }
+        for claim in claims {
+            for scale in AuditScale.allCases {
+                for arm in claim.arms {
+                    _ = try config(claim: claim, arm: arm, scale: scale, seed: 0, corpus: "synthetic")
+                }
+            }
+        }
+    }
+
+    /// Seeds of `claim` at `scale`; empty when the claim is not run at that scale.
+    public func seeds(claim: Claim, scale: AuditScale) -> [UInt64] {
+        let own = claim.scales[scale] ?? ScaleSpec()
+        guard own.included else { return [] }
+        return own.seeds ?? scales[scale]?.seeds ?? [0]
+    }
+
+    /// The arm's full config: base, then the registry scale, the claim's scale, the arm, the seed and the
+    /// corpus, later keys winning.
+    public func config(claim: Claim, arm: ArmSpec, scale: AuditScale, seed: UInt64, corpus: String) throws -> TrainingConfig {
+        var members = base
+        func merge(_ overrides: [JSONMember]) {
+            for member in overrides {
+                members.removeAll { $0.key == member.key }
+                members.append(member)
+            }
+        }
+        merge(scales[scale]?.config ?? [])
+        merge(claim.scales[scale]?.config ?? [])
+        merge(arm.config)
+        merge([JSONMember("seed", .int(Int64(seed))), JSONMember("corpus", .string(corpus))])
+        return try TrainingConfig(json: .object(members), source: "claim \(claim.id), arm '\(arm.name)' (\(scale.rawValue))")
+    }
+
+    /// The registry with the threshold of `claimID`'s predicate replaced (for what-if studies and tests).
+    public func replacingThreshold(of claimID: String, with threshold: Double) -> ClaimRegistry {
+        var copy = self
+        copy.claims = claims.map { claim in
+            guard claim.id == claimID else { return claim }
+            var changed = claim
+            changed.predicate.comparison = claim.predicate.comparison.with(threshold: threshold)
+            return changed
+        }
+        return copy
+    }
+}
+
+/// Field readers with one-line errors naming the registry path of the bad value.
+struct JSONReader {
+    let source: String
+
+    func fail(_ path: String, _ message: String) -> OutlierLabError { OutlierLabError("\(source): \(path) \(message)") }
+
+    func object(_ json: JSONValue, _ key: String) throws -> [JSONMember] {
+        guard let members = json[key]?.objectMembers else { throw fail(key, "must be a JSON object") }
+        return members
+    }
+
+    func string(_ json: JSONValue, _ key: String, _ path: String) throws -> String {
+        guard let text = json[key]?.stringValue, !text.isEmpty else { throw fail("\(path).\(key)", "must be a non-empty string") }
+        return text
+    }
+
+    func number(_ json: JSONValue, _ key: String, _ path: String) throws -> Double? {
+        guard let value = json[key] else { return nil }
+        guard let number = value.doubleValue, number.isFinite else { throw fail("\(path).\(key)", "must be a number") }
+        return number
+    }
+
+    func names(_ json: JSONValue, _ key: String, _ path: String) throws -> [String] {
+        guard let values = json[key]?.arrayValue, !values.isEmpty else { throw fail("\(path).\(key)", "must be a non-empty array of arm names") }
+        return try values.map {
+            guard let name = $0.stringValue else { throw fail("\(path).\(key)", "must hold strings") }
+            return name
+        }
+    }
+
+    func scale(_ json: JSONValue, _ path: String) throws -> ScaleSpec {
+        var spec = ScaleSpec()
+        if let config = json["config"] {
+            guard let members = config.objectMembers else { throw fail("\(path).config", "must be a JSON object") }
+            spec.config = members
+        }
+        if let seeds = json["seeds"] {
+            guard let values = seeds.arrayValue else { throw fail("\(path).seeds", "must be an array of non-negative integers") }
+            spec.seeds = try values.map {
+                guard let seed = $0.intValue, seed >= 0 else { throw fail("\(path).seeds", "must be an array of non-negative integers") }
+                return UInt64(seed)
+            }
+        }
+        if let included = json["run"] {
+            guard let flag = included.boolValue else { throw fail("\(path).run", "must be true or false") }
+            spec.included = flag
+        }
+        return spec
+    }
+
+    func claim(_ json: JSONValue, _ path: String) throws -> Claim {
+        let id = try string(json, "id", path)
+        let at = "\(path) (\(id))"
+        guard let armValues = json["arms"]?.arrayValue, !armValues.isEmpty else { throw fail("\(at).arms", "must be a non-empty array") }
+        let arms = try armValues.enumerated().map { index, value in
+            ArmSpec(name: try string(value, "name", "\(at).arms[\(index)]"), config: try object(value, "config"))
+        }
+        var scales: [AuditScale: ScaleSpec] = [:]
+        if let scaleObject = json["scales"] {
+            guard let members = scaleObject.objectMembers else { throw fail("\(at).scales", "must be a JSON object") }
+            for member in members {
+                guard let scale = AuditScale(rawValue: member.key) else { throw fail("\(at).scales", "has unknown scale '\(member.key)' (quick|full)") }
+                scales[scale] = try self.scale(member.value, "\(at).scales.\(member.key)")
+            }
+        }
+        guard let metricValue = json["metric"] else { throw fail("\(at).metric", "is missing") }
+        let metric = try MetricSpec(json: metricValue, path: "\(at).metric", reader: self)
+        let against = try json["against"].map { try MetricSpec(json: $0, path: "\(at).against", reader: self) }
+        guard let predicateValue = json["predicate"] else { throw fail("\(at).predicate", "is missing") }
+        let predicate = try Predicate(json: predicateValue, path: "\(at).predicate", reader: self)
+        let armNames = Set(arms.map(\.name))
+        guard armNames.count == arms.count else { throw fail("\(at).arms", "has two arms with the same name") }
+        for name in predicate.armNames(all: arms.map(\.name)) where !armNames.contains(name) {
+            throw fail("\(at).predicate", "names arm '\(name)', which is not one of: \(arms.map(\.name).joined(separator: ", "))")
+        }
+        if case .spearman = predicate.kind, against == nil { throw fail("\(at).against", "is required by a spearman predicate") }
+        return Claim(id: id, statement: try string(json, "statement", at), paperLocation: try string(json, "paper", at),
+                     paperSays: try string(json, "paper_says", at), arms: arms, metric: metric, against: against,
+                     predicate: predicate, scales: scales)
+    }
+}

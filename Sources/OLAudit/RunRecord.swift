@@ -1,0 +1,75 @@
+import OLCore
+
+/// One logged value of a series after reducing over taps.
+public struct SeriesPoint: Sendable, Equatable {
+    public var step: Int
+    public var value: Double
+}
+
+/// What a finished run left in its directory, read back for judging and plotting: every logged step of
+/// `metrics.jsonl`, `summary.json`, and the cached quantised evaluations.
+public struct RunRecord: Sendable {
+    public var directory: String
+    /// Logged steps in file order.
+    public var log: [JSONValue]
+    public var summary: JSONValue
+    public var quantised: [QuantRequest: QuantisedPerplexity]
+
+    public init(directory: String, log: [JSONValue], summary: JSONValue, quantised: [QuantRequest: QuantisedPerplexity] = [:]) {
+        self.directory = directory
+        self.log = log
+        self.summary = summary
+        self.quantised = quantised
+    }
+
+    /// Reads a finished run directory and the quantised results for `requests` found in it.
+    public static func load(_ directory: String, requests: Set<QuantRequest> = []) throws -> RunRecord {
+        let text = try FileBytes.readText(directory + "/metrics.jsonl")
+        let log = try text.split(separator: "\n").map { try JSONValue.parse(String($0), source: directory + "/metrics.jsonl") }
+        let summary = try JSONValue.parse(bytes: try FileBytes.read(directory + "/summary.json"), source: directory + "/summary.json")
+        var quantised: [QuantRequest: QuantisedPerplexity] = [:]
+        for request in requests {
+            let path = directory + "/" + request.fileName
+            guard FilePath.exists(path) else { continue }
+            let json = try JSONValue.parse(bytes: try FileBytes.read(path), source: path)
+            guard let float = json["float_ppl"]?.doubleValue, let quant = json["quantised_ppl"]?.doubleValue else {
+                throw OutlierLabError("\(path): expected numbers float_ppl and quantised_ppl")
+            }
+            quantised[request] = QuantisedPerplexity(floatPPL: float, quantisedPPL: quant)
+        }
+        return RunRecord(directory: directory, log: log, summary: summary, quantised: quantised)
+    }
+
+    /// Number of values per step of a per-tap series (0 if absent).
+    public func tapCount(_ name: String) -> Int { log.last?[name]?.arrayValue?.count ?? 0 }
+
+    /// A per-tap series reduced over taps at every logged step (steps without the key are skipped).
+    public func series(_ name: String, reducedBy reduction: MetricSpec.TapReduction) throws -> [SeriesPoint] {
+        var points: [SeriesPoint] = []
+        for record in log {
+            guard let step = record["step"]?.intValue, let values = record[name]?.arrayValue?.map({ $0.doubleValue ?? .nan }), !values.isEmpty else { continue }
+            let value: Double
+            switch reduction {
+            case .mean: value = Statistics.mean(values)
+            case .max: value = values.max()!
+            case .min: value = values.min()!
+            case .tap(let index):
+                guard index < values.count else {
+                    throw OutlierLabError("\(directory): tap \(index) requested but \(name) has \(values.count) taps")
+                }
+                value = values[index]
+            }
+            points.append(SeriesPoint(step: step, value: value))
+        }
+        guard !points.isEmpty else { throw OutlierLabError("\(directory)/metrics.jsonl has no '\(name)' values (were metrics on?)") }
+        return points
+    }
+
+    /// A scalar log key (`loss`, `probe_loss`, ...) at every step where it is a number.
+    public func scalar(_ name: String) -> [SeriesPoint] {
+        log.compactMap { record in
+            guard let step = record["step"]?.intValue, let value = record[name]?.doubleValue else { return nil }
+            return SeriesPoint(step: step, value: value)
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import OLAudit
+import OLCore
+
+/// `olab audit`: runs the paper-claims registry (SPEC §9) and writes report.md, report.json, report.html
+/// and figures to the output folder, reusing finished runs from its cache.
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Test the paper's claims on small models and write a report with verdicts and figures."
+    )
+
+    @Flag(help: "Full scale: every claim, at least three seeds per arm (hours).") var full = false
+    @Option(help: "Output folder for the report and the run cache.") var out = "audit-out"
+    @Option(help: "Corpus file or directory (default: the Python standard library on this machine, else the synthetic corpus).") var corpus: String?
+    @Option(help: "Comma-separated claim ids to run (default: every claim of the scale).") var claims: String?
+    @Option(help: "Claims registry JSON (default: the bundled claims.json).") var registry: String?
+    @Flag(help: "List the runs and their estimated cost without training.") var dryRun = false
+
+    func run() throws {
+        do {
+            try audit()
+        } catch let error as OutlierLabError {
+            FileHandle.standardError.write(Data("olab audit: \(error.message)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+
+    private func audit() throws {
+        let registry = try registry.map(ClaimRegistry.load) ?? ClaimRegistry.bundled()
+        let scale: AuditScale = full ? .full : .quick
+        let selected = claims.map { $0.split(separator: ",").map { String($0).trimmed } }
+        let corpus = try AuditCorpus.resolve(userPath: self.corpus, outDirectory: out)
+        let plan = try AuditPlan(registry: registry, scale: scale, corpus: corpus, selected: selected)
+        if dryRun {
+            print(AuditReport.dryRunListing(plan, outDirectory: out))
+            return
+        }
+        AuditRunner.printLine("[audit] \(scale.rawValue) scale: \(plan.runs.count) runs, estimated \(duration(plan.estimatedSeconds)) before cache hits; corpus: \(corpus.description)")
+        if let note = corpus.fallbackNote { AuditRunner.printLine("[audit] note: \(note)") }
+        let started = ContinuousClock.now
+        let outcomes = try AuditRunner(plan: plan, outDirectory: out).run()
+        let results = AuditJudging.judge(plan: plan, outcomes: outcomes)
+        let report = AuditReport(plan: plan, results: results, outcomes: outcomes,
+                                 wallSeconds: Double((ContinuousClock.now - started).components.seconds))
+        try report.write(to: out)
+        for result in results {
+            print("[audit] \(result.claim.id): \(result.judgement.verdict.rawValue) — \(result.judgement.reason)")
+        }
+        print("[audit] report: \(out)/report.md, \(out)/report.html, \(out)/report.json, figures in \(out)/figures")
+    }
+}
+
+private extension String {
+    var trimmed: String { String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()) }
+}

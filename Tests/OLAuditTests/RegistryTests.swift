@@ -1,0 +1,104 @@
+import Testing
+@testable import OLAudit
+@testable import OLCore
+@testable import OLTraining
+
+@Suite("Claims registry and cache keys")
+struct RegistryTests {
+    @Test("the bundled registry parses and covers at least twelve claims of SPEC §9")
+    func bundledParses() throws {
+        let registry = try ClaimRegistry.bundled()
+        #expect(registry.claims.count >= 12)
+        let ids = Set(registry.claims.map(\.id))
+        for required in ["op-vs-preln-kurtosis", "norms-all-have-ofs", "lr-lowers-kurtosis", "eps-lowers-kurtosis", "beta2-lowers-kurtosis",
+                         "soap-lowers-kurtosis", "rotated-adafactor-lowers-kurtosis", "signal-propagation-tracks-ofs", "nonorm-entropy-collapse",
+                         "of-reduction-keeps-loss", "kurtosis-predicts-quantisation", "op-soap-quantises-best"] {
+            #expect(ids.contains(required), "missing claim \(required)")
+        }
+    }
+
+    @Test("every arm of every claim is a valid TrainingConfig at both scales, key by key")
+    func armsAreValidConfigs() throws {
+        let registry = try ClaimRegistry.bundled()
+        for claim in registry.claims {
+            for arm in claim.arms {
+                // The arm's own keys parse on their own: no unknown keys, no wrong types.
+                _ = try TrainingConfig(json: .object(arm.config), source: "\(claim.id)/\(arm.name)")
+                for scale in AuditScale.allCases {
+                    let config = try registry.config(claim: claim, arm: arm, scale: scale, seed: 7, corpus: "synthetic")
+                    #expect(config.seed == 7)
+                    #expect(config.metrics, "claim \(claim.id) needs the outlier metrics logged")
+                }
+            }
+        }
+    }
+
+    @Test("the quick scale runs the core claims and every full-scale claim has at least three seeds")
+    func scales() throws {
+        let registry = try ClaimRegistry.bundled()
+        let quick = Set(registry.claims.filter { !registry.seeds(claim: $0, scale: .quick).isEmpty }.map(\.id))
+        for core in ["op-vs-preln-kurtosis", "soap-lowers-kurtosis", "lr-lowers-kurtosis", "eps-lowers-kurtosis", "kurtosis-predicts-quantisation"] {
+            #expect(quick.contains(core), "quick scale must judge \(core)")
+        }
+        for claim in registry.claims { #expect(registry.seeds(claim: claim, scale: .full).count >= 3, "\(claim.id)") }
+    }
+
+    @Test("a predicate naming an arm the claim does not have is rejected with the arm's name")
+    func unknownArm() {
+        #expect(throws: OutlierLabError.self) {
+            try ClaimRegistry(json: try JSONValue.parse("""
+            {"base": {}, "scales": {"quick": {"seeds": [0]}, "full": {"seeds": [0]}},
+             "claims": [{"id": "c", "statement": "s", "paper": "p", "paper_says": "p", "arms": [{"name": "a", "config": {}}],
+               "metric": {"series": "kurtosis"}, "predicate": {"kind": "ratio", "pairs": [["a", "ghost"]], "at_least": 1}}]}
+            """))
+        }
+    }
+
+    @Test("an arm with a key TrainingConfig does not know is rejected")
+    func unknownConfigKey() {
+        #expect(throws: OutlierLabError.self) {
+            try ClaimRegistry(json: try JSONValue.parse("""
+            {"base": {}, "scales": {"quick": {"seeds": [0]}, "full": {"seeds": [0]}},
+             "claims": [{"id": "c", "statement": "s", "paper": "p", "paper_says": "p", "arms": [{"name": "a", "config": {"learning_rate": 1}}],
+               "metric": {"series": "kurtosis"}, "predicate": {"kind": "ratio", "pairs": [["a", "a"]], "at_least": 1}}]}
+            """))
+        }
+    }
+
+    @Test("the cache key is stable for equal configs and changes with any config key or the corpus bytes")
+    func cacheKey() throws {
+        var config = TrainingConfig()
+        config.corpus = "/some/path.txt"
+        let key = AuditPlan.cacheKey(config, corpusFingerprint: "abc")
+        #expect(key == AuditPlan.cacheKey(config, corpusFingerprint: "abc"))
+        #expect(key.count == 64)
+        var moved = config
+        moved.corpus = "/elsewhere/same-bytes.txt"
+        #expect(AuditPlan.cacheKey(moved, corpusFingerprint: "abc") == key, "the key follows the corpus bytes, not its path")
+        #expect(AuditPlan.cacheKey(config, corpusFingerprint: "abd") != key)
+        var changed = config
+        changed.eps = 1e-4
+        #expect(AuditPlan.cacheKey(changed, corpusFingerprint: "abc") != key)
+        changed = config
+        changed.seed = 1
+        #expect(AuditPlan.cacheKey(changed, corpusFingerprint: "abc") != key)
+        changed = config
+        changed.model.width = 32
+        #expect(AuditPlan.cacheKey(changed, corpusFingerprint: "abc") != key)
+    }
+
+    @Test("identical arms in different claims share one planned run")
+    func sharing() throws {
+        let registry = try ClaimRegistry.bundled()
+        let plan = try AuditPlan(registry: registry, scale: .quick, corpus: .synthetic)
+        let uses = plan.runs.reduce(0) { $0 + $1.uses.count }
+        #expect(plan.runs.count < uses, "the quick plan should reuse runs across claims")
+        #expect(Set(plan.runs.map(\.key)).count == plan.runs.count)
+    }
+
+    @Test("selecting an unknown claim id is an error naming the known ids")
+    func unknownSelection() throws {
+        let registry = try ClaimRegistry.bundled()
+        #expect(throws: OutlierLabError.self) { try AuditPlan(registry: registry, scale: .quick, corpus: .synthetic, selected: ["nope"]) }
+    }
+}

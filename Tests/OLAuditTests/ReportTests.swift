@@ -1,0 +1,115 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import Testing
+@testable import OLAudit
+@testable import OLCore
+
+/// Collects element names and checks the document parses as XML.
+final class ElementCollector: NSObject, XMLParserDelegate {
+    var elements: [String] = []
+    var classes: [String] = []
+    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+        elements.append(name)
+        if let value = attributes["class"] { classes.append(value) }
+    }
+
+    static func parse(_ text: String) -> (ok: Bool, collector: ElementCollector) {
+        let collector = ElementCollector()
+        let parser = XMLParser(data: Data(text.utf8))
+        parser.delegate = collector
+        return (parser.parse(), collector)
+    }
+}
+
+func temporaryDirectory(_ name: String) throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("olab-audit-\(name)-\(UUID().uuidString)").path
+    try FilePath.makeDirectories(path)
+    return path
+}
+
+/// A two-claim registry on tiny models and the synthetic corpus: fast enough to train in tests.
+let fixtureRegistryJSON = """
+{"base": {"width": 16, "layers": 2, "heads": 2, "seq": 16, "batch": 4, "steps": 12, "log_every": 4, "checkpoint_every": 0,
+          "eval_windows": 4, "probe_batch": 2, "synthetic_bytes": 65536, "optimizer": "adamw", "lr": 0.01},
+ "scales": {"quick": {"seeds": [0]}, "full": {"seeds": [0, 1, 2]}},
+ "claims": [
+  {"id": "op-lower", "statement": "OP has lower kurtosis than Pre-LN", "paper": "§3, Fig. 2", "paper_says": "OP ≪ Pre-LN",
+   "arms": [{"name": "Pre-LN", "config": {}}, {"name": "OP", "config": {"block": "op"}}],
+   "metric": {"series": "kurtosis", "excess": true, "steps": "tail_mean"},
+   "predicate": {"kind": "ratio", "pairs": [["Pre-LN", "OP"]], "at_least": 1.0}},
+  {"id": "quant", "statement": "kurtosis tracks quantisation damage", "paper": "§6", "paper_says": "rank correlation",
+   "arms": [{"name": "Pre-LN", "config": {}}, {"name": "OP", "config": {"block": "op"}}, {"name": "Pre-LN small lr", "config": {"lr": 0.001}}],
+   "metric": {"series": "kurtosis"}, "against": {"quantised": "delta_ppl", "scheme": "w8a8-naive", "bits": 4},
+   "predicate": {"kind": "spearman", "at_least": 0.5}}
+ ]}
+"""
+
+@Suite("SVG figures and report files")
+struct ReportTests {
+    @Test("an SVG chart is well-formed XML with a frame, ticks, axis labels, a title and a legend entry per series")
+    func svgStructure() {
+        let chart = SVGChart(title: "kurtosis <per tap>", xLabel: "step", yLabel: "kurtosis", logY: true, series: [
+            ChartSeries(name: "embedding", points: [(0, 1), (10, 2), (20, 40)]),
+            ChartSeries(name: "block 1 & 2", points: [(0, 1.5), (20, 3)], style: .markers),
+        ])
+        let svg = chart.render()
+        let (ok, collector) = ElementCollector.parse(svg)
+        #expect(ok, "SVG does not parse as XML")
+        #expect(collector.elements.first == "svg")
+        for group in ["axes", "x-ticks", "y-ticks", "series", "legend", "title", "x-label", "y-label"] {
+            #expect(collector.classes.contains(group), "missing \(group)")
+        }
+        #expect(collector.elements.filter { $0 == "polyline" }.count == 1)
+        #expect(collector.elements.filter { $0 == "circle" }.count == 2 + 1)  // two markers + one legend marker
+        #expect(svg.contains("block 1 &amp; 2") && svg.contains("kurtosis &lt;per tap&gt;"))
+        #expect(svg.contains(">10<"), "log axis over 1…40 should label the decade 10")
+    }
+
+    @Test("log ticks inside one decade fall back to linear ticks, so the axis is never unlabelled")
+    func narrowLogRange() {
+        let ticks = SVGChart.logTicks(1.1, 1.9)
+        #expect(!ticks.isEmpty && ticks.allSatisfy { $0 >= 1.1 && $0 <= 1.9 })
+    }
+
+    @Test("the report writer produces every file from synthetic results, atomically and with no temporary files left")
+    func writesAllFiles() throws {
+        let registry = try ClaimRegistry(json: try JSONValue.parse(fixtureRegistryJSON))
+        let plan = try AuditPlan(registry: registry, scale: .quick, corpus: .synthetic)
+        var outcomes: [String: RunOutcome] = [:]
+        for (index, run) in plan.runs.enumerated() {
+            let level = Double(plan.runs.count - index)  // Pre-LN highest, so both fixture claims hold
+            let log: [JSONValue] = (0...2).map { k in
+                .object([
+                    JSONMember("step", .int(Int64(4 * k))), JSONMember("loss", .double(3 - Double(k))), JSONMember("probe_loss", .double(3.1 - Double(k))),
+                    JSONMember("kurtosis", .array([.double(1), .double(level + Double(k)), .double(level * 2)])),
+                    JSONMember("mmr", .array([.double(3), .double(4 + level)])),
+                    JSONMember("feature_corr_rms", .array([.double(0.1 * level), .double(0.2)])),
+                ])
+            }
+            let quant = QuantisedPerplexity(floatPPL: 5, quantisedPPL: 5 + level)
+            outcomes[run.key] = .finished(RunRecord(directory: "runs/\(run.key)", log: log, summary: .object(["val_loss": .double(2)]),
+                                                    quantised: [QuantRequest(scheme: "w8a8-naive", bits: 4): quant]), cached: false)
+        }
+        let results = AuditJudging.judge(plan: plan, outcomes: outcomes)
+        #expect(results.allSatisfy { $0.judgement.verdict == .held })
+        let directory = try temporaryDirectory("report")
+        try AuditReport(plan: plan, results: results, outcomes: outcomes, wallSeconds: 1).write(to: directory)
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory)
+        #expect(Set(files).isSuperset(of: ["report.md", "report.html", "report.json", "figures"]))
+        #expect(!files.contains { $0.contains(".tmp-") })
+        let figures = try FileManager.default.contentsOfDirectory(atPath: directory + "/figures")
+        #expect(figures.contains("signal-vs-kurtosis.svg") && figures.contains("quant-vs-kurtosis-w8a8-naive-4bit.svg"))
+        #expect(figures.contains("op-lower-kurtosis-arm1.svg") && figures.contains("op-lower-loss.svg") && figures.contains("op-lower-mmr.svg"))
+        for figure in figures { #expect(ElementCollector.parse(try FileBytes.readText(directory + "/figures/" + figure)).ok, "\(figure)") }
+        let html = try FileBytes.readText(directory + "/report.html")
+        #expect(html.contains("<svg") && !html.contains("http://") || html.contains("xmlns=\"http://www.w3.org/2000/svg\""))
+        #expect(!html.contains("<script") && !html.contains("src=\"http"))
+        let json = try JSONValue.parse(bytes: try FileBytes.read(directory + "/report.json"))
+        #expect(json["claims"]?.arrayValue?.count == 2)
+        #expect(json["claims"]?.arrayValue?.first?["verdict"]?.stringValue == "held")
+        let markdown = try FileBytes.readText(directory + "/report.md")
+        #expect(markdown.contains("14.71") && markdown.contains("63.4") && markdown.contains("not reproduced"))
+    }
+}
