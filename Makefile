@@ -33,8 +33,10 @@ test: verify
 bench: build
 	.build/release/olab bench
 
-audit:
-	@echo "make audit: 'olab audit' arrives with issue 7 (the paper-claims audit)"; exit 2
+## audit: the paper's claims at CPU scale (quick by default, ~10 min; FULL=1 for 3 seeds and 4x the
+## steps); writes audit-out/report.md, report.html, report.json and figures/, reusing cached runs
+audit: build
+	.build/release/olab audit $(if $(FULL),--full,) --out $(or $(OUT),audit-out)
 
 ## goldens: record candidates for new and failing golden cases (GOLDEN_RECORD=all re-records every
 ## case), then print the review table; nothing in Goldens/ changes until goldens-accept

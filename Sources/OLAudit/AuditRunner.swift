@@ -27,7 +27,7 @@ public final class AuditRunner {
     /// Marks a run whose training or evaluation failed; its message is cached like a result.
     public static let failureName = "failed.json"
 
-    public init(plan: AuditPlan, outDirectory: String, evaluator: any QuantisedEvaluator = NaiveQuantisedEvaluator(),
+    public init(plan: AuditPlan, outDirectory: String, evaluator: any QuantisedEvaluator = SchemeEvaluator(),
                 say: @escaping (String) -> Void = AuditRunner.printLine) {
         self.plan = plan
         self.outDirectory = outDirectory

@@ -22,7 +22,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Quantisation scheme: w8a8-naive|w8a8-fine|w8a8-static|w8-only|a8-only (default: float only).") var quant: String?
     @Option(help: "Bit width of --quant: 8|6|4.") var bits: Int = 8
     @Option(help: "Validation windows (default: the run's eval_windows).") var windows: Int?
-    @Option(help: "Windows per forward call, the span of a per-tensor dynamic scale (default: the run's batch).") var batch: Int?
+    @Option(help: "Windows per forward call, the span of a per-tensor dynamic scale (default: all windows in one call).") var batch: Int?
     @Option(help: "w8a8-static: calibration batches from the train split.") var calibrationBatches: Int = 8
     @Option(help: "w8a8-static: calibration crop seed.") var calibrationSeed: UInt64 = 0
     @Option(help: "w8a8-static: per-batch percentile range (e.g. 99.999) instead of min/max.") var percentile: Double?
@@ -32,10 +32,10 @@ struct EvalCommand: ParsableCommand {
         if quant == nil && bits != 8 { throw OutlierLabError("--bits needs --quant") }
         let loaded = try LoadedCheckpoint(path: checkpoint)
         let config = loaded.checkpoint.config
-        let batch = self.batch ?? config.batch
-        guard batch > 0 else { throw OutlierLabError("--batch must be positive, got \(batch)") }
         let windows = try EvaluationWindows(validation: loaded.corpus.validation, count: self.windows ?? config.evalWindows,
                                             sequenceLength: config.model.seq)
+        let batch = self.batch ?? windows.count
+        guard batch > 0 else { throw OutlierLabError("--batch must be positive, got \(batch)") }
         var members = [JSONMember("checkpoint", .string(checkpoint)), JSONMember("step", .int(Int64(loaded.checkpoint.step)))]
         if let settings {
             let calibration = settings.scheme == .w8a8Static
