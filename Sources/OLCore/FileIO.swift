@@ -63,7 +63,9 @@ public enum AtomicFile {
 public enum FileBytes {
     /// The bytes of the file at `path`; a missing, unreadable or non-regular file throws a one-line error.
     public static func read(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait forever for a writer; it has no
+        // effect on the regular files we go on to read.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw OutlierLabError("cannot read \(path): \(errnoText())") }
         defer { close(fd) }
         var info = stat()
@@ -109,14 +111,22 @@ public enum FilePath {
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
-    /// Creates `path` and its parents (like `mkdir -p`).
-    public static func makeDirectories(_ path: String) throws {
-        if isDirectory(path) { return }
+    /// Creates `path` and its parents (like `mkdir -p`); returns the directories it created, outermost
+    /// first, so that a caller that fails later can remove them again.
+    @discardableResult
+    public static func makeDirectories(_ path: String) throws -> [String] {
+        if isDirectory(path) { return [] }
+        var created: [String] = []
         let parent = directory(of: path)
-        if parent != path && !parent.isEmpty && parent != "." && parent != "/" { try makeDirectories(parent) }
-        if mkdir(path, 0o755) != 0 && errno != EEXIST {
-            throw OutlierLabError("cannot create directory \(path): \(errnoText())")
+        if parent != path && !parent.isEmpty && parent != "." && parent != "/" { created = try makeDirectories(parent) }
+        if mkdir(path, 0o755) == 0 {
+            created.append(path)
+        } else if errno != EEXIST || !isDirectory(path) {
+            let reason = errno == EEXIST ? "a file of that name exists" : errnoText()
+            for made in created.reversed() { rmdir(made) }
+            throw OutlierLabError("cannot create directory \(path): \(reason)")
         }
+        return created
     }
 }
 

@@ -81,7 +81,10 @@ public enum Safetensors {
 
     /// Validates and decodes safetensors bytes; `source` names the file in errors.
     public static func decode(_ bytes: [UInt8], source: String = "safetensors") throws -> Contents {
-        func failure(_ reason: String) -> OutlierLabError { OutlierLabError("\(source): not a valid safetensors file: \(reason)") }
+        // Tensor names and keys come from the file: escaped, so that the error stays one line.
+        func failure(_ reason: String) -> OutlierLabError {
+            OutlierLabError("\(source): not a valid safetensors file: \(reason.escapingControlCharacters)")
+        }
         guard bytes.count >= 8 else { throw failure("\(bytes.count) bytes, shorter than the 8-byte header length") }
         let declared = loadLittleEndian(UInt64.self, from: bytes, at: 0)
         guard declared <= UInt64(maximumHeaderBytes) else {
@@ -289,4 +292,21 @@ public enum Safetensors {
 /// The little-endian integer at byte `offset` of `bytes` (bounds checked by the caller).
 @inline(__always) func loadLittleEndian<T: FixedWidthInteger>(_: T.Type, from bytes: [UInt8], at offset: Int) -> T {
     bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+}
+
+extension String {
+    /// The text with control characters (newline, tab, NUL, DEL, ...) written as Swift-style escapes, for
+    /// embedding names read from a file into a one-line error message.
+    public var escapingControlCharacters: String {
+        guard unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return self }
+        var result = ""
+        for scalar in unicodeScalars {
+            if scalar.properties.generalCategory == .control {
+                result += scalar.escaped(asASCII: true)
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
 }

@@ -140,7 +140,12 @@ public struct GoldenFile: Sendable, Equatable {
         guard bytes.count - cursor >= headerLength else { throw OutlierLabError("\(source): truncated golden (header is cut short)") }
         let header = try JSONValue.parse(bytes: Array(bytes[cursor ..< cursor + headerLength]), source: "\(source) header")
         let data = bytes[(cursor + headerLength)...]
-        return try decode(header: header, formatVersion: version, data: data, source: source)
+        do {
+            return try decode(header: header, formatVersion: version, data: data, source: source)
+        } catch let error as OutlierLabError {
+            // Tensor names and header strings come from the file: escaped, so that the error stays one line.
+            throw OutlierLabError(error.message.escapingControlCharacters)
+        }
     }
 
     private static func decode(header: JSONValue, formatVersion: Int, data: ArraySlice<UInt8>, source: String) throws -> GoldenFile {

@@ -32,12 +32,28 @@ final class MetricsLog {
 
     deinit { close(fd) }
 
-    /// Appends one line in a single write and flushes it to disk.
+    /// Appends one line and flushes it to disk. A failed append (disk full, file size limit, I/O
+    /// error) is undone: the file is cut back to its previous length, so it never ends in half a line.
     func append(_ record: JSONValue) throws {
         let bytes = Array((record.serialized() + "\n").utf8)
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
-        guard written == bytes.count else { throw OutlierLabError("cannot append to \(path): \(errnoText())") }
-        _ = fsync(fd)
+        let previousLength = lseek(fd, 0, SEEK_END)
+        guard previousLength >= 0 else { throw OutlierLabError("cannot append to \(path): \(errnoText())") }
+        var offset = 0
+        var failure: String?
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                failure = errnoText()
+                break
+            }
+            offset += written
+        }
+        if failure == nil && fsync(fd) != 0 { failure = errnoText() }
+        if let failure {
+            _ = ftruncate(fd, previousLength)
+            throw OutlierLabError("cannot append to \(path): \(failure); the lines already logged are kept")
+        }
     }
 }
 

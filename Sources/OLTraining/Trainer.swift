@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 import OLCore
 import OLData
 import OLMetrics
@@ -49,20 +54,38 @@ public final class Trainer {
         try self.init(config: config, directory: directory, checkpoint: nil)
     }
 
-    /// Resumes the run in `directory` from its last checkpoint.
+    /// Resumes the run in `directory` from its last checkpoint. The checkpoint's config must agree with
+    /// the run's `config.json` (a checkpoint copied in from another run is refused). A run killed before
+    /// its first checkpoint restarts from step 0 with its `config.json`, which reproduces it exactly.
     public convenience init(resuming directory: String) throws {
         let path = directory + "/" + Trainer.checkpointName
+        let configPath = directory + "/config.json"
         guard FilePath.exists(path) else {
             if FilePath.exists(directory + "/" + Trainer.finalName) {
                 throw OutlierLabError("\(directory) holds a finished run (\(Trainer.finalName)); nothing to resume")
             }
-            throw OutlierLabError("\(directory) has no \(Trainer.checkpointName) to resume from")
+            guard FilePath.exists(configPath) else {
+                throw OutlierLabError("\(directory) has no \(Trainer.checkpointName) to resume from")
+            }
+            let config = try TrainingConfig(json: try JSONValue.parse(bytes: try FileBytes.read(configPath), source: configPath), source: configPath)
+            try self.init(config: config, directory: directory, checkpoint: nil)
+            return
         }
         let checkpoint = try Checkpoint.read(path)
+        if FilePath.exists(configPath) {
+            let recorded = try TrainingConfig(json: try JSONValue.parse(bytes: try FileBytes.read(configPath), source: configPath), source: configPath)
+            guard recorded == checkpoint.config else {
+                let differing = zip(recorded.json.objectMembers!, checkpoint.config.json.objectMembers!)
+                    .filter { $0.0.value != $0.1.value }
+                    .map { "\($0.0.key) \($0.0.value.serialized()) vs \($0.1.value.serialized())" }
+                throw OutlierLabError("\(path): the checkpoint's config disagrees with \(configPath) (\(differing.joined(separator: ", "))); it belongs to another run")
+            }
+        }
         try self.init(config: checkpoint.config, directory: directory, checkpoint: checkpoint)
     }
 
     private init(config: TrainingConfig, directory: String, checkpoint: Checkpoint?) throws {
+        try config.requireFitsInMemory(source: checkpoint == nil ? directory + "/config.json" : directory + "/" + Trainer.checkpointName)
         self.config = config
         self.directory = directory
         let seq = config.model.seq
@@ -78,16 +101,37 @@ public final class Trainer {
         step = 0
         if let checkpoint {
             checkpoint.loadParameters(into: model.parameters)
-            try optimizer.importState(checkpoint.optimizerState)
+            do { try optimizer.importState(checkpoint.optimizerState) } catch let error as OutlierLabError {
+                throw OutlierLabError("\(directory)/\(Trainer.checkpointName): \(error.message)")
+            }
             sampler.restore(checkpoint.sampler)
             step = checkpoint.step
+            log = try MetricsLog(path: directory + "/metrics.jsonl", keepingStepsThrough: checkpoint.step)
+            if !FilePath.exists(directory + "/config.json") {
+                try AtomicFile.write(config.json.serialized(pretty: true) + "\n", to: directory + "/config.json")
+            }
         } else {
-            try FilePath.makeDirectories(directory)
-            try AtomicFile.write(config.json.serialized(pretty: true) + "\n", to: directory + "/config.json")
+            log = try Trainer.startFiles(config: config, directory: directory)
         }
         inputs = .allocate(capacity: config.batch * seq)
         targets = .allocate(capacity: config.batch * seq)
-        log = try MetricsLog(path: directory + "/metrics.jsonl", keepingStepsThrough: checkpoint.map(\.step))
+    }
+
+    /// Creates the run directory, `config.json` and an empty `metrics.jsonl`. If any of them cannot be
+    /// written (unwritable or full disk), removes what it created, so a failed start leaves no partial run.
+    private static func startFiles(config: TrainingConfig, directory: String) throws -> MetricsLog {
+        let names = ["config.json", "metrics.jsonl"]
+        let existed = names.map { FilePath.exists(directory + "/" + $0) }
+        var created: [String] = []
+        do {
+            created = try FilePath.makeDirectories(directory)
+            try AtomicFile.write(config.json.serialized(pretty: true) + "\n", to: directory + "/config.json")
+            return try MetricsLog(path: directory + "/metrics.jsonl", keepingStepsThrough: nil)
+        } catch {
+            for (name, existed) in zip(names, existed) where !existed { unlink(directory + "/" + name) }
+            for made in created.reversed() { rmdir(made) }
+            throw error
+        }
     }
 
     deinit {
@@ -107,6 +151,7 @@ public final class Trainer {
         let T = config.model.seq, B = config.batch
         let started = monotonicSeconds()
         var lastLogTime = started, lastLogStep = step
+        var checkpointedStep: Int?
         if step == 0 { try log.append(try logRecord(loss: nil, gradNorm: nil, tokensPerSecond: nil)) }
         while step < end && Interruption.requested == nil {
             sampler.next(inputs: inputs, targets: targets)
@@ -122,6 +167,11 @@ public final class Trainer {
             } catch let error as OutlierLabError {
                 throw OutlierLabError("step \(step + 1): \(error.message); stopped, the last checkpoint in \(directory) is kept")
             }
+            // A finite gradient can still overflow the update (an absurd learning rate): stop before a
+            // checkpoint could store the broken parameters over the last good one.
+            if let name = Trainer.firstNonFiniteTensor(model.parameters) {
+                throw OutlierLabError("step \(step + 1): the optimiser update made parameter \(name) non-finite; stopped, the last checkpoint in \(directory) is kept")
+            }
             step += 1
             let now = monotonicSeconds()
             let tokensPerSecond = Double((step - lastLogStep) * B * T) / max(now - lastLogTime, 1e-9)
@@ -132,17 +182,37 @@ public final class Trainer {
                 lastLogStep = step
             }
             if config.checkpointEvery > 0 && step % config.checkpointEvery == 0 && step < config.steps {
-                try checkpoint().write(to: directory + "/" + Trainer.checkpointName)
+                try writeOutput(Trainer.checkpointName) { try checkpoint().write(to: $0) }
+                checkpointedStep = step
             }
         }
         guard step == config.steps else {
-            try checkpoint().write(to: directory + "/" + Trainer.checkpointName)
+            // A stop right after a periodic checkpoint does not write the same bytes a second time.
+            if checkpointedStep != step { try writeOutput(Trainer.checkpointName) { try checkpoint().write(to: $0) } }
             return nil
         }
-        try checkpoint().write(to: directory + "/" + Trainer.finalName)
+        try writeOutput(Trainer.finalName) { try checkpoint().write(to: $0) }
         let summary = try summaryRecord(wallSeconds: monotonicSeconds() - started)
-        try AtomicFile.write(summary.serialized(pretty: true) + "\n", to: directory + "/summary.json")
+        try writeOutput("summary.json") { try AtomicFile.write(summary.serialized(pretty: true) + "\n", to: $0) }
         return summary
+    }
+
+    /// Writes one output file of the run; a failure (full disk, unwritable directory) names the step and
+    /// says what survived: writes are atomic, so every file on disk is still its previous complete version.
+    private func writeOutput(_ name: String, _ write: (String) throws -> Void) throws {
+        do {
+            try write(directory + "/" + name)
+        } catch let error as OutlierLabError {
+            throw OutlierLabError("step \(step): \(error.message); the files already in \(directory) are unchanged, continue with: olab train --resume \(directory)")
+        }
+    }
+
+    /// The name of the first tensor of `arena` holding a NaN or infinity, nil if all are finite.
+    static func firstNonFiniteTensor(_ arena: FloatArena) -> String? {
+        var finite = true
+        for value in arena.storage where !value.isFinite { finite = false; break }
+        if finite { return nil }
+        return arena.layout.specs.indices.first { !arena.view($0).allSatisfy(\.isFinite) }.map { arena.layout.specs[$0].name } ?? "?"
     }
 
     public func checkpoint() -> Checkpoint {
@@ -156,8 +226,7 @@ public final class Trainer {
         for value in model.gradients.storage { sum += Double(value) * Double(value) }
         let norm = sum.squareRoot()
         guard norm.isFinite else {
-            let layout = model.gradients.layout
-            let name = layout.specs.indices.first { !model.gradients.view($0).allSatisfy(\.isFinite) }.map { layout.specs[$0].name } ?? "?"
+            let name = Trainer.firstNonFiniteTensor(model.gradients) ?? "?"
             throw OutlierLabError("step \(step + 1): non-finite gradient in \(name); stopped, the last checkpoint in \(directory) is kept")
         }
         if config.gradClip > 0 && norm > config.gradClip {
@@ -217,8 +286,42 @@ public final class Trainer {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
+
+extension TrainingConfig {
+    /// Refuses a config whose model cannot fit in this machine's memory before anything is allocated:
+    /// a lower bound on the bytes of parameters, gradients, two optimiser moments, activations and the
+    /// synthetic corpus, computed with overflow checks. Without it an absurd width, depth or batch
+    /// (from a config file or a corrupt checkpoint) would trap on overflow or die allocating.
+    public func requireFitsInMemory(source: String) throws {
+        let d = model.width, L = model.layers, T = model.seq, V = model.vocab
+        let rows = max(batch, probeBatch)
+        func product(_ factors: Int...) -> Int? {
+            var result = 1
+            for factor in factors {
+                let (next, overflow) = result.multipliedReportingOverflow(by: factor)
+                if overflow { return nil }
+                result = next
+            }
+            return result
+        }
+        func sum(_ terms: Int?...) -> Int? {
+            var result = 0
+            for term in terms {
+                guard let term else { return nil }
+                let (next, overflow) = result.addingReportingOverflow(term)
+                if overflow { return nil }
+                result = next
+            }
+            return result
+        }
+        let parameters = sum(product(V, d), product(T, d), product(L, 12, d, d))
+        let activations = sum(product(rows, T, d, L, 4), product(rows, T, V))
+        let floats = sum(parameters.flatMap { product($0, 4) }, activations)
+        let bytes = sum(floats.flatMap { product($0, 4) }, corpus == "synthetic" ? syntheticBytes : 0)
+        let available = Int(sysconf(Int32(_SC_PHYS_PAGES))) &* Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard let bytes, bytes <= available else {
+            let needed = bytes.map { "at least \($0 >> 20) MiB" } ?? "more memory than can be addressed"
+            throw OutlierLabError("\(source): this config (width \(d), layers \(L), seq \(T), batch \(rows)) needs \(needed), more than the \(available >> 20) MiB of this machine; reduce width, layers, seq or batch")
+        }
+    }
+}

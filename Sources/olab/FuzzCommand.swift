@@ -1,0 +1,280 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+import ArgumentParser
+import OLCore
+import OLGoldens
+import OLTraining
+
+/// `olab fuzz`: a seeded, deterministic random-mutation harness for the three readers that take files
+/// from outside — golden files (gzip + decode), safetensors (checkpoints) and training configs (JSON
+/// text → `TrainingConfig`). Each iteration mutates a valid seed input (bit flips, interesting bytes and
+/// integers, deletions, insertions, duplications, truncation, number-token swaps, splices) and requires:
+/// the reader accepts it or throws an `OutlierLabError` whose one line starts with the input's name;
+/// an accepted input re-encodes to a fixed point; no iteration runs past `--timeout` (SIGALRM); peak RSS
+/// stays under `--max-rss-mb`. A crash, hang or violated invariant prints the seed and iteration.
+struct FuzzCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fuzz",
+        abstract: "Fuzz the golden, safetensors or config reader with seeded random mutations.",
+        discussion: "Deterministic for a given --target, --seed and --iterations. Exit 0 when every input was accepted or rejected cleanly."
+    )
+
+    enum Target: String, ExpressibleByArgument, CaseIterable {
+        case golden, safetensors, config
+    }
+
+    @Option(help: "The reader to fuzz: golden|safetensors|config.") var target: Target
+    @Option(help: "Number of mutated inputs.") var iterations = 10_000
+    @Option(help: "Seed of the mutation stream.") var seed: UInt64 = 0
+    @Option(help: "Inputs are cut to at most this many bytes.") var maxInputBytes = 1 << 20
+    @Option(help: "Fail when the peak resident set size exceeds this many MiB.") var maxRssMb = 512
+    @Option(help: "Seconds one input may take before it counts as a hang.") var timeout: UInt32 = 10
+    @Option(help: "Write the input of a failing iteration here.") var failureOutput = "fuzz-failure.bin"
+
+    /// Golden inputs may decompress to at most this much: far above the seeds, far below memory limits.
+    static let goldenDecompressedLimit = 16 << 20
+    static let source = "fuzz-input"
+
+    func run() throws {
+        guard iterations >= 0, maxInputBytes > 0 else { throw OutlierLabError("--iterations must be non-negative and --max-input-bytes positive") }
+        let seeds = try FuzzSeeds.inputs(for: target)
+        var random = RandomStream(seed: seed, purpose: "fuzz-" + target.rawValue)
+        var accepted = 0, rejected = 0, largest = 0
+        FuzzWatchdog.install(seed: seed)
+        let started = monotonicClock()
+        for iteration in 0..<iterations {
+            var input = seeds[random.nextInt(below: seeds.count)]
+            let compressAfterMutation = target == .golden && random.nextInt(below: 2) == 0
+            if compressAfterMutation { input = try Gzip.decompress(input, source: "seed") }
+            FuzzMutator.mutate(&input, seeds: seeds, random: &random, limit: maxInputBytes)
+            if compressAfterMutation { input = try Gzip.compress(input, level: 1, source: "seed") }
+            largest = max(largest, input.count)
+            FuzzWatchdog.begin(iteration: iteration, seconds: timeout)
+            do {
+                if try FuzzChecks.check(target, input) { accepted += 1 } else { rejected += 1 }
+            } catch let failure as FuzzFailure {
+                alarm(0)
+                try AtomicFile.write(input, to: failureOutput)
+                throw OutlierLabError("fuzz \(target.rawValue) seed \(seed) iteration \(iteration): \(failure.reason); input written to \(failureOutput)")
+            }
+        }
+        alarm(0)
+        let seconds = monotonicClock() - started
+        let peak = peakResidentMiB()
+        let tenths = Int((seconds * 10).rounded())
+        print("fuzz \(target.rawValue): \(iterations) iterations, seed \(seed): \(accepted) accepted, \(rejected) rejected cleanly, 0 failures; "
+            + "\(tenths / 10).\(tenths % 10) s, peak RSS \(peak) MiB, largest input \(largest) bytes")
+        guard peak <= maxRssMb else { throw OutlierLabError("fuzz \(target.rawValue): peak RSS \(peak) MiB exceeds --max-rss-mb \(maxRssMb)") }
+    }
+}
+
+/// An input that broke an invariant without crashing.
+struct FuzzFailure: Error {
+    let reason: String
+}
+
+/// The per-target check: true if the reader accepted the input, false if it rejected it cleanly.
+enum FuzzChecks {
+    static func check(_ target: FuzzCommand.Target, _ input: [UInt8]) throws -> Bool {
+        let source = FuzzCommand.source
+        do {
+            switch target {
+            case .safetensors:
+                let contents = try Safetensors.decode(input, source: source)
+                let once = try Safetensors.encode(contents.tensors, metadata: contents.metadata)
+                let twice = try Safetensors.encode(Safetensors.decode(once).tensors, metadata: contents.metadata)
+                guard once == twice else { throw FuzzFailure(reason: "an accepted file does not re-encode to a fixed point") }
+            case .golden:
+                let content = try Gzip.decompress(input, limit: FuzzCommand.goldenDecompressedLimit, source: source)
+                let file = try GoldenFile.decode(content, source: source)
+                let once = try file.encoded()
+                guard try GoldenFile.decode(once, source: source).encoded() == once else {
+                    throw FuzzFailure(reason: "an accepted golden does not re-encode to a fixed point")
+                }
+            case .config:
+                let config = try TrainingConfig(json: try JSONValue.parse(bytes: input, source: source), source: source)
+                let again = try TrainingConfig(json: try JSONValue.parse(config.json.serialized(), source: source), source: source)
+                guard again == config else { throw FuzzFailure(reason: "an accepted config does not survive config.json and back") }
+                _ = try? config.requireFitsInMemory(source: source)
+            }
+            return true
+        } catch let error as OutlierLabError {
+            guard error.message.hasPrefix(source), !error.message.contains("\n") else {
+                throw FuzzFailure(reason: "the error is not one line starting with the input's name: \(error.message.debugDescription)")
+            }
+            return false
+        } catch let failure as FuzzFailure {
+            throw failure
+        } catch {
+            throw FuzzFailure(reason: "an error that is not an OutlierLabError: \(error)")
+        }
+    }
+}
+
+/// Valid inputs the mutations start from: small, but covering every dtype, compare mode and config key.
+enum FuzzSeeds {
+    static func inputs(for target: FuzzCommand.Target) throws -> [[UInt8]] {
+        switch target {
+        case .safetensors: return try safetensors()
+        case .golden: return try goldens()
+        case .config: return configs()
+        }
+    }
+
+    static func tensors() -> [NamedTensor] {
+        [
+            NamedTensor(name: "wte", shape: [4, 3], floats: (0..<12).map { Float($0) * 0.25 - 1 }),
+            NamedTensor(name: "h0.attn.qkv", shape: [2, 2], values: .float64([1, -2, .pi, 1e-300])),
+            NamedTensor(name: "train.step", shape: [1], values: .int64([42])),
+            NamedTensor(name: "data.rng", shape: [4], values: .int64([1, 2, 3, -4])),
+            NamedTensor(name: "mask", shape: [5], values: .uint8([0, 1, 2, 254, 255])),
+            NamedTensor(name: "scalar", shape: [], floats: [7]),
+            NamedTensor(name: "empty", shape: [0, 4], floats: []),
+        ]
+    }
+
+    static func safetensors() throws -> [[UInt8]] {
+        let all = tensors()
+        return [
+            try Safetensors.encode(all, metadata: ["format": "outlierlab-checkpoint", "format_version": "1", "config": TrainingConfig().json.serialized()]),
+            try Safetensors.encode(Array(all.prefix(2))),
+            try Safetensors.encode([all[2]], metadata: ["note": "ünïcode ✓"]),
+        ]
+    }
+
+    static func goldens() throws -> [[UInt8]] {
+        let provenance = GoldenProvenance(harnessVersion: Harness.version, gitRevision: "abc1234", blasConfig: "OpenBLAS fuzz", blasCore: "Haswell", blasThreads: 2)
+        let all = tensors()
+        let modes: [CompareMode] = [.allclose(rtol: 1e-5, atol: 1e-6), .signCanonical(rtol: 1e-4, atol: 1e-5, axis: 1),
+                                    .exact, .exact, .exact, .allclose(rtol: 0, atol: 0), .exact]
+        let cases = [
+            GoldenCase(suite: "kernels", name: "fuzz", kind: "kernel", config: .object(["width": 4, "lr": 1e-3, "block": "preLN"]), seed: 3,
+                       tensors: zip(all, modes).map { GoldenTensor($0, compare: $1) }),
+            GoldenCase(suite: "train", name: "tiny.run", kind: "training", config: TrainingConfig().json, seed: UInt64.max,
+                       tensors: [GoldenTensor(all[0], compare: .allclose(rtol: 1e-6, atol: 1e-7))]),
+        ]
+        return try cases.map { try GoldenFile(goldenCase: $0, provenance: provenance).compressed(source: "seed") }
+    }
+
+    static func configs() -> [[UInt8]] {
+        var soap = TrainingConfig()
+        soap.optimizer = "soap"
+        soap.model.block = .op
+        soap.beta2 = 0.99
+        soap.preconditionFrequency = 10
+        soap.shampooBeta = 0.9
+        var sgd = TrainingConfig()
+        sgd.optimizer = "sgd"
+        sgd.momentum = 0.9
+        sgd.nesterov = true
+        sgd.model.block = .noNorm
+        sgd.model.softCap = 30
+        return [TrainingConfig().json.serialized(pretty: true), soap.json.serialized(), sgd.json.serialized(pretty: true),
+                "{}", #"{"width": 64, "heads": 4, "layers": 2, "lr": 1e-3, "optimizer": "adamw", "eps_convention": "hf"}"#]
+            .map { Array($0.utf8) }
+    }
+}
+
+/// Byte-level mutations, with a few that know about binary integers and JSON number tokens.
+enum FuzzMutator {
+    static let interestingBytes: [UInt8] = Array("\"{}[],:-0123456789eE.\\ ".utf8) + [0x00, 0x01, 0x0A, 0x7F, 0x80, 0xFE, 0xFF]
+    static let interestingWords: [UInt64] = [0, 1, 7, 8, 0xFF, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 1 << 32, 1 << 40, 1 << 62,
+                                             UInt64(Int64.max), 1 << 63, UInt64.max, 100_000_000, 100_000_001]
+    static let numberTokens = ["0", "-0", "-1", "1", "3", "1e309", "-1e309", "1e-400", "NaN", "Infinity", "-Infinity", "0.5", "1.5",
+                               "4294967296", "9223372036854775807", "9223372036854775808", "-9223372036854775808",
+                               "18446744073709551616", "1e18", "99999999999999999999999", "null", "true", "\"x\"", "[]", "{}",
+                               "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"]
+
+    static func mutate(_ bytes: inout [UInt8], seeds: [[UInt8]], random: inout RandomStream, limit: Int) {
+        let count = 1 + random.nextInt(below: 4)
+        for _ in 0..<count { mutateOnce(&bytes, seeds: seeds, random: &random) }
+        if bytes.count > limit { bytes.removeLast(bytes.count - limit) }
+    }
+
+    private static func mutateOnce(_ bytes: inout [UInt8], seeds: [[UInt8]], random: inout RandomStream) {
+        func position(_ extra: Int = 0) -> Int { random.nextInt(below: bytes.count + extra) }
+        if bytes.isEmpty { bytes = [UInt8(truncatingIfNeeded: random.nextUInt64())]; return }
+        switch random.nextInt(below: 10) {
+        case 0:
+            bytes[position()] ^= 1 << UInt8(random.nextInt(below: 8))
+        case 1:
+            bytes[position()] = interestingBytes[random.nextInt(below: interestingBytes.count)]
+        case 2:
+            let start = position(), length = min(1 + random.nextInt(below: 16), bytes.count - start)
+            bytes.removeSubrange(start ..< start + length)
+        case 3:
+            let inserted = (0 ..< 1 + random.nextInt(below: 16)).map { _ in UInt8(truncatingIfNeeded: random.nextUInt64()) }
+            bytes.insert(contentsOf: inserted, at: position(1))
+        case 4:
+            let start = position(), length = min(1 + random.nextInt(below: 64), bytes.count - start)
+            bytes.insert(contentsOf: bytes[start ..< start + length], at: position(1))
+        case 5:
+            bytes.removeLast(bytes.count - position())
+        case 6:
+            let word = interestingWords[random.nextInt(below: interestingWords.count)]
+            let start = random.nextInt(below: 3) == 0 ? 0 : position()
+            for k in 0..<8 where start + k < bytes.count { bytes[start + k] = UInt8(truncatingIfNeeded: word >> (8 * UInt64(k))) }
+        case 7, 8:
+            replaceNumber(&bytes, random: &random)
+        default:
+            let other = seeds[random.nextInt(below: seeds.count)]
+            guard !other.isEmpty else { return }
+            let start = random.nextInt(below: other.count), length = min(1 + random.nextInt(below: 256), other.count - start)
+            let at = position()
+            bytes.replaceSubrange(at ..< min(bytes.count, at + length), with: other[start ..< start + length])
+        }
+    }
+
+    /// Replaces the run of digits (with sign, dot and exponent) at or after a random position by a
+    /// number token chosen to sit on a boundary: overflow, negative zero, NaN, deep nesting, wrong type.
+    private static func replaceNumber(_ bytes: inout [UInt8], random: inout RandomStream) {
+        func isNumberByte(_ byte: UInt8) -> Bool { (0x30...0x39).contains(byte) || byte == 0x2D || byte == 0x2E || byte == 0x65 || byte == 0x2B }
+        var start = random.nextInt(below: bytes.count)
+        while start < bytes.count && !(0x30...0x39).contains(bytes[start]) { start += 1 }
+        guard start < bytes.count else { return }
+        while start > 0 && isNumberByte(bytes[start - 1]) { start -= 1 }
+        var end = start
+        while end < bytes.count && isNumberByte(bytes[end]) { end += 1 }
+        bytes.replaceSubrange(start ..< end, with: Array(numberTokens[random.nextInt(below: numberTokens.count)].utf8))
+    }
+}
+
+/// SIGALRM (a hang) and crash signals print the seed and iteration before the process ends, so any
+/// failure can be replayed with the same --seed and --iterations.
+enum FuzzWatchdog {
+    nonisolated(unsafe) static var iteration = 0
+    nonisolated(unsafe) static var seed: UInt64 = 0
+
+    static func install(seed: UInt64) {
+        self.seed = seed
+        for number in [SIGALRM, SIGSEGV, SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGABRT] { signal(number, fuzzSignalHandler) }
+    }
+
+    static func begin(iteration: Int, seconds: UInt32) {
+        self.iteration = iteration
+        alarm(seconds)
+    }
+}
+
+private func fuzzSignalHandler(_ number: Int32) {
+    var text: [UInt8] = Array((number == SIGALRM ? "error: fuzz: hang (timeout)" : "error: fuzz: crash (signal \(number))").utf8)
+    text += Array(" at seed \(FuzzWatchdog.seed) iteration \(FuzzWatchdog.iteration)\n".utf8)
+    _ = text.withUnsafeBytes { write(2, $0.baseAddress!, $0.count) }
+    _exit(number == SIGALRM ? 3 : 4)
+}
+
+/// The process's peak resident set size in MiB (Linux reports ru_maxrss in KiB).
+func peakResidentMiB() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Int(usage.ru_maxrss) / 1024
+}
+
+func monotonicClock() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+}
