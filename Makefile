@@ -6,7 +6,7 @@ RELEASE      := -c release
 TESTABLE     := -Xswiftc -enable-testing
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build verify test bench audit goldens goldens-accept clean
+.PHONY: deps build verify test bench audit goldens goldens-accept fuzz clean
 
 ## deps: install the three Debian -dev packages (and pkg-config) when any is missing
 deps:
@@ -48,6 +48,15 @@ goldens: deps
 ## goldens-accept: move reviewed candidates into Goldens/ (refused unless CHANGELOG.md names them)
 goldens-accept:
 	$(SWIFT) run $(RELEASE) $(TESTABLE) olab golden accept
+
+FUZZ_ITERATIONS ?= 200000
+FUZZ_SEED       ?= 2024
+## fuzz: the golden, safetensors and config readers under FUZZ_ITERATIONS seeded mutations each
+fuzz: build
+	set -e; for target in golden safetensors config; do \
+	  .build/release/olab fuzz --target $$target --iterations $(FUZZ_ITERATIONS) \
+	    --seed $(FUZZ_SEED) --failure-output fuzz-failure-$$target.bin; \
+	done
 
 clean:
 	rm -rf .build .build-* golden-candidates

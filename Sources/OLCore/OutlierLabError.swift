@@ -9,3 +9,20 @@ public struct OutlierLabError: Error, CustomStringConvertible, Equatable, Sendab
 public enum Harness {
     public static let version = "0.1.0"
 }
+
+extension String {
+    /// The text with control characters (newline, tab, NUL, DEL, ...) written as Swift-style escapes, for
+    /// embedding names read from a file into a one-line error message.
+    public var escapingControlCharacters: String {
+        guard unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return self }
+        var result = ""
+        for scalar in unicodeScalars {
+            if scalar.properties.generalCategory == .control {
+                result += scalar.escaped(asASCII: true)
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+}

@@ -293,20 +293,3 @@ public enum Safetensors {
 @inline(__always) func loadLittleEndian<T: FixedWidthInteger>(_: T.Type, from bytes: [UInt8], at offset: Int) -> T {
     bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
 }
-
-extension String {
-    /// The text with control characters (newline, tab, NUL, DEL, ...) written as Swift-style escapes, for
-    /// embedding names read from a file into a one-line error message.
-    public var escapingControlCharacters: String {
-        guard unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return self }
-        var result = ""
-        for scalar in unicodeScalars {
-            if scalar.properties.generalCategory == .control {
-                result += scalar.escaped(asASCII: true)
-            } else {
-                result.unicodeScalars.append(scalar)
-            }
-        }
-        return result
-    }
-}

@@ -71,7 +71,6 @@ public struct Checkpoint {
         }
         guard let configText = contents.metadata["config"] else { throw OutlierLabError("\(path): checkpoint has no config") }
         let config = try TrainingConfig(json: try JSONValue.parse(configText, source: path + " config"), source: path + " config")
-        try config.requireFitsInMemory(source: path + " config")
         var byName: [String: NamedTensor] = [:]
         for tensor in contents.tensors { byName[tensor.name] = tensor }
         var parameters: [NamedTensor] = []

@@ -85,7 +85,6 @@ public final class Trainer {
     }
 
     private init(config: TrainingConfig, directory: String, checkpoint: Checkpoint?) throws {
-        try config.requireFitsInMemory(source: checkpoint == nil ? directory + "/config.json" : directory + "/" + Trainer.checkpointName)
         self.config = config
         self.directory = directory
         let seq = config.model.seq

@@ -104,8 +104,17 @@ extension TrainingConfig {
         .object(Self.fields.map { JSONMember($0.key, $0.write(self)) })
     }
 
-    /// Reads a config object; keys not given keep their defaults. `source` names the file in errors.
+    /// Reads a config object; keys not given keep their defaults. `source` names the file in errors, and
+    /// control characters from the file's keys and values are escaped so every error stays one line.
     public init(json: JSONValue, source: String = "config") throws {
+        do {
+            try self.init(checkedJSON: json, source: source)
+        } catch let error as OutlierLabError {
+            throw OutlierLabError(error.message.escapingControlCharacters)
+        }
+    }
+
+    private init(checkedJSON json: JSONValue, source: String) throws {
         self.init()
         guard let members = json.objectMembers else { throw OutlierLabError("\(source): a config must be a JSON object") }
         for member in members {
@@ -134,6 +143,7 @@ extension TrainingConfig {
         try require(probeBatch > 0, "probe_batch must be positive, got \(probeBatch)")
         try require(syntheticBytes >= 4096, "synthetic_bytes must be at least 4096, got \(syntheticBytes)")
         try require(!corpus.isEmpty, "corpus must be 'synthetic' or a path")
+        try requireFitsInMemory(source: source)
     }
 
     static func double(_ value: JSONValue, _ key: String, _ source: String) throws -> Double {

@@ -10,14 +10,26 @@ struct Olab: ParsableCommand {
         commandName: "olab",
         abstract: "OutlierLab: train, measure, quantise and audit outlier features in small transformers.",
         version: Harness.version,
-        subcommands: [TrainCommand.self, EvalCommand.self, MetricsCommand.self, BenchCommand.self, AuditCommand.self, GoldenCommand.self]
+        subcommands: [TrainCommand.self, EvalCommand.self, MetricsCommand.self, BenchCommand.self, AuditCommand.self, GoldenCommand.self, FuzzCommand.self]
     )
 
     /// Parses and runs a subcommand. Our own errors (bad config, missing file, corrupt checkpoint, ...)
     /// become one line `error: …` on stderr and exit status 2, never a stack trace.
+    /// Flag errors (unknown flag, wrong type) keep ArgumentParser's exit status but are cut to their
+    /// first line plus a pointer to --help, like every other bad input.
     static func main() {
+        var command: ParsableCommand
         do {
-            var command = try parseAsRoot()
+            command = try parseAsRoot()
+        } catch {
+            let status = exitCode(for: error)
+            guard status != .success else { exit(withError: error) }  // --help, --version
+            let firstLine = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+            let message = firstLine.hasPrefix("Error: ") ? String(firstLine.dropFirst(7)) : firstLine
+            printError(message + " (see olab --help)")
+            Glibc.exit(status.rawValue)
+        }
+        do {
             try command.run()
         } catch let error as OutlierLabError {
             printError(error.message)

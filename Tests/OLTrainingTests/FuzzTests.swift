@@ -13,16 +13,6 @@ struct FuzzTests {
         let failure = try scratchDirectory("fuzz-\(target)") + "/failure.bin"
         let result = try runOlab(["fuzz", "--target", target, "--iterations", "\(iterations)", "--seed", "20240",
                                   "--max-rss-mb", "128", "--timeout", "20", "--failure-output", failure])
-        if target == "config" {
-            // Known issue: TrainingConfig(json:) echoes keys and values from the file unescaped, so a key
-            // or value holding a newline gives a two-line error; fix proposed in TrainingConfigJSON.swift.
-            withKnownIssue("config errors echo newlines from the file", isIntermittent: true) {
-                #expect(result.status == 0, "\(result.err)")
-            } matching: { issue in
-                issue.comments.contains { $0.rawValue.contains("the error is not one line") }
-            }
-            return
-        }
         #expect(result.status == 0, "\(result.err)")
         #expect(result.out.contains("\(iterations) iterations, seed 20240") && result.out.contains("0 failures"), "\(result.out)")
         #expect(!FilePath.exists(failure))
@@ -36,7 +26,7 @@ struct FuzzTests {
         #expect(first.status == 0 && counts(first.out) == counts(second.out))
     }
 
-    @Test("config keys and values holding control characters give a one-line error", .disabled("needs the TrainingConfigJSON escaping fix"))
+    @Test("config keys and values holding control characters give a one-line error (a fuzzer finding)")
     func configControlCharacters() throws {
         for text in [#"{"activation": "rel\n"}"#, #"{"wid\nth": 3}"#] {
             do {
