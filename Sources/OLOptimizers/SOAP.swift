@@ -113,8 +113,10 @@ public struct SOAPConfig: Sendable, Equatable {
 ///   `SOAPConfig.rotateMomentumEveryStep`).
 /// - Refresh per side: est_j = (Qᵀ GG Q)_jj; columns stably sorted by est descending; V's (or r's / c's)
 ///   matching axis permuted identically; Q ← Q factor of a Householder QR of GG·Q.
-/// Precision: M, V, GG and Q are Float (as torch keeps them) and rotations use sgemm; eigendecompositions,
-/// est_j, the power step and QR run in Double through LAPACK and are rounded once to Float.
+/// Precision: M, V, GG and Q are Float (as torch keeps them) and rotations use sgemm; the initial
+/// eigendecomposition runs in Double (dsyevd) and is rounded once to Float; the refresh's power step and
+/// QR run in Float (sgemm, sgeqrf/sorgqr) as in soap.py, with est_j summed in Double. LAPACK runs on one
+/// OpenBLAS thread: its results depend on the thread count.
 /// The random-rotation ablation has fixed bases from its seed, no GG and no first-call skip.
 /// State: `opt.<p>.step`, `.m`, `.v` or `.r`/`.c`, and per rotated side `.GGL`/`.GGR` (Shampoo only) and
 /// `.QL`/`.QR`.
@@ -326,6 +328,7 @@ struct RotatedState: Sendable {
     }
 
     /// GG_L ← decay·GG_L + weight·g gᵀ, GG_R ← decay·GG_R + weight·gᵀg (sgemm; decay 0 overwrites).
+    /// (ssyrk would do half the arithmetic, but measured slower than OpenBLAS's sgemm on the bench model.)
     mutating func accumulateStatistics(g: UnsafePointer<Float>, route: SOAP.Route, decay: Float, weight: Float) {
         let rows = route.rows, cols = route.cols
         if route.left { gemm(false, true, rows, rows, cols, weight, g, cols, g, cols, decay, &ggLeft, rows) }
@@ -414,11 +417,13 @@ struct SOAPWorkspace: Sendable {
     var columnSums: [Double] // (cols)
     var a64: [Double]        // LAPACK matrix, column-major (n, n)
     var b64: [Double]        // (n, n)
-    var power: [Double]      // GG·Q, column-major (n, n)
+    var power: [Float]       // GG·Q, row-major (n, n)
+    var a32: [Float]         // refresh QR input/output, column-major (n, n)
     var estimates: [Double]  // est_j (n)
     var order: [Int]         // refresh permutation (n)
     var eigensolvers: [Int: SymmetricEigensolver] = [:]
     var factorizers: [Int: HouseholderQR] = [:]
+    var floatFactorizers: [Int: FloatHouseholderQR] = [:]
     var lapackCalls = 0
 
     init(routes: [SOAP.Route]) {
@@ -433,7 +438,8 @@ struct SOAPWorkspace: Sendable {
         columnSums = Array(repeating: 0, count: maxCount)
         a64 = Array(repeating: 0, count: maxSide * maxSide)
         b64 = a64
-        power = a64
+        power = Array(repeating: 0, count: maxSide * maxSide)
+        a32 = power
         estimates = Array(repeating: 0, count: maxSide)
         order = Array(0..<maxSide)
     }
@@ -475,17 +481,19 @@ struct SOAPWorkspace: Sendable {
     }
 
     /// One refresh of a side: est_j = (QᵀGGQ)_jj, stable descending sort into `order`, Q ← QR(GG·Q[:, order]).Q.
+    /// Float32 like the official soap.py: GG·Q by sgemm (same bits for any OpenBLAS thread count), the
+    /// estimates summed in Double, the QR by sgeqrf/sorgqr on one thread.
     mutating func refresh(q: inout [Float], gg: [Float], n: Int, context: String) throws {
-        for j in 0..<n {
-            for i in 0..<n {
-                a64[i + j * n] = Double(gg[i * n + j])  // GG, column-major
-                b64[i + j * n] = Double(q[i * n + j])   // Q, column-major
+        gg.withUnsafeBufferPointer { g in
+            q.withUnsafeBufferPointer { qv in
+                power.withUnsafeMutableBufferPointer { p in
+                    gemm(false, false, n, n, n, 1, g.baseAddress!, n, qv.baseAddress!, n, 0, p.baseAddress!, n)
+                }
             }
         }
-        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a64, Int32(n), b64, Int32(n), 0, &power, Int32(n))
         for j in 0..<n {
             var estimate = 0.0
-            for i in 0..<n { estimate += b64[i + j * n] * power[i + j * n] }
+            for i in 0..<n { estimate += Double(q[i * n + j]) * Double(power[i * n + j]) }
             estimates[j] = estimate
             order[j] = j
         }
@@ -494,9 +502,11 @@ struct SOAPWorkspace: Sendable {
                 orderView[0..<n].sort { a, b in est[a] > est[b] || (est[a] == est[b] && a < b) }
             }
         }
-        for j in 0..<n { for i in 0..<n { a64[i + j * n] = power[i + order[j] * n] } }
-        try orthogonalFactor(n: n, context: context)
-        for j in 0..<n { for i in 0..<n { q[i * n + j] = Float(a64[i + j * n]) } }
+        for j in 0..<n { for i in 0..<n { a32[i + j * n] = power[i * n + order[j]] } }
+        if floatFactorizers[n] == nil { floatFactorizers[n] = try FloatHouseholderQR(n: n) }
+        lapackCalls += 1
+        try floatFactorizers[n]!.orthogonalFactor(&a32, context: context)
+        for j in 0..<n { for i in 0..<n { q[i * n + j] = a32[i + j * n] } }
     }
 
     /// Replaces the n×n column-major matrix in `a64` by its QR Q factor.
