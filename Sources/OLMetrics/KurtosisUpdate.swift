@@ -132,6 +132,14 @@ public struct KurtosisUpdateAccumulator: Sendable, Equatable, Codable {
 
     public init() {}
 
+    /// Restores running totals saved from `steps` and `keyedTotals` (in that order), for checkpoints.
+    public init(steps: Int, totals: [Double]) {
+        precondition(totals.count == 8, "a kurtosis-update accumulator has 8 totals")
+        self.steps = steps
+        (u21, u22, u41, u42) = (totals[0], totals[1], totals[2], totals[3])
+        (u43, u44, kurtosisChange, firstOrderKurtosisChange) = (totals[4], totals[5], totals[6], totals[7])
+    }
+
     public mutating func add(_ terms: KurtosisUpdateTerms) {
         steps += 1
         u21 += terms.u21

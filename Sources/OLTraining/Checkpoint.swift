@@ -16,9 +16,13 @@ public struct Checkpoint {
     public var parameters: [NamedTensor]
     public var optimizerState: [NamedTensor]
     public var sampler: BatchSamplerState
+    /// Other trainer state that must survive a resume (`train.*` tensors besides `train.step`), such as
+    /// the running kurtosis-update totals.
+    public var trainingState: [NamedTensor]
 
     /// The checkpoint of a live run.
-    public init(config: TrainingConfig, step: Int, parameters: FloatArena, optimizer: any Optimizer, sampler: BatchSamplerState) {
+    public init(config: TrainingConfig, step: Int, parameters: FloatArena, optimizer: any Optimizer, sampler: BatchSamplerState,
+                trainingState: [NamedTensor] = []) {
         self.config = config
         self.step = step
         self.parameters = parameters.layout.specs.enumerated().map { index, spec in
@@ -26,13 +30,14 @@ public struct Checkpoint {
         }
         optimizerState = optimizer.exportState()
         self.sampler = sampler
+        self.trainingState = trainingState
     }
 
     /// Writes the checkpoint atomically. The metadata carries `data_sha256`, the SHA-256 of the data
     /// buffer, so that a bit flip in a tensor is caught on reading instead of resuming silently.
     public func write(to path: String) throws {
         let tensors = parameters + optimizerState + sampler.tensors(prefix: "data")
-            + [NamedTensor(name: "train.step", shape: [1], values: .int64([Int64(step)]))]
+            + [NamedTensor(name: "train.step", shape: [1], values: .int64([Int64(step)]))] + trainingState
         var metadata = [
             "format": Self.format,
             "format_version": Self.formatVersion,
@@ -84,7 +89,7 @@ public struct Checkpoint {
             parameters.append(tensor)
         }
         let known = Set(layout.specs.map(\.name))
-        if let stranger = contents.tensors.first(where: { !known.contains($0.name) && !$0.name.hasPrefix("opt.") && !$0.name.hasPrefix("data.") && $0.name != "train.step" }) {
+        if let stranger = contents.tensors.first(where: { !known.contains($0.name) && !$0.name.hasPrefix("opt.") && !$0.name.hasPrefix("data.") && !$0.name.hasPrefix("train.") }) {
             throw OutlierLabError("\(path): tensor \(stranger.name) is not a parameter of its config's model (the checkpoint does not fit its config)")
         }
         guard let stepTensor = byName["train.step"], stepTensor.shape == [1], let step = stepTensor.int64s?.first, step >= 0 else {
@@ -100,15 +105,18 @@ public struct Checkpoint {
             throw OutlierLabError("\(path): \(error.message)")
         }
         return Checkpoint(config: config, step: Int(step), parameters: parameters,
-                          optimizerState: contents.tensors.filter { $0.name.hasPrefix("opt.") }, sampler: sampler)
+                          optimizerState: contents.tensors.filter { $0.name.hasPrefix("opt.") }, sampler: sampler,
+                          trainingState: contents.tensors.filter { $0.name.hasPrefix("train.") && $0.name != "train.step" })
     }
 
-    private init(config: TrainingConfig, step: Int, parameters: [NamedTensor], optimizerState: [NamedTensor], sampler: BatchSamplerState) {
+    private init(config: TrainingConfig, step: Int, parameters: [NamedTensor], optimizerState: [NamedTensor], sampler: BatchSamplerState,
+                 trainingState: [NamedTensor]) {
         self.config = config
         self.step = step
         self.parameters = parameters
         self.optimizerState = optimizerState
         self.sampler = sampler
+        self.trainingState = trainingState
     }
 
     /// Copies the parameters into an arena of the config's layout.

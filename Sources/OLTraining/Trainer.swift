@@ -40,6 +40,9 @@ public final class Trainer {
     private let inputs: UnsafeMutableBufferPointer<Int32>
     private let targets: UnsafeMutableBufferPointer<Int32>
     private let log: MetricsLog
+    /// Running kurtosis-update totals per tap, and the probe taps after the last step (decomposition on).
+    private var kurtosisUpdates: [KurtosisUpdateAccumulator] = []
+    private var previousTaps: [[Float]] = []
 
     public static let checkpointName = "checkpoint.safetensors"
     public static let finalName = "model.safetensors"
@@ -104,6 +107,7 @@ public final class Trainer {
                 throw OutlierLabError("\(directory)/\(Trainer.checkpointName): \(error.message)")
             }
             sampler.restore(checkpoint.sampler)
+            kurtosisUpdates = try Trainer.kurtosisUpdates(from: checkpoint.trainingState, config: config)
             step = checkpoint.step
             log = try MetricsLog(path: directory + "/metrics.jsonl", keepingStepsThrough: checkpoint.step)
             if !FilePath.exists(directory + "/config.json") {
@@ -151,6 +155,10 @@ public final class Trainer {
         let started = monotonicSeconds()
         var lastLogTime = started, lastLogStep = step
         var checkpointedStep: Int?
+        if config.kurtosisDecomposition {
+            if kurtosisUpdates.isEmpty { kurtosisUpdates = Array(repeating: KurtosisUpdateAccumulator(), count: config.model.layers + 1) }
+            previousTaps = probeTaps()
+        }
         if step == 0 { try log.append(try logRecord(loss: nil, gradNorm: nil, tokensPerSecond: nil)) }
         while step < end && Interruption.requested == nil {
             sampler.next(inputs: inputs, targets: targets)
@@ -172,6 +180,7 @@ public final class Trainer {
                 throw OutlierLabError("step \(step + 1): the optimiser update made parameter \(name) non-finite; stopped, the last checkpoint in \(directory) is kept")
             }
             step += 1
+            if config.kurtosisDecomposition { accumulateKurtosisUpdates() }
             let now = monotonicSeconds()
             let tokensPerSecond = Double((step - lastLogStep) * B * T) / max(now - lastLogTime, 1e-9)
             progress?(TrainingProgress(step: step, steps: config.steps, loss: loss, tokensPerSecond: tokensPerSecond, elapsedSeconds: now - started))
@@ -215,7 +224,45 @@ public final class Trainer {
     }
 
     public func checkpoint() -> Checkpoint {
-        Checkpoint(config: config, step: step, parameters: model.parameters, optimizer: optimizer, sampler: sampler.state)
+        Checkpoint(config: config, step: step, parameters: model.parameters, optimizer: optimizer, sampler: sampler.state,
+                   trainingState: kurtosisUpdates.isEmpty ? [] : [kurtosisUpdateTensor])
+    }
+
+    // MARK: - Kurtosis-update decomposition (SPEC §6)
+
+    /// The residual taps of the current parameters on the probe batch.
+    private func probeTaps() -> [[Float]] {
+        let B = probe.batchSize, T = probe.sequenceLength
+        probe.inputs.withUnsafeBufferPointer { x in _ = model.forward(tokens: x, targets: nil, B: B, T: T) }
+        return (0...config.model.layers).map { Array(model.tap($0)) }
+    }
+
+    /// Adds the decomposition of the step just taken: ΔX of every tap between the probe activations
+    /// before and after the update.
+    private func accumulateKurtosisUpdates() {
+        let after = probeTaps()
+        let rows = probe.batchSize * probe.sequenceLength
+        for tap in after.indices {
+            kurtosisUpdates[tap].add(kurtosisUpdateTerms(before: previousTaps[tap], after: after[tap], rows: rows, width: config.model.width))
+        }
+        previousTaps = after
+    }
+
+    /// `train.kurtosis_update` (L+1, 9) F64: per tap the step count and the eight running totals.
+    private var kurtosisUpdateTensor: NamedTensor {
+        let values = kurtosisUpdates.flatMap { [Double($0.steps)] + $0.keyedTotals.map(\.value) }
+        return NamedTensor(name: "train.kurtosis_update", shape: [kurtosisUpdates.count, 9], values: .float64(values))
+    }
+
+    static func kurtosisUpdates(from state: [NamedTensor], config: TrainingConfig) throws -> [KurtosisUpdateAccumulator] {
+        guard let tensor = state.first(where: { $0.name == "train.kurtosis_update" }) else {
+            return []
+        }
+        let taps = config.model.layers + 1
+        guard tensor.shape == [taps, 9], let values = tensor.doubles else {
+            throw OutlierLabError("train.kurtosis_update has shape \(tensor.shape) \(tensor.values.dtype), expected [\(taps), 9] F64")
+        }
+        return (0..<taps).map { KurtosisUpdateAccumulator(steps: Int(values[9 * $0]), totals: Array(values[9 * $0 + 1 ..< 9 * $0 + 9])) }
     }
 
     /// The global gradient norm (Double, index order), after which gradients are scaled to `gradClip`
@@ -250,7 +297,11 @@ public final class Trainer {
             JSONMember("grad_norm", gradNorm.map(JSONValue.double) ?? .null),
             JSONMember("tokens_per_s", tokensPerSecond.map(JSONValue.double) ?? .null),
         ]
-        return .object(members + probe.perTapMembers)
+        var decomposition: [JSONMember] = []
+        if let keys = kurtosisUpdates.first?.keyedTotals.map(\.key) {
+            decomposition = keys.indices.map { k in JSONMember(keys[k], .array(kurtosisUpdates.map { .double($0.keyedTotals[k].value) })) }
+        }
+        return .object(members + probe.perTapMembers + decomposition)
     }
 
     /// Mean token cross-entropy over the fixed validation windows (summed in Double in window order).

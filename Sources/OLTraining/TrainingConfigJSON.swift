@@ -97,6 +97,7 @@ extension TrainingConfig {
         integer("eval_windows", \.evalWindows),
         integer("probe_batch", \.probeBatch),
         flag("metrics", \.metrics),
+        flag("kurtosis_decomposition", \.kurtosisDecomposition),
     ]
 
     /// The config as a JSON object with every key.

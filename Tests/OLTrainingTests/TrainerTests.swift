@@ -109,4 +109,35 @@ struct TrainerTests {
             #expect(error.message.contains(path))
         }
     }
+
+    @Test("the logged cumulative kurtosis change telescopes to the final minus the initial probe kurtosis, per tap")
+    func kurtosisDecompositionTelescopes() throws {
+        var config = try tinyConfig(steps: 20)
+        config.kurtosisDecomposition = true
+        let directory = try scratchDirectory("decomposition")
+        try Trainer(config: config, directory: directory).run()
+        let lines = try FileBytes.readText(directory + "/metrics.jsonl").split(separator: "\n").map { try JSONValue.parse(String($0)) }
+        func values(_ line: JSONValue?, _ key: String) -> [Double] { line?[key]?.arrayValue?.compactMap(\.doubleValue) ?? [] }
+        let first = lines.first, last = lines.last
+        let initial = values(first, "kurtosis"), final = values(last, "kurtosis"), change = values(last, "cum_kurtosis_change")
+        #expect(initial.count == 3 && final.count == 3 && change.count == 3 && values(last, "cum_u41").count == 3)
+        guard change.count == 3, initial.count == 3, final.count == 3 else { return }
+        for tap in 0..<3 {
+            // Σ_t (K_t − K_{t−1}) = K_20 − K_0 on the same probe batch: only Double rounding of 20 sums.
+            #expect(abs(change[tap] - (final[tap] - initial[tap])) < 1e-9, "tap \(tap)")
+        }
+        #expect(values(first, "cum_u21") == [0, 0, 0])
+    }
+
+    @Test("a run with the decomposition on resumes to the same checkpoint bytes and log lines")
+    func kurtosisDecompositionResumes() throws {
+        var config = try tinyConfig(steps: 30)
+        config.kurtosisDecomposition = true
+        let straight = try scratchDirectory("decomposition-straight"), split = try scratchDirectory("decomposition-split")
+        try Trainer(config: config, directory: straight).run()
+        try Trainer(config: config, directory: split).run(stopAfter: 10)
+        try Trainer(resuming: split).run()
+        #expect(try FileBytes.read(straight + "/model.safetensors") == FileBytes.read(split + "/model.safetensors"))
+        #expect(try metricsWithoutWallClock(straight) == metricsWithoutWallClock(split))
+    }
 }
