@@ -105,6 +105,13 @@ extension TrainingConfig {
         .object(Self.fields.map { JSONMember($0.key, $0.write(self)) })
     }
 
+    /// Only the keys whose values differ from the defaults: a complete description of the config that
+    /// does not change when a new key is added with a default that keeps old behaviour (golden headers).
+    public var nonDefaultJSON: JSONValue {
+        let defaults = TrainingConfig().json.objectMembers ?? []
+        return .object((json.objectMembers ?? []).filter { member in !defaults.contains(member) })
+    }
+
     /// Reads a config object; keys not given keep their defaults. `source` names the file in errors, and
     /// control characters from the file's keys and values are escaped so every error stays one line.
     public init(json: JSONValue, source: String = "config") throws {

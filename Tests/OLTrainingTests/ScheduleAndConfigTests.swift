@@ -57,6 +57,17 @@ struct TrainingConfigTests {
         #expect(parsed == config)
     }
 
+    @Test("the non-default form lists exactly the changed keys and reads back to the same config")
+    func nonDefaultForm() throws {
+        var config = TrainingConfig()
+        config.model.width = 48
+        config.model.heads = 6
+        config.optimizer = "soap"
+        #expect(config.nonDefaultJSON.objectMembers?.map(\.key) == ["width", "heads", "optimizer"])
+        #expect(try TrainingConfig(json: config.nonDefaultJSON) == config)
+        #expect(TrainingConfig().nonDefaultJSON == .object([]))
+    }
+
     @Test("bad configs are rejected with one line naming the key", arguments: [
         (#"{"widht": 64}"#, "unknown key 'widht'"),
         (#"{"width": "64"}"#, "width must be an integer"),
