@@ -37,68 +37,70 @@ struct SymmetricEigensolver: Sendable {
     }
 }
 
-/// `dgeqrf` + `dorgqr`: the Q factor of a Householder QR of a square matrix (LAPACK's sign convention,
-/// the one torch.linalg.qr inherits).
-struct HouseholderQR: Sendable {
-    let n: Int
-    private var work: [Double]
-    private var tau: [Double]
+/// The LAPACK QR routines of one precision (Fortran ABI, square n×n column-major matrices).
+protocol QRScalar: BinaryFloatingPoint, Sendable {
+    static var precisionLetter: String { get }
+    static func geqrf(_ n: inout Int32, _ a: UnsafeMutablePointer<Self>, _ tau: UnsafeMutablePointer<Self>,
+                      _ work: UnsafeMutablePointer<Self>, _ lwork: inout Int32, _ info: inout Int32)
+    static func orgqr(_ n: inout Int32, _ a: UnsafeMutablePointer<Self>, _ tau: UnsafeMutablePointer<Self>,
+                      _ work: UnsafeMutablePointer<Self>, _ lwork: inout Int32, _ info: inout Int32)
+}
 
-    init(n: Int) throws {
-        self.n = n
-        tau = Array(repeating: 0, count: max(1, n))
-        var size = Int32(n), lwork: Int32 = -1, info: Int32 = 0
-        var dummy = [Double](repeating: 0, count: max(1, n * n))
-        var factorQuery = 0.0, generateQuery = 0.0
-        dgeqrf_(&size, &size, &dummy, &size, &tau, &factorQuery, &lwork, &info)
-        try LAPACKStatus.check(info, routine: "dgeqrf", context: "workspace query for n = \(n)")
-        dorgqr_(&size, &size, &size, &dummy, &size, &tau, &generateQuery, &lwork, &info)
-        try LAPACKStatus.check(info, routine: "dorgqr", context: "workspace query for n = \(n)")
-        work = Array(repeating: 0, count: max(1, Int(max(factorQuery, generateQuery))))
+extension Double: QRScalar {
+    static var precisionLetter: String { "d" }
+    static func geqrf(_ n: inout Int32, _ a: UnsafeMutablePointer<Double>, _ tau: UnsafeMutablePointer<Double>,
+                      _ work: UnsafeMutablePointer<Double>, _ lwork: inout Int32, _ info: inout Int32) {
+        dgeqrf_(&n, &n, a, &n, tau, work, &lwork, &info)
     }
-
-    /// Replaces `a` by the Q factor of its QR decomposition.
-    mutating func orthogonalFactor(_ a: inout [Double], context: String) throws {
-        var size = Int32(n), lwork = Int32(work.count), info: Int32 = 0
-        // Single-threaded like the eigensolver: results must not depend on OpenBLAS's thread count.
-        try BLASInfo.withSingleThread {
-            dgeqrf_(&size, &size, &a, &size, &tau, &work, &lwork, &info)
-            try LAPACKStatus.check(info, routine: "dgeqrf", context: context)
-            dorgqr_(&size, &size, &size, &a, &size, &tau, &work, &lwork, &info)
-            try LAPACKStatus.check(info, routine: "dorgqr", context: context)
-        }
+    static func orgqr(_ n: inout Int32, _ a: UnsafeMutablePointer<Double>, _ tau: UnsafeMutablePointer<Double>,
+                      _ work: UnsafeMutablePointer<Double>, _ lwork: inout Int32, _ info: inout Int32) {
+        dorgqr_(&n, &n, &n, a, &n, tau, work, &lwork, &info)
     }
 }
 
-/// `sgeqrf` + `sorgqr`: the same Q factor in float32, for the basis refresh. The official soap.py runs
-/// its refresh QR on float32 tensors too; single precision is about twice as fast as Double here.
-struct FloatHouseholderQR: Sendable {
+extension Float: QRScalar {
+    static var precisionLetter: String { "s" }
+    static func geqrf(_ n: inout Int32, _ a: UnsafeMutablePointer<Float>, _ tau: UnsafeMutablePointer<Float>,
+                      _ work: UnsafeMutablePointer<Float>, _ lwork: inout Int32, _ info: inout Int32) {
+        sgeqrf_(&n, &n, a, &n, tau, work, &lwork, &info)
+    }
+    static func orgqr(_ n: inout Int32, _ a: UnsafeMutablePointer<Float>, _ tau: UnsafeMutablePointer<Float>,
+                      _ work: UnsafeMutablePointer<Float>, _ lwork: inout Int32, _ info: inout Int32) {
+        sorgqr_(&n, &n, &n, a, &n, tau, work, &lwork, &info)
+    }
+}
+
+/// `?geqrf` + `?orgqr`: the Q factor of a Householder QR of a square matrix (LAPACK's sign convention,
+/// the one torch.linalg.qr inherits), in Double (random bases) or Float (the SOAP refresh: the official
+/// soap.py runs it on float32 tensors, and single precision is ~30 % faster here). The workspace is
+/// queried once per size and reused.
+struct HouseholderQR<Scalar: QRScalar>: Sendable {
     let n: Int
-    private var work: [Float]
-    private var tau: [Float]
+    private var work: [Scalar]
+    private var tau: [Scalar]
 
     init(n: Int) throws {
         self.n = n
         tau = Array(repeating: 0, count: max(1, n))
         var size = Int32(n), lwork: Int32 = -1, info: Int32 = 0
-        var dummy = [Float](repeating: 0, count: max(1, n * n))
-        var factorQuery: Float = 0, generateQuery: Float = 0
-        sgeqrf_(&size, &size, &dummy, &size, &tau, &factorQuery, &lwork, &info)
-        try LAPACKStatus.check(info, routine: "sgeqrf", context: "workspace query for n = \(n)")
-        sorgqr_(&size, &size, &size, &dummy, &size, &tau, &generateQuery, &lwork, &info)
-        try LAPACKStatus.check(info, routine: "sorgqr", context: "workspace query for n = \(n)")
+        var dummy = [Scalar](repeating: 0, count: max(1, n * n))
+        var factorQuery: Scalar = 0, generateQuery: Scalar = 0
+        Scalar.geqrf(&size, &dummy, &tau, &factorQuery, &lwork, &info)
+        try LAPACKStatus.check(info, routine: Scalar.precisionLetter + "geqrf", context: "workspace query for n = \(n)")
+        Scalar.orgqr(&size, &dummy, &tau, &generateQuery, &lwork, &info)
+        try LAPACKStatus.check(info, routine: Scalar.precisionLetter + "orgqr", context: "workspace query for n = \(n)")
         work = Array(repeating: 0, count: max(1, Int(max(factorQuery, generateQuery))))
     }
 
     /// Replaces the n×n column-major `a` by the Q factor of its QR decomposition.
-    mutating func orthogonalFactor(_ a: inout [Float], context: String) throws {
+    mutating func orthogonalFactor(_ a: inout [Scalar], context: String) throws {
         var size = Int32(n), lwork = Int32(work.count), info: Int32 = 0
-        // Single-threaded: OpenBLAS's QR gives different bits for different thread counts.
+        // Single-threaded like the eigensolver: OpenBLAS's QR gives different bits for different thread counts.
         try BLASInfo.withSingleThread {
-            sgeqrf_(&size, &size, &a, &size, &tau, &work, &lwork, &info)
-            try LAPACKStatus.check(info, routine: "sgeqrf", context: context)
-            sorgqr_(&size, &size, &size, &a, &size, &tau, &work, &lwork, &info)
-            try LAPACKStatus.check(info, routine: "sorgqr", context: context)
+            Scalar.geqrf(&size, &a, &tau, &work, &lwork, &info)
+            try LAPACKStatus.check(info, routine: Scalar.precisionLetter + "geqrf", context: context)
+            Scalar.orgqr(&size, &a, &tau, &work, &lwork, &info)
+            try LAPACKStatus.check(info, routine: Scalar.precisionLetter + "orgqr", context: context)
         }
     }
 }

@@ -422,8 +422,8 @@ struct SOAPWorkspace: Sendable {
     var estimates: [Double]  // est_j (n)
     var order: [Int]         // refresh permutation (n)
     var eigensolvers: [Int: SymmetricEigensolver] = [:]
-    var factorizers: [Int: HouseholderQR] = [:]
-    var floatFactorizers: [Int: FloatHouseholderQR] = [:]
+    var factorizers: [Int: HouseholderQR<Double>] = [:]
+    var floatFactorizers: [Int: HouseholderQR<Float>] = [:]
     var lapackCalls = 0
 
     init(routes: [SOAP.Route]) {
@@ -503,7 +503,7 @@ struct SOAPWorkspace: Sendable {
             }
         }
         for j in 0..<n { for i in 0..<n { a32[i + j * n] = power[i * n + order[j]] } }
-        if floatFactorizers[n] == nil { floatFactorizers[n] = try FloatHouseholderQR(n: n) }
+        if floatFactorizers[n] == nil { floatFactorizers[n] = try HouseholderQR<Float>(n: n) }
         lapackCalls += 1
         try floatFactorizers[n]!.orthogonalFactor(&a32, context: context)
         for j in 0..<n { for i in 0..<n { q[i * n + j] = a32[i + j * n] } }
@@ -511,7 +511,7 @@ struct SOAPWorkspace: Sendable {
 
     /// Replaces the n×n column-major matrix in `a64` by its QR Q factor.
     private mutating func orthogonalFactor(n: Int, context: String) throws {
-        if factorizers[n] == nil { factorizers[n] = try HouseholderQR(n: n) }
+        if factorizers[n] == nil { factorizers[n] = try HouseholderQR<Double>(n: n) }
         lapackCalls += 1
         try factorizers[n]!.orthogonalFactor(&a64, context: context)
     }
