@@ -6,6 +6,19 @@ import Testing
 struct InspectionTests {
     static let pythonWithNumPy = Subprocess.run(["python3", "-c", "import numpy"])?.status == 0
 
+    /// `Goldens/read_golden.py`, the reader users run; the README quotes it (checked below).
+    static var readerPath: String {
+        get throws { try GoldenStore.locatingPackage(from: #filePath).packageRoot + "/Goldens/read_golden.py" }
+    }
+
+    @Test("the README's Python reader is exactly Goldens/read_golden.py")
+    func readmeQuotesTheReader() throws {
+        let root = try GoldenStore.locatingPackage(from: #filePath).packageRoot
+        let readme = try FileBytes.readText(root + "/README.md")
+        let reader = try FileBytes.readText(try Self.readerPath)
+        #expect(readme.contains("```python\n" + reader + "```\n"), "README.md no longer quotes Goldens/read_golden.py verbatim")
+    }
+
     @Test("the documented Python reader reads a recorded golden with every tensor's bytes intact",
           .enabled(if: pythonWithNumPy, "python3 with numpy is not installed"))
     func pythonReader() throws {
@@ -13,8 +26,7 @@ struct InspectionTests {
         let goldenCase = Sample.goldenCase(extra: GoldenFormatTests.specialTensors.map { GoldenTensor($0, compare: .exact) })
         let outcome = try Goldens.check(goldenCase, root: root.path, mode: .missing)
         guard case .candidateWritten(let path, _) = outcome else { Issue.record("no candidate written"); return }
-        try root.write(PythonGoldenReader.script, to: "read_golden.py")
-        let result = try #require(Subprocess.run(["python3", "\(root.path)/read_golden.py", path]))
+        let result = try #require(Subprocess.run(["python3", try Self.readerPath, path]))
         #expect(result.status == 0)
         let numpyDtype = ["F32": "<f4", "F64": "<f8", "I64": "<i8", "U8": "|u1"]
         let expected = ["unit/sample \(Harness.version)"] + goldenCase.tensors.map { entry in
