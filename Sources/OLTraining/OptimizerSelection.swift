@@ -16,9 +16,6 @@ extension TrainingConfig {
     /// chosen optimiser does not have (e.g. `momentum` for AdamW) is an error, not silently ignored.
     public func optimizerConfig() throws -> OptimizerConfig {
         let kind = try optimizerKind
-        func reject(_ value: Any?, _ key: String) throws {
-            if value != nil { throw OutlierLabError("\(key) does not apply to optimizer \(kind.rawValue)") }
-        }
         var convention: EpsConvention?
         if let name = epsConvention {
             guard let parsed = EpsConvention(rawValue: name) else {
@@ -26,42 +23,33 @@ extension TrainingConfig {
             }
             convention = parsed
         }
+        let defaults = OptimizerConfig.defaults(for: kind)
+        let given: [(key: String, isSet: Bool)] = [
+            ("beta1", beta1 != nil), ("beta2", beta2 != nil), ("eps", eps != nil), ("eps_convention", convention != nil),
+            ("momentum", momentum != nil), ("nesterov", nesterov != nil),
+            ("precondition_frequency", preconditionFrequency != nil), ("shampoo_beta", shampooBeta != nil),
+        ]
+        let accepted = Self.optimizerKeys(defaults)
+        if let key = given.first(where: { $0.isSet && !accepted.contains($0.key) })?.key {
+            throw OutlierLabError("\(key) does not apply to optimizer \(kind.rawValue)")
+        }
         let resolved: OptimizerConfig
-        switch OptimizerConfig.defaults(for: kind) {
+        switch defaults {
         case .sgd(var c):
-            try reject(beta1, "beta1"); try reject(beta2, "beta2"); try reject(eps, "eps"); try reject(convention, "eps_convention")
-            try reject(preconditionFrequency, "precondition_frequency"); try reject(shampooBeta, "shampoo_beta")
             c.learningRate = lr ?? c.learningRate
             c.momentum = momentum ?? c.momentum
             c.nesterov = nesterov ?? c.nesterov
             c.weightDecay = weightDecay ?? c.weightDecay
             resolved = .sgd(c)
         case .adamw(var c):
-            try reject(momentum, "momentum"); try reject(nesterov, "nesterov")
-            try reject(preconditionFrequency, "precondition_frequency"); try reject(shampooBeta, "shampoo_beta")
-            c.learningRate = lr ?? c.learningRate
-            c.beta1 = beta1 ?? c.beta1
-            c.beta2 = beta2 ?? c.beta2
-            c.epsilon = eps ?? c.epsilon
+            applyAdamSettings(to: &c)
             c.epsConvention = convention ?? c.epsConvention
-            c.weightDecay = weightDecay ?? c.weightDecay
             resolved = .adamw(c)
         case .adafactor(var c):
-            try reject(momentum, "momentum"); try reject(nesterov, "nesterov"); try reject(convention, "eps_convention")
-            try reject(preconditionFrequency, "precondition_frequency"); try reject(shampooBeta, "shampoo_beta")
-            c.learningRate = lr ?? c.learningRate
-            c.beta1 = beta1 ?? c.beta1
-            c.beta2 = beta2 ?? c.beta2
-            c.epsilon = eps ?? c.epsilon
-            c.weightDecay = weightDecay ?? c.weightDecay
+            applyAdamSettings(to: &c)
             resolved = .adafactor(c)
         case .rotated(var c):
-            try reject(momentum, "momentum"); try reject(nesterov, "nesterov"); try reject(convention, "eps_convention")
-            c.learningRate = lr ?? c.learningRate
-            c.beta1 = beta1 ?? c.beta1
-            c.beta2 = beta2 ?? c.beta2
-            c.epsilon = eps ?? c.epsilon
-            c.weightDecay = weightDecay ?? c.weightDecay
+            applyAdamSettings(to: &c)
             c.preconditionFrequency = preconditionFrequency ?? c.preconditionFrequency
             c.shampooBeta = shampooBeta ?? c.shampooBeta
             resolved = .rotated(c)
@@ -69,4 +57,37 @@ extension TrainingConfig {
         try resolved.validate()
         return resolved
     }
+
+    /// The optimiser-specific keys (beyond lr and weight_decay, which every optimiser takes) an
+    /// optimiser accepts.
+    static func optimizerKeys(_ config: OptimizerConfig) -> Set<String> {
+        switch config {
+        case .sgd: ["momentum", "nesterov"]
+        case .adamw: ["beta1", "beta2", "eps", "eps_convention"]
+        case .adafactor: ["beta1", "beta2", "eps"]
+        case .rotated: ["beta1", "beta2", "eps", "precondition_frequency", "shampoo_beta"]
+        }
+    }
+
+    /// lr, β₁, β₂, ε and weight decay, shared by AdamW, AdaFactor and the SOAP family.
+    private func applyAdamSettings<C: AdamFamilySettings>(to c: inout C) {
+        c.learningRate = lr ?? c.learningRate
+        c.beta1 = beta1 ?? c.beta1
+        c.beta2 = beta2 ?? c.beta2
+        c.epsilon = eps ?? c.epsilon
+        c.weightDecay = weightDecay ?? c.weightDecay
+    }
 }
+
+/// The hyper-parameters the Adam-like optimisers have in common.
+protocol AdamFamilySettings {
+    var learningRate: Double { get set }
+    var beta1: Double { get set }
+    var beta2: Double { get set }
+    var epsilon: Double { get set }
+    var weightDecay: Double { get set }
+}
+
+extension AdamWConfig: AdamFamilySettings {}
+extension AdaFactorConfig: AdamFamilySettings {}
+extension SOAPConfig: AdamFamilySettings {}
