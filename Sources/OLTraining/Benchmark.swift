@@ -319,17 +319,8 @@ public enum Benchmark {
         }
     }
 
-    /// Peak resident set size of this process (getrusage ru_maxrss: KiB on Linux, bytes on macOS), in MB.
-    public static func peakRSSMegabytes() -> Double {
-        var usage = rusage()
-        #if canImport(Darwin)
-        getrusage(RUSAGE_SELF, &usage)
-        return Double(usage.ru_maxrss) / 1_048_576
-        #else
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) / 1024
-        #endif
-    }
+    /// Peak resident set size of this process in MiB (see `ProcessMemory.peakResidentBytes`).
+    public static func peakRSSMegabytes() -> Double { ProcessMemory.peakResidentMiB() }
 }
 
 extension BenchmarkReport {

@@ -266,12 +266,8 @@ private func fuzzSignalHandler(_ number: Int32) {
     _exit(number == SIGALRM ? 3 : 4)
 }
 
-/// The process's peak resident set size in MiB (Linux reports ru_maxrss in KiB).
-func peakResidentMiB() -> Int {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Int(usage.ru_maxrss) / 1024
-}
+/// The process's peak resident set size in whole MiB.
+func peakResidentMiB() -> Int { ProcessMemory.peakResidentBytes() / 1_048_576 }
 
 func monotonicClock() -> Double {
     var time = timespec()
