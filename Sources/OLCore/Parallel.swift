@@ -13,12 +13,13 @@ public enum Parallel {
     }()
 
     /// Calls `body` once per chunk `[start, min(start + chunkSize, count))`, on up to `workerCount` threads.
-    /// Chunk `k` always covers the same indices, whatever the thread count.
+    /// Chunk `k` always covers the same indices, whatever the thread count. Inside a `forEachTask` task the
+    /// chunks run in order on the task's thread: the other workers are busy with their own tasks.
     public static func forEachChunk(count: Int, chunkSize: Int, _ body: @Sendable (Range<Int>) -> Void) {
         precondition(chunkSize > 0, "chunk size must be positive")
         guard count > 0 else { return }
         let chunks = (count + chunkSize - 1) / chunkSize
-        let workers = min(workerCount, chunks)
+        let workers = isInsideTask ? 1 : min(workerCount, chunks)
         if workers <= 1 {
             for k in 0..<chunks { body(k * chunkSize ..< min(count, (k + 1) * chunkSize)) }
             return
@@ -31,6 +32,30 @@ public enum Parallel {
             }
         }
     }
+
+    /// Runs tasks `0..<count` once each on up to `workers` threads, handing them out in index order to
+    /// whichever thread is free (so put the longest tasks first). `body(task, worker)` gets the index of
+    /// the thread running it (`0..<workers`) for per-thread scratch space. Which thread runs a task varies
+    /// from run to run: tasks must write disjoint outputs and their results must not depend on the thread,
+    /// which is what keeps callers deterministic. With one worker the tasks run in order on the caller.
+    public static func forEachTask(count: Int, workers requested: Int, _ body: @Sendable (_ task: Int, _ worker: Int) -> Void) {
+        guard count > 0 else { return }
+        let workers = max(1, min(requested, count))
+        if workers == 1 {
+            for task in 0..<count { body(task, 0) }
+            return
+        }
+        let next = TaskCounter()
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let outer = pthread_getspecific(insideTaskKey)
+            pthread_setspecific(insideTaskKey, UnsafeRawPointer(bitPattern: 1))
+            defer { pthread_setspecific(insideTaskKey, outer) }
+            while let task = next.take(below: count) { body(task, worker) }
+        }
+    }
+
+    /// Whether the calling thread is running a `forEachTask` task.
+    public static var isInsideTask: Bool { pthread_getspecific(insideTaskKey) != nil }
 
     /// Runs `body` with `workerCount` temporarily set to `count` (used by determinism tests and benches).
     public static func withWorkers<R>(_ count: Int, _ body: () throws -> R) rethrows -> R {
@@ -67,4 +92,24 @@ public func getenvString(_ name: String) -> String? {
 
 enum ProcessInfoCores {
     static var active: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+}
+
+/// Thread-specific marker set while a thread runs `forEachTask` tasks.
+nonisolated(unsafe) private let insideTaskKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key, nil)
+    return key
+}()
+
+/// The next unclaimed task index of a `Parallel.forEachTask` loop.
+private final class TaskCounter: @unchecked Sendable {
+    private let mutex = Mutex()
+    private var next = 0
+    func take(below count: Int) -> Int? {
+        mutex.locked {
+            guard next < count else { return nil }
+            defer { next += 1 }
+            return next
+        }
+    }
 }

@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import OLCore
 
 @Suite("Parallel loops and arenas")
@@ -35,6 +38,36 @@ struct ParallelAndArenaTests {
         let one = Parallel.withWorkers(1) { chunkedSum() }
         let two = Parallel.withWorkers(2) { chunkedSum() }
         #expect(one.bitPattern == two.bitPattern)
+    }
+
+    @Test("forEachTask runs every task exactly once, each on a worker index below the requested count",
+          arguments: [1, 2, 5])
+    func tasksRunOnce(workers: Int) {
+        let seen = Mutex()
+        nonisolated(unsafe) var runs: [(task: Int, worker: Int)] = []
+        Parallel.forEachTask(count: 37, workers: workers) { task, worker in seen.locked { runs.append((task, worker)) } }
+        #expect(runs.map(\.task).sorted() == Array(0..<37))
+        #expect(runs.allSatisfy { (0..<workers).contains($0.worker) })
+        #expect(workers > 1 || runs.map(\.task) == Array(0..<37), "one worker runs the tasks in order")
+    }
+
+    @Test("chunked loops inside a task run on the task's own thread, and outside tasks the marker is clear")
+    func chunksInsideTasksStayOnTheirThread() {
+        let seen = Mutex()
+        nonisolated(unsafe) var mismatches = 0
+        nonisolated(unsafe) var insideFlags: [Bool] = []
+        Parallel.withWorkers(2) {
+            Parallel.forEachTask(count: 4, workers: 2) { _, _ in
+                let owner = pthread_self()
+                Parallel.forEachChunk(count: 100, chunkSize: 10) { _ in
+                    if pthread_equal(pthread_self(), owner) == 0 { seen.locked { mismatches += 1 } }
+                }
+                seen.locked { insideFlags.append(Parallel.isInsideTask) }
+            }
+        }
+        #expect(mismatches == 0)
+        #expect(insideFlags == [true, true, true, true])
+        #expect(!Parallel.isInsideTask)
     }
 
     @Test("arena views are 64-byte aligned, disjoint and found by name")
