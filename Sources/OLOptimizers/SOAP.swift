@@ -113,10 +113,13 @@ public struct SOAPConfig: Sendable, Equatable {
 ///   `SOAPConfig.rotateMomentumEveryStep`).
 /// - Refresh per side: est_j = (Qᵀ GG Q)_jj; columns stably sorted by est descending; V's (or r's / c's)
 ///   matching axis permuted identically; Q ← Q factor of a Householder QR of GG·Q.
-/// Precision: M, V, GG and Q are Float (as torch keeps them) and rotations use sgemm; the initial
-/// eigendecomposition runs in Double (dsyevd) and is rounded once to Float; the refresh's power step and
-/// QR run in Float (sgemm, sgeqrf/sorgqr) as in soap.py, with est_j summed in Double. LAPACK runs on one
-/// OpenBLAS thread: its results depend on the thread count.
+/// Precision: M, V, GG and Q are Float (as torch keeps them) and rotations use sgemm; GG is accumulated
+/// by ssyrk (upper triangle, mirrored: exactly symmetric, where torch's g@g.T is symmetric only up to
+/// rounding); the initial eigendecomposition runs in Double (dsyevd) and is rounded once to Float; the
+/// refresh's power step and QR run in Float (sgemm, sgeqrf/sorgqr) as in soap.py, with est_j summed in
+/// Double. LAPACK runs on one OpenBLAS thread: its results depend on the thread count.
+/// Speed (see `step`): tensors are stepped in parallel, M/V/direction are one fused pass, the refresh
+/// QR uses a padded leading dimension, and no tensor-sized buffer is allocated after the first step.
 /// The random-rotation ablation has fixed bases from its seed, no GG and no first-call skip.
 /// State: `opt.<p>.step`, `.m`, `.v` or `.r`/`.c`, and per rotated side `.GGL`/`.GGR` (Shampoo only) and
 /// `.QL`/`.QR`.
@@ -126,11 +129,14 @@ public struct SOAP: Optimizer {
     public var kind: OptimizerKind { config.kind }
     private let routes: [Route]
     private var states: [RotatedState?]
-    private var workspace: SOAPWorkspace
+    /// One per worker thread (see `step`); created on first use.
+    private var workspaces: [SOAPWorkspace] = []
+    /// Tensor indices, most expensive first: the order workers pick them up in.
+    private let taskOrder: [Int]
 
     /// Number of LAPACK factorisations run so far (eigendecompositions and QRs); lets tests prove that a
     /// rejected gradient never reached LAPACK.
-    public var lapackCalls: Int { workspace.lapackCalls }
+    public var lapackCalls: Int { workspaces.reduce(0) { $0 + $1.lapackCalls } }
 
     /// How one tensor is treated: its matrix view and which sides are rotated.
     struct Route: Sendable {
@@ -141,6 +147,14 @@ public struct SOAP: Optimizer {
         let factored: Bool
         let decays: Bool
         var count: Int { rows * cols }
+
+        /// Rough arithmetic of one step plus its share of a refresh, used only to schedule big tensors first.
+        var cost: Int {
+            var total = count
+            if left { total += count * rows + rows * rows * rows }
+            if right { total += count * cols + cols * cols * cols }
+            return total
+        }
     }
 
     public init(config: SOAPConfig = SOAPConfig(), layout: ArenaLayout) throws {
@@ -164,16 +178,50 @@ public struct SOAP: Optimizer {
         }
         self.routes = routes
         states = Array(repeating: nil, count: layout.specs.count)
-        workspace = SOAPWorkspace(routes: routes)
+        taskOrder = routes.indices.sorted { routes[$0].cost > routes[$1].cost || (routes[$0].cost == routes[$1].cost && $0 < $1) }
     }
 
+    /// Steps every tensor. Tensors are independent, so with several workers (`Parallel.workerCount`) each
+    /// worker takes whole tensors, biggest first, with its own workspace, and OpenBLAS runs on one thread
+    /// meanwhile: two single-threaded streams of sgemm and QR keep both cores busier than one two-threaded
+    /// stream of the many mid-sized products, and the refresh QRs (which must run on one thread, see
+    /// `HouseholderQR`) no longer queue behind each other. A tensor's arithmetic is the same whichever
+    /// worker runs it and OpenBLAS's sgemm gives the same bits for any thread count, so the result is
+    /// identical to the one-worker order; the tests check this bitwise. If tensors fail, the error of
+    /// the first one in layout order is thrown.
     public mutating func step(parameters: FloatArena, gradients: FloatArena, learningRate: Float) throws {
         try Check.stepInputs(layout: layout, parameters: parameters, gradients: gradients, learningRate: learningRate)
-        for (index, spec) in layout.specs.enumerated() {
-            try Self.stepTensor(&states[index], route: routes[index], name: spec.name, config: config,
-                                w: parameters.view(index), g: gradients.view(index).baseAddress!,
-                                learningRate: learningRate, workspace: &workspace)
+        let workers = max(1, min(Parallel.workerCount, routes.count))
+        while workspaces.count < workers { workspaces.append(SOAPWorkspace(routes: routes)) }
+        if workers == 1 {
+            for (index, spec) in layout.specs.enumerated() {
+                try Self.stepTensor(&states[index], route: routes[index], name: spec.name, config: config,
+                                    w: parameters.view(index), g: gradients.view(index).baseAddress!,
+                                    learningRate: learningRate, workspace: &workspaces[0])
+            }
+            return
         }
+        let failures = TensorFailures()
+        let (config, routes, taskOrder, specs) = (config, routes, taskOrder, layout.specs)
+        BLASInfo.withSingleThread {
+            states.withUnsafeMutableBufferPointer { statesView in
+                workspaces.withUnsafeMutableBufferPointer { workspacesView in
+                    let statesBase = SendablePointer(statesView), workspacesBase = SendablePointer(workspacesView)
+                    Parallel.forEachTask(count: taskOrder.count, workers: workers) { task, worker in
+                        let index = taskOrder[task]
+                        do {
+                            try Self.stepTensor(&statesBase.base[index], route: routes[index], name: specs[index].name,
+                                                config: config, w: parameters.view(index),
+                                                g: gradients.view(index).baseAddress!, learningRate: learningRate,
+                                                workspace: &workspacesBase.base[worker])
+                        } catch {
+                            failures.record(error, tensor: index)
+                        }
+                    }
+                }
+            }
+        }
+        if let error = failures.first { throw error }
     }
 
     static func stepTensor(
@@ -206,18 +254,18 @@ public struct SOAP: Optimizer {
         // g' = Q_Lᵀ g Q_R (a copy of g when no side is rotated)
         state.rotateForward(g, into: &ws.projected, tmp: &ws.tmp, route: route)
         state.step += 1
-        momentumUpdate(&state.m, ws.projected, beta1: config.beta1)
 
-        // direction = M / (√V + ε), in the rotated basis
+        // M ← β₁M + (1−β₁)g';  direction = M / (√V + ε), in the rotated basis
         let eps = Float(config.epsilon)
         if route.factored {
+            momentumUpdate(&state.m, ws.projected, beta1: config.beta1)
             FactoredSecondMoment.update(r: &state.r, c: &state.c, g: ws.projected,
                                         rows: rows, cols: cols, beta2: beta2, columnSums: &ws.columnSums)
             FactoredSecondMoment.rowScale(state.r, into: &ws.rowScale)
             FactoredSecondMoment.direction(out: &ws.direction, m: state.m, rowScale: ws.rowScale, c: state.c,
                                            rows: rows, cols: cols, eps: eps)
         } else {
-            state.secondMomentDirection(ws.projected, into: &ws.direction, beta2: beta2, eps: eps)
+            state.adamDirection(ws.projected, into: &ws.direction, beta1: config.beta1, beta2: beta2, eps: eps)
         }
 
         // u = Q_L direction Q_Rᵀ;  W ← W − α·u;  W ← W − lr·wd·W
@@ -327,12 +375,19 @@ struct RotatedState: Sendable {
         if route.right { ggRight = Array(repeating: 0, count: route.cols * route.cols) }
     }
 
-    /// GG_L ← decay·GG_L + weight·g gᵀ, GG_R ← decay·GG_R + weight·gᵀg (sgemm; decay 0 overwrites).
-    /// (ssyrk would do half the arithmetic, but measured slower than OpenBLAS's sgemm on the bench model.)
+    /// GG_L ← decay·GG_L + weight·g gᵀ, GG_R ← decay·GG_R + weight·gᵀg (decay 0 overwrites).
+    /// ssyrk computes the upper triangle, half of sgemm's arithmetic, and it is mirrored, so GG is exactly
+    /// symmetric.
     mutating func accumulateStatistics(g: UnsafePointer<Float>, route: SOAP.Route, decay: Float, weight: Float) {
         let rows = route.rows, cols = route.cols
-        if route.left { gemm(false, true, rows, rows, cols, weight, g, cols, g, cols, decay, &ggLeft, rows) }
-        if route.right { gemm(true, false, cols, cols, rows, weight, g, cols, g, cols, decay, &ggRight, cols) }
+        if route.left {
+            cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(rows), Int32(cols), weight, g, Int32(cols), decay, &ggLeft, Int32(rows))
+            mirrorUpperTriangle(&ggLeft, n: rows)
+        }
+        if route.right {
+            cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(cols), Int32(rows), weight, g, Int32(cols), decay, &ggRight, Int32(cols))
+            mirrorUpperTriangle(&ggRight, n: cols)
+        }
     }
 
     /// out = Q_Lᵀ x Q_R (x and out distinct; identity on sides that are not rotated).
@@ -361,9 +416,9 @@ struct RotatedState: Sendable {
         }
     }
 
-    /// V ← β₂V + (1−β₂)g'²;  out = M / (√V + ε).
-    mutating func secondMomentDirection(_ projected: UnsafePointer<Float>, into out: inout [Float], beta2: Double, eps: Float) {
-        let b2 = Float(beta2), c2 = Float(1 - beta2)
+    /// M ← β₁M + (1−β₁)g';  V ← β₂V + (1−β₂)g'²;  out = M / (√V + ε), in one pass over memory.
+    mutating func adamDirection(_ projected: UnsafePointer<Float>, into out: inout [Float], beta1: Double, beta2: Double, eps: Float) {
+        let b1 = Float(beta1), c1 = Float(1 - beta1), b2 = Float(beta2), c2 = Float(1 - beta2)
         let gp = SendablePointer(UnsafeMutablePointer(mutating: projected))
         let count = m.count
         m.withUnsafeMutableBufferPointer { mView in
@@ -372,6 +427,7 @@ struct RotatedState: Sendable {
                     let mp = SendablePointer(mView), vp = SendablePointer(vView), op = SendablePointer(outView)
                     forEachElementChunk(count) { range in
                         for i in range {
+                            mp[i] = b1 * mp[i] + c1 * gp[i]
                             vp[i] = b2 * vp[i] + c2 * (gp[i] * gp[i])
                             op[i] = mp[i] / (vp[i].squareRoot() + eps)
                         }
@@ -415,10 +471,11 @@ struct SOAPWorkspace: Sendable {
     var tmp: [Float]         // gemm intermediate / permutation scratch (rows, cols)
     var rowScale: [Float]    // r / mean(r) (rows)
     var columnSums: [Double] // (cols)
-    var a64: [Double]        // LAPACK matrix, column-major (n, n)
+    var a64: [Double]        // LAPACK matrix, column-major (n, n), leading dimension n or the QR's padded one
     var b64: [Double]        // (n, n)
     var power: [Float]       // GG·Q, row-major (n, n)
-    var a32: [Float]         // refresh QR input/output, column-major (n, n)
+    var a32: [Float]         // refresh QR input/output, column-major (n, n), padded leading dimension
+    var transposed: [Float]  // (GG·Q)ᵀ, row-major (n, n)
     var estimates: [Double]  // est_j (n)
     var order: [Int]         // refresh permutation (n)
     var eigensolvers: [Int: SymmetricEigensolver] = [:]
@@ -436,10 +493,12 @@ struct SOAPWorkspace: Sendable {
         tmp = projected
         rowScale = projected
         columnSums = Array(repeating: 0, count: maxCount)
-        a64 = Array(repeating: 0, count: maxSide * maxSide)
+        let paddedSide = HouseholderQR<Float>.leadingDimension(maxSide)
+        a64 = Array(repeating: 0, count: maxSide * paddedSide)
         b64 = a64
         power = Array(repeating: 0, count: maxSide * maxSide)
-        a32 = power
+        a32 = Array(repeating: 0, count: maxSide * paddedSide)
+        transposed = power
         estimates = Array(repeating: 0, count: maxSide)
         order = Array(0..<maxSide)
     }
@@ -473,10 +532,13 @@ struct SOAPWorkspace: Sendable {
     /// Q factor of a QR of an n×n standard-normal matrix drawn from `purpose` under `seed`.
     mutating func randomBasis(n: Int, seed: UInt64, purpose: String) throws -> [Float] {
         var stream = RandomStream(seed: seed, purpose: purpose)
-        for k in 0..<(n * n) { a64[k] = stream.nextNormal() }  // column-major fill
-        try orthogonalFactor(n: n, context: purpose)
+        if factorizers[n] == nil { factorizers[n] = try HouseholderQR<Double>(n: n) }
+        let lda = factorizers[n]!.lda
+        for j in 0..<n { for i in 0..<n { a64[i + j * lda] = stream.nextNormal() } }  // column-major fill
+        lapackCalls += 1
+        try factorizers[n]!.orthogonalFactor(&a64, context: purpose)
         var q = [Float](repeating: 0, count: n * n)
-        for j in 0..<n { for i in 0..<n { q[i * n + j] = Float(a64[i + j * n]) } }
+        for j in 0..<n { for i in 0..<n { q[i * n + j] = Float(a64[i + j * lda]) } }
         return q
     }
 
@@ -491,29 +553,72 @@ struct SOAPWorkspace: Sendable {
                 }
             }
         }
-        for j in 0..<n {
-            var estimate = 0.0
-            for i in 0..<n { estimate += Double(q[i * n + j]) * Double(power[i * n + j]) }
-            estimates[j] = estimate
-            order[j] = j
+        // est_j = Σ_i Q_ij·P_ij, summed over i in ascending order; rows outermost so both reads are contiguous.
+        for j in 0..<n { estimates[j] = 0; order[j] = j }
+        q.withUnsafeBufferPointer { qv in
+            power.withUnsafeBufferPointer { pv in
+                estimates.withUnsafeMutableBufferPointer { est in
+                    for i in 0..<n {
+                        let qRow = qv.baseAddress! + i * n, pRow = pv.baseAddress! + i * n
+                        for j in 0..<n { est[j] += Double(qRow[j]) * Double(pRow[j]) }
+                    }
+                }
+            }
         }
         estimates.withUnsafeBufferPointer { est in
             order.withUnsafeMutableBufferPointer { orderView in
                 orderView[0..<n].sort { a, b in est[a] > est[b] || (est[a] == est[b] && a < b) }
             }
         }
-        for j in 0..<n { for i in 0..<n { a32[i + j * n] = power[i * n + order[j]] } }
+        // Column j of the column-major QR input is column order[j] of P, i.e. row order[j] of Pᵀ.
         if floatFactorizers[n] == nil { floatFactorizers[n] = try HouseholderQR<Float>(n: n) }
+        let lda = floatFactorizers[n]!.lda
+        transposeTiled(power, rows: n, cols: n, stride: n, into: &transposed)
+        transposed.withUnsafeBufferPointer { t in
+            a32.withUnsafeMutableBufferPointer { a in
+                for j in 0..<n { (a.baseAddress! + j * lda).update(from: t.baseAddress! + order[j] * n, count: n) }
+            }
+        }
         lapackCalls += 1
         try floatFactorizers[n]!.orthogonalFactor(&a32, context: context)
-        for j in 0..<n { for i in 0..<n { q[i * n + j] = a32[i + j * n] } }
+        // The column-major Q, read as a row-major matrix with row stride lda, is Qᵀ.
+        transposeTiled(a32, rows: n, cols: n, stride: lda, into: &q)
     }
 
-    /// Replaces the n×n column-major matrix in `a64` by its QR Q factor.
-    private mutating func orthogonalFactor(n: Int, context: String) throws {
-        if factorizers[n] == nil { factorizers[n] = try HouseholderQR<Double>(n: n) }
-        lapackCalls += 1
-        try factorizers[n]!.orthogonalFactor(&a64, context: context)
+}
+
+/// Copies the upper triangle of the row-major n×n `a` onto its lower triangle, in 8×8 tiles (see
+/// `transposeTiled`).
+func mirrorUpperTriangle(_ a: inout [Float], n: Int) {
+    let tile = 8
+    a.withUnsafeMutableBufferPointer { view in
+        let p = view.baseAddress!
+        for i0 in stride(from: 0, to: n, by: tile) {
+            for j0 in stride(from: 0, through: i0, by: tile) {
+                for i in i0..<min(i0 + tile, n) {
+                    for j in j0..<min(j0 + tile, i) { p[i * n + j] = p[j * n + i] }
+                }
+            }
+        }
+    }
+}
+
+/// out[j·rows + i] = x[i·stride + j]: the transpose of the row-major rows×cols `x` (rows `stride` apart),
+/// in 8×8 tiles. Tiles keep the strided side in cache; with power-of-two row lengths a larger tile maps
+/// every row to the same cache set and is several times slower.
+func transposeTiled(_ x: [Float], rows: Int, cols: Int, stride rowStride: Int, into out: inout [Float]) {
+    let tile = 8
+    x.withUnsafeBufferPointer { xv in
+        out.withUnsafeMutableBufferPointer { ov in
+            let src = xv.baseAddress!, dst = ov.baseAddress!
+            for i0 in stride(from: 0, to: rows, by: tile) {
+                for j0 in stride(from: 0, to: cols, by: tile) {
+                    for i in i0..<min(i0 + tile, rows) {
+                        for j in j0..<min(j0 + tile, cols) { dst[j * rows + i] = src[i * rowStride + j] }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -525,3 +630,13 @@ func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha:
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
+
+/// Errors raised by tensors stepped on worker threads; `first` is the one of the lowest tensor index, so the
+/// message does not depend on thread timing.
+private final class TensorFailures: @unchecked Sendable {
+    private let mutex = Mutex()
+    private var errors: [(tensor: Int, error: any Error)] = []
+    func record(_ error: any Error, tensor: Int) { mutex.locked { errors.append((tensor, error)) } }
+    var first: (any Error)? { mutex.locked { errors.min { $0.tensor < $1.tensor }?.error } }
+}
+
