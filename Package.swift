@@ -31,12 +31,18 @@ let libraryTargets: [Target] = modules.map { module in
     .target(name: module.name, dependencies: module.dependencies, resources: moduleResources[module.name])
 }
 
+/// Test-only dependencies beyond the module itself, OLGoldens and OLCore.
+let extraTestDependencies: [String: [String]] = ["OLTraining": ["AllocationCounter"]]
+
 let testTargets: [Target] = modules.map { module in
     .testTarget(
         name: module.name + "Tests",
-        dependencies: [module.name, "OLGoldens", "OLCore"].uniqued().map { .target(name: $0) }
+        dependencies: ([module.name, "OLGoldens", "OLCore"] + extraTestDependencies[module.name, default: []]).uniqued().map { .target(name: $0) }
     )
-}
+} + [
+    // Counting malloc wrappers for the "a training step allocates nothing" test (C, test-only).
+    .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
+]
 
 extension Array where Element == String {
     /// The elements in order, each once.

@@ -1,4 +1,8 @@
-import Dispatch
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 
 /// Deterministic data-parallel loops.
 ///
@@ -24,12 +28,15 @@ public enum Parallel {
             for k in 0..<chunks { body(k * chunkSize ..< min(count, (k + 1) * chunkSize)) }
             return
         }
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        let ran = WorkerPool.shared.run(workers: workers) { worker in
             var k = worker
             while k < chunks {
                 body(k * chunkSize ..< min(count, (k + 1) * chunkSize))
                 k += workers
             }
+        }
+        if !ran {  // another loop holds the pool: same chunks, in order, here
+            for k in 0..<chunks { body(k * chunkSize ..< min(count, (k + 1) * chunkSize)) }
         }
     }
 
@@ -42,15 +49,15 @@ public enum Parallel {
         guard count > 0 else { return }
         let workers = max(1, min(requested, count))
         if workers == 1 {
-            for task in 0..<count { body(task, 0) }
+            markedAsTask { for task in 0..<count { body(task, 0) } }
             return
         }
-        let next = TaskCounter()
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            let outer = pthread_getspecific(insideTaskKey)
-            pthread_setspecific(insideTaskKey, UnsafeRawPointer(bitPattern: 1))
-            defer { pthread_setspecific(insideTaskKey, outer) }
-            while let task = next.take(below: count) { body(task, worker) }
+        let pool = WorkerPool.shared
+        let ran = pool.run(workers: workers) { worker in
+            markedAsTask { while let task = pool.nextTask(below: count) { body(task, worker) } }
+        }
+        if !ran {  // another loop holds the pool: every task in order, here, as worker 0
+            markedAsTask { for task in 0..<count { body(task, 0) } }
         }
     }
 
@@ -94,22 +101,17 @@ enum ProcessInfoCores {
     static var active: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 }
 
+/// Runs `body` with the calling thread marked as running `forEachTask` tasks.
+private func markedAsTask(_ body: () -> Void) {
+    let outer = pthread_getspecific(insideTaskKey)
+    pthread_setspecific(insideTaskKey, UnsafeRawPointer(bitPattern: 1))
+    defer { pthread_setspecific(insideTaskKey, outer) }
+    body()
+}
+
 /// Thread-specific marker set while a thread runs `forEachTask` tasks.
-nonisolated(unsafe) private let insideTaskKey: pthread_key_t = {
+private let insideTaskKey: pthread_key_t = {
     var key = pthread_key_t()
     pthread_key_create(&key, nil)
     return key
 }()
-
-/// The next unclaimed task index of a `Parallel.forEachTask` loop.
-private final class TaskCounter: @unchecked Sendable {
-    private let mutex = Mutex()
-    private var next = 0
-    func take(below count: Int) -> Int? {
-        mutex.locked {
-            guard next < count else { return nil }
-            defer { next += 1 }
-            return next
-        }
-    }
-}

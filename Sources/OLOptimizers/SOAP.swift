@@ -133,6 +133,8 @@ public struct SOAP: Optimizer {
     private var workspaces: [SOAPWorkspace] = []
     /// Tensor indices, most expensive first: the order workers pick them up in.
     private let taskOrder: [Int]
+    /// Errors of the parallel step (reused, so a step allocates nothing).
+    private let failures = TensorFailures()
 
     /// Number of LAPACK factorisations run so far (eigendecompositions and QRs); lets tests prove that a
     /// rejected gradient never reached LAPACK.
@@ -201,8 +203,8 @@ public struct SOAP: Optimizer {
             }
             return
         }
-        let failures = TensorFailures()
-        let (config, routes, taskOrder, specs) = (config, routes, taskOrder, layout.specs)
+        let (config, routes, taskOrder, specs, failures) = (config, routes, taskOrder, layout.specs, failures)
+        failures.reset()
         BLASInfo.withSingleThread {
             states.withUnsafeMutableBufferPointer { statesView in
                 workspaces.withUnsafeMutableBufferPointer { workspacesView in
@@ -637,6 +639,7 @@ private final class TensorFailures: @unchecked Sendable {
     private let mutex = Mutex()
     private var errors: [(tensor: Int, error: any Error)] = []
     func record(_ error: any Error, tensor: Int) { mutex.locked { errors.append((tensor, error)) } }
+    func reset() { mutex.locked { errors.removeAll(keepingCapacity: true) } }
     var first: (any Error)? { mutex.locked { errors.min { $0.tensor < $1.tensor }?.error } }
 }
 

@@ -1,3 +1,4 @@
+import Dispatch
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -68,6 +69,25 @@ struct ParallelAndArenaTests {
         #expect(mismatches == 0)
         #expect(insideFlags == [true, true, true, true])
         #expect(!Parallel.isInsideTask)
+    }
+
+    @Test("loops started from two threads at once (one gets the pool, one runs itself) all finish with every chunk done once")
+    func concurrentLoopsFromTwoThreads() {
+        let count = 5000, rounds = 300
+        let outputs = UnsafeMutableBufferPointer<Int32>.allocate(capacity: 2 * count)
+        defer { outputs.deallocate() }
+        outputs.initialize(repeating: 0)
+        let out = SendablePointer(outputs)
+        Parallel.withWorkers(2) {
+            DispatchQueue.concurrentPerform(iterations: 2) { thread in
+                for _ in 0..<rounds {
+                    Parallel.forEachChunk(count: count, chunkSize: 64) { range in
+                        for i in range { out[thread * count + i] += 1 }
+                    }
+                }
+            }
+        }
+        #expect(outputs.allSatisfy { $0 == Int32(rounds) })
     }
 
     @Test("arena views are 64-byte aligned, disjoint and found by name")

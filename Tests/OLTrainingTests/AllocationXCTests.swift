@@ -1,0 +1,117 @@
+import AllocationCounter
+import XCTest
+@testable import OLCore
+@testable import OLModel
+@testable import OLOptimizers
+
+/// "No allocation inside a step after warm-up" (issue 8), checked by counting malloc-family calls from
+/// every thread of the process. XCTest, not Swift Testing: XCTest cases run one at a time before the
+/// Swift Testing suites start, so nothing else allocates while a count is open.
+///
+/// Two allocations are outside the model and optimisers and are accounted for, not hidden:
+/// - OpenBLAS's multi-threaded sgemm mallocs its job table on every call (Debian's build has a large
+///   MAX_CPU_NUMBER), so the exact check runs with OpenBLAS on one thread.
+/// - Handing a loop to the worker pool costs one small block (`withoutActuallyEscaping`), so with two
+///   workers the check is "no more allocations than loops handed to the pool".
+final class AllocationXCTests: XCTestCase {
+    private static let blocks: [BlockKind] = [.preLN, .preRMS, .preSRMS, .postLN, .op, .noNorm]
+
+    private func model(_ block: BlockKind) throws -> GPT {
+        var config = ModelConfig()
+        config.block = block
+        config.width = 32
+        config.layers = 2
+        config.heads = 4
+        config.seq = 16
+        return try GPT(config: config, seed: 3, maxBatch: 4)
+    }
+
+    /// Linux (glibc) must count; elsewhere the checks are skipped rather than passing vacuously.
+    private func requireCounting() throws {
+        #if os(Linux)
+        XCTAssertEqual(olab_allocation_counting_supported(), 1, "the glibc allocation wrappers are not linked")
+        #else
+        try XCTSkipUnless(olab_allocation_counting_supported() == 1, "allocation counting needs glibc")
+        #endif
+    }
+
+    /// Allocations and pool loops of 3 calls of `body`, after `warmUp` calls (the first steps size
+    /// workspaces, LAPACK solvers, OpenBLAS's buffers and the pool's threads).
+    private func measure(warmUp: Int = 12, _ body: () throws -> Void) rethrows -> (allocations: Int, loops: Int) {
+        for _ in 0..<warmUp { try body() }
+        let loopsBefore = WorkerPool.shared.loopsRun
+        olab_allocation_count_start()
+        for _ in 0..<3 { try body() }
+        let allocations = olab_allocation_count_stop()
+        return (allocations, WorkerPool.shared.loopsRun - loopsBefore)
+    }
+
+    /// Runs `body` with `workers` of ours and OpenBLAS on `blasThreads`.
+    private func with<R>(workers: Int, blasThreads: Int, _ body: () throws -> R) rethrows -> R {
+        let saved = BLASInfo.threads
+        defer { BLASInfo.setThreads(saved) }
+        BLASInfo.setThreads(blasThreads)
+        return try Parallel.withWorkers(workers, body)
+    }
+
+    /// One training step's model work: forward with targets, zeroed gradients, backward.
+    private func modelStep(_ block: BlockKind) throws -> () -> Void {
+        let gpt = try model(block), B = 4, T = 16
+        let tokens = UnsafeMutableBufferPointer<Int32>.allocate(capacity: B * T)
+        let targets = UnsafeMutableBufferPointer<Int32>.allocate(capacity: B * T)
+        addTeardownBlock { tokens.deallocate(); targets.deallocate() }
+        for i in 0..<(B * T) { tokens[i] = Int32(i % 256); targets[i] = Int32((i * 7) % 256) }
+        return {
+            gpt.forward(tokens: UnsafeBufferPointer(tokens), targets: UnsafeBufferPointer(targets), B: B, T: T)
+            gpt.zeroGradients()
+            gpt.backward()
+        }
+    }
+
+    /// One optimiser step on fresh random gradients of a Pre-LN model's layout.
+    private func optimiserStep(_ kind: OptimizerKind) throws -> () throws -> Void {
+        let gpt = try model(.preLN)
+        var optimizer = try kind.makeOptimizer(layout: gpt.parameters.layout)
+        var stream = RandomStream(seed: 9, purpose: "tests")
+        // With SOAP's f = 10, the 12 warm-up calls include the first refresh; the 3 counted calls do not.
+        return {
+            for index in gpt.parameters.layout.specs.indices { stream.fillNormal(gpt.gradients.view(index), std: 0.01) }
+            try optimizer.step(parameters: gpt.parameters, gradients: gpt.gradients, learningRate: 1e-3)
+        }
+    }
+
+    func testTheCounterSeesArrayAllocations() throws {
+        try requireCounting()
+        let counted = measure(warmUp: 0) { _ = [Float](repeating: 1, count: 1000 + Int.random(in: 0..<2)) }
+        XCTAssertGreaterThanOrEqual(counted.allocations, 3, "three fresh arrays must be counted, or the checks below prove nothing")
+    }
+
+    func testForwardBackwardAndEveryOptimiserAllocateNothingOnOneThreadAfterWarmUp() throws {
+        try requireCounting()
+        try with(workers: 1, blasThreads: 1) {
+            for block in Self.blocks {
+                let counted = measure(try modelStep(block))
+                XCTAssertEqual(counted.allocations, 0, "\(block): forward + backward allocated \(counted.allocations) times in 3 steps")
+            }
+            for kind in OptimizerKind.allCases {
+                let counted = try measure(try optimiserStep(kind))
+                XCTAssertEqual(counted.allocations, 0, "\(kind.rawValue): 3 steps allocated \(counted.allocations) times")
+            }
+        }
+    }
+
+    func testWithTwoWorkersTheOnlyAllocationsAreOnePerLoopHandedToThePool() throws {
+        try requireCounting()
+        try with(workers: 2, blasThreads: 1) {
+            for block in Self.blocks {
+                let counted = measure(try modelStep(block))
+                XCTAssertGreaterThan(counted.loops, 0, "\(block): the model ran no parallel loop, so this checks nothing")
+                XCTAssertLessThanOrEqual(counted.allocations, counted.loops, "\(block): \(counted.allocations) allocations for \(counted.loops) pool loops")
+            }
+            for kind in [OptimizerKind.adamw, .soap] {
+                let counted = try measure(try optimiserStep(kind))
+                XCTAssertLessThanOrEqual(counted.allocations, counted.loops, "\(kind.rawValue): \(counted.allocations) allocations for \(counted.loops) pool loops")
+            }
+        }
+    }
+}
