@@ -474,7 +474,6 @@ struct SOAPWorkspace: Sendable {
     var rowScale: [Float]    // r / mean(r) (rows)
     var columnSums: [Double] // (cols)
     var a64: [Double]        // LAPACK matrix, column-major (n, n), leading dimension n or the QR's padded one
-    var b64: [Double]        // (n, n)
     var power: [Float]       // GG·Q, row-major (n, n)
     var a32: [Float]         // refresh QR input/output, column-major (n, n), padded leading dimension
     var transposed: [Float]  // (GG·Q)ᵀ, row-major (n, n)
@@ -493,11 +492,10 @@ struct SOAPWorkspace: Sendable {
         update = projected
         original = projected
         tmp = projected
-        rowScale = projected
-        columnSums = Array(repeating: 0, count: maxCount)
+        rowScale = Array(repeating: 0, count: max(1, routes.map(\.rows).max() ?? 1))
+        columnSums = Array(repeating: 0, count: max(1, routes.map(\.cols).max() ?? 1))
         let paddedSide = HouseholderQR<Float>.leadingDimension(maxSide)
         a64 = Array(repeating: 0, count: maxSide * paddedSide)
-        b64 = a64
         power = Array(repeating: 0, count: maxSide * maxSide)
         a32 = Array(repeating: 0, count: maxSide * paddedSide)
         transposed = power
