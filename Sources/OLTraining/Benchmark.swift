@@ -162,6 +162,13 @@ public struct BenchmarkReport: Sendable {
 
     /// The measured sgemm peak (GFLOP/s): the fastest shape's median; the denominator of MFU.
     public var peakGflops: Double { sgemm.map(\.gflops.median).max() ?? .nan }
+
+    /// Median step time of `arm` over that of Pre-LN + AdamW in the same run (the SOAP target is
+    /// ≤ 1.6); nil when the Pre-LN + AdamW arm did not run.
+    public func stepRatioToAdamW(_ arm: ArmResult) -> Double? {
+        guard let reference = arms.first(where: { $0.arm.name == BenchmarkArm.all[0].name }) else { return nil }
+        return arm.stepMilliseconds.median / reference.stepMilliseconds.median
+    }
 }
 
 /// The measurements behind `olab bench`: sgemm speed, training throughput and MFU per arm, a per-stage
@@ -336,7 +343,7 @@ extension BenchmarkReport {
         }
         sgemmMembers.append(JSONMember("peak", .double(peakGflops)))
         let armValues: [JSONValue] = arms.map { arm in
-            .object([
+            let common: JSONValue = .object([
                 "name": .string(arm.arm.name),
                 "block": .string(arm.arm.block.rawValue),
                 "optimizer": .string(arm.arm.optimizer.rawValue),
@@ -350,6 +357,9 @@ extension BenchmarkReport {
                 "parameters": .int(Int64(arm.parameters)),
                 "flops_per_step": .double(arm.flops.perStep),
             ])
+            guard let ratio = stepRatioToAdamW(arm), case .object(var members) = common else { return common }
+            members.append(JSONMember("step_ratio_to_preLN_adamw", .double(ratio)))
+            return .object(members)
         }
         let breakdown = arms.map { arm in
             JSONMember(arm.arm.name, .object([
@@ -420,11 +430,12 @@ extension BenchmarkReport {
         let flops = ModelFLOPs(model, batch: BenchmarkArm.batch)
         lines.append("training: d=\(model.width) L=\(model.layers) H=\(model.heads) T=\(model.seq) B=\(BenchmarkArm.batch) bytes, ReLU; "
                      + "\(fixed(flops.perStep / 1e9, 2)) GFLOP/step = 6·N·tokens + 12·L·T·d·tokens")
-        lines.append("arm                 step ms   ±range   tokens/s   GFLOP/s    MFU")
+        lines.append("arm                 step ms   ±range   tokens/s   GFLOP/s    MFU   ×AdamW")
         for arm in arms {
             lines.append(pad(arm.arm.name, 16, left: true) + pad(fixed(arm.stepMilliseconds.median, 1), 11)
                          + pad(fixed(arm.stepMilliseconds.range, 1), 9) + pad(fixed(arm.tokensPerSecond, 0), 11)
-                         + pad(fixed(arm.gflops, 1), 10) + pad(fixed(100 * arm.mfu(peak: peakGflops), 1) + "%", 8))
+                         + pad(fixed(arm.gflops, 1), 10) + pad(fixed(100 * arm.mfu(peak: peakGflops), 1) + "%", 8)
+                         + pad(stepRatioToAdamW(arm).map { fixed($0, 2) } ?? "–", 9))
         }
         for arm in arms {
             lines.append("")

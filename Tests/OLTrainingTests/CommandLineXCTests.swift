@@ -30,6 +30,36 @@ final class CommandLineXCTests: XCTestCase {
         }
     }
 
+    func testBenchJSONHasTheDocumentedKeysAndItsDerivedNumbersAgree() throws {
+        // --quick: 2 repeats of 2 steps, about 7 s for these two arms; timings are not judged, only the
+        // contract: keys present and every derived number computed from the ones it derives from.
+        let result = try runOlab(["bench", "--quick", "--json", "--arm", "preLN+adamw", "--arm", "preLN+soap"])
+        XCTAssertEqual(result.status, 0, result.err)
+        let report = try JSONValue.parse(result.out)
+        let sgemm = try XCTUnwrap(report["sgemm_gflops"]?.objectMembers)
+        let peak = try XCTUnwrap(report["sgemm_gflops"]?["peak"]?.doubleValue)
+        let shapeMedians = sgemm.filter { $0.key != "peak" }.compactMap { $0.value["gflops"]?.doubleValue }
+        XCTAssertEqual(shapeMedians.count, sgemm.count - 1, "every sgemm shape reports gflops")
+        XCTAssertEqual(peak, try XCTUnwrap(shapeMedians.max()), "the peak is the fastest measured shape")
+        let arms = try XCTUnwrap(report["arms"]?.arrayValue)
+        XCTAssertEqual(arms.compactMap { $0["name"]?.stringValue }, ["preLN+adamw", "preLN+soap"])
+        var steps: [Double] = []
+        for arm in arms {
+            let step = try XCTUnwrap(arm["step_ms"]?.doubleValue), flops = try XCTUnwrap(arm["flops_per_step"]?.doubleValue)
+            XCTAssertGreaterThan(step, 0)
+            steps.append(step)
+            // 16 × 128 tokens per step; relative 1e-12: the same Double arithmetic, printed with full precision.
+            XCTAssertEqual(try XCTUnwrap(arm["tokens_per_s"]?.doubleValue), 2048 / (step / 1000), accuracy: 1e-12 * 2048 / (step / 1000))
+            let gflops = flops / (step / 1000) / 1e9
+            XCTAssertEqual(try XCTUnwrap(arm["model_gflops"]?.doubleValue), gflops, accuracy: 1e-12 * gflops)
+            XCTAssertEqual(try XCTUnwrap(arm["mfu"]?.doubleValue), gflops / peak, accuracy: 1e-12)
+        }
+        XCTAssertEqual(try XCTUnwrap(arms[0]["step_ratio_to_preLN_adamw"]?.doubleValue), 1)
+        XCTAssertEqual(try XCTUnwrap(arms[1]["step_ratio_to_preLN_adamw"]?.doubleValue), steps[1] / steps[0], accuracy: 1e-12)
+        XCTAssertNotNil(report["breakdown"]?["preLN+soap"]?["stages"]?.arrayValue?.first { $0["stage"]?.stringValue == "optimizer" })
+        XCTAssertGreaterThan(try XCTUnwrap(report["peak_rss_mb"]?.doubleValue), 1)
+    }
+
     func testEvalReportsFloatAndQuantisedPerplexityOfAFreshCheckpointAsJSON() throws {
         let directory = try scratchDirectory("xc-eval")
         let train = try runOlab(["train", "--width", "32", "--layers", "2", "--heads", "4", "--seq", "32", "--batch", "8",
