@@ -52,6 +52,11 @@ public struct BLASInfo: Sendable, Equatable {
         return try body()
     }
 
+    /// `withSingleThread(body)` when `condition` holds, else just `body()`.
+    public static func withSingleThread<R>(when condition: Bool, _ body: () throws -> R) rethrows -> R {
+        condition ? try withSingleThread(body) : try body()
+    }
+
     private static let lock = Mutex()
     nonisolated(unsafe) private static var singleThreadSections = 0
     nonisolated(unsafe) private static var threadsToRestore: Int32 = 1

@@ -189,23 +189,17 @@ public struct SOAP: Optimizer {
     /// stream of the many mid-sized products, and the refresh QRs (which must run on one thread, see
     /// `HouseholderQR`) no longer queue behind each other. A tensor's arithmetic is the same whichever
     /// worker runs it and OpenBLAS's sgemm gives the same bits for any thread count, so the result is
-    /// identical to the one-worker order; the tests check this bitwise. If tensors fail, the error of
-    /// the first one in layout order is thrown.
+    /// identical to the one-worker order; the tests check this bitwise. One worker takes the same path,
+    /// in the same order. If tensors fail, the others are still stepped and the error of the first failing
+    /// one in layout order is thrown, whatever the worker count.
     public mutating func step(parameters: FloatArena, gradients: FloatArena, learningRate: Float) throws {
         try Check.stepInputs(layout: layout, parameters: parameters, gradients: gradients, learningRate: learningRate)
         let workers = max(1, min(Parallel.workerCount, routes.count))
         while workspaces.count < workers { workspaces.append(SOAPWorkspace(routes: routes)) }
-        if workers == 1 {
-            for (index, spec) in layout.specs.enumerated() {
-                try Self.stepTensor(&states[index], route: routes[index], name: spec.name, config: config,
-                                    w: parameters.view(index), g: gradients.view(index).baseAddress!,
-                                    learningRate: learningRate, workspace: &workspaces[0])
-            }
-            return
-        }
         let (config, routes, taskOrder, specs, failures) = (config, routes, taskOrder, layout.specs, failures)
         failures.reset()
-        BLASInfo.withSingleThread {
+        // One worker keeps OpenBLAS's own threads for its products; several take one OpenBLAS thread each.
+        BLASInfo.withSingleThread(when: workers > 1) {
             states.withUnsafeMutableBufferPointer { statesView in
                 workspaces.withUnsafeMutableBufferPointer { workspacesView in
                     let statesBase = SendablePointer(statesView), workspacesBase = SendablePointer(workspacesView)
