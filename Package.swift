@@ -8,11 +8,13 @@ let cLibraries: [Target] = [
     .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
     .systemLibrary(name: "CJSON", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+    // Puts OpenBLAS on one thread when the process loads (a C constructor): see BLAS.swift.
+    .target(name: "CBLASStartup", dependencies: ["CBLAS"]),
 ]
 
 /// Library modules in data-flow order: each depends only on modules above it.
 let modules: [(name: String, dependencies: [Target.Dependency])] = [
-    ("OLCore", ["CJSON", "CBLAS"]),
+    ("OLCore", ["CJSON", "CBLAS", "CBLASStartup"]),
     ("OLKernels", ["OLCore", "CBLAS"]),
     ("OLData", ["OLCore"]),
     ("OLModel", ["OLCore", "OLKernels"]),
@@ -31,15 +33,17 @@ let libraryTargets: [Target] = modules.map { module in
     .target(name: module.name, dependencies: module.dependencies, resources: moduleResources[module.name])
 }
 
-/// Test-only dependencies beyond the module itself, OLGoldens and OLCore.
+/// Test-only dependencies beyond the module itself, OLGoldens, OLCore and OLTestSupport.
 let extraTestDependencies: [String: [String]] = ["OLTraining": ["AllocationCounter"]]
 
 let testTargets: [Target] = modules.map { module in
     .testTarget(
         name: module.name + "Tests",
-        dependencies: ([module.name, "OLGoldens", "OLCore"] + extraTestDependencies[module.name, default: []]).uniqued().map { .target(name: $0) }
+        dependencies: ([module.name, "OLGoldens", "OLCore", "OLTestSupport"] + extraTestDependencies[module.name, default: []]).uniqued().map { .target(name: $0) }
     )
 } + [
+    // Assertions shared by every test target: bitwise comparisons that report the first difference fast.
+    .target(name: "OLTestSupport", dependencies: ["OLCore"], path: "Tests/OLTestSupport"),
     // Counting malloc wrappers for the "a training step allocates nothing" test (C, test-only).
     .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
 ]

@@ -332,7 +332,7 @@ public struct AuditReport {
                 JSONMember("description", .string(plan.corpus.description)),
                 JSONMember("fallback", plan.corpus.fallbackNote.map(JSONValue.string) ?? .null),
             ])),
-            JSONMember("blas", .object(["config": .string(blas.config), "core": .string(blas.coreName), "threads": .int(Int64(blas.threads))])),
+            JSONMember("blas", blas.json),
             JSONMember("wall_time_s", .double(wallSeconds)),
             JSONMember("estimated_s", .double(plan.estimatedSeconds)),
             JSONMember("paper_headline_opt125m", .array(Self.paperHeadline.map {

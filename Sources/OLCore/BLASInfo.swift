@@ -1,65 +1,38 @@
 import CBLAS
+import CBLASStartup
 
-/// The BLAS this process runs on, recorded in every run summary and golden header: results that go
-/// through sgemm are bitwise reproducible only on the same library, core type and thread count.
+/// The BLAS this process runs on, recorded in every run summary and golden header. OpenBLAS runs on one
+/// thread for the whole process (see `BLAS`), so results depend on the library and its core type (the
+/// kernel: same kernel ⇒ same bits; another kernel ⇒ within the goldens' tolerances), never on threads.
 public struct BLASInfo: Sendable, Equatable {
     public let config: String
     public let coreName: String
+    /// OpenBLAS's thread count: always 1 once the process has loaded.
     public let threads: Int
+    /// The thread count OpenBLAS chose at load time (from OPENBLAS_NUM_THREADS or the cores), before it
+    /// was set to 1; recorded so a reader sees the variable had no effect on the results.
+    public let threadsAtLoad: Int
 
     public static var current: BLASInfo {
         BLASInfo(
             config: String(cString: openblas_get_config()).trimmingCharacters(),
             coreName: String(cString: openblas_get_corename()),
-            threads: threads
+            threads: threads,
+            threadsAtLoad: Int(outlierlab_openblas_threads_at_load())
         )
     }
 
-    /// OpenBLAS's thread count outside single-threaded sections.
-    public static var threads: Int {
-        lock.locked { singleThreadSections > 0 ? Int(threadsToRestore) : Int(openblas_get_num_threads()) }
-    }
+    /// OpenBLAS's current thread count (1 unless something outside OutlierLab changed it).
+    public static var threads: Int { Int(openblas_get_num_threads()) }
 
-    /// Sets OpenBLAS's own thread count (determinism tests, `olab bench`). Inside a single-threaded
-    /// section the new count takes effect when the last section ends.
-    public static func setThreads(_ count: Int) {
-        lock.locked {
-            if singleThreadSections > 0 { threadsToRestore = Int32(count) } else { openblas_set_num_threads(Int32(count)) }
-        }
+    /// The `blas` object of run summaries, audit reports and bench results, with the worker count
+    /// (`OLAB_THREADS`) that ran beside it.
+    public var json: JSONValue {
+        .object([
+            "config": .string(config), "core": .string(coreName), "threads": .int(Int64(threads)),
+            "threads_at_load": .int(Int64(threadsAtLoad)), "workers": .int(Int64(Parallel.workerCount)),
+        ])
     }
-
-    /// Runs `body` with OpenBLAS on one thread. Two reasons call for it: OpenBLAS's LAPACK (dsyevd at
-    /// least) gives different bits for different thread counts, while its sgemm does not (measured with
-    /// 1 and 2 threads at the model's shapes); and our own parallel workers calling sgemm should not each
-    /// wake OpenBLAS's threads on the same cores. Sections nest and may overlap across threads: the
-    /// count is restored only when the last one ends, so no section ever runs multi-threaded LAPACK.
-    public static func withSingleThread<R>(_ body: () throws -> R) rethrows -> R {
-        lock.locked {
-            if singleThreadSections == 0 {
-                threadsToRestore = openblas_get_num_threads()
-                if threadsToRestore > 1 { openblas_set_num_threads(1) }
-            }
-            singleThreadSections += 1
-        }
-        defer {
-            lock.locked {
-                singleThreadSections -= 1
-                if singleThreadSections == 0 && threadsToRestore != openblas_get_num_threads() {
-                    openblas_set_num_threads(threadsToRestore)
-                }
-            }
-        }
-        return try body()
-    }
-
-    /// `withSingleThread(body)` when `condition` holds, else just `body()`.
-    public static func withSingleThread<R>(when condition: Bool, _ body: () throws -> R) rethrows -> R {
-        condition ? try withSingleThread(body) : try body()
-    }
-
-    private static let lock = Mutex()
-    nonisolated(unsafe) private static var singleThreadSections = 0
-    nonisolated(unsafe) private static var threadsToRestore: Int32 = 1
 }
 
 extension String {

@@ -10,8 +10,18 @@ import Darwin
 /// the number of threads; each chunk writes only its own outputs, and any cross-chunk reduction is done by
 /// the caller afterwards in index order. So a kernel gives the same bits with 1 or many workers.
 public enum Parallel {
-    /// Number of worker threads used by `forEachChunk`. Defaults to `OLAB_THREADS` or the core count.
-    nonisolated(unsafe) public static var workerCount: Int = {
+    /// Number of worker threads a loop started on the calling thread may use: the thread's own
+    /// `withWorkers` setting if it has one, else the process default (`OLAB_THREADS` or the core count;
+    /// assigning sets that default, as the CLI does before any work starts). Results never depend on it.
+    public static var workerCount: Int {
+        get {
+            let override = Int(bitPattern: pthread_getspecific(workerOverrideKey))
+            return override > 0 ? override : processWorkerCount
+        }
+        set { processWorkerCount = max(1, newValue) }
+    }
+
+    nonisolated(unsafe) private static var processWorkerCount: Int = {
         if let text = getenvString("OLAB_THREADS"), let value = Int(text), value > 0 { return value }
         return max(1, ProcessInfoCores.active)
     }()
@@ -64,11 +74,13 @@ public enum Parallel {
     /// Whether the calling thread is running a `forEachTask` task.
     public static var isInsideTask: Bool { pthread_getspecific(insideTaskKey) != nil }
 
-    /// Runs `body` with `workerCount` temporarily set to `count` (used by determinism tests and benches).
+    /// Runs `body` with `workerCount` set to `count` for loops started on the calling thread only, so
+    /// tests running side by side in one process cannot change each other's setting.
     public static func withWorkers<R>(_ count: Int, _ body: () throws -> R) rethrows -> R {
-        let saved = workerCount
-        workerCount = count
-        defer { workerCount = saved }
+        precondition(count > 0, "worker count must be positive")
+        let saved = pthread_getspecific(workerOverrideKey)
+        pthread_setspecific(workerOverrideKey, UnsafeRawPointer(bitPattern: count))
+        defer { pthread_setspecific(workerOverrideKey, saved) }
         return try body()
     }
 }
@@ -108,6 +120,13 @@ private func markedAsTask(_ body: () -> Void) {
     defer { pthread_setspecific(insideTaskKey, outer) }
     body()
 }
+
+/// Thread-specific worker count of `Parallel.withWorkers` (stored as the pointer's bit pattern; 0 = none).
+private let workerOverrideKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key, nil)
+    return key
+}()
 
 /// Thread-specific marker set while a thread runs `forEachTask` tasks.
 private let insideTaskKey: pthread_key_t = {

@@ -76,7 +76,9 @@ public enum Goldens {
     }
 
     /// Differences between a case and a golden file: case-level problems and failing tensors, each
-    /// tensor compared under the golden's (accepted) compare mode.
+    /// tensor compared under the golden's (accepted) compare mode and tolerances. The mode the code asks
+    /// for is used only when recording: tolerances are read from the golden, never re-derived from this
+    /// run's data and compared, so a golden recorded on one BLAS kernel verifies on another.
     public static func compare(_ actual: GoldenCase, with golden: GoldenFile) -> (problems: [String], failingTensors: [TensorComparison]) {
         let expected = golden.goldenCase
         var problems: [String] = []
@@ -92,9 +94,6 @@ public enum Goldens {
             guard let produced = actualByName[entry.name] else {
                 problems.append("tensor \"\(entry.name)\" is in the golden but was not produced")
                 continue
-            }
-            if produced.compare != entry.compare {
-                problems.append("tensor \"\(entry.name)\": compare mode is \(produced.compare) in code but \(entry.compare) in the golden; re-record and accept to change it")
             }
             let (a, g) = (produced.tensor, entry.tensor)
             guard a.values.dtype == g.values.dtype, a.shape == g.shape else {

@@ -42,8 +42,8 @@ public struct AttentionOptions: Sendable, Equatable {
 /// key columns 0 ..< (r+1)·attentionBlock, so the masked upper triangle is (mostly) never computed.
 let attentionBlock = 32
 
-/// Causal multi-head self-attention from a fused qkv buffer. Per (b, h), on its own worker (OpenBLAS
-/// single-threaded meanwhile): S = q kᵀ/√hs (sgemm per row block, lower block triangle only), optional
+/// Causal multi-head self-attention from a fused qkv buffer. Per (b, h), on its own worker (each sgemm
+/// one single-threaded call): S = q kᵀ/√hs (sgemm per row block, lower block triangle only), optional
 /// soft-cap, causal softmax in float32 with max-subtraction, out = P v (sgemm per row block).
 /// `att` keeps P (zero above the diagonal) for the backward and for attention entropy.
 public func attentionForward(
@@ -84,26 +84,24 @@ public func attentionForward(
         ld = 2 * C
     }
     let (o, p, source, ldqk, cap) = (SendablePointer(out), SendablePointer(att), qk, ld, options.softCap)
-    withSingleThreadedBLAS {
-        Parallel.forEachChunk(count: B * H, chunkSize: 1) { heads in
-            for bh in heads {
-                let b = bh / H, h = bh % H
-                let q = source.base + b * T * ldqk + h * hs
-                let k = q + C
-                let v = input.base + b * T * 3 * C + 2 * C + h * hs
-                let probs = p.base + bh * T * T
-                for i0 in stride(from: 0, to: T, by: attentionBlock) {
-                    let i1 = min(T, i0 + attentionBlock)
-                    sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: scale,
-                          a: q + i0 * ldqk, lda: ldqk, b: k, ldb: ldqk, beta: 0, c: probs + i0 * T, ldc: T)
-                    for i in i0..<i1 {
-                        causalSoftmaxRow(probs + i * T, count: i + 1, cap: cap)
-                        (probs + i * T + i + 1).update(repeating: 0, count: T - i - 1)
-                    }
-                    sgemm(transposeA: false, transposeB: false, m: i1 - i0, n: hs, k: i1, alpha: 1,
-                          a: probs + i0 * T, lda: T, b: v, ldb: 3 * C, beta: 0,
-                          c: o.base + (b * T + i0) * C + h * hs, ldc: C)
+    Parallel.forEachChunk(count: B * H, chunkSize: 1) { heads in
+        for bh in heads {
+            let b = bh / H, h = bh % H
+            let q = source.base + b * T * ldqk + h * hs
+            let k = q + C
+            let v = input.base + b * T * 3 * C + 2 * C + h * hs
+            let probs = p.base + bh * T * T
+            for i0 in stride(from: 0, to: T, by: attentionBlock) {
+                let i1 = min(T, i0 + attentionBlock)
+                sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: scale,
+                      a: q + i0 * ldqk, lda: ldqk, b: k, ldb: ldqk, beta: 0, c: probs + i0 * T, ldc: T)
+                for i in i0..<i1 {
+                    causalSoftmaxRow(probs + i * T, count: i + 1, cap: cap)
+                    (probs + i * T + i + 1).update(repeating: 0, count: T - i - 1)
                 }
+                sgemm(transposeA: false, transposeB: false, m: i1 - i0, n: hs, k: i1, alpha: 1,
+                      a: probs + i0 * T, lda: T, b: v, ldb: 3 * C, beta: 0,
+                      c: o.base + (b * T + i0) * C + h * hs, ldc: C)
             }
         }
     }
@@ -162,56 +160,54 @@ public func attentionBackward(
                                                    SendablePointer(logitsScratch), SendablePointer(dqk))
     // Row block [i0, i1) reads and writes dS, P only in columns < i1; column block [j0, j1) of dv, dk
     // sums over rows j0 ..< T only. Entries of dS right of the diagonal inside a block are set to 0.
-    withSingleThreadedBLAS {
-        Parallel.forEachChunk(count: B * H, chunkSize: 1) { heads in
-            for bh in heads {
-                let b = bh / H, h = bh % H
-                let q = source.base + b * T * ldqk + h * hs
-                let k = q + C
-                let v = input.base + b * T * 3 * C + 2 * C + h * hs
-                let dv = grad.base + b * T * 3 * C + 2 * C + h * hs
-                let dO = dy.base + b * T * C + h * hs
-                let probs = p.base + bh * T * T
-                let ds = dlogits.base + bh * T * T
-                let z = logits.base + bh * T * T
-                // dq = dS k /√hs, dk = dSᵀ q /√hs: straight into dqkv, or into dqk for the QK-norm backward.
-                let (dq, ldd, beta) = qkNorm
-                    ? (dqkDestination.base + b * T * 2 * C + h * hs, 2 * C, Float(0))
-                    : (grad.base + b * T * 3 * C + h * hs, 3 * C, Float(1))
-                for i0 in stride(from: 0, to: T, by: attentionBlock) {
-                    let i1 = min(T, i0 + attentionBlock)
-                    // dP = dO vᵀ
-                    sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: 1,
-                          a: dO + i0 * C, lda: C, b: v, ldb: 3 * C, beta: 0, c: ds + i0 * T, ldc: T)
-                    if cap != nil {
-                        sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: scale,
-                              a: q + i0 * ldqk, lda: ldqk, b: k, ldb: ldqk, beta: 0, c: z + i0 * T, ldc: T)
-                    }
-                    for i in i0..<i1 {
-                        let pr = probs + i * T, dr = ds + i * T
-                        var dot: Float = 0
-                        for j in 0...i { dot += pr[j] * dr[j] }
-                        for j in 0...i { dr[j] = pr[j] * (dr[j] - dot) }
-                        if let cap {
-                            let zr = z + i * T
-                            for j in 0...i {
-                                let t = tanhf(zr[j] / cap)
-                                dr[j] *= 1 - t * t
-                            }
+    Parallel.forEachChunk(count: B * H, chunkSize: 1) { heads in
+        for bh in heads {
+            let b = bh / H, h = bh % H
+            let q = source.base + b * T * ldqk + h * hs
+            let k = q + C
+            let v = input.base + b * T * 3 * C + 2 * C + h * hs
+            let dv = grad.base + b * T * 3 * C + 2 * C + h * hs
+            let dO = dy.base + b * T * C + h * hs
+            let probs = p.base + bh * T * T
+            let ds = dlogits.base + bh * T * T
+            let z = logits.base + bh * T * T
+            // dq = dS k /√hs, dk = dSᵀ q /√hs: straight into dqkv, or into dqk for the QK-norm backward.
+            let (dq, ldd, beta) = qkNorm
+                ? (dqkDestination.base + b * T * 2 * C + h * hs, 2 * C, Float(0))
+                : (grad.base + b * T * 3 * C + h * hs, 3 * C, Float(1))
+            for i0 in stride(from: 0, to: T, by: attentionBlock) {
+                let i1 = min(T, i0 + attentionBlock)
+                // dP = dO vᵀ
+                sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: 1,
+                      a: dO + i0 * C, lda: C, b: v, ldb: 3 * C, beta: 0, c: ds + i0 * T, ldc: T)
+                if cap != nil {
+                    sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: scale,
+                          a: q + i0 * ldqk, lda: ldqk, b: k, ldb: ldqk, beta: 0, c: z + i0 * T, ldc: T)
+                }
+                for i in i0..<i1 {
+                    let pr = probs + i * T, dr = ds + i * T
+                    var dot: Float = 0
+                    for j in 0...i { dot += pr[j] * dr[j] }
+                    for j in 0...i { dr[j] = pr[j] * (dr[j] - dot) }
+                    if let cap {
+                        let zr = z + i * T
+                        for j in 0...i {
+                            let t = tanhf(zr[j] / cap)
+                            dr[j] *= 1 - t * t
                         }
-                        (dr + i + 1).update(repeating: 0, count: i1 - i - 1)
                     }
-                    sgemm(transposeA: false, transposeB: false, m: i1 - i0, n: hs, k: i1, alpha: scale,
-                          a: ds + i0 * T, lda: T, b: k, ldb: ldqk, beta: beta, c: dq + i0 * ldd, ldc: ldd)
+                    (dr + i + 1).update(repeating: 0, count: i1 - i - 1)
                 }
-                for j0 in stride(from: 0, to: T, by: attentionBlock) {
-                    let j1 = min(T, j0 + attentionBlock)
-                    // dv += Pᵀ dO, dk = dSᵀ q /√hs over rows j0 ..< T.
-                    sgemm(transposeA: true, transposeB: false, m: j1 - j0, n: hs, k: T - j0, alpha: 1,
-                          a: probs + j0 * T + j0, lda: T, b: dO + j0 * C, ldb: C, beta: 1, c: dv + j0 * 3 * C, ldc: 3 * C)
-                    sgemm(transposeA: true, transposeB: false, m: j1 - j0, n: hs, k: T - j0, alpha: scale,
-                          a: ds + j0 * T + j0, lda: T, b: q + j0 * ldqk, ldb: ldqk, beta: beta, c: dq + C + j0 * ldd, ldc: ldd)
-                }
+                sgemm(transposeA: false, transposeB: false, m: i1 - i0, n: hs, k: i1, alpha: scale,
+                      a: ds + i0 * T, lda: T, b: k, ldb: ldqk, beta: beta, c: dq + i0 * ldd, ldc: ldd)
+            }
+            for j0 in stride(from: 0, to: T, by: attentionBlock) {
+                let j1 = min(T, j0 + attentionBlock)
+                // dv += Pᵀ dO, dk = dSᵀ q /√hs over rows j0 ..< T.
+                sgemm(transposeA: true, transposeB: false, m: j1 - j0, n: hs, k: T - j0, alpha: 1,
+                      a: probs + j0 * T + j0, lda: T, b: dO + j0 * C, ldb: C, beta: 1, c: dv + j0 * 3 * C, ldc: 3 * C)
+                sgemm(transposeA: true, transposeB: false, m: j1 - j0, n: hs, k: T - j0, alpha: scale,
+                      a: ds + j0 * T + j0, lda: T, b: q + j0 * ldqk, ldb: ldqk, beta: beta, c: dq + C + j0 * ldd, ldc: ldd)
             }
         }
     }

@@ -29,10 +29,8 @@ struct SymmetricEigensolver: Sendable {
     mutating func solve(_ a: inout [Double], context: String) throws {
         var size = Int32(n), lwork = Int32(work.count), liwork = Int32(iwork.count), info: Int32 = 0
         var jobz = CChar(UInt8(ascii: "V")), uplo = CChar(UInt8(ascii: "U"))
-        // Single-threaded: OpenBLAS's dsyevd gives different bits for different thread counts.
-        BLASInfo.withSingleThread {
-            dsyevd_(&jobz, &uplo, &size, &a, &size, &eigenvalues, &work, &lwork, &iwork, &liwork, &info, 1, 1)
-        }
+        // OpenBLAS is single-threaded for the whole process (`BLAS`): its dsyevd gives other bits on more threads.
+        dsyevd_(&jobz, &uplo, &size, &a, &size, &eigenvalues, &work, &lwork, &iwork, &liwork, &info, 1, 1)
         try LAPACKStatus.check(info, routine: "dsyevd", context: context)
     }
 }
@@ -108,13 +106,11 @@ struct HouseholderQR<Scalar: QRScalar>: Sendable {
     mutating func orthogonalFactor(_ a: inout [Scalar], context: String) throws {
         precondition(a.count >= lda * n, "QR matrix buffer too small")
         var size = Int32(n), lead = Int32(lda), lwork = Int32(work.count), info: Int32 = 0
-        // Single-threaded like the eigensolver: OpenBLAS's QR gives different bits for different thread counts.
-        try BLASInfo.withSingleThread {
-            Scalar.geqrf(&size, &a, &lead, &tau, &work, &lwork, &info)
-            try LAPACKStatus.check(info, routine: Scalar.precisionLetter + "geqrf", context: context)
-            Scalar.orgqr(&size, &a, &lead, &tau, &work, &lwork, &info)
-            try LAPACKStatus.check(info, routine: Scalar.precisionLetter + "orgqr", context: context)
-        }
+        // Single-threaded like the eigensolver (`BLAS`): OpenBLAS's QR gives other bits on more threads.
+        Scalar.geqrf(&size, &a, &lead, &tau, &work, &lwork, &info)
+        try LAPACKStatus.check(info, routine: Scalar.precisionLetter + "geqrf", context: context)
+        Scalar.orgqr(&size, &a, &lead, &tau, &work, &lwork, &info)
+        try LAPACKStatus.check(info, routine: Scalar.precisionLetter + "orgqr", context: context)
     }
 }
 

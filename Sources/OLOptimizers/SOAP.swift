@@ -184,12 +184,11 @@ public struct SOAP: Optimizer {
     }
 
     /// Steps every tensor. Tensors are independent, so with several workers (`Parallel.workerCount`) each
-    /// worker takes whole tensors, biggest first, with its own workspace, and OpenBLAS runs on one thread
-    /// meanwhile: two single-threaded streams of sgemm and QR keep both cores busier than one two-threaded
-    /// stream of the many mid-sized products, and the refresh QRs (which must run on one thread, see
-    /// `HouseholderQR`) no longer queue behind each other. A tensor's arithmetic is the same whichever
-    /// worker runs it and OpenBLAS's sgemm gives the same bits for any thread count, so the result is
-    /// identical to the one-worker order; the tests check this bitwise. One worker takes the same path,
+    /// worker takes whole tensors, biggest first, with its own workspace, each product and QR one
+    /// single-threaded OpenBLAS call (see `BLAS`): two streams of sgemm and QR keep both cores busier
+    /// than one stream of the many mid-sized products split in pieces, and the refresh QRs no longer
+    /// queue behind each other. A tensor's arithmetic is the same whichever worker runs it, so the
+    /// result is identical to the one-worker order; the tests check this bitwise. One worker takes the same path,
     /// in the same order. If tensors fail, the others are still stepped and the error of the first failing
     /// one in layout order is thrown, whatever the worker count.
     public mutating func step(parameters: FloatArena, gradients: FloatArena, learningRate: Float) throws {
@@ -198,21 +197,18 @@ public struct SOAP: Optimizer {
         while workspaces.count < workers { workspaces.append(SOAPWorkspace(routes: routes)) }
         let (config, routes, taskOrder, specs, failures) = (config, routes, taskOrder, layout.specs, failures)
         failures.reset()
-        // One worker keeps OpenBLAS's own threads for its products; several take one OpenBLAS thread each.
-        BLASInfo.withSingleThread(when: workers > 1) {
-            states.withUnsafeMutableBufferPointer { statesView in
-                workspaces.withUnsafeMutableBufferPointer { workspacesView in
-                    let statesBase = SendablePointer(statesView), workspacesBase = SendablePointer(workspacesView)
-                    Parallel.forEachTask(count: taskOrder.count, workers: workers) { task, worker in
-                        let index = taskOrder[task]
-                        do {
-                            try Self.stepTensor(&statesBase.base[index], route: routes[index], name: specs[index].name,
-                                                config: config, w: parameters.view(index),
-                                                g: gradients.view(index).baseAddress!, learningRate: learningRate,
-                                                workspace: &workspacesBase.base[worker])
-                        } catch {
-                            failures.record(error, tensor: index)
-                        }
+        states.withUnsafeMutableBufferPointer { statesView in
+            workspaces.withUnsafeMutableBufferPointer { workspacesView in
+                let statesBase = SendablePointer(statesView), workspacesBase = SendablePointer(workspacesView)
+                Parallel.forEachTask(count: taskOrder.count, workers: workers) { task, worker in
+                    let index = taskOrder[task]
+                    do {
+                        try Self.stepTensor(&statesBase.base[index], route: routes[index], name: specs[index].name,
+                                            config: config, w: parameters.view(index),
+                                            g: gradients.view(index).baseAddress!, learningRate: learningRate,
+                                            workspace: &workspacesBase.base[worker])
+                    } catch {
+                        failures.record(error, tensor: index)
                     }
                 }
             }
@@ -537,7 +533,7 @@ struct SOAPWorkspace: Sendable {
     }
 
     /// One refresh of a side: est_j = (QᵀGGQ)_jj, stable descending sort into `order`, Q ← QR(GG·Q[:, order]).Q.
-    /// Float32 like the official soap.py: GG·Q by sgemm (same bits for any OpenBLAS thread count), the
+    /// Float32 like the official soap.py: GG·Q by one single-threaded sgemm, the
     /// estimates summed in Double, the QR by sgeqrf/sorgqr on one thread.
     mutating func refresh(q: inout [Float], gg: [Float], n: Int, context: String) throws {
         gg.withUnsafeBufferPointer { g in
@@ -621,8 +617,8 @@ func transposeTiled(_ x: [Float], rows: Int, cols: Int, stride rowStride: Int, i
 func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
           _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
           _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    BLAS.sgemm(transposeA: transA, transposeB: transB, m: m, n: n, k: k, alpha: alpha,
+               a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
 }
 
 /// Errors raised by tensors stepped on worker threads; `first` is the one of the lowest tensor index, so the

@@ -225,8 +225,8 @@ public enum Benchmark {
         c.initialize(repeating: 0)
         let (lda, ldb) = (transposeA ? m : k, transposeB ? k : n)
         func call() {
-            OLKernels.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1,
-                            a: a.baseAddress!, lda: lda, b: b.baseAddress!, ldb: ldb, beta: 0, c: c.baseAddress!, ldc: n)
+            BLAS.parallelSgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1,
+                               a: a.baseAddress!, lda: lda, b: b.baseAddress!, ldb: ldb, beta: 0, c: c.baseAddress!, ldc: n)
         }
         call()
         let start = KernelProfiler.now()
@@ -379,7 +379,7 @@ extension BenchmarkReport {
             "arms": .array(armValues),
             "breakdown": .object(breakdown),
             "peak_rss_mb": .double(peakRSSMegabytes),
-            "blas": .object(["config": .string(blas.config), "core": .string(blas.coreName), "threads": .int(Int64(blas.threads))]),
+            "blas": blas.json,
             "threads": .object(["workers": .int(Int64(workerThreads)), "blas": .int(Int64(blas.threads))]),
             "model": .object([
                 "width": .int(Int64(model.width)), "layers": .int(Int64(model.layers)), "heads": .int(Int64(model.heads)),

@@ -328,7 +328,7 @@ public final class Trainer {
             JSONMember("wall_time_s", .double(wallSeconds)),
             JSONMember("tokens_per_s", .double(Double(step * config.batch * config.model.seq) / max(wallSeconds, 1e-9))),
             JSONMember("parameters", .int(Int64(model.parameters.layout.parameterCount))),
-            JSONMember("blas", .object(["config": .string(blas.config), "core": .string(blas.coreName), "threads": .int(Int64(blas.threads))])),
+            JSONMember("blas", blas.json),
             JSONMember("harness_version", .string(Harness.version)),
             JSONMember("corpus", corpus.summary),
         ]

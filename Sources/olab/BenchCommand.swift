@@ -22,7 +22,6 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Training steps per repetition (default 10 = SOAP's refresh period).") var steps: String?
     @Option(help: "Untimed warm-up steps per arm (default 3).") var warmup: String?
     @Option(help: "OutlierLab worker threads (default OLAB_THREADS or the core count).") var threads: String?
-    @Option(help: "OpenBLAS threads (default: OpenBLAS's own, e.g. OPENBLAS_NUM_THREADS).") var blasThreads: String?
     @Option(help: "Run only this arm (repeatable): preLN+adamw, op+adamw, preLN+soap.") var arm: [String] = []
     @Option(help: "Seed of the model initialisation and the random batches (default 0).") var seed: String?
     /// Anything the parser does not know, reported as one line by `run` instead of the usage text.
@@ -43,7 +42,6 @@ struct BenchCommand: ParsableCommand {
         }
         try options.validate()
         if let workers = try Self.count(threads, "--threads") { Parallel.workerCount = workers }
-        if let blas = try Self.count(blasThreads, "--blas-threads") { BLASInfo.setThreads(blas) }
         let report = try Benchmark.run(options) { step in
             let line = "bench: \(step)\n"
             _ = line.withCString { write(2, $0, strlen($0)) }   // progress on stderr, results on stdout

@@ -75,7 +75,7 @@ struct WorkflowTests {
         #expect(try Goldens.check(Sample.goldenCase(), root: root.path, mode: .all) == .candidateWritten(path: root.store.candidatePath(Self.relative), mode: .all))
     }
 
-    @Test("case-level differences are reported: seed, config, compare mode, missing and extra tensors, shape")
+    @Test("case-level differences are reported: seed, config, missing and extra tensors, shape")
     func caseLevelDifferences() throws {
         let root = TemporaryRoot()
         try root.accept(Sample.goldenCase())
@@ -87,12 +87,28 @@ struct WorkflowTests {
         changed.tensors.remove(at: 2)
         let message = try #require(thrownMessage { try Goldens.check(changed, root: root.path, mode: .never) })
         for piece in [
-            "seed: actual 8, golden 7", "config differs: actual {\"d\":8}", "compare mode is allclose rtol=0.001 atol=1e-06 in code",
+            "seed: actual 8, golden 7", "config differs: actual {\"d\":8}",
             "tensor \"tokens\" is in the golden but was not produced", "tensor \"new\" was produced but is not in the golden",
             "tensor \"loss\": actual F64 shape [1], golden F64 shape []",
         ] {
             #expect(message.contains(piece), "missing \"\(piece)\" in:\n\(message)")
         }
+    }
+
+    @Test("tolerances are read from the golden: the code's own compare mode neither loosens nor tightens them")
+    func tolerancesComeFromTheGolden() throws {
+        let root = TemporaryRoot()
+        try root.accept(Sample.goldenCase())   // "out" accepted with rtol 1e-5, atol 1e-6
+        // 2e-6 relative off: inside the golden's budget although this run asks for exact comparison
+        // (as a tolerance re-derived from another kernel's data would differ from the stored one).
+        var inside = Sample.goldenCase(scale: 1 + 2e-6)
+        inside.tensors[0].compare = .exact
+        #expect(try Goldens.check(inside, root: root.path, mode: .never) == .matched)
+        // 1e-3 relative off: outside the golden's budget although this run asks for a loose one.
+        var outside = Sample.goldenCase(scale: 1 + 1e-3)
+        outside.tensors[0].compare = .allclose(rtol: 1e-2, atol: 1)
+        let message = try #require(thrownMessage { try Goldens.check(outside, root: root.path, mode: .never) })
+        #expect(message.contains("\"out\""), "the report names the tensor: \(message)")
     }
 
     @Test("goldens recorded by an older harness version keep verifying")

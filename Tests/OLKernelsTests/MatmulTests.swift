@@ -1,3 +1,4 @@
+import OLCore
 import Testing
 @testable import OLKernels
 
@@ -14,10 +15,41 @@ struct MatmulTests {
         static let all = [(false, false), (false, true), (true, false), (true, true)].flatMap { ta, tb in
             [GemmCase(transposeA: ta, transposeB: tb, m: 3, n: 5, k: 7), GemmCase(transposeA: ta, transposeB: tb, m: 17, n: 9, k: 33)]
         }
+        /// Big enough for `BLAS.parallelSgemm` to cut them into pieces: row runs (m ≥ n), column runs
+        /// (n > m), each with a shorter last piece.
+        static let partitioned = [(false, false), (false, true), (true, false), (true, true)].flatMap { ta, tb in
+            [GemmCase(transposeA: ta, transposeB: tb, m: 301, n: 70, k: 400), GemmCase(transposeA: ta, transposeB: tb, m: 37, n: 613, k: 300)]
+        }
     }
 
     @Test("sgemm computes alpha·op(A)·op(B) + beta·C with padded leading dimensions", arguments: GemmCase.all)
     func sgemmMatchesReference(g: GemmCase) {
+        checkAgainstReference(g, "sgemm") { a, lda, b, ldb, c, ldc in
+            sgemm(transposeA: g.transposeA, transposeB: g.transposeB, m: g.m, n: g.n, k: g.k, alpha: 0.75,
+                  a: a, lda: lda, b: b, ldb: ldb, beta: -0.5, c: c, ldc: ldc)
+        }
+    }
+
+    @Test("parallel sgemm cut into pieces computes the same product, padding untouched", arguments: GemmCase.partitioned)
+    func parallelSgemmMatchesReference(g: GemmCase) {
+        #expect(GemmPartition(m: g.m, n: g.n, k: g.k).pieces > 1, "the case must really be cut")
+        // Outputs are sums of k = 300–400 products of N(0, 1) values (|C| up to ~60), so float32 rounding
+        // grows with k: 2·k·ε absolute (k·ε is the usual summation bound per unit of |a·b|) plus the
+        // forward rtol. The pieces call the same sgemm on sub-blocks, so this is sgemm's own accuracy.
+        let tolerance = Tolerance(rtol: Tolerance.forward.rtol, atol: 2 * Double(g.k) * Double(Float.ulpOfOne))
+        checkAgainstReference(g, "parallel sgemm", tolerance: tolerance) { a, lda, b, ldb, c, ldc in
+            Parallel.withWorkers(2) {
+                BLAS.parallelSgemm(transposeA: g.transposeA, transposeB: g.transposeB, m: g.m, n: g.n, k: g.k, alpha: 0.75,
+                                   a: a, lda: lda, b: b, ldb: ldb, beta: -0.5, c: c, ldc: ldc)
+            }
+        }
+    }
+
+    /// Runs `product` on random padded operands and compares C with the Double reference.
+    func checkAgainstReference(
+        _ g: GemmCase, _ what: String, tolerance: Tolerance = .forward,
+        _ product: (UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int) -> Void
+    ) {
         // Stored shapes: A is (m, k) or (k, m), B is (k, n) or (n, k); every row has 3 floats of padding.
         let (aRows, aCols) = g.transposeA ? (g.k, g.m) : (g.m, g.k)
         let (bRows, bCols) = g.transposeB ? (g.n, g.k) : (g.k, g.n)
@@ -27,9 +59,27 @@ struct MatmulTests {
         let expected = Reference.gemm(transposeA: g.transposeA, transposeB: g.transposeB, m: g.m, n: g.n, k: g.k,
                                       alpha: 0.75, a: a.map(Double.init), lda: lda, b: b.map(Double.init), ldb: ldb,
                                       beta: -0.5, c: c.map(Double.init), ldc: ldc)
-        sgemm(transposeA: g.transposeA, transposeB: g.transposeB, m: g.m, n: g.n, k: g.k, alpha: 0.75,
-              a: a, lda: lda, b: b, ldb: ldb, beta: -0.5, c: &c, ldc: ldc)
+        a.withUnsafeBufferPointer { av in
+            b.withUnsafeBufferPointer { bv in
+                c.withUnsafeMutableBufferPointer { cv in product(av.baseAddress!, lda, bv.baseAddress!, ldb, cv.baseAddress!, ldc) }
+            }
+        }
         // Padding columns are left alone by BLAS; the reference copies them from c, so they compare too.
-        expectClose(c, expected, .forward, "sgemm")
+        expectClose(c, expected, tolerance, what)
+    }
+
+    @Test("a gemm partition covers its side exactly once, in aligned runs of at least the minimum work",
+          arguments: [(1, 1, 1), (2048, 768, 256), (2048, 256, 1024), (1024, 256, 2048), (37, 613, 101), (16, 16, 100_000), (100_000, 3, 3)])
+    func partitionCoversTheOutput(m: Int, n: Int, k: Int) {
+        let partition = GemmPartition(m: m, n: n, k: k)
+        let extent = partition.splitsRows ? m : n
+        let ranges = (0..<partition.pieces).map(partition.range(of:))
+        #expect(ranges.first?.lowerBound == 0 && ranges.last?.upperBound == extent, "\(ranges)")
+        #expect(zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound && !$1.isEmpty }, "\(ranges)")
+        #expect(ranges.dropLast().allSatisfy { $0.count % GemmPartition.alignment == 0 }, "\(ranges)")
+        #expect(partition.pieces <= GemmPartition.maximumPieces)
+        // Every piece but the (shorter) last carries at least the minimum work.
+        let flopsPerLine = 2 * Double(partition.splitsRows ? n : m) * Double(k)
+        #expect(ranges.dropLast().allSatisfy { Double($0.count) * flopsPerLine >= Double(GemmPartition.minimumFlops) }, "\(ranges)")
     }
 }

@@ -8,11 +8,10 @@ import XCTest
 /// every thread of the process. XCTest, not Swift Testing: XCTest cases run one at a time before the
 /// Swift Testing suites start, so nothing else allocates while a count is open.
 ///
-/// Two allocations are outside the model and optimisers and are accounted for, not hidden:
-/// - OpenBLAS's multi-threaded sgemm mallocs its job table on every call (Debian's build has a large
-///   MAX_CPU_NUMBER), so the exact check runs with OpenBLAS on one thread.
-/// - Handing a loop to the worker pool costs one small block (`withoutActuallyEscaping`), so with two
-///   workers the check is "no more allocations than loops handed to the pool".
+/// One allocation is outside the model and optimisers and is accounted for, not hidden: handing a loop
+/// to the worker pool costs one small block (`withoutActuallyEscaping`), so with two workers the check
+/// is "no more allocations than loops handed to the pool". (OpenBLAS's multi-threaded sgemm mallocs its
+/// job table on every call, but OpenBLAS runs on one thread in every OutlierLab process: see `BLAS`.)
 final class AllocationXCTests: XCTestCase {
     private static let blocks: [BlockKind] = [.preLN, .preRMS, .preSRMS, .postLN, .op, .noNorm]
 
@@ -44,14 +43,6 @@ final class AllocationXCTests: XCTestCase {
         for _ in 0..<3 { try body() }
         let allocations = olab_allocation_count_stop()
         return (allocations, WorkerPool.shared.loopsRun - loopsBefore)
-    }
-
-    /// Runs `body` with `workers` of ours and OpenBLAS on `blasThreads`.
-    private func with<R>(workers: Int, blasThreads: Int, _ body: () throws -> R) rethrows -> R {
-        let saved = BLASInfo.threads
-        defer { BLASInfo.setThreads(saved) }
-        BLASInfo.setThreads(blasThreads)
-        return try Parallel.withWorkers(workers, body)
     }
 
     /// One training step's model work: forward with targets, zeroed gradients, backward.
@@ -88,7 +79,7 @@ final class AllocationXCTests: XCTestCase {
 
     func testForwardBackwardAndEveryOptimiserAllocateNothingOnOneThreadAfterWarmUp() throws {
         try requireCounting()
-        try with(workers: 1, blasThreads: 1) {
+        try Parallel.withWorkers(1) {
             for block in Self.blocks {
                 let counted = measure(try modelStep(block))
                 XCTAssertEqual(counted.allocations, 0, "\(block): forward + backward allocated \(counted.allocations) times in 3 steps")
@@ -102,7 +93,7 @@ final class AllocationXCTests: XCTestCase {
 
     func testWithTwoWorkersTheOnlyAllocationsAreOnePerLoopHandedToThePool() throws {
         try requireCounting()
-        try with(workers: 2, blasThreads: 1) {
+        try Parallel.withWorkers(2) {
             for block in Self.blocks {
                 let counted = measure(try modelStep(block))
                 XCTAssertGreaterThan(counted.loops, 0, "\(block): the model ran no parallel loop, so this checks nothing")

@@ -15,22 +15,6 @@ struct TrainerTests {
         #expect(try metricsWithoutWallClock(a) == metricsWithoutWallClock(b))
     }
 
-    @Test("1 and 2 worker threads and 1 and 2 BLAS threads give identical checkpoints", arguments: ["adamw", "soap"])
-    func threadCounts(optimizer: String) throws {
-        let config = try tinyConfig(block: "op", optimizer: optimizer, steps: 20)
-        var checkpoints: [[UInt8]] = []
-        let saved = BLASInfo.threads
-        for (workers, blas) in [(1, 1), (2, 2), (1, 2)] {
-            let directory = try scratchDirectory("threads-\(optimizer)-\(workers)-\(blas)")
-            BLASInfo.setThreads(blas)
-            _ = try Parallel.withWorkers(workers) { try Trainer(config: config, directory: directory).run() }
-            checkpoints.append(try FileBytes.read(directory + "/model.safetensors"))
-        }
-        BLASInfo.setThreads(saved)
-        #expect(checkpoints[0] == checkpoints[1])
-        #expect(checkpoints[0] == checkpoints[2])
-    }
-
     @Test("40 steps straight equal 20 steps, stop, resume, 20 more: same final checkpoint bytes", arguments: ["adamw", "soap"])
     func resumeIsBitwiseExact(optimizer: String) throws {
         let config = try tinyConfig(optimizer: optimizer)

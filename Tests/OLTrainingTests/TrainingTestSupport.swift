@@ -36,12 +36,18 @@ var olabExecutable: String {
     return directory.appendingPathComponent("olab").path
 }
 
-/// Runs `olab` with arguments; returns exit status, stdout and stderr.
+/// Runs `olab` with arguments, and `environment` changes on top of this process's environment
+/// (nil removes a variable); returns exit status, stdout and stderr.
 @discardableResult
-func runOlab(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+func runOlab(_ arguments: [String], environment: [String: String?] = [:]) throws -> (status: Int32, out: String, err: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: olabExecutable)
     process.arguments = arguments
+    if !environment.isEmpty {
+        var merged = ProcessInfo.processInfo.environment
+        for (name, value) in environment { merged[name] = value ?? nil }
+        process.environment = merged
+    }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err

@@ -1,0 +1,113 @@
+import CBLAS
+
+/// Matrix products through OpenBLAS, deterministic by construction.
+///
+/// OpenBLAS runs on **one thread for the whole process**: a C constructor (`CBLASStartup`) sets it when
+/// the binary loads, before any Swift code, and nothing changes it afterwards. On some kernels (Haswell
+/// among them) OpenBLAS's multi-threaded sgemm splits the work differently from its single-threaded one
+/// and gives different bits, so its thread count must never be part of a result. Every parallel split is
+/// ours instead: `parallelSgemm` cuts the output into pieces whose boundaries depend only on (m, n, k),
+/// each piece one single-threaded `sgemm` on a worker. Every output element is computed by the same call
+/// with the same operands whatever the worker count, so the bits cannot depend on it either.
+public enum BLAS {
+    /// C = alpha · op(A) · op(B) + beta · C for row-major matrices, where op(X) is X or Xᵀ: one
+    /// single-threaded OpenBLAS call. op(A) is (m, k), op(B) is (k, n), C is (m, n); lda/ldb/ldc are the
+    /// row strides of the stored matrices.
+    @inline(__always)
+    public static func sgemm(
+        transposeA: Bool, transposeB: Bool,
+        m: Int, n: Int, k: Int,
+        alpha: Float,
+        a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        guard m > 0, n > 0 else { return }
+        cblas_sgemm(
+            CblasRowMajor,
+            transposeA ? CblasTrans : CblasNoTrans,
+            transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k),
+            alpha, a, Int32(lda), b, Int32(ldb),
+            beta, c, Int32(ldc)
+        )
+    }
+
+    /// `sgemm` with the output cut into `GemmPartition(m:n:k:)` pieces run on the `Parallel` workers.
+    /// Bitwise the same for any worker count (and when the pool is busy and the pieces run in order on
+    /// the caller); not bitwise the same as one `sgemm` call of the whole product.
+    public static func parallelSgemm(
+        transposeA: Bool, transposeB: Bool,
+        m: Int, n: Int, k: Int,
+        alpha: Float,
+        a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        guard m > 0, n > 0 else { return }
+        let partition = GemmPartition(m: m, n: n, k: k)
+        guard partition.pieces > 1 else {
+            return sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                         a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        }
+        let (lhs, rhs, out) = (SendablePointer(UnsafeMutablePointer(mutating: a)),
+                               SendablePointer(UnsafeMutablePointer(mutating: b)), SendablePointer(c))
+        Parallel.forEachChunk(count: partition.pieces, chunkSize: 1) { pieces in
+            for piece in pieces {
+                let range = partition.range(of: piece)
+                if partition.splitsRows {
+                    // Rows i of C use row i of op(A): row i of A, or column i of Aᵀ's storage.
+                    let aPiece = transposeA ? lhs.base + range.lowerBound : lhs.base + range.lowerBound * lda
+                    sgemm(transposeA: transposeA, transposeB: transposeB, m: range.count, n: n, k: k, alpha: alpha,
+                          a: aPiece, lda: lda, b: rhs.base, ldb: ldb, beta: beta,
+                          c: out.base + range.lowerBound * ldc, ldc: ldc)
+                } else {
+                    // Columns j of C use column j of op(B): column j of B, or row j of Bᵀ's storage.
+                    let bPiece = transposeB ? rhs.base + range.lowerBound * ldb : rhs.base + range.lowerBound
+                    sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: range.count, k: k, alpha: alpha,
+                          a: lhs.base, lda: lda, b: bPiece, ldb: ldb, beta: beta,
+                          c: out.base + range.lowerBound, ldc: ldc)
+                }
+            }
+        }
+    }
+}
+
+/// How `BLAS.parallelSgemm` cuts an (m, n) output with inner dimension k: along its longer side into
+/// `pieces` runs of `width` rows or columns (the last may be shorter). A function of (m, n, k) alone —
+/// never of the worker count — which is what makes the product's bits independent of it.
+///
+/// Sizing: a piece carries at least `minimumFlops` (≈ 40 µs of one core), so the pool's hand-off stays
+/// small beside it; at most `maximumPieces`, enough to balance 2–8 workers; widths are multiples of
+/// `alignment` so every piece but the last keeps OpenBLAS's micro-kernel on whole register tiles.
+public struct GemmPartition: Sendable, Equatable {
+    public static let minimumFlops = 1 << 22
+    public static let maximumPieces = 16
+    public static let alignment = 16
+
+    /// Whether the pieces are runs of rows (else runs of columns).
+    public let splitsRows: Bool
+    /// Rows (or columns) per piece.
+    public let width: Int
+    public let pieces: Int
+    let extent: Int
+
+    public init(m: Int, n: Int, k: Int) {
+        splitsRows = m >= n
+        extent = splitsRows ? m : n
+        let flops = 2 * Double(m) * Double(n) * Double(k)
+        let byWork = Int(min(Double(Self.maximumPieces), (flops / Double(Self.minimumFlops)).rounded(.down)))
+        let byShape = extent / Self.alignment
+        let wanted = max(1, min(byWork, byShape))
+        let rawWidth = (extent + wanted - 1) / wanted
+        width = max(1, (rawWidth + Self.alignment - 1) / Self.alignment * Self.alignment)
+        pieces = max(1, (extent + width - 1) / width)
+    }
+
+    /// The rows (or columns) of piece `piece`.
+    public func range(of piece: Int) -> Range<Int> {
+        piece * width ..< min(extent, (piece + 1) * width)
+    }
+}

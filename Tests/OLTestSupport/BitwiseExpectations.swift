@@ -1,0 +1,74 @@
+import OLCore
+import Testing
+
+/// How two buffers that should be bitwise identical differ: the first differing element, how many
+/// differ, the lengths and a SHA-256 of each buffer's bytes. Computed in one linear pass, so a failing
+/// comparison of two checkpoints reports in milliseconds (Swift Testing's own `#expect(a == b)` on big
+/// arrays computes a diff that can run for many minutes); the digests let a reader match the buffers
+/// with files on disk (`sha256sum`).
+public struct BitwiseDifference: CustomStringConvertible, Sendable {
+    public let firstIndex: Int
+    public let differingCount: Int
+    public let counts: (actual: Int, expected: Int)
+    public let digests: (actual: String, expected: String)
+    /// The two differing elements at `firstIndex` as text (nil past the end of the shorter buffer).
+    public let values: (actual: String?, expected: String?)
+
+    public var description: String {
+        var text = "first difference at element \(firstIndex)"
+        if let a = values.actual, let e = values.expected { text += " (\(a) vs \(e))" }
+        text += "; \(differingCount) of \(min(counts.actual, counts.expected)) common elements differ"
+        if counts.actual != counts.expected { text += "; lengths \(counts.actual) vs \(counts.expected)" }
+        return text + "; sha256 \(digests.actual.prefix(16))… vs \(digests.expected.prefix(16))…"
+    }
+
+    /// nil when `actual` and `expected` hold the same bits (so 0.0 and -0.0 differ, equal NaNs agree).
+    public static func between<T: BitwiseCopyable>(_ actual: [T], _ expected: [T]) -> BitwiseDifference? {
+        let size = MemoryLayout<T>.stride
+        return actual.withUnsafeBytes { a in
+            expected.withUnsafeBytes { e in
+                let common = min(actual.count, expected.count)
+                var first: Int?, differing = 0
+                for i in 0..<common where !a[(i * size)..<((i + 1) * size)].elementsEqual(e[(i * size)..<((i + 1) * size)]) {
+                    if first == nil { first = i }
+                    differing += 1
+                }
+                if first == nil && actual.count == expected.count { return nil }
+                let index = first ?? common
+                return BitwiseDifference(
+                    firstIndex: index, differingCount: differing, counts: (actual.count, expected.count),
+                    digests: (SHA256.hex(a), SHA256.hex(e)),
+                    values: (index < actual.count ? "\(actual[index])" : nil, index < expected.count ? "\(expected[index])" : nil))
+            }
+        }
+    }
+}
+
+/// Records an issue naming `what` and where the buffers first differ unless they are bitwise identical.
+/// Use instead of `#expect(a == b)` for arrays and byte buffers of any size.
+public func expectBitwiseEqual<T: BitwiseCopyable>(
+    _ actual: [T], _ expected: [T], _ what: String, sourceLocation: SourceLocation = #_sourceLocation
+) {
+    if let difference = BitwiseDifference.between(actual, expected) {
+        Issue.record("\(what): \(difference)", sourceLocation: sourceLocation)
+    }
+}
+
+/// Records an issue naming the first differing line (shortened) and how many differ, unless the
+/// two lists of lines are equal.
+public func expectSameLines(
+    _ actual: [String], _ expected: [String], _ what: String, sourceLocation: SourceLocation = #_sourceLocation
+) {
+    guard actual != expected else { return }
+    let common = min(actual.count, expected.count)
+    let index = (0..<common).first { actual[$0] != expected[$0] } ?? common
+    let differing = (0..<common).filter { actual[$0] != expected[$0] }.count
+    func shortened(_ lines: [String]) -> String {
+        index < lines.count ? String(lines[index].prefix(160)) : "(none)"
+    }
+    Issue.record("""
+        \(what): first difference at line \(index) of \(actual.count) vs \(expected.count) (\(differing) of \(common) common lines differ)
+          actual:   \(shortened(actual))
+          expected: \(shortened(expected))
+        """, sourceLocation: sourceLocation)
+}
