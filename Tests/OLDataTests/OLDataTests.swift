@@ -1,4 +1,5 @@
 import Foundation
+import OLTestSupport
 import Testing
 import OLCore
 @testable import OLData
@@ -45,7 +46,7 @@ struct ByteCorpusTests {
         let corpus = try ByteCorpus(path: root, trainFraction: 0.5)
         // Byte order: "Z" (0x5A) < "a", and "a.txt" < "a/…" because "." (0x2E) < "/" (0x2F).
         #expect(corpus.files == ["Z.txt", "a.txt", "a/b/c.txt", "a/z.txt", "b.txt"])
-        #expect(corpus.train + corpus.validation == Array("upper\nA\nABC\nAZ\nB".utf8))
+        expectBitwiseEqual(corpus.train + corpus.validation, Array("upper\nA\nABC\nAZ\nB".utf8), "concatenated corpus bytes")
     }
 
     @Test("a single file is read whole, without an added separator")
@@ -53,7 +54,7 @@ struct ByteCorpusTests {
         let root = try makeTree(["only.py": "x = 1\n"])
         let corpus = try ByteCorpus(path: "\(root)/only.py", trainFraction: 0.5)
         #expect(corpus.files == [""])
-        #expect(corpus.train + corpus.validation == Array("x = 1\n".utf8))
+        expectBitwiseEqual(corpus.train + corpus.validation, Array("x = 1\n".utf8), "single-file corpus bytes")
     }
 
     @Test("a suffix filter keeps only matching files, and excluded directories are skipped at any depth")
@@ -63,7 +64,7 @@ struct ByteCorpusTests {
         ])
         let corpus = try ByteCorpus(path: root, filter: CorpusFilter(suffix: ".py", excludedDirectoryNames: ["test"]), trainFraction: 0.5)
         #expect(corpus.files == ["m.py", "pkg/n.py"])
-        #expect(corpus.train + corpus.validation == Array("m\nn".utf8))
+        expectBitwiseEqual(corpus.train + corpus.validation, Array("m\nn".utf8), "filtered corpus bytes")
     }
 
     @Test("symbolic links inside a corpus directory are neither followed nor read")
@@ -84,8 +85,8 @@ struct ByteCorpusTests {
         let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0) }
         let corpus = try ByteCorpus(bytes: bytes, source: "memory", trainFraction: fraction)
         #expect(corpus.train.count == trainCount)
-        #expect(corpus.train == Array(bytes[..<trainCount]))
-        #expect(corpus.validation == Array(bytes[trainCount...]))
+        expectBitwiseEqual(corpus.train, Array(bytes[..<trainCount]), "train split")
+        expectBitwiseEqual(corpus.validation, Array(bytes[trainCount...]), "validation split")
     }
 
     @Test("the default train fraction is 0.95")
@@ -166,12 +167,12 @@ struct SyntheticCorpusTests {
     func deterministic(size: Int) {
         let first = SyntheticCorpus.generate(seed: 42, byteCount: size)
         #expect(first.count == size)
-        #expect(SyntheticCorpus.generate(seed: 42, byteCount: size) == first)
+        expectBitwiseEqual(SyntheticCorpus.generate(seed: 42, byteCount: size), first, "synthetic corpus, second generation")
     }
 
     @Test("a prefix of a larger corpus equals the smaller corpus with the same seed")
     func prefixStable() {
-        #expect(Array(SyntheticCorpus.generate(seed: 5, byteCount: 50_000).prefix(20_000)) == SyntheticCorpus.generate(seed: 5, byteCount: 20_000))
+        expectBitwiseEqual(Array(SyntheticCorpus.generate(seed: 5, byteCount: 50_000).prefix(20_000)), SyntheticCorpus.generate(seed: 5, byteCount: 20_000), "a longer synthetic corpus starts with the shorter one")
     }
 
     @Test("different seeds give different text")
@@ -212,7 +213,7 @@ struct SyntheticCorpusTests {
         let corpus = try SyntheticCorpus.corpus(seed: 3, byteCount: 10_000)
         #expect(corpus.source == "synthetic(seed: 3, bytes: 10000)")
         #expect(corpus.train.count == 9_500 && corpus.validation.count == 500)
-        #expect(corpus.train + corpus.validation == SyntheticCorpus.generate(seed: 3, byteCount: 10_000))
+        expectBitwiseEqual(corpus.train + corpus.validation, SyntheticCorpus.generate(seed: 3, byteCount: 10_000), "synthetic corpus bytes")
     }
 }
 
@@ -251,8 +252,8 @@ struct BatchSamplerTests {
                 #expect(start >= 0 && start + sequenceLength + 1 <= Self.train.count)
                 let crop = Self.train[start ... start + sequenceLength].map(Int32.init)
                 let rowRange = row * sequenceLength ..< (row + 1) * sequenceLength
-                #expect(Array(inputs[rowRange]) == Array(crop.dropLast()))
-                #expect(Array(targets[rowRange]) == Array(crop.dropFirst()))
+                expectBitwiseEqual(Array(inputs[rowRange]), Array(crop.dropLast()), "batch inputs of the row")
+                expectBitwiseEqual(Array(targets[rowRange]), Array(crop.dropFirst()), "batch targets of the row")
             }
         }
     }
@@ -330,8 +331,8 @@ struct EvaluationTests {
     func tiling() throws {
         let windows = try EvaluationWindows(validation: Self.validation, count: 10, sequenceLength: 32)
         let (inputs, targets) = Self.batch(windows, first: 0, rows: 10)
-        #expect(inputs == Self.validation[0 ..< 320].map(Int32.init))
-        #expect(targets == Self.validation[1 ... 320].map(Int32.init))
+        expectBitwiseEqual(inputs, Self.validation[0 ..< 320].map(Int32.init), "window inputs")
+        expectBitwiseEqual(targets, Self.validation[1 ... 320].map(Int32.init), "window targets")
         let starts = (0..<10).map(windows.start(of:))
         #expect(zip(starts, starts.dropFirst()).allSatisfy { $1 - $0 == 32 })
     }
@@ -369,8 +370,8 @@ struct EvaluationTests {
         #expect(a.inputs.count == 64 && a.targets.count == 64)
         for (row, start) in a.starts.enumerated() {
             #expect(start + 17 <= Self.validation.count)
-            #expect(Array(a.inputs[row * 16 ..< row * 16 + 16]) == Self.validation[start ..< start + 16].map(Int32.init))
-            #expect(Array(a.targets[row * 16 ..< row * 16 + 16]) == Self.validation[start + 1 ..< start + 17].map(Int32.init))
+            expectBitwiseEqual(Array(a.inputs[row * 16 ..< row * 16 + 16]), Self.validation[start ..< start + 16].map(Int32.init), "window inputs of the row")
+            expectBitwiseEqual(Array(a.targets[row * 16 ..< row * 16 + 16]), Self.validation[start + 1 ..< start + 17].map(Int32.init), "window targets of the row")
         }
     }
 

@@ -1,4 +1,5 @@
 import OLCore
+import OLTestSupport
 import Testing
 @testable import OLGoldens
 
@@ -30,7 +31,7 @@ struct GoldenFormatTests {
         var originalBytes: [UInt8] = [], decodedBytes: [UInt8] = []
         appendLittleEndian(tensor.values, to: &originalBytes)
         appendLittleEndian(back.values, to: &decodedBytes)
-        #expect(decodedBytes == originalBytes)
+        expectBitwiseEqual(decodedBytes, originalBytes, "decoded tensor bytes")
         #expect(back.shape == tensor.shape && back.values.dtype == tensor.values.dtype)
         #expect(TensorComparison.compare(actual: back, golden: tensor, mode: .exact).passed)
     }

@@ -1,4 +1,5 @@
 import OLCore
+import OLTestSupport
 import Testing
 @testable import OLGoldens
 
@@ -163,7 +164,7 @@ struct WorkflowTests {
         try Goldens.check(Self.drifted, root: root.path, mode: .failed)
         try root.write("# Changelog\n\n## [Unreleased]\n- Goldens: unit/other — recorded for a test\n", to: "CHANGELOG.md")
         #expect(thrownMessage { try root.store.accept() }?.contains("does not name unit/sample;") == true)
-        #expect(try FileBytes.read(root.store.manifestPath) == manifestBefore)
+        try expectBitwiseEqual(FileBytes.read(root.store.manifestPath), manifestBefore, "MANIFEST.json")
 
         try root.write("# Changelog\n\n## [Unreleased]\n- Goldens: unit/sample changed because the test drifted it.\n", to: "CHANGELOG.md")
         let result = try root.store.accept()

@@ -1,3 +1,4 @@
+import OLTestSupport
 import Testing
 @testable import OLKernels
 
@@ -70,7 +71,7 @@ struct AttentionTests {
         attentionForward(out: &out, att: &att, qkNormed: &normed, qkRms: &rms, qkv: qkv,
                          qScale: randomFloats(hs, seed: 22, mean: 1), kScale: randomFloats(hs, seed: 23, mean: 1),
                          B: 1, T: T, C: C, H: H, options: options)
-        #expect(Array(att[0 ..< T * T]) == Array(att[T * T ..< 2 * T * T]))
+        expectBitwiseEqual(Array(att[0 ..< T * T]), Array(att[T * T ..< 2 * T * T]), "attention of the two identical sequences")
     }
 
     @Test("scratch and cache sizes follow the options")

@@ -1,3 +1,4 @@
+import OLTestSupport
 import Testing
 @testable import OLCore
 @testable import OLModel
@@ -100,8 +101,8 @@ struct ModelGradientTests {
         }
         let (l1, g1) = try run(1), (l2, g2) = try run(2), (l3, g3) = try run(2)
         #expect(l1.bitPattern == l2.bitPattern && l2.bitPattern == l3.bitPattern)
-        #expect(g1.map(\.bitPattern) == g2.map(\.bitPattern))
-        #expect(g2.map(\.bitPattern) == g3.map(\.bitPattern))
+        expectBitwiseEqual(g1.map(\.bitPattern), g2.map(\.bitPattern), "gradients, runs 1 and 2")
+        expectBitwiseEqual(g2.map(\.bitPattern), g3.map(\.bitPattern), "gradients, runs 2 and 3")
     }
 
     @Test("the initial loss is close to log 256 for a small initialisation")

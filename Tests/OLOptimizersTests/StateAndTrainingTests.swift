@@ -1,5 +1,6 @@
 import Foundation
 import OLCore
+import OLTestSupport
 import Testing
 @testable import OLOptimizers
 
@@ -33,15 +34,15 @@ struct StateAndTrainingTests {
         let exported = continuous.exportState()
         var resumed = try testConfig(kind).makeOptimizer(layout: problem.layout)
         try resumed.importState(exported)
-        #expect(bits(resumed.exportState()) == bits(exported), "import then export reproduces the state")
+        expectBitwiseEqual(bits(resumed.exportState()), bits(exported), "import then export reproduces the state")
         let resumedParameters = problem.parameters.clone()
         for _ in 1...6 {  // crosses SOAP refreshes at t = 6 and 9
             problem.drawGradients()
             try continuous.step(parameters: problem.parameters, gradients: problem.gradients, learningRate: 0.01)
             try resumed.step(parameters: resumedParameters, gradients: problem.gradients, learningRate: 0.01)
         }
-        #expect(bits(resumedParameters.storage) == bits(problem.parameters.storage))
-        #expect(bits(resumed.exportState()) == bits(continuous.exportState()))
+        expectBitwiseEqual(bits(resumedParameters.storage), bits(problem.parameters.storage), "parameters, resumed against continuous")
+        expectBitwiseEqual(bits(resumed.exportState()), bits(continuous.exportState()), "optimiser state, resumed against continuous")
     }
 
     @Test("state exports use opt.<param>.<field> names, with int64 step counts", arguments: OptimizerKind.allCases)
@@ -84,7 +85,7 @@ struct StateAndTrainingTests {
         let b = try OptimizerTrajectory.generate(config: testConfig(kind), seed: 7, steps: 8)
         let c = try OptimizerTrajectory.generate(config: testConfig(kind), seed: 8, steps: 8)
         #expect(a.map(\.name) == b.map(\.name))
-        #expect(bits(a) == bits(b))
+        expectBitwiseEqual(bits(a), bits(b), "exported state")
         #expect(bits(a) != bits(c))
     }
 

@@ -1,13 +1,14 @@
 import Testing
 import OLCore
 import OLQuant
+import OLTestSupport
 
 @Suite("Quantisation golden fixture")
 struct QuantGoldenFixtureTests {
     @Test("the golden tensors are the same on every call")
     func deterministic() throws {
         let first = try QuantGoldenFixture.tensors(), second = try QuantGoldenFixture.tensors()
-        #expect(first == second)
+        expectBitwiseEqual(first, second, "golden tensors of two calls")
     }
 
     @Test("names are unique and every setting records weights, activations, scales and a loss")

@@ -1,3 +1,4 @@
+import OLTestSupport
 import Testing
 import OLCore
 import OLData
@@ -15,7 +16,7 @@ struct QuantizedEvaluationTests {
     func floatArenaUntouched(scheme: QuantScheme) throws {
         let before = snapshot(fixture.parameters)
         let result = try fixture.evaluate(QuantSettings(scheme, 4))
-        #expect(snapshot(fixture.parameters) == before)
+        expectBitwiseEqual(snapshot(fixture.parameters), before, "float parameters after quantised evaluation")
         // And the float side really is the float model: the same sum as a plain evaluation.
         let float = try GPT(config: fixture.config, parameters: fixture.parameters, maxBatch: fixture.batch)
         #expect(result.loss == (try meanWindowLoss(model: float, windows: fixture.windows, batch: fixture.batch)))
@@ -62,7 +63,7 @@ struct QuantizedEvaluationTests {
                 // Every value is an integer multiple k·s, |k| ≤ 127 (k·s is one rounding away from exact).
                 #expect(quant.allSatisfy { abs($0 / s - ($0 / s).rounded()) < 1e-3 && abs($0 / s) <= 127.001 }, "\(spec.name) off grid")
             } else {
-                #expect(float.map(\.bitPattern) == quant.map(\.bitPattern), "\(spec.name) changed")
+                expectBitwiseEqual(float.map(\.bitPattern), quant.map(\.bitPattern), "\(spec.name) changed")
             }
         }
         #expect(Set(quantized.weights.map(\.name)) == Set(fixture.config.quantizedWeightNames) && quantized.weights.count == 8)

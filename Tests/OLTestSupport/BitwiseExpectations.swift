@@ -72,3 +72,44 @@ public func expectSameLines(
           expected: \(shortened(expected))
         """, sourceLocation: sourceLocation)
 }
+
+/// `expectBitwiseEqual` for named buffers (optimiser state, checkpoint tensors): the same names, and
+/// each buffer bitwise equal, reported by name.
+public func expectBitwiseEqual<T: BitwiseCopyable>(
+    _ actual: [String: [T]], _ expected: [String: [T]], _ what: String, sourceLocation: SourceLocation = #_sourceLocation
+) {
+    let (actualNames, expectedNames) = (actual.keys.sorted(), expected.keys.sorted())
+    if actualNames != expectedNames {
+        Issue.record("\(what): names differ: \(actualNames) vs \(expectedNames)", sourceLocation: sourceLocation)
+    }
+    for name in expectedNames {
+        guard let a = actual[name], let e = expected[name] else { continue }
+        expectBitwiseEqual(a, e, "\(what), \(name)", sourceLocation: sourceLocation)
+    }
+}
+
+/// `expectBitwiseEqual` for lists of named tensors (golden tensors, exported state): the same names,
+/// shapes and dtypes in order, and each tensor's values bitwise equal, reported by name.
+public func expectBitwiseEqual(
+    _ actual: [NamedTensor], _ expected: [NamedTensor], _ what: String, sourceLocation: SourceLocation = #_sourceLocation
+) {
+    let (actualNames, expectedNames) = (actual.map(\.name), expected.map(\.name))
+    if actualNames != expectedNames {
+        Issue.record("\(what): tensor names differ: \(actualNames.prefix(20)) vs \(expectedNames.prefix(20))", sourceLocation: sourceLocation)
+        return
+    }
+    for (a, e) in zip(actual, expected) {
+        guard a.shape == e.shape, a.values.dtype == e.values.dtype else {
+            Issue.record("\(what), \(e.name): \(a.values.dtype) \(a.shape) vs \(e.values.dtype) \(e.shape)", sourceLocation: sourceLocation)
+            continue
+        }
+        let label = "\(what), \(e.name)"
+        switch (a.values, e.values) {
+        case (.float32(let x), .float32(let y)): expectBitwiseEqual(x, y, label, sourceLocation: sourceLocation)
+        case (.float64(let x), .float64(let y)): expectBitwiseEqual(x, y, label, sourceLocation: sourceLocation)
+        case (.int64(let x), .int64(let y)): expectBitwiseEqual(x, y, label, sourceLocation: sourceLocation)
+        case (.uint8(let x), .uint8(let y)): expectBitwiseEqual(x, y, label, sourceLocation: sourceLocation)
+        default: Issue.record("\(label): dtypes differ", sourceLocation: sourceLocation)
+        }
+    }
+}

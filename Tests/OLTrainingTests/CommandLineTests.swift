@@ -1,4 +1,5 @@
 import Foundation
+import OLTestSupport
 import Testing
 @testable import OLCore
 @testable import OLTraining
@@ -76,8 +77,8 @@ struct CommandLineTests {
         #expect(!FilePath.exists(directory + "/stopped/model.safetensors"))
         let resumed = try runOlab(["train", "--resume", directory + "/stopped"])
         #expect(resumed.status == 0, "stderr: \(resumed.err)")
-        #expect(try FileBytes.read(directory + "/straight/model.safetensors") == FileBytes.read(directory + "/stopped/model.safetensors"))
+        try expectBitwiseEqual(FileBytes.read(directory + "/straight/model.safetensors"), FileBytes.read(directory + "/stopped/model.safetensors"), "model.safetensors")
         // Exactly one line per logged step after the resume: none repeated, none missing.
-        #expect(try metricsWithoutWallClock(directory + "/straight") == metricsWithoutWallClock(directory + "/stopped"))
+        try expectSameLines(metricsWithoutWallClock(directory + "/straight"), metricsWithoutWallClock(directory + "/stopped"), "metrics.jsonl without wall clock")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import OLTestSupport
 import Testing
 @testable import OLCore
 @testable import OLGoldens
@@ -36,9 +37,8 @@ struct FaultTests {
             let resumed = try runOlab(["train", "--resume", run])
             #expect(resumed.status == 0, "kill steps \(killSteps): \(resumed.err)")
         }
-        #expect(try FileBytes.read(directory + "/straight/model.safetensors") == FileBytes.read(run + "/model.safetensors"),
-                "kill steps \(killSteps)")
-        #expect(try metricsWithoutWallClock(directory + "/straight") == metricsWithoutWallClock(run), "kill steps \(killSteps)")
+        try expectBitwiseEqual(FileBytes.read(directory + "/straight/model.safetensors"), FileBytes.read(run + "/model.safetensors"), "kill steps \(killSteps)")
+        try expectSameLines(metricsWithoutWallClock(directory + "/straight"), metricsWithoutWallClock(run), "kill steps \(killSteps)")
     }
 
     @Test("a run killed before its first checkpoint resumes from config.json and equals the uninterrupted run")
@@ -50,8 +50,8 @@ struct FaultTests {
         try Trainer(config: config, directory: killed).run(stopAfter: 3)
         unlink(killed + "/" + Trainer.checkpointName)
         try Trainer(resuming: killed).run()
-        #expect(try FileBytes.read(straight + "/model.safetensors") == FileBytes.read(killed + "/model.safetensors"))
-        #expect(try metricsWithoutWallClock(straight) == metricsWithoutWallClock(killed))
+        try expectBitwiseEqual(FileBytes.read(straight + "/model.safetensors"), FileBytes.read(killed + "/model.safetensors"), "model.safetensors")
+        try expectSameLines(metricsWithoutWallClock(straight), metricsWithoutWallClock(killed), "metrics.jsonl without wall clock")
     }
 
     // MARK: Divergence
@@ -74,7 +74,7 @@ struct FaultTests {
         try #require(lastGood > 0)
         let reference = try runOlab(["train"] + arguments + ["--out", directory + "/reference", "--stop-after", "\(lastGood)"])
         #expect(reference.status == 0)
-        #expect(try FileBytes.read(directory + "/run/checkpoint.safetensors") == FileBytes.read(directory + "/reference/checkpoint.safetensors"))
+        try expectBitwiseEqual(FileBytes.read(directory + "/run/checkpoint.safetensors"), FileBytes.read(directory + "/reference/checkpoint.safetensors"), "checkpoint.safetensors")
         #expect(try Checkpoint.read(directory + "/run/checkpoint.safetensors").step == lastGood)
     }
 
@@ -129,7 +129,7 @@ struct FaultTests {
             #expect(error.message.hasPrefix("\(a)/checkpoint.safetensors: the checkpoint's config disagrees with \(a)/config.json"))
             #expect(error.message.contains("lr null vs 0.002") && error.message.contains("seed 7 vs 99"), "\(error.message)")
         }
-        #expect(try FileBytes.read(a + "/metrics.jsonl") == before)
+        try expectBitwiseEqual(FileBytes.read(a + "/metrics.jsonl"), before, "metrics.jsonl")
     }
 
     @Test("Checkpoint.read rejects tensors that do not fit the config, flipped data bits and impossible steps", arguments: [
@@ -293,12 +293,12 @@ struct FaultTests {
         let errors = limited.err.split(separator: "\n").filter { $0.hasPrefix("error: ") }
         #expect(errors == ["error: step 20: cannot write \(run)/checkpoint.safetensors: File too large; the files already in \(run) are unchanged, continue with: olab train --resume \(run)"],
                 "stderr: \(limited.err)")
-        #expect(try FileBytes.read(run + "/checkpoint.safetensors") == checkpoint)
+        try expectBitwiseEqual(FileBytes.read(run + "/checkpoint.safetensors"), checkpoint, "checkpoint.safetensors")
         #expect(try FileBytes.read(run + "/metrics.jsonl").starts(with: metrics))
         #expect(try listDirectory(run).allSatisfy { !$0.contains(".tmp-") })
         #expect(try runOlab(["train", "--resume", run]).status == 0)
-        #expect(try FileBytes.read(directory + "/straight/model.safetensors") == FileBytes.read(run + "/model.safetensors"))
-        #expect(try metricsWithoutWallClock(directory + "/straight") == metricsWithoutWallClock(run))
+        try expectBitwiseEqual(FileBytes.read(directory + "/straight/model.safetensors"), FileBytes.read(run + "/model.safetensors"), "model.safetensors")
+        try expectSameLines(metricsWithoutWallClock(directory + "/straight"), metricsWithoutWallClock(run), "metrics.jsonl without wall clock")
     }
 
     @Test("a full disk while appending to metrics.jsonl: the half-written line is removed, the logged lines are kept")
@@ -312,7 +312,7 @@ struct FaultTests {
         let limited = try runOlab(["train", "--resume", run], fileSizeLimit: metrics.count + 64)
         #expect(limited.status == 2)
         #expect(limited.err.contains("cannot append to \(run)/metrics.jsonl: File too large; the lines already logged are kept"), "stderr: \(limited.err)")
-        #expect(try FileBytes.read(run + "/metrics.jsonl") == metrics)
+        try expectBitwiseEqual(FileBytes.read(run + "/metrics.jsonl"), metrics, "metrics.jsonl")
     }
 
     @Test("a full tmpfs (ENOSPC) while checkpointing: checkpoint intact, no temporary files left", .enabled(if: TemporaryMount.available))
@@ -326,7 +326,7 @@ struct FaultTests {
         let result = try runOlab(["train", "--resume", run])
         #expect(result.status == 2)
         #expect(result.err.contains("step 20: cannot write \(run)/checkpoint.safetensors: No space left on device"), "stderr: \(result.err)")
-        #expect(try FileBytes.read(run + "/checkpoint.safetensors") == checkpoint)
+        try expectBitwiseEqual(FileBytes.read(run + "/checkpoint.safetensors"), checkpoint, "checkpoint.safetensors")
         #expect(try listDirectory(run).allSatisfy { !$0.contains(".tmp-") })
     }
 
@@ -360,8 +360,8 @@ struct FaultTests {
         let result = try runOlab(["golden", "accept", "--root", root], fileSizeLimit: 64)
         #expect(result.status == 2)
         #expect(result.err.contains("File too large"), "stderr: \(result.err)")
-        #expect(try FileBytes.read(store.goldenPath(original.relativePath)) == golden)
-        #expect(try FileBytes.read(store.manifestPath) == manifest)
+        try expectBitwiseEqual(FileBytes.read(store.goldenPath(original.relativePath)), golden, "golden file")
+        try expectBitwiseEqual(FileBytes.read(store.manifestPath), manifest, "MANIFEST.json")
         #expect(FilePath.exists(store.candidatePath(original.relativePath)))
         #expect(try store.verifyTree().problems.isEmpty)
     }

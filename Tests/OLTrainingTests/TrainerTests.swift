@@ -1,4 +1,5 @@
 import Foundation
+import OLTestSupport
 import Testing
 @testable import OLCore
 @testable import OLTraining
@@ -11,8 +12,8 @@ struct TrainerTests {
         let a = try scratchDirectory("det-a"), b = try scratchDirectory("det-b")
         try Trainer(config: config, directory: a).run()
         try Trainer(config: config, directory: b).run()
-        #expect(try FileBytes.read(a + "/model.safetensors") == FileBytes.read(b + "/model.safetensors"))
-        #expect(try metricsWithoutWallClock(a) == metricsWithoutWallClock(b))
+        try expectBitwiseEqual(FileBytes.read(a + "/model.safetensors"), FileBytes.read(b + "/model.safetensors"), "model.safetensors")
+        try expectSameLines(metricsWithoutWallClock(a), metricsWithoutWallClock(b), "metrics.jsonl without wall clock")
     }
 
     @Test("40 steps straight equal 20 steps, stop, resume, 20 more: same final checkpoint bytes", arguments: ["adamw", "soap"])
@@ -23,8 +24,8 @@ struct TrainerTests {
         try Trainer(config: config, directory: split).run(stopAfter: 20)
         #expect(!FilePath.exists(split + "/model.safetensors"))
         try Trainer(resuming: split).run()
-        #expect(try FileBytes.read(straight + "/model.safetensors") == FileBytes.read(split + "/model.safetensors"))
-        #expect(try metricsWithoutWallClock(straight) == metricsWithoutWallClock(split))
+        try expectBitwiseEqual(FileBytes.read(straight + "/model.safetensors"), FileBytes.read(split + "/model.safetensors"), "model.safetensors")
+        try expectSameLines(metricsWithoutWallClock(straight), metricsWithoutWallClock(split), "metrics.jsonl without wall clock")
     }
 
     @Test("the loss falls clearly for every block type, and OP reaches a loss similar to Pre-LN",
@@ -121,7 +122,7 @@ struct TrainerTests {
         try Trainer(config: config, directory: straight).run()
         try Trainer(config: config, directory: split).run(stopAfter: 10)
         try Trainer(resuming: split).run()
-        #expect(try FileBytes.read(straight + "/model.safetensors") == FileBytes.read(split + "/model.safetensors"))
-        #expect(try metricsWithoutWallClock(straight) == metricsWithoutWallClock(split))
+        try expectBitwiseEqual(FileBytes.read(straight + "/model.safetensors"), FileBytes.read(split + "/model.safetensors"), "model.safetensors")
+        try expectSameLines(metricsWithoutWallClock(straight), metricsWithoutWallClock(split), "metrics.jsonl without wall clock")
     }
 }
