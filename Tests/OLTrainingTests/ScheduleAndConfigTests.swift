@@ -107,6 +107,17 @@ struct ParameterLayoutTests {
         #expect(!names.contains("lnf.g") && !names.contains("h0.ln1.g"))
     }
 
+    @Test("the noNorm block keeps block 0's LayerNorm and branch weights but has no QK-norm scales or final norm")
+    func noNormLayout() {
+        var model = ModelConfig()
+        model.block = .noNorm
+        model.layers = 3
+        let names = model.parameterLayout().specs.map(\.name)
+        #expect(names.contains("h0.ln0.g") && names.contains("h0.ln0.b") && !names.contains("h1.ln0.g"))
+        #expect(!names.contains { $0.hasSuffix("q_norm") || $0.hasSuffix("k_norm") })
+        #expect(names.contains("h2.beta_attn") && !names.contains("lnf.g") && !names.contains("h0.ln1.g"))
+    }
+
     @Test("pre-norm blocks have per-block norms and a final norm; SRMSNorm has no parameters")
     func preNormLayouts() {
         var model = ModelConfig()
