@@ -14,7 +14,9 @@ struct ElementwiseOptimizerTests {
         TensorSpec(name: "gain", shape: [5], role: .vector),
     ]
 
-    @Test("SGD with momentum, optional Nesterov and decoupled decay matches the torch rule for 3 steps",
+    /// torch.optim.SGD's algorithm box, written out: g ← g + λθ; b ← g at t = 1, μb + g after; step along
+    /// b, or g + μb with Nesterov. Decay applies to the matrix only (the vector's role is not decayed).
+    @Test("SGD with momentum, optional Nesterov and L2 weight decay matches torch.optim.SGD for 3 steps",
           arguments: [false, true])
     func sgdMatchesReference(nesterov: Bool) throws {
         var config = SGDConfig()
@@ -29,9 +31,9 @@ struct ElementwiseOptimizerTests {
         for step in 1...3 {
             problem.drawGradients()
             for spec in Self.specs {
-                let g = problem.gradient(spec.name)
-                var w = reference[spec.name]!
-                if spec.role == .matrix { w = w.map { $0 * (1 - lr * config.weightDecay) } }  // decay first
+                let w = reference[spec.name]!
+                let raw = problem.gradient(spec.name)
+                let g = spec.role == .matrix ? zip(raw, w).map { $0 + config.weightDecay * $1 } : raw  // L2 into g
                 let buf = step == 1 ? g : zip(buffers[spec.name]!, g).map { 0.8 * $0 + $1 }
                 buffers[spec.name] = buf
                 let direction = nesterov ? zip(g, buf).map { $0 + 0.8 * $1 } : buf
