@@ -46,7 +46,10 @@ struct ElementwiseOptimizerTests {
         }
     }
 
-    @Test("AdamW matches torch.optim.AdamW for 3 steps in both ε conventions, decaying before the update",
+    /// torch.optim.AdamW decays θ ← θ(1 − γλ) before the Adam update; transformers' AdamW adds
+    /// −lr·wd·p to p after `p.addcdiv_` ("Add weight decay at the end"). Each convention is written out
+    /// with its own ε placement and its own decay position.
+    @Test("AdamW matches torch.optim.AdamW (decay before) and Hugging Face's AdamW (decay after) for 3 steps",
           arguments: EpsConvention.allCases)
     func adamWMatchesReference(convention: EpsConvention) throws {
         var config = AdamWConfig()
@@ -64,7 +67,8 @@ struct ElementwiseOptimizerTests {
             for spec in Self.specs {
                 let g = problem.gradient(spec.name)
                 var w = reference[spec.name]!
-                if spec.role == .matrix { w = w.map { $0 * (1 - lr * config.weightDecay) } }
+                let decays = spec.role == .matrix
+                if decays && convention == .torch { w = w.map { $0 * (1 - lr * config.weightDecay) } }
                 let mt = zip(m[spec.name] ?? Array(repeating: 0, count: g.count), g).map { b1 * $0 + (1 - b1) * $1 }
                 let vt = zip(v[spec.name] ?? Array(repeating: 0, count: g.count), g).map { b2 * $0 + (1 - b2) * $1 * $1 }
                 m[spec.name] = mt
@@ -77,6 +81,7 @@ struct ElementwiseOptimizerTests {
                         w[i] -= lr * (1 - pow(b2, t)).squareRoot() / (1 - pow(b1, t)) * mt[i] / (vt[i].squareRoot() + eps)
                     }
                 }
+                if decays && convention == .hf { w = w.map { $0 - lr * config.weightDecay * $0 } }
                 reference[spec.name] = w
             }
             try optimizer.step(parameters: problem.parameters, gradients: problem.gradients, learningRate: Float(lr))
