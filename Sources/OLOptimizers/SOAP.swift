@@ -16,8 +16,9 @@ public struct SOAPConfig: Sendable, Equatable {
     public enum Basis: Sendable, Equatable {
         /// Eigenvectors of Shampoo's GG statistics, refreshed every `preconditionFrequency` steps (SOAP).
         case shampoo
-        /// A fixed random orthogonal basis per side: Q factor of a QR of an n×n standard-normal matrix
-        /// drawn from the stream `opt.random-rotation.<param>.L|R` under `seed` (the ablation).
+        /// A fixed, Haar-distributed random orthogonal basis per side: the Q factor of a QR of an n×n
+        /// standard-normal matrix drawn from the stream `opt.random-rotation.<param>.L|R` under `seed`,
+        /// columns multiplied by sign(diag R) (the ablation).
         case random(seed: UInt64)
     }
 
@@ -523,14 +524,15 @@ struct SOAPWorkspace: Sendable {
         return q
     }
 
-    /// Q factor of a QR of an n×n standard-normal matrix drawn from `purpose` under `seed`.
+    /// Haar-random orthogonal n×n matrix: the sign-corrected Q factor of a QR of an n×n standard-normal
+    /// matrix drawn from `purpose` under `seed`.
     mutating func randomBasis(n: Int, seed: UInt64, purpose: String) throws -> [Float] {
         var stream = RandomStream(seed: seed, purpose: purpose)
         if factorizers[n] == nil { factorizers[n] = try HouseholderQR<Double>(n: n) }
         let lda = factorizers[n]!.lda
         for j in 0..<n { for i in 0..<n { a64[i + j * lda] = stream.nextNormal() } }  // column-major fill
         lapackCalls += 1
-        try factorizers[n]!.orthogonalFactor(&a64, context: purpose)
+        try factorizers[n]!.haarOrthogonalFactor(&a64, context: purpose)
         var q = [Float](repeating: 0, count: n * n)
         for j in 0..<n { for i in 0..<n { q[i * n + j] = Float(a64[i + j * lda]) } }
         return q

@@ -317,4 +317,31 @@ struct SOAPTests {
         #expect(bases[0] == bases[1])
         #expect(bases[0] != bases[2])
     }
+
+    /// The QR of a square matrix is unique once R's diagonal is positive, and for i.i.d. normal entries
+    /// that Q is Haar-distributed. So: redraw the Gaussian matrix A from the basis's stream and check that
+    /// R = QᵀA (in Double) is upper triangular with a positive diagonal.
+    @Test("the random-rotation bases are the Haar QR factor: Qᵀ·(the seeded Gaussian) is upper triangular with a positive diagonal")
+    func randomRotationIsSignCorrected() throws {
+        let (rows, cols, seed): (Int, Int, UInt64) = (6, 5, 7)
+        var problem = Problem([TensorSpec(name: "w", shape: [rows, cols], role: .matrix)])
+        var optimizer = try SOAP(config: .randomRotation(seed: seed), layout: problem.layout)
+        problem.drawGradients()
+        try optimizer.step(parameters: problem.parameters, gradients: problem.gradients, learningRate: 0.01)
+        let state = optimizer.exportState()
+        for (field, side, n) in [("QL", "L", rows), ("QR", "R", cols)] {
+            var stream = RandomStream(seed: seed, purpose: "opt.random-rotation.w.\(side)")
+            var a = [Double](repeating: 0, count: n * n)  // row-major; the stream fills it column by column
+            for j in 0..<n { for i in 0..<n { a[i * n + j] = stream.nextNormal() } }
+            let q = try stateValues(state, "opt.w.\(field)")
+            let r = matmul(transpose(q, n, n), a, n, n, n)
+            // Q is a Double QR rounded to Float: R's entries carry errors of ~1e-7·‖A‖ (‖A‖ ≈ 2√n here),
+            // so 1e-5 below the diagonal allows rounding only; a missing sign flip negates a whole diagonal
+            // entry, whose size (a χ variable, 0.49 or more for this seed) dwarfs that rounding.
+            for i in 0..<n {
+                #expect(r[i * n + i] > 0, "\(field): R[\(i), \(i)] = \(r[i * n + i]) must be positive")
+                for j in 0..<i { #expect(abs(r[i * n + j]) < 1e-5, "\(field): R[\(i), \(j)] = \(r[i * n + j]) below the diagonal") }
+            }
+        }
+    }
 }
