@@ -13,24 +13,28 @@ struct SOAPTests {
         return config
     }
 
-    @Test("SOAP matches the plain Double reference for 7 calls, through refreshes, one-sided and unrotated tensors")
-    func matchesReference() throws {
+    @Test("SOAP matches the plain Double reference for 7 calls, through refreshes, one-sided and unrotated tensors, embeddings rotated or not",
+          arguments: [true, false])
+    func matchesReference(preconditionEmbeddings: Bool) throws {
         let specs = [
             TensorSpec(name: "square", shape: [4, 4], role: .matrix),
             TensorSpec(name: "wide", shape: [3, 5], role: .matrix),  // 5 > max dimension 4: left side only
+            TensorSpec(name: "table", shape: [3, 3], role: .embedding),  // both sides, unless switched off
             TensorSpec(name: "gain", shape: [3], role: .vector),
             TensorSpec(name: "beta", shape: [], role: .scalar),
         ]
-        let config = Self.config(frequency: 2, weightDecay: 0.5, maxDimension: 4)
+        var config = Self.config(frequency: 2, weightDecay: 0.5, maxDimension: 4)
+        config.preconditionEmbeddings = preconditionEmbeddings
         let lr = 0.05
         var problem = Problem(specs, seed: 3)
         var optimizer = try SOAP(config: config, layout: problem.layout)
         var references = specs.map { spec in
             let (rows, cols) = spec.shape.count == 2 ? (spec.shape[0], spec.shape[1]) : (1, spec.count)
-            let matrix = spec.role == .matrix
-            return ReferenceSOAP(w: problem.values(spec.name), rows: rows, cols: cols, left: matrix && rows <= 4,
-                                 right: matrix && cols <= 4, lr: lr, beta1: config.beta1, beta2: config.beta2,
-                                 eps: config.epsilon, weightDecay: matrix ? config.weightDecay : 0, frequency: 2)
+            let rotated = spec.role == .matrix || (spec.role == .embedding && preconditionEmbeddings)
+            let decayed = spec.role == .matrix || spec.role == .embedding
+            return ReferenceSOAP(w: problem.values(spec.name), rows: rows, cols: cols, left: rotated && rows <= 4,
+                                 right: rotated && cols <= 4, lr: lr, beta1: config.beta1, beta2: config.beta2,
+                                 eps: config.epsilon, weightDecay: decayed ? config.weightDecay : 0, frequency: 2)
         }
         for call in 1...7 {
             problem.drawGradients()
@@ -42,6 +46,9 @@ struct SOAPTests {
                 expectClose(problem.values(spec.name), references[index].w, atol: 2e-6, "\(spec.name) after call \(call)")
             }
         }
+        let state = optimizer.exportState()
+        #expect(state.contains { $0.name == "opt.table.QL" } == preconditionEmbeddings)
+        #expect(state.contains { $0.name == "opt.table.QR" } == preconditionEmbeddings)
     }
 
     @Test("the first call changes no parameter (no update, no decay) and leaves t at 0")
