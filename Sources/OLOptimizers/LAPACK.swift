@@ -129,7 +129,7 @@ struct HouseholderQR<Scalar: QRScalar>: Sendable {
             Scalar.geqrf(&size, &a, &lead, &tau, &work, &lwork, &info)
             try LAPACKStatus.check(info, routine: Scalar.precisionLetter + "geqrf", context: context)
             // geqrf leaves R in the upper triangle; orgqr overwrites it with Q.
-            for j in 0..<n { diagonalSigns[j] = a[j + j * lda] < 0 ? -1 : 1 }
+            if signCorrected { for j in 0..<n { diagonalSigns[j] = a[j + j * lda] < 0 ? -1 : 1 } }
             Scalar.orgqr(&size, &a, &lead, &tau, &work, &lwork, &info)
             try LAPACKStatus.check(info, routine: Scalar.precisionLetter + "orgqr", context: context)
         }
