@@ -6,7 +6,7 @@
 public enum ParameterRole: String, Sendable, Codable, CaseIterable {
     /// A 2-D weight matrix of a linear layer (preconditioned by SOAP; decayed).
     case matrix
-    /// An embedding table (decayed by default, never preconditioned as a matrix by default).
+    /// An embedding table (decayed by default; SOAP preconditions it like a matrix unless switched off).
     case embedding
     /// A 1-D gain or bias vector (norm scales, QK-norm scales): not decayed.
     case vector

@@ -191,8 +191,8 @@ public final class GPT: @unchecked Sendable {
     func preNorm(_ l: Int, slot: Int) -> (NormKind, String)? {
         switch config.block {
         case .preLN, .preRMS, .preSRMS: (config.block.norm!, "h\(l).ln\(slot)")
-        case .op: (l == 0 && slot == 1) ? (.layerNorm, "h0.ln0") : nil
-        case .postLN, .noNorm: nil
+        case .op, .noNorm: (l == 0 && slot == 1) ? (.layerNorm, "h0.ln0") : nil
+        case .postLN: nil
         }
     }
 

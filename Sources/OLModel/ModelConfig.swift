@@ -12,7 +12,8 @@ public enum BlockKind: String, Sendable, CaseIterable {
     case postLN
     /// Outlier Protected: no pre-norms (block 0's attention input excepted), β-scaled branches, QK-Norm.
     case op
-    /// Like `op` without QK-Norm: the entropy-collapse ablation (optionally with logit soft-capping).
+    /// Like `op` (block-0 LayerNorm kept) without QK-Norm: the entropy-collapse ablation (optionally with
+    /// logit soft-capping).
     case noNorm
 
     /// Whether a final norm before the head is used when the config does not say.
@@ -35,6 +36,11 @@ public enum BlockKind: String, Sendable, CaseIterable {
 
     /// Whether the residual branches are scaled by trainable scalars β.
     public var scalesBranches: Bool { self == .op || self == .noNorm }
+
+    /// Whether block 0's attention input gets a LayerNorm (`h0.ln0`) while the skip path stays
+    /// un-normalised: OP, and noNorm as the paper code's unnormalised variant, which differs from OP only
+    /// by QK-Norm.
+    public var normsFirstAttentionInput: Bool { self == .op || self == .noNorm }
 }
 
 /// The normalisation layers of SPEC §3.

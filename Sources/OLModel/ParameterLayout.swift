@@ -4,7 +4,7 @@ import OLCore
 /// checkpoints (`model.safetensors`), listed in the README for PyTorch users.
 ///
 ///     wte (V, d)  wpe (T, d)
-///     h{l}.ln0.{g,b}          op block 0 only: LayerNorm on the attention input
+///     h{l}.ln0.{g,b}          op and noNorm, block 0 only: LayerNorm on the attention input
 ///     h{l}.ln1.{g,b}          pre-norm / post-norm before (after, for postLN) attention
 ///     h{l}.attn.qkv (3d, d)   h{l}.attn.proj (d, d)
 ///     h{l}.attn.{q,k}_norm (d_h)   op only: QK-RMSNorm scales, shared across heads
@@ -35,7 +35,7 @@ extension ModelConfig {
         ]
         for l in 0..<layers {
             let p = "h\(l)"
-            if block == .op && l == 0 { specs += Self.normSpecs(p + ".ln0", .layerNorm, width: d) }
+            if block.normsFirstAttentionInput && l == 0 { specs += Self.normSpecs(p + ".ln0", .layerNorm, width: d) }
             if let norm = block.norm { specs += Self.normSpecs(p + ".ln1", norm, width: d) }
             specs.append(TensorSpec(name: p + ".attn.qkv", shape: [3 * d, d], role: .matrix))
             specs.append(TensorSpec(name: p + ".attn.proj", shape: [d, d], role: .matrix))

@@ -8,7 +8,7 @@ public struct AdamWConfig: Sendable, Equatable {
     public var beta2: Double = 0.95
     public var epsilon: Double = 1e-8
     public var epsConvention: EpsConvention = .torch
-    /// Decoupled decay, torch's default strength.
+    /// Decoupled decay, torch's default strength; applied before the update (`torch`) or after it (`hf`).
     public var weightDecay: Double = 0.01
     public var decayedRoles: Set<ParameterRole> = defaultDecayedRoles
 
@@ -28,13 +28,14 @@ public struct AdamWConfig: Sendable, Equatable {
     }
 }
 
-/// AdamW as torch.optim.AdamW steps it, all roles element-wise:
-///   W ← W·(1 − lr·wd)               (decoupled decay BEFORE the Adam update, decayed roles only)
-///   t ← t+1;  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²
-///   torch: W ← W − (lr/(1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε)
-///   hf:    W ← W − (lr·√(1−β₂ᵗ)/(1−β₁ᵗ)) · m / (√v + ε)
-/// Scalar factors (step sizes, √(1−β₂ᵗ), 1 − lr·wd) are computed in Double and rounded once to Float;
-/// everything element-wise is Float. (torch's `lerp` for m rounds differently: agreement is to ~1 ulp.)
+/// AdamW in two libraries' forms, all roles element-wise (decay on decayed roles only):
+///   torch (torch.optim.AdamW):  W ← W·(1 − lr·wd);  then the Adam update
+///                               W ← W − (lr/(1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε)
+///   hf (transformers' AdamW):   the Adam update W ← W − (lr·√(1−β₂ᵗ)/(1−β₁ᵗ)) · m / (√v + ε);
+///                               then W ← W − lr·wd·W (decay AFTER the update, on the updated W)
+///   both: t ← t+1;  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²  before the update.
+/// Scalar factors (step sizes, √(1−β₂ᵗ), 1 − lr·wd, lr·wd) are computed in Double and rounded once to
+/// Float; everything element-wise is Float. (torch's `lerp` for m rounds differently: agreement is to ~1 ulp.)
 /// State: `opt.<p>.step`, `opt.<p>.m`, `opt.<p>.v`.
 public struct AdamW: Optimizer {
     public let config: AdamWConfig
@@ -52,7 +53,8 @@ public struct AdamW: Optimizer {
     public mutating func step(parameters: FloatArena, gradients: FloatArena, learningRate: Float) throws {
         try Check.stepInputs(layout: layout, parameters: parameters, gradients: gradients, learningRate: learningRate)
         let eps = Float(config.epsilon)
-        let decayFactor = Float(1 - Double(learningRate) * config.weightDecay)
+        let decayFactor = Float(1 - Double(learningRate) * config.weightDecay)  // torch, before the update
+        let decayAfter = Float(Double(learningRate) * config.weightDecay)        // hf, after the update
         for (index, spec) in layout.specs.enumerated() {
             let w = SendablePointer(parameters.view(index))
             let g = SendablePointer(gradients.view(index))
@@ -74,11 +76,12 @@ public struct AdamW: Optimizer {
             state.withMoments(beta1: config.beta1, beta2: config.beta2) { m, v, b1, c1, b2, c2 in
                 forEachElementChunk(spec.count) { range in
                     for i in range {
-                        if decays { w[i] = w[i] * decayFactor }
+                        if decays && torch { w[i] = w[i] * decayFactor }
                         m[i] = b1 * m[i] + c1 * g[i]
                         v[i] = b2 * v[i] + c2 * (g[i] * g[i])
                         let denominator = torch ? v[i].squareRoot() / bias2Sqrt + eps : v[i].squareRoot() + eps
                         w[i] = w[i] - stepSize * (m[i] / denominator)
+                        if decays && !torch { w[i] = w[i] - decayAfter * w[i] }
                     }
                 }
             }

@@ -83,6 +83,8 @@ struct HouseholderQR<Scalar: QRScalar>: Sendable {
     let lda: Int
     private var work: [Scalar]
     private var tau: [Scalar]
+    /// sign(R_jj) of the last factorisation, for `haarOrthogonalFactor`.
+    private var diagonalSigns: [Scalar]
 
     /// The padded leading dimension used for n×n matrices.
     static func leadingDimension(_ n: Int) -> Int { n + (24 - n % 16) % 16 }
@@ -91,6 +93,7 @@ struct HouseholderQR<Scalar: QRScalar>: Sendable {
         self.n = n
         lda = Self.leadingDimension(n)
         tau = Array(repeating: 0, count: max(1, n))
+        diagonalSigns = tau
         var size = Int32(n), lead = Int32(lda), lwork: Int32 = -1, info: Int32 = 0
         var dummy = [Scalar](repeating: 0, count: max(1, lda * n))
         var factorQuery: Scalar = 0, generateQuery: Scalar = 0
@@ -104,13 +107,31 @@ struct HouseholderQR<Scalar: QRScalar>: Sendable {
     /// Replaces the n×n column-major `a` (element (i, j) at `a[i + j·lda]`, at least `lda·n` long) by the
     /// Q factor of its QR decomposition.
     mutating func orthogonalFactor(_ a: inout [Scalar], context: String) throws {
+        try factor(&a, context: context, signCorrected: false)
+    }
+
+    /// Like `orthogonalFactor`, with column j of Q multiplied by sign(R_jj) (+1 where R_jj = 0): the Q of
+    /// the QR whose R has a non-negative diagonal, which is unique. For a matrix of i.i.d. standard normals
+    /// that Q is Haar-distributed (Mezzadri, "How to generate random matrices from the classical compact
+    /// groups", 2007); LAPACK's own signs are not, they follow its Householder reflector convention.
+    mutating func haarOrthogonalFactor(_ a: inout [Scalar], context: String) throws {
+        try factor(&a, context: context, signCorrected: true)
+    }
+
+    private mutating func factor(_ a: inout [Scalar], context: String, signCorrected: Bool) throws {
         precondition(a.count >= lda * n, "QR matrix buffer too small")
         var size = Int32(n), lead = Int32(lda), lwork = Int32(work.count), info: Int32 = 0
         // Single-threaded like the eigensolver (`BLAS`): OpenBLAS's QR gives other bits on more threads.
         Scalar.geqrf(&size, &a, &lead, &tau, &work, &lwork, &info)
         try LAPACKStatus.check(info, routine: Scalar.precisionLetter + "geqrf", context: context)
+        // geqrf leaves R in the upper triangle; orgqr overwrites it with Q.
+        if signCorrected { for j in 0..<n { diagonalSigns[j] = a[j + j * lda] < 0 ? -1 : 1 } }
         Scalar.orgqr(&size, &a, &lead, &tau, &work, &lwork, &info)
         try LAPACKStatus.check(info, routine: Scalar.precisionLetter + "orgqr", context: context)
+        guard signCorrected else { return }
+        for j in 0..<n where diagonalSigns[j] < 0 {
+            for i in 0..<n { a[i + j * lda] = -a[i + j * lda] }
+        }
     }
 }
 

@@ -32,11 +32,11 @@ public enum OptimizerKind: String, Sendable, CaseIterable, Codable {
     case adamRandomRotation = "adam-random-rotation"
 }
 
-/// Where Adam's ε enters the update.
+/// Which library's AdamW to follow: where ε enters the update and where the decoupled decay goes.
 public enum EpsConvention: String, Sendable, CaseIterable, Codable {
-    /// torch.optim.AdamW: lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε).
+    /// torch.optim.AdamW: decay W·(1 − lr·wd) first, then lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε).
     case torch
-    /// Hugging Face / SOAP: lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m / (√v + ε).
+    /// Hugging Face's AdamW (and SOAP): lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m / (√v + ε), then decay W − lr·wd·W.
     case hf
 }
 

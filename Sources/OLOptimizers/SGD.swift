@@ -8,7 +8,8 @@ public struct SGDConfig: Sendable, Equatable {
     public var momentum: Double = 0.9
     /// Nesterov: step along g + μ·buf instead of buf.
     public var nesterov = false
-    /// Decoupled decay (W ← W·(1 − lr·wd) before the update, as AdamW does); 0 by default, like torch.
+    /// L2 penalty, torch.optim.SGD's `weight_decay`: wd·W is added to the gradient before the momentum
+    /// buffer (decayed roles only); 0 by default, like torch.
     public var weightDecay: Double = 0
     public var decayedRoles: Set<ParameterRole> = defaultDecayedRoles
 
@@ -26,10 +27,11 @@ public struct SGDConfig: Sendable, Equatable {
     }
 }
 
-/// SGD with momentum, torch.optim.SGD semantics (dampening 0): the first call sets buf = g, later calls
-/// buf ← μ·buf + g; the step direction is buf, or g + μ·buf with Nesterov; W ← W − lr·direction.
-/// Weight decay is decoupled (not L2 added to g) and applied before the update, the AdamW convention.
-/// Every role uses the same rule; only decay depends on the role. State: `opt.<p>.m`, `opt.<p>.step`.
+/// SGD with momentum as torch.optim.SGD steps it (dampening 0), all roles element-wise:
+///   g ← g + wd·W                    (L2 weight decay, decayed roles only)
+///   buf ← g on the first call, μ·buf + g after it
+///   W ← W − lr·buf, or W − lr·(g + μ·buf) with Nesterov
+/// All arithmetic is Float, in torch's order. State: `opt.<p>.m` (the buffer), `opt.<p>.step`.
 public struct SGD: Optimizer {
     public let config: SGDConfig
     public let layout: ArenaLayout
@@ -53,7 +55,7 @@ public struct SGD: Optimizer {
         try Check.stepInputs(layout: layout, parameters: parameters, gradients: gradients, learningRate: learningRate)
         let mu = Float(config.momentum)
         let nesterov = config.nesterov
-        let decayFactor = Float(1 - Double(learningRate) * config.weightDecay)
+        let weightDecay = Float(config.weightDecay)
         for (index, spec) in layout.specs.enumerated() {
             let w = SendablePointer(parameters.view(index))
             let g = SendablePointer(gradients.view(index))
@@ -65,11 +67,11 @@ public struct SGD: Optimizer {
                 let buf = SendablePointer(bufferView)
                 forEachElementChunk(spec.count) { range in
                     for i in range {
-                        if decays { w[i] = w[i] * decayFactor }
-                        var direction = g[i]
+                        let gradient = decays ? g[i] + weightDecay * w[i] : g[i]
+                        var direction = gradient
                         if mu != 0 {
-                            buf[i] = first ? g[i] : mu * buf[i] + g[i]
-                            direction = nesterov ? g[i] + mu * buf[i] : buf[i]
+                            buf[i] = first ? gradient : mu * buf[i] + gradient
+                            direction = nesterov ? gradient + mu * buf[i] : buf[i]
                         }
                         w[i] = w[i] - learningRate * direction
                     }

@@ -16,8 +16,9 @@ public struct SOAPConfig: Sendable, Equatable {
     public enum Basis: Sendable, Equatable {
         /// Eigenvectors of Shampoo's GG statistics, refreshed every `preconditionFrequency` steps (SOAP).
         case shampoo
-        /// A fixed random orthogonal basis per side: Q factor of a QR of an n×n standard-normal matrix
-        /// drawn from the stream `opt.random-rotation.<param>.L|R` under `seed` (the ablation).
+        /// A fixed, Haar-distributed random orthogonal basis per side: the Q factor of a QR of an n×n
+        /// standard-normal matrix drawn from the stream `opt.random-rotation.<param>.L|R` under `seed`,
+        /// columns multiplied by sign(diag R) (the ablation).
         case random(seed: UInt64)
     }
 
@@ -34,9 +35,10 @@ public struct SOAPConfig: Sendable, Equatable {
     public var preconditionFrequency: Int = 10
     /// Axes longer than this are not rotated (identity on that side).
     public var maxPreconditionedDimension: Int = 10000
-    /// Rotate embedding tables like matrices. Off by default: OLCore's contract is that embeddings are
-    /// never preconditioned as matrices by default; they get the identity basis (plain Adam / AdaFactor).
-    public var preconditionEmbeddings = false
+    /// Rotate embedding tables (wte, which is also the tied head, and wpe) like matrices, on every axis
+    /// ≤ `maxPreconditionedDimension`, as soap.py does for every 2-D parameter. Off: they get the identity
+    /// basis (plain Adam / AdaFactor after the skipped first call), an ablation.
+    public var preconditionEmbeddings = true
     public var secondMoment: SecondMoment = .full
     public var basis: Basis = .shampoo
     /// The official soap.py rotates M back and forward on every step; with this off (default) we do it only
@@ -104,7 +106,8 @@ public struct SOAPConfig: Sendable, Equatable {
 /// Per tensor W (rows×cols; vectors and scalars are 1×n with no rotation):
 /// - First call (Shampoo basis): no update and no decay; GG_L ← (1−β_s)·g gᵀ, GG_R ← (1−β_s)·gᵀg;
 ///   Q ← eigenvectors of GG + 1e-30·I, columns by descending eigenvalue. t stays 0. Tensors without a
-///   rotated side (vectors, scalars, embeddings by default, axes > max dim) skip their first call too.
+///   rotated side (vectors, scalars, axes > max dim, embeddings with `preconditionEmbeddings` off) skip
+///   their first call too. Embeddings are rotated like matrices by default.
 /// - Later calls: g' = Q_Lᵀ g Q_R; t ← t+1; M ← β₁M + (1−β₁)g'; V ← β₂V + (1−β₂)g'² (or factored r, c);
 ///   u = Q_L (M/(√V+ε)) Q_Rᵀ; W ← W − α·u with α = lr·√(1−β₂ᵗ)/(1−β₁ᵗ) (Double, rounded to Float);
 ///   W ← W − lr·wd·W (decay after the update); then M back to the original space with the old Q,
@@ -519,14 +522,15 @@ struct SOAPWorkspace: Sendable {
         return q
     }
 
-    /// Q factor of a QR of an n×n standard-normal matrix drawn from `purpose` under `seed`.
+    /// Haar-random orthogonal n×n matrix: the sign-corrected Q factor of a QR of an n×n standard-normal
+    /// matrix drawn from `purpose` under `seed`.
     mutating func randomBasis(n: Int, seed: UInt64, purpose: String) throws -> [Float] {
         var stream = RandomStream(seed: seed, purpose: purpose)
         if factorizers[n] == nil { factorizers[n] = try HouseholderQR<Double>(n: n) }
         let lda = factorizers[n]!.lda
         for j in 0..<n { for i in 0..<n { a64[i + j * lda] = stream.nextNormal() } }  // column-major fill
         lapackCalls += 1
-        try factorizers[n]!.orthogonalFactor(&a64, context: purpose)
+        try factorizers[n]!.haarOrthogonalFactor(&a64, context: purpose)
         var q = [Float](repeating: 0, count: n * n)
         for j in 0..<n { for i in 0..<n { q[i * n + j] = Float(a64[i + j * lda]) } }
         return q

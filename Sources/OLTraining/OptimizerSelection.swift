@@ -28,6 +28,7 @@ extension TrainingConfig {
             ("beta1", beta1 != nil), ("beta2", beta2 != nil), ("eps", eps != nil), ("eps_convention", convention != nil),
             ("momentum", momentum != nil), ("nesterov", nesterov != nil),
             ("precondition_frequency", preconditionFrequency != nil), ("shampoo_beta", shampooBeta != nil),
+            ("precondition_embeddings", !preconditionEmbeddings),  // true is every optimiser's behaviour
         ]
         let accepted = Self.optimizerKeys(defaults)
         if let key = given.first(where: { $0.isSet && !accepted.contains($0.key) })?.key {
@@ -52,6 +53,7 @@ extension TrainingConfig {
             applyAdamSettings(to: &c)
             c.preconditionFrequency = preconditionFrequency ?? c.preconditionFrequency
             c.shampooBeta = shampooBeta ?? c.shampooBeta
+            c.preconditionEmbeddings = preconditionEmbeddings
             resolved = .rotated(c)
         }
         try resolved.validate()
@@ -65,7 +67,7 @@ extension TrainingConfig {
         case .sgd: ["momentum", "nesterov"]
         case .adamw: ["beta1", "beta2", "eps", "eps_convention"]
         case .adafactor: ["beta1", "beta2", "eps"]
-        case .rotated: ["beta1", "beta2", "eps", "precondition_frequency", "shampoo_beta"]
+        case .rotated: ["beta1", "beta2", "eps", "precondition_frequency", "shampoo_beta", "precondition_embeddings"]
         }
     }
 

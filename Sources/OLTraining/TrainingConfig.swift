@@ -22,6 +22,10 @@ public struct TrainingConfig: Sendable, Equatable {
     /// SOAP / rotated AdaFactor basis refresh period f and statistics decay β_s.
     public var preconditionFrequency: Int? = nil
     public var shampooBeta: Double? = nil
+    /// SOAP family: rotate the embeddings (and the tied head) like matrices, as soap.py does; false is the
+    /// ablation (plain Adam / AdaFactor on them) and applies to those optimisers only. Always written to
+    /// `config.json`, so every run records which it used.
+    public var preconditionEmbeddings = true
     /// Warm-up length as a fraction of `steps`.
     public var warmupFraction = 0.05
     public var schedule: LearningRateSchedule.Decay = .linear

@@ -80,6 +80,7 @@ extension TrainingConfig {
         optionalFlag("nesterov", \.nesterov),
         optionalInteger("precondition_frequency", \.preconditionFrequency),
         optionalNumber("shampoo_beta", \.shampooBeta),
+        flag("precondition_embeddings", \.preconditionEmbeddings),
         number("warmup_fraction", \.warmupFraction),
         choice("schedule", \.schedule),
         number("grad_clip", \.gradClip),

@@ -30,6 +30,7 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "SGD Nesterov momentum: true|false.") var nesterov: Bool?
     @Option(help: "SOAP basis refresh period f.") var preconditionFrequency: Int?
     @Option(help: "SOAP statistics decay (default: beta2).") var shampooBeta: Double?
+    @Option(help: "SOAP family: precondition the embeddings and tied head like matrices: true|false (default true).") var preconditionEmbeddings: Bool?
     @Option(help: "Warm-up length as a fraction of the steps.") var warmupFraction: Double?
     @Option(help: "Decay after warm-up: linear|cosine.") var schedule: String?
     @Option(help: "Global gradient-norm clip (0 disables).") var gradClip: Double?
@@ -82,6 +83,7 @@ struct TrainOptions: ParsableArguments {
         set("nesterov", nesterov.map(JSONValue.bool))
         set("precondition_frequency", preconditionFrequency.map { .int(Int64($0)) })
         set("shampoo_beta", shampooBeta.map(JSONValue.double))
+        set("precondition_embeddings", preconditionEmbeddings.map(JSONValue.bool))
         set("warmup_fraction", warmupFraction.map(JSONValue.double))
         set("schedule", schedule.map(JSONValue.string))
         set("grad_clip", gradClip.map(JSONValue.double))

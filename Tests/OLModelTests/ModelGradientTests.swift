@@ -45,7 +45,8 @@ struct ModelGradientTests {
     /// the analytic directional derivative g·v. The loss is accumulated in Double; the difference quotient
     /// is formed in Double. h = 1e-2 keeps float32 rounding of the loss (≈1e-6 absolute) below 1e-4 of
     /// the quotient, while the O(h²) truncation stays ≈1e-4 relative for these smooth (GELU) models.
-    static func check(_ tiny: TinyModel, tolerance: Double = 2e-3) {
+    /// `only` restricts the check to the named tensors (all of them when nil).
+    static func check(_ tiny: TinyModel, tolerance: Double = 2e-3, only: Set<String>? = nil) {
         let model = tiny.model
         model.zeroGradients()
         _ = tiny.loss()
@@ -53,6 +54,7 @@ struct ModelGradientTests {
         var rng = RandomStream(seed: 99, purpose: "tests")
         for (index, spec) in model.parameters.layout.specs.enumerated() {
             if spec.role == .scalar && !model.config.trainableBeta { continue }
+            if let only, !only.contains(spec.name) { continue }
             let params = model.parameters.view(index)
             let grads = model.gradients.view(index)
             var direction = (0..<spec.count).map { _ in rng.nextNormal() }
@@ -81,6 +83,14 @@ struct ModelGradientTests {
     @Test("the ReLU model's gradients match finite differences away from kinks")
     func relu() throws {
         Self.check(try TinyModel(block: .preLN, activation: .relu))
+    }
+
+    @Test("noNorm's block-0 LayerNorm is in the model and its gain and bias gradients match finite differences")
+    func noNormFirstLayerNorm() throws {
+        let tiny = try TinyModel(block: .noNorm)
+        let names = tiny.model.parameters.layout.specs.map(\.name)
+        #expect(names.contains("h0.ln0.g") && names.contains("h0.ln0.b"))
+        Self.check(tiny, only: ["h0.ln0.g", "h0.ln0.b"])
     }
 
     @Test("noNorm with logit soft-capping and an untied head has correct gradients")

@@ -14,7 +14,9 @@ struct ElementwiseOptimizerTests {
         TensorSpec(name: "gain", shape: [5], role: .vector),
     ]
 
-    @Test("SGD with momentum, optional Nesterov and decoupled decay matches the torch rule for 3 steps",
+    /// torch.optim.SGD's algorithm box, written out: g ← g + λθ; b ← g at t = 1, μb + g after; step along
+    /// b, or g + μb with Nesterov. Decay applies to the matrix only (the vector's role is not decayed).
+    @Test("SGD with momentum, optional Nesterov and L2 weight decay matches torch.optim.SGD for 3 steps",
           arguments: [false, true])
     func sgdMatchesReference(nesterov: Bool) throws {
         var config = SGDConfig()
@@ -29,9 +31,9 @@ struct ElementwiseOptimizerTests {
         for step in 1...3 {
             problem.drawGradients()
             for spec in Self.specs {
-                let g = problem.gradient(spec.name)
-                var w = reference[spec.name]!
-                if spec.role == .matrix { w = w.map { $0 * (1 - lr * config.weightDecay) } }  // decay first
+                let w = reference[spec.name]!
+                let raw = problem.gradient(spec.name)
+                let g = spec.role == .matrix ? zip(raw, w).map { $0 + config.weightDecay * $1 } : raw  // L2 into g
                 let buf = step == 1 ? g : zip(buffers[spec.name]!, g).map { 0.8 * $0 + $1 }
                 buffers[spec.name] = buf
                 let direction = nesterov ? zip(g, buf).map { $0 + 0.8 * $1 } : buf
@@ -44,7 +46,10 @@ struct ElementwiseOptimizerTests {
         }
     }
 
-    @Test("AdamW matches torch.optim.AdamW for 3 steps in both ε conventions, decaying before the update",
+    /// torch.optim.AdamW decays θ ← θ(1 − γλ) before the Adam update; transformers' AdamW adds
+    /// −lr·wd·p to p after `p.addcdiv_` ("Add weight decay at the end"). Each convention is written out
+    /// with its own ε placement and its own decay position.
+    @Test("AdamW matches torch.optim.AdamW (decay before) and Hugging Face's AdamW (decay after) for 3 steps",
           arguments: EpsConvention.allCases)
     func adamWMatchesReference(convention: EpsConvention) throws {
         var config = AdamWConfig()
@@ -62,7 +67,8 @@ struct ElementwiseOptimizerTests {
             for spec in Self.specs {
                 let g = problem.gradient(spec.name)
                 var w = reference[spec.name]!
-                if spec.role == .matrix { w = w.map { $0 * (1 - lr * config.weightDecay) } }
+                let decays = spec.role == .matrix
+                if decays && convention == .torch { w = w.map { $0 * (1 - lr * config.weightDecay) } }
                 let mt = zip(m[spec.name] ?? Array(repeating: 0, count: g.count), g).map { b1 * $0 + (1 - b1) * $1 }
                 let vt = zip(v[spec.name] ?? Array(repeating: 0, count: g.count), g).map { b2 * $0 + (1 - b2) * $1 * $1 }
                 m[spec.name] = mt
@@ -75,6 +81,7 @@ struct ElementwiseOptimizerTests {
                         w[i] -= lr * (1 - pow(b2, t)).squareRoot() / (1 - pow(b1, t)) * mt[i] / (vt[i].squareRoot() + eps)
                     }
                 }
+                if decays && convention == .hf { w = w.map { $0 - lr * config.weightDecay * $0 } }
                 reference[spec.name] = w
             }
             try optimizer.step(parameters: problem.parameters, gradients: problem.gradients, learningRate: Float(lr))

@@ -14,24 +14,28 @@ struct SOAPTests {
         return config
     }
 
-    @Test("SOAP matches the plain Double reference for 7 calls, through refreshes, one-sided and unrotated tensors")
-    func matchesReference() throws {
+    @Test("SOAP matches the plain Double reference for 7 calls, through refreshes, one-sided and unrotated tensors, embeddings rotated or not",
+          arguments: [true, false])
+    func matchesReference(preconditionEmbeddings: Bool) throws {
         let specs = [
             TensorSpec(name: "square", shape: [4, 4], role: .matrix),
             TensorSpec(name: "wide", shape: [3, 5], role: .matrix),  // 5 > max dimension 4: left side only
+            TensorSpec(name: "table", shape: [3, 3], role: .embedding),  // both sides, unless switched off
             TensorSpec(name: "gain", shape: [3], role: .vector),
             TensorSpec(name: "beta", shape: [], role: .scalar),
         ]
-        let config = Self.config(frequency: 2, weightDecay: 0.5, maxDimension: 4)
+        var config = Self.config(frequency: 2, weightDecay: 0.5, maxDimension: 4)
+        config.preconditionEmbeddings = preconditionEmbeddings
         let lr = 0.05
         var problem = Problem(specs, seed: 3)
         var optimizer = try SOAP(config: config, layout: problem.layout)
         var references = specs.map { spec in
             let (rows, cols) = spec.shape.count == 2 ? (spec.shape[0], spec.shape[1]) : (1, spec.count)
-            let matrix = spec.role == .matrix
-            return ReferenceSOAP(w: problem.values(spec.name), rows: rows, cols: cols, left: matrix && rows <= 4,
-                                 right: matrix && cols <= 4, lr: lr, beta1: config.beta1, beta2: config.beta2,
-                                 eps: config.epsilon, weightDecay: matrix ? config.weightDecay : 0, frequency: 2)
+            let rotated = spec.role == .matrix || (spec.role == .embedding && preconditionEmbeddings)
+            let decayed = spec.role == .matrix || spec.role == .embedding
+            return ReferenceSOAP(w: problem.values(spec.name), rows: rows, cols: cols, left: rotated && rows <= 4,
+                                 right: rotated && cols <= 4, lr: lr, beta1: config.beta1, beta2: config.beta2,
+                                 eps: config.epsilon, weightDecay: decayed ? config.weightDecay : 0, frequency: 2)
         }
         for call in 1...7 {
             problem.drawGradients()
@@ -43,6 +47,9 @@ struct SOAPTests {
                 expectClose(problem.values(spec.name), references[index].w, atol: 2e-6, "\(spec.name) after call \(call)")
             }
         }
+        let state = optimizer.exportState()
+        #expect(state.contains { $0.name == "opt.table.QL" } == preconditionEmbeddings)
+        #expect(state.contains { $0.name == "opt.table.QR" } == preconditionEmbeddings)
     }
 
     @Test("the first call changes no parameter (no update, no decay) and leaves t at 0")
@@ -317,5 +324,32 @@ struct SOAPTests {
         }
         expectBitwiseEqual(bases[1], bases[0], "the basis of two runs with one seed")
         #expect(bases[0] != bases[2])
+    }
+
+    /// The QR of a square matrix is unique once R's diagonal is positive, and for i.i.d. normal entries
+    /// that Q is Haar-distributed. So: redraw the Gaussian matrix A from the basis's stream and check that
+    /// R = QᵀA (in Double) is upper triangular with a positive diagonal.
+    @Test("the random-rotation bases are the Haar QR factor: Qᵀ·(the seeded Gaussian) is upper triangular with a positive diagonal")
+    func randomRotationIsSignCorrected() throws {
+        let (rows, cols, seed): (Int, Int, UInt64) = (6, 5, 7)
+        var problem = Problem([TensorSpec(name: "w", shape: [rows, cols], role: .matrix)])
+        var optimizer = try SOAP(config: .randomRotation(seed: seed), layout: problem.layout)
+        problem.drawGradients()
+        try optimizer.step(parameters: problem.parameters, gradients: problem.gradients, learningRate: 0.01)
+        let state = optimizer.exportState()
+        for (field, side, n) in [("QL", "L", rows), ("QR", "R", cols)] {
+            var stream = RandomStream(seed: seed, purpose: "opt.random-rotation.w.\(side)")
+            var a = [Double](repeating: 0, count: n * n)  // row-major; the stream fills it column by column
+            for j in 0..<n { for i in 0..<n { a[i * n + j] = stream.nextNormal() } }
+            let q = try stateValues(state, "opt.w.\(field)")
+            let r = matmul(transpose(q, n, n), a, n, n, n)
+            // Q is a Double QR rounded to Float: R's entries carry errors of ~1e-7·‖A‖ (‖A‖ ≈ 2√n here),
+            // so 1e-5 below the diagonal allows rounding only; a missing sign flip negates a whole diagonal
+            // entry, whose size (a χ variable, 0.49 or more for this seed) dwarfs that rounding.
+            for i in 0..<n {
+                #expect(r[i * n + i] > 0, "\(field): R[\(i), \(i)] = \(r[i * n + i]) must be positive")
+                for j in 0..<i { #expect(abs(r[i * n + j]) < 1e-5, "\(field): R[\(i), \(j)] = \(r[i * n + j]) below the diagonal") }
+            }
+        }
     }
 }

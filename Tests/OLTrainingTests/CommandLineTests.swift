@@ -15,6 +15,7 @@ struct CommandLineTests {
         (["--lr=-0.1"], "lr must be a non-negative number"),
         (["--corpus", "/nonexistent/corpus"], "/nonexistent/corpus"),
         (["--optimizer", "adamw", "--momentum", "0.9"], "momentum does not apply to optimizer adamw"),
+        (["--optimizer", "adamw", "--precondition-embeddings", "false"], "precondition_embeddings does not apply to optimizer adamw"),
         (["--config", "/nonexistent/config.json"], "cannot read /nonexistent/config.json"),
         (["--stop-after", "0"], "--stop-after must be positive"),
     ])

@@ -69,6 +69,21 @@ struct TrainingConfigTests {
         #expect(TrainingConfig().nonDefaultJSON == .object([]))
     }
 
+    @Test("precondition_embeddings is on by default, written to config.json, and false selects the SOAP-family ablation",
+          arguments: ["soap", "rotated-adafactor", "adam-random-rotation"])
+    func preconditionEmbeddingsSwitch(optimizer: String) throws {
+        let standard = try TrainingConfig(json: try JSONValue.parse(#"{"optimizer": "\#(optimizer)"}"#))
+        #expect(standard.json.objectMembers?.first { $0.key == "precondition_embeddings" }?.value == .bool(true))
+        let ablation = try TrainingConfig(json: try JSONValue.parse(#"{"optimizer": "\#(optimizer)", "precondition_embeddings": false}"#))
+        #expect(ablation.json.objectMembers?.first { $0.key == "precondition_embeddings" }?.value == .bool(false))
+        for (config, expected) in [(standard, true), (ablation, false)] {
+            guard case .rotated(let soap) = try config.optimizerConfig() else {
+                Issue.record("\(optimizer) should build a SOAP-family config"); continue
+            }
+            #expect(soap.preconditionEmbeddings == expected)
+        }
+    }
+
     @Test("bad configs are rejected with one line naming the key", arguments: [
         (#"{"widht": 64}"#, "unknown key 'widht'"),
         (#"{"width": "64"}"#, "width must be an integer"),
@@ -80,6 +95,7 @@ struct TrainingConfigTests {
         (#"{"soft_cap": 30}"#, "soft_cap applies to the noNorm block only"),
         (#"[1, 2]"#, "a config must be a JSON object"),
         (#"{"optimizer": "adamw", "precondition_frequency": 10}"#, "precondition_frequency does not apply to optimizer adamw"),
+        (#"{"optimizer": "adamw", "precondition_embeddings": false}"#, "precondition_embeddings does not apply to optimizer adamw"),
         (#"{"optimizer": "lion"}"#, "optimizer must be one of sgd|adamw|adafactor|soap|rotated-adafactor|adam-random-rotation"),
     ])
     func rejects(text: String, expected: String) throws {
@@ -106,6 +122,17 @@ struct ParameterLayoutTests {
         #expect(names.contains("h2.attn.q_norm") && names.contains("h2.attn.k_norm"))
         #expect(names.contains("h1.beta_attn") && names.contains("h1.beta_mlp"))
         #expect(!names.contains("lnf.g") && !names.contains("h0.ln1.g"))
+    }
+
+    @Test("the noNorm block keeps block 0's LayerNorm and branch weights but has no QK-norm scales or final norm")
+    func noNormLayout() {
+        var model = ModelConfig()
+        model.block = .noNorm
+        model.layers = 3
+        let names = model.parameterLayout().specs.map(\.name)
+        #expect(names.contains("h0.ln0.g") && names.contains("h0.ln0.b") && !names.contains("h1.ln0.g"))
+        #expect(!names.contains { $0.hasSuffix("q_norm") || $0.hasSuffix("k_norm") })
+        #expect(names.contains("h2.beta_attn") && !names.contains("lnf.g") && !names.contains("h0.ln1.g"))
     }
 
     @Test("pre-norm blocks have per-block norms and a final norm; SRMSNorm has no parameters")
