@@ -81,7 +81,7 @@ enum TrainingGolden {
     //   param sum             abs 1.3e-2 (preRMS; Σ|p| ≈ 65)           abs 1.2e-4 (preSRMS)
     //   param sum of squares  rel 3.6e-4 (preRMS)                      rel 4.7e-6 (preSRMS)
     //   param values          abs 1.9e-4 (preRMS), 1.9e-7 (preLN)      abs 3.9e-6 (preSRMS)
-    // Thread counts change nothing (bitwise, see TrainerTests.threadCounts). Every budget below is ≥ 9× the
+    // Thread counts change nothing (bitwise, see ThreadInvarianceTests). Every budget below is ≥ 9× the
     // worst of these; preRMS is the most sensitive block by two orders of magnitude (the other five
     // stay below 1e-5 relative in every metric), so the budgets are loose for the others, and the loss
     // curve (rtol 1e-4) is the sharpest check: a changed schedule, init or kernel moves it by ≫ 1e-3.
