@@ -1,12 +1,15 @@
 # OutlierLab — the commands a user needs. `make verify` is what CI runs.
 SWIFT        ?= swift
 APT_PACKAGES := libopenblas-dev libjson-c-dev zlib1g-dev pkg-config
+# What tests of real components need beyond the build (a single-node Slurm); skipped with one line
+# where they cannot be installed.
+TEST_PACKAGES := slurm-wlm munge
 # Release mode with testable imports: tests that train run at full speed.
 RELEASE      := -c release
 TESTABLE     := -Xswiftc -enable-testing
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build verify test bench audit goldens goldens-accept fuzz clean
+.PHONY: deps deps-test build verify test slurm-test slurm-test-built bench audit goldens goldens-accept fuzz clean
 
 ## deps: install the three Debian -dev packages (and pkg-config) when any is missing
 deps:
@@ -18,16 +21,42 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+## deps-test: install the packages of the real-component tests when missing; never fails
+deps-test:
+	@missing=""; for p in $(TEST_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps-test: installing$$missing"; \
+	  ( $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null ) \
+	    || echo "make deps-test: could not install$$missing; the tests that need them will be skipped"; \
+	fi
+
 ## build: the release build of the library modules and the olab tool
 build: deps
 	$(SWIFT) build $(RELEASE)
 
-## verify: deps + release build + the whole test suite in release mode; never writes goldens
-verify: deps
+## verify: deps + release build + the Slurm backend test + the whole test suite in release mode;
+## never writes goldens
+verify: deps deps-test
 	$(SWIFT) build $(RELEASE) $(TESTABLE) --build-tests
+	$(MAKE) --no-print-directory slurm-test-built
 	GOLDEN_RECORD=never $(SWIFT) test $(RELEASE) $(TESTABLE) --skip-build
 
 test: verify
+
+## slurm-test: the Slurm backend against a real single-node cluster (Tests/Slurm/backend-test.sh);
+## skipped with one line where slurm-wlm and munge are not installed
+slurm-test: deps deps-test
+	$(SWIFT) build $(RELEASE) $(TESTABLE) --build-tests
+	$(MAKE) --no-print-directory slurm-test-built
+
+slurm-test-built:
+	@if command -v slurmctld >/dev/null && command -v munged >/dev/null; then \
+	  bash Tests/Slurm/backend-test.sh .build/release/olab; \
+	else \
+	  echo "slurm-test: skipped (slurm-wlm and munge are not installed and could not be installed here)"; \
+	fi
 
 ## bench: sgemm peak, tokens/s and MFU of the bench model for three arms, step breakdown, peak memory
 bench: build

@@ -34,7 +34,7 @@ let libraryTargets: [Target] = modules.map { module in
 }
 
 /// Test-only dependencies beyond the module itself, OLGoldens, OLCore and OLTestSupport.
-let extraTestDependencies: [String: [String]] = ["OLTraining": ["AllocationCounter"]]
+let extraTestDependencies: [String: [String]] = ["OLTraining": ["AllocationCounter", "OLAudit"]]
 
 let testTargets: [Target] = modules.map { module in
     .testTarget(

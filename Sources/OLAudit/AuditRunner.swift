@@ -2,21 +2,15 @@ import Foundation
 import OLCore
 import OLTraining
 
-/// How one planned run ended.
-public enum RunOutcome: Sendable {
-    case finished(RunRecord, cached: Bool)
-    /// Training stopped (non-finite loss or gradient) or evaluation failed; the message says where.
-    case failed(String)
-}
-
-/// Executes an audit plan one run at a time. Each run's result depends only on its config, so order does
-/// not matter; finished runs are cached in `<out>/runs/<key>/` and an interrupted run resumes from its
-/// last checkpoint, so rerunning an audit redoes nothing that finished.
+/// Executes an audit plan's runs on a backend and reads their outcomes back. Each run's result depends
+/// only on its config, so order and backend do not matter; finished runs are cached in `<out>/runs/<key>/`
+/// and an interrupted run resumes from its last checkpoint, so rerunning an audit redoes nothing that
+/// finished.
 public final class AuditRunner {
     public let plan: AuditPlan
     public let outDirectory: String
-    public let evaluator: any QuantisedEvaluator
-    private let say: (String) -> Void
+    public let backend: RunBackend
+    public let scheduler: RunScheduler
 
     /// Prints one progress line and flushes it, so logs redirected to a file show progress as it happens.
     public static func printLine(_ line: String) {
@@ -24,112 +18,53 @@ public final class AuditRunner {
         fflush(nil)  // nil flushes every C stream; naming `stdout` is not concurrency-safe in Swift 6
     }
 
-    /// Marks a run whose training or evaluation failed; its message is cached like a result.
-    public static let failureName = "failed.json"
+    /// Marks a run whose training or evaluation failed (see `RunExecution.failureName`).
+    public static let failureName = RunExecution.failureName
 
-    public init(plan: AuditPlan, outDirectory: String, evaluator: any QuantisedEvaluator = SchemeEvaluator(),
-                say: @escaping (String) -> Void = AuditRunner.printLine) {
+    /// - Parameter executable: the `olab` binary for the local and Slurm backends (unused in process).
+    public init(plan: AuditPlan, outDirectory: String, backend: RunBackend = .inProcess, executable: String = "",
+                evaluator: any QuantisedEvaluator = SchemeEvaluator(), say: @escaping (String) -> Void = AuditRunner.printLine) {
         self.plan = plan
         self.outDirectory = outDirectory
-        self.evaluator = evaluator
-        self.say = say
+        self.backend = backend
+        scheduler = RunScheduler(runs: outDirectory + "/runs", executable: executable, name: "audit", evaluator: evaluator, say: say)
     }
 
-    /// Runs (or loads) every planned run; returns outcomes by run key.
-    public func run() throws -> [String: RunOutcome] {
-        var outcomes: [String: RunOutcome] = [:]
-        let total = plan.runs.count
-        var remainingEstimate = plan.estimatedSeconds
-        var spentSeconds = 0.0, spentEstimate = 0.0
+    /// The tasks of the plan, in plan order.
+    public var tasks: [RunTask] { plan.runs.map { RunTask(spec: $0.spec, estimatedSeconds: $0.estimatedSeconds) } }
+
+    /// Executes (or, with `collectOnly`, only reads) every planned run; returns outcomes by run key, or
+    /// nil when the runs were only submitted. Throws, naming each run, when some runs have no result.
+    public func run(collectOnly: Bool = false) throws -> [String: RunOutcome]? {
         let started = monotonic()
-        for (index, planned) in plan.runs.enumerated() {
-            let directory = outDirectory + "/" + planned.relativeDirectory
-            let more = planned.uses.count > 1 ? " and \(planned.uses.count - 1) more" : ""
-            let header = "[audit] run \(index + 1)/\(total) \(planned.key.prefix(12)) (\(planned.uses[0])\(more))"
-            let runStarted = monotonic()
-            let calibration = spentEstimate > 0 ? spentSeconds / spentEstimate : 1
-            let outcome = try execute(planned, directory: directory) { progress in
-                let runFraction = Double(progress.step) / Double(max(progress.steps, 1))
-                let runLeft = progress.elapsedSeconds / max(runFraction, 1e-9) * (1 - runFraction)
-                let auditLeft = runLeft + (remainingEstimate - planned.estimatedSeconds) * calibration
-                self.say("\(header): step \(progress.step)/\(progress.steps) loss \(formatNumber(progress.loss)), \(Int(progress.tokensPerSecond)) tok/s, ETA run \(duration(runLeft)), audit \(duration(auditLeft))")
-            } announce: { self.say("\(header): \($0)") }
-            let seconds = monotonic() - runStarted
-            if case .finished(_, cached: false) = outcome {
-                spentSeconds += seconds
-                spentEstimate += planned.estimatedSeconds
-            }
-            remainingEstimate -= planned.estimatedSeconds
-            outcomes[planned.key] = outcome
+        let summary = try scheduler.execute(tasks, on: backend, collectOnly: collectOnly)
+        if let job = summary.submittedJob {
+            scheduler.say("[audit] submitted as Slurm job \(job); assemble the report with `olab audit --collect --out \(outDirectory)` (same scale and claims) once it is done")
+            return nil
         }
-        say("[audit] \(total) runs done in \(duration(monotonic() - started))")
+        try Self.requireComplete(summary, total: plan.runs.count, name: "audit", say: scheduler.say)
+        var outcomes: [String: RunOutcome] = [:]
+        for run in plan.runs {
+            outcomes[run.key] = try RunExecution.outcome(of: run.spec, runs: scheduler.runs, cached: summary.doneBefore.contains(run.key))
+        }
+        if !collectOnly { scheduler.say("[audit] \(plan.runs.count) runs done in \(duration(monotonic() - started))") }
         return outcomes
     }
 
-    private func execute(_ planned: PlannedRun, directory: String, progress: @escaping (TrainingProgress) -> Void,
-                         announce: (String) -> Void) throws -> RunOutcome {
-        let failurePath = directory + "/" + Self.failureName
-        if FilePath.exists(failurePath) {
-            let json = try JSONValue.parse(bytes: try FileBytes.read(failurePath), source: failurePath)
-            announce("cached failure")
-            return .failed(json["error"]?.stringValue ?? "failed (see \(failurePath))")
+    /// Throws when runs are missing, after one line per missing run.
+    static func requireComplete(_ summary: ExecutionSummary, total: Int, name: String, say: (String) -> Void) throws {
+        guard !summary.missing.isEmpty else { return }
+        for (task, reason) in summary.missing {
+            say("[\(name)] no result for \(task.spec.key.prefix(12)) (\(task.spec.label)): \(reason)")
         }
-        let finished = FilePath.exists(directory + "/summary.json") && FilePath.exists(directory + "/" + Trainer.finalName)
-        if !finished {
-            do {
-                let trainer: Trainer
-                if FilePath.exists(directory + "/" + Trainer.checkpointName) {
-                    trainer = try Trainer(resuming: directory)
-                    announce("resuming at step \(trainer.step) of \(planned.config.steps)")
-                } else {
-                    if FilePath.exists(directory) { try FileManager.default.removeItem(atPath: directory) }
-                    trainer = try Trainer(config: planned.config, directory: directory)
-                    announce("training (estimated \(duration(planned.estimatedSeconds)))")
-                }
-                let every = max(1, planned.config.steps / 4)
-                try trainer.run { if $0.step % every == 0 { progress($0) } }
-            } catch let error as OutlierLabError {
-                try recordFailure(error.message, at: failurePath)
-                announce("FAILED: \(error.message)")
-                return .failed(error.message)
-            }
-        } else {
-            announce("cached")
-        }
-        for request in planned.quantisations.sorted() {
-            let path = directory + "/" + request.fileName
-            guard !FilePath.exists(path) else { continue }
-            let result: QuantisedPerplexity
-            do {
-                result = try evaluator.measure(checkpoint: directory + "/" + Trainer.finalName, request: request)
-            } catch let error as OutlierLabError {
-                return .failed("\(request.label): \(error.message)")
-            }
-            try AtomicFile.write(JSONValue.object([
-                "scheme": .string(request.scheme), "bits": .int(Int64(request.bits)),
-                "float_ppl": .double(result.floatPPL), "quantised_ppl": .double(result.quantisedPPL),
-            ]).serialized(pretty: true) + "\n", to: path)
-            announce("\(request.label): ppl \(formatNumber(result.floatPPL)) → \(formatNumber(result.quantisedPPL))")
-        }
-        return .finished(try RunRecord.load(directory, requests: planned.quantisations), cached: finished)
-    }
-
-    private func recordFailure(_ message: String, at path: String) throws {
-        try AtomicFile.write(JSONValue.object(["error": .string(message)]).serialized(pretty: true) + "\n", to: path)
+        throw OutlierLabError("\(summary.missing.count) of \(total) runs have no result yet (listed above); nothing was judged")
     }
 }
 
-/// "42 s", "3 min 05 s", "1 h 12 min".
-public func duration(_ seconds: Double) -> String {
-    guard seconds.isFinite, seconds >= 0 else { return "?" }
-    let s = Int(seconds.rounded())
-    if s < 60 { return "\(s) s" }
-    if s < 3600 { return "\(s / 60) min \(String(format: "%02d", s % 60)) s" }
-    return "\(s / 3600) h \(String(format: "%02d", (s % 3600) / 60)) min"
-}
-
-func monotonic() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+extension PlannedRun {
+    /// The spec file content of this run: its config, its quantised evaluations and who uses it.
+    public var spec: RunSpec {
+        let more = uses.count > 1 ? " and \(uses.count - 1) more" : ""
+        return RunSpec(key: key, config: config, quantisations: Array(quantisations), label: uses[0] + more)
+    }
 }

@@ -17,6 +17,7 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "Comma-separated claim ids to run (default: every claim of the scale).") var claims: String?
     @Option(help: "Claims registry JSON (default: the bundled claims.json).") var registry: String?
     @Flag(help: "List the runs and their estimated cost without training.") var dryRun = false
+    @OptionGroup var execution: BackendOptions
 
     func run() throws {
         do {
@@ -28,6 +29,7 @@ struct AuditCommand: ParsableCommand {
     }
 
     private func audit() throws {
+        let backend = try execution.resolved()
         let registry = try registry.map(ClaimRegistry.load) ?? ClaimRegistry.bundled()
         let scale: AuditScale = full ? .full : .quick
         let selected = claims.map { $0.split(separator: ",").map { String($0).trimmed } }
@@ -40,7 +42,8 @@ struct AuditCommand: ParsableCommand {
         AuditRunner.printLine("[audit] \(scale.rawValue) scale: \(plan.runs.count) runs, estimated \(duration(plan.estimatedSeconds)) before cache hits; corpus: \(corpus.description)")
         if let note = corpus.fallbackNote { AuditRunner.printLine("[audit] note: \(note)") }
         let started = ContinuousClock.now
-        let outcomes = try AuditRunner(plan: plan, outDirectory: out).run()
+        guard let outcomes = try AuditRunner(plan: plan, outDirectory: out, backend: backend, executable: BackendOptions.executable)
+            .run(collectOnly: execution.collect) else { return }
         let results = AuditJudging.judge(plan: plan, outcomes: outcomes)
         let report = AuditReport(plan: plan, results: results, outcomes: outcomes,
                                  wallSeconds: Double((ContinuousClock.now - started).components.seconds))

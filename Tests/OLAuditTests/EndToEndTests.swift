@@ -12,7 +12,7 @@ struct EndToEndTests {
         let plan = try AuditPlan(registry: registry, scale: .quick, corpus: .synthetic)
         #expect(plan.runs.count == 3, "Pre-LN and OP are shared between the two claims")
         var lines: [String] = []
-        let first = try AuditRunner(plan: plan, outDirectory: directory, say: { lines.append($0) }).run()
+        let first = try #require(try AuditRunner(plan: plan, outDirectory: directory, say: { lines.append($0) }).run())
         let firstResults = AuditJudging.judge(plan: plan, outcomes: first)
         #expect(firstResults.allSatisfy { $0.judgement.verdict != .notRun })
         #expect(firstResults.allSatisfy { $0.judgement.statistic.isFinite }, "\(firstResults.map(\.judgement.reason))")
@@ -22,7 +22,7 @@ struct EndToEndTests {
         for run in plan.runs { #expect(FilePath.exists(directory + "/runs/\(run.key)/model.safetensors")) }
 
         lines = []
-        let second = try AuditRunner(plan: plan, outDirectory: directory, say: { lines.append($0) }).run()
+        let second = try #require(try AuditRunner(plan: plan, outDirectory: directory, say: { lines.append($0) }).run())
         for outcome in second.values {
             guard case .finished(_, let cached) = outcome else { Issue.record("a cached run failed"); continue }
             #expect(cached)
@@ -41,7 +41,7 @@ struct EndToEndTests {
         try AtomicFile.write("{}", to: directory + "/" + plan.runs[0].relativeDirectory + "/config.json")
         try FilePath.makeDirectories(directory + "/" + plan.runs[1].relativeDirectory)
         try AtomicFile.write(#"{"error": "step 3: the training loss is nan"}"#, to: directory + "/" + plan.runs[1].relativeDirectory + "/" + AuditRunner.failureName)
-        let outcomes = try AuditRunner(plan: plan, outDirectory: directory, say: { _ in }).run()
+        let outcomes = try #require(try AuditRunner(plan: plan, outDirectory: directory, say: { _ in }).run())
         guard case .finished? = outcomes[plan.runs[0].key] else { Issue.record("partial run was not retrained"); return }
         let results = AuditJudging.judge(plan: plan, outcomes: outcomes)
         let claim = try #require(results.first { $0.claim.id == "op-lower" })

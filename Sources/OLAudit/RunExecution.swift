@@ -1,0 +1,126 @@
+import Foundation
+import OLCore
+import OLTraining
+
+/// How one planned run ended.
+public enum RunOutcome: Sendable {
+    case finished(RunRecord, cached: Bool)
+    /// Training stopped (non-finite loss or gradient) or evaluation failed; the message says where.
+    /// Cached like a result: the same config fails the same way again.
+    case failed(String)
+}
+
+/// Executing one run spec into its cached run directory, and reading back what a run left there. The
+/// single path every backend takes: `olab run-task` calls `execute` in a worker process or a Slurm task,
+/// and the audit or sweep reads the results with `outcome` once the tasks are done.
+public enum RunExecution {
+    /// Marks a run whose training or evaluation failed; its message is cached like a result.
+    public static let failureName = "failed.json"
+
+    /// Trains (or resumes) the run of `spec` under `runs` and runs its quantised evaluations, holding the
+    /// run's lock throughout, so two processes never write one run: the second waits, then finds it done.
+    /// A finished run is not touched again; a run interrupted at a checkpoint resumes from it.
+    public static func execute(
+        _ spec: RunSpec, runs: String, evaluator: any QuantisedEvaluator = SchemeEvaluator(),
+        announce: (String) -> Void = { _ in }, progress: @escaping (TrainingProgress) -> Void = { _ in }
+    ) throws -> RunOutcome {
+        try FilePath.makeDirectories(runs)
+        return try FileLock.withExclusive(RunSpec.lockPath(spec.key, in: runs)) {
+            try executeLocked(spec, directory: RunSpec.directory(spec.key, in: runs), evaluator: evaluator,
+                              announce: announce, progress: progress)
+        }
+    }
+
+    private static func executeLocked(
+        _ spec: RunSpec, directory: String, evaluator: any QuantisedEvaluator,
+        announce: (String) -> Void, progress: @escaping (TrainingProgress) -> Void
+    ) throws -> RunOutcome {
+        let failurePath = directory + "/" + failureName
+        if FilePath.exists(failurePath) {
+            announce("cached failure")
+            return .failed(try failureMessage(failurePath))
+        }
+        let trained = isTrained(directory)
+        if !trained {
+            do {
+                let trainer: Trainer
+                if FilePath.exists(directory + "/" + Trainer.checkpointName) {
+                    trainer = try Trainer(resuming: directory)
+                    announce("resuming at step \(trainer.step) of \(spec.config.steps)")
+                } else {
+                    if FilePath.exists(directory) { try FileManager.default.removeItem(atPath: directory) }
+                    trainer = try Trainer(config: spec.config, directory: directory)
+                    announce("training")
+                }
+                let every = max(1, spec.config.steps / 4)
+                try trainer.run { if $0.step % every == 0 { progress($0) } }
+            } catch let error as OutlierLabError {
+                try recordFailure(error.message, at: failurePath)
+                announce("FAILED: \(error.message)")
+                return .failed(error.message)
+            }
+        } else {
+            announce("cached")
+        }
+        for request in spec.quantisations where !FilePath.exists(directory + "/" + request.fileName) {
+            let result: QuantisedPerplexity
+            do {
+                result = try evaluator.measure(checkpoint: directory + "/" + Trainer.finalName, request: request)
+            } catch let error as OutlierLabError {
+                let message = "\(request.label): \(error.message)"
+                try recordFailure(message, at: failurePath)
+                return .failed(message)
+            }
+            try AtomicFile.write(JSONValue.object([
+                "scheme": .string(request.scheme), "bits": .int(Int64(request.bits)),
+                "float_ppl": .double(result.floatPPL), "quantised_ppl": .double(result.quantisedPPL),
+            ]).serialized(pretty: true) + "\n", to: directory + "/" + request.fileName)
+            announce("\(request.label): ppl \(formatNumber(result.floatPPL)) → \(formatNumber(result.quantisedPPL))")
+        }
+        return .finished(try RunRecord.load(directory, requests: Set(spec.quantisations)), cached: trained)
+    }
+
+    /// What the run of `spec` left under `runs`: finished (every quantised evaluation included), failed,
+    /// or nil when it is not done (never started, still running, or its task was killed).
+    public static func outcome(of spec: RunSpec, runs: String, cached: Bool) throws -> RunOutcome? {
+        let directory = RunSpec.directory(spec.key, in: runs)
+        if FilePath.exists(directory + "/" + failureName) { return .failed(try failureMessage(directory + "/" + failureName)) }
+        guard isDone(spec, runs: runs) else { return nil }
+        return .finished(try RunRecord.load(directory, requests: Set(spec.quantisations)), cached: cached)
+    }
+
+    /// Whether the run of `spec` has its final model, summary and every quantised evaluation, or failed.
+    public static func isDone(_ spec: RunSpec, runs: String) -> Bool {
+        let directory = RunSpec.directory(spec.key, in: runs)
+        if FilePath.exists(directory + "/" + failureName) { return true }
+        return isTrained(directory) && spec.quantisations.allSatisfy { FilePath.exists(directory + "/" + $0.fileName) }
+    }
+
+    static func isTrained(_ directory: String) -> Bool {
+        FilePath.exists(directory + "/summary.json") && FilePath.exists(directory + "/" + Trainer.finalName)
+    }
+
+    private static func failureMessage(_ path: String) throws -> String {
+        let json = try JSONValue.parse(bytes: try FileBytes.read(path), source: path)
+        return json["error"]?.stringValue ?? "failed (see \(path))"
+    }
+
+    private static func recordFailure(_ message: String, at path: String) throws {
+        try AtomicFile.write(JSONValue.object(["error": .string(message)]).serialized(pretty: true) + "\n", to: path)
+    }
+}
+
+/// An advisory `flock` on a lock file, released when the body returns or the process dies (a killed
+/// Slurm task or worker never leaves a stale lock behind).
+enum FileLock {
+    static func withExclusive<R>(_ path: String, _ body: () throws -> R) throws -> R {
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw OutlierLabError("cannot open lock file \(path): \(errnoText())") }
+        defer { close(descriptor) }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw OutlierLabError("cannot lock \(path): \(errnoText())") }
+        }
+        defer { flock(descriptor, LOCK_UN) }
+        return try body()
+    }
+}

@@ -1,0 +1,151 @@
+import OLCore
+import OLTraining
+
+/// A user's own study (`olab sweep GRID.json`): a base training config, named axes of overrides and
+/// seeds, expanded to the cartesian product of the axes (first axis slowest) × seeds. Runs go into the
+/// same config-hash cache as the audit's, so a sweep and an audit, or two sweeps, share equal runs.
+///
+/// ```json
+/// { "base": { "width": 64, "layers": 4, "heads": 4, "seq": 64, "batch": 16, "steps": 300 },
+///   "axes": { "block": ["preLN", "op"], "lr": [0.001, 0.003] },
+///   "seeds": [0, 1],
+///   "quantisation": [ { "scheme": "w8a8-naive", "bits": 8 }, { "scheme": "w8a8-naive", "bits": 4 } ] }
+/// ```
+/// Keys of `base` and axis names are `config.json` keys (`olab train --help` lists them); `seed` is set
+/// by `seeds`, and `quantisation` (optional) adds quantised evaluations beyond the W8A8-naive
+/// perplexity every run's summary already has.
+public struct SweepGrid: Sendable {
+    public var base: [JSONMember]
+    /// Axis name and its values, in the file's order.
+    public var axes: [(name: String, values: [JSONValue])]
+    public var seeds: [UInt64]
+    public var quantisations: [QuantRequest]
+
+    /// More runs than this is almost certainly a mistake in the grid (and a very long sweep).
+    public static let maximumRuns = 10_000
+
+    public init(json: JSONValue, source: String) throws {
+        guard let members = json.objectMembers else { throw OutlierLabError("\(source): a sweep grid is a JSON object with base, axes and seeds") }
+        let known: Set<String> = ["base", "axes", "seeds", "quantisation"]
+        if let unknown = members.first(where: { !known.contains($0.key) }) {
+            throw OutlierLabError("\(source): unknown key '\(unknown.key)' (a grid has base, axes, seeds and optionally quantisation)")
+        }
+        guard let base = json["base"]?.objectMembers else { throw OutlierLabError("\(source): base must be an object of config keys") }
+        if base.contains(where: { $0.key == "seed" }) { throw OutlierLabError("\(source): base sets seed; list the seeds in seeds instead") }
+        guard let axes = json["axes"]?.objectMembers, !axes.isEmpty else {
+            throw OutlierLabError("\(source): axes must be a non-empty object of config key → list of values")
+        }
+        var parsedAxes: [(name: String, values: [JSONValue])] = []
+        for axis in axes {
+            if axis.key == "seed" { throw OutlierLabError("\(source): seed cannot be an axis; list the seeds in seeds") }
+            guard let values = axis.value.arrayValue, !values.isEmpty else {
+                throw OutlierLabError("\(source): axis '\(axis.key)' must be a non-empty list of values")
+            }
+            if values.contains(where: { $0.objectMembers != nil || $0.arrayValue != nil }) {
+                throw OutlierLabError("\(source): axis '\(axis.key)' must list plain values (numbers, strings, booleans, null)")
+            }
+            for (i, value) in values.enumerated() where values[..<i].contains(value) {
+                throw OutlierLabError("\(source): axis '\(axis.key)' lists \(value.serialized()) twice")
+            }
+            parsedAxes.append((axis.key, values))
+        }
+        guard let seedValues = json["seeds"]?.arrayValue, !seedValues.isEmpty else {
+            throw OutlierLabError("\(source): seeds must be a non-empty list of non-negative integers")
+        }
+        var seeds: [UInt64] = []
+        for value in seedValues {
+            guard let seed = value.intValue, seed >= 0 else {
+                throw OutlierLabError("\(source): seeds must be non-negative integers, got \(value.serialized())")
+            }
+            guard !seeds.contains(UInt64(seed)) else {
+                throw OutlierLabError("\(source): seed \(seed) is listed twice; repeated seeds would be reported as a spread of zero")
+            }
+            seeds.append(UInt64(seed))
+        }
+        var quantisations: [QuantRequest] = []
+        for request in json["quantisation"]?.arrayValue ?? [] {
+            guard let scheme = request["scheme"]?.stringValue, let bits = request["bits"]?.intValue else {
+                throw OutlierLabError("\(source): every quantisation entry needs a scheme and bits, e.g. {\"scheme\": \"w8a8-naive\", \"bits\": 8}")
+            }
+            guard SchemeEvaluator().schemes.contains(scheme), [4, 6, 8].contains(bits) else {
+                throw OutlierLabError("\(source): quantisation \(scheme) @ \(bits) bit: scheme must be one of \(SchemeEvaluator().schemes.sorted().joined(separator: "|")) and bits 8, 6 or 4")
+            }
+            quantisations.append(QuantRequest(scheme: scheme, bits: bits))
+        }
+        let count = parsedAxes.reduce(seeds.count) { $0.multipliedReportingOverflow(by: $1.values.count).partialValue }
+        guard count <= Self.maximumRuns else {
+            throw OutlierLabError("\(source): the grid expands to \(count) runs, more than \(Self.maximumRuns)")
+        }
+        self.base = base
+        self.axes = parsedAxes
+        self.seeds = seeds
+        self.quantisations = Array(Set(quantisations)).sorted()
+    }
+
+    public static func load(_ path: String) throws -> SweepGrid {
+        try SweepGrid(json: try JSONValue.parse(bytes: try FileBytes.read(path), source: path), source: path)
+    }
+
+    /// Every combination of axis values, first axis slowest.
+    public var combinations: [[JSONMember]] {
+        axes.reduce([[]]) { partial, axis in partial.flatMap { prefix in axis.values.map { prefix + [JSONMember(axis.name, $0)] } } }
+    }
+}
+
+/// One run of a sweep: its overrides, seed, config and cache key.
+public struct SweepRun: Sendable {
+    public var overrides: [JSONMember]
+    public var seed: UInt64
+    public var config: TrainingConfig
+    public var key: String
+
+    /// "block=op lr=0.003 seed 1".
+    public var label: String {
+        (overrides.map { "\($0.key)=\(SweepResults.text($0.value))" } + ["seed \(seed)"]).joined(separator: " ")
+    }
+}
+
+/// A grid expanded to runs, every config validated before anything runs.
+public struct SweepPlan: Sendable {
+    public var grid: SweepGrid
+    public var runs: [SweepRun]
+
+    /// - Parameter corpus: a corpus path or "synthetic" that replaces the grid's own (`--corpus`).
+    public init(grid: SweepGrid, corpus: String? = nil, source: String = "sweep grid") throws {
+        self.grid = grid
+        var fingerprints: [String: String] = [:]
+        var runs: [SweepRun] = []
+        var seen: [String: String] = [:]
+        for overrides in grid.combinations {
+            for seed in grid.seeds {
+                var members = grid.base.filter { member in !overrides.contains { $0.key == member.key } } + overrides
+                if let corpus { members = members.filter { $0.key != "corpus" } + [JSONMember("corpus", .string(corpus))] }
+                members.append(JSONMember("seed", .int(Int64(seed))))
+                let label = (overrides.map { "\($0.key)=\(SweepResults.text($0.value))" } + ["seed \(seed)"]).joined(separator: " ")
+                let config = try TrainingConfig(json: .object(members), source: "\(source), run \(label)")
+                let fingerprint: String
+                if let known = fingerprints[config.corpus] {
+                    fingerprint = known
+                } else {
+                    fingerprint = try RunSpec.fingerprint(config)
+                    fingerprints[config.corpus] = fingerprint
+                }
+                let key = AuditPlan.cacheKey(config, corpusFingerprint: fingerprint)
+                if let other = seen[key] {
+                    throw OutlierLabError("\(source): runs \(other) and \(label) have the same config (an axis value equal to the default?)")
+                }
+                seen[key] = label
+                runs.append(SweepRun(overrides: overrides, seed: seed, config: config, key: key))
+            }
+        }
+        self.runs = runs
+    }
+
+    /// The tasks for the scheduler: every run with the grid's quantised evaluations.
+    public var tasks: [RunTask] {
+        runs.map { run in
+            RunTask(spec: RunSpec(key: run.key, config: run.config, quantisations: grid.quantisations, label: "sweep " + run.label),
+                    estimatedSeconds: CostModel.measured.seconds(run.config))
+        }
+    }
+}

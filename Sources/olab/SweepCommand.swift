@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import OLAudit
+import OLCore
+
+/// `olab sweep GRID.json`: a user's own grid of config overrides × seeds, run on the local cores or as a
+/// Slurm job array into the same config-hash cache as the audit, summarised as results.jsonl,
+/// results.csv and summary.html.
+struct SweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Run a grid of config overrides × seeds and tabulate losses, perplexities and outlier metrics."
+    )
+
+    @Argument(help: "Sweep grid JSON: {\"base\": {config keys}, \"axes\": {key: [values]}, \"seeds\": [0, 1], \"quantisation\": [{\"scheme\": \"w8a8-naive\", \"bits\": 4}]}.")
+    var grid: String
+    @Option(help: "Output folder for results and the run cache.") var out = "sweep-out"
+    @Option(help: "Corpus file or directory for every run (overrides the grid's own; default: the grid's, else synthetic).") var corpus: String?
+    @Flag(help: "List the runs and their estimated cost without training.") var dryRun = false
+    @OptionGroup var execution: BackendOptions
+
+    func run() throws {
+        let backend = try execution.resolved()
+        let plan = try SweepPlan(grid: try SweepGrid.load(grid), corpus: corpus, source: grid)
+        let runs = out + "/runs"
+        if dryRun {
+            for (index, task) in plan.tasks.enumerated() {
+                let cached = RunExecution.isDone(task.spec, runs: runs) ? " (cached)" : ""
+                print("\(index + 1). \(task.spec.key.prefix(12)) \(task.spec.label) ~\(duration(task.estimatedSeconds))\(cached)")
+            }
+            return
+        }
+        let scheduler = RunScheduler(runs: runs, executable: BackendOptions.executable, name: "sweep", say: AuditRunner.printLine)
+        let summary = try scheduler.execute(plan.tasks, on: backend, collectOnly: execution.collect)
+        if let job = summary.submittedJob {
+            AuditRunner.printLine("[sweep] submitted as Slurm job \(job); tabulate with `olab sweep \(grid) --collect --out \(out)` once it is done")
+            return
+        }
+        for (task, reason) in summary.missing {
+            AuditRunner.printLine("[sweep] no result for \(task.spec.key.prefix(12)) (\(task.spec.label)): \(reason)")
+        }
+        if !summary.missing.isEmpty {
+            throw OutlierLabError("\(summary.missing.count) of \(plan.runs.count) runs have no result yet (listed above)")
+        }
+        try SweepResults(plan: plan, runs: runs).write(to: out)
+        print("[sweep] \(plan.runs.count) runs: \(out)/results.csv, \(out)/results.jsonl, \(out)/summary.html")
+    }
+}
