@@ -281,7 +281,8 @@ def main(argv):
             continue
         ok = rep.worst <= 1 and not unchecked
         failed += not ok
-        detail = f"worst {rep.worst:.3g} of budget ({rep.where})"
+        shown = np.floor(rep.worst * 1e4) / 1e4 if 0.999 < rep.worst < 1 else rep.worst  # never print 1 for < 1
+        detail = f"worst {shown:.4g} of budget ({rep.where})"
         if unchecked:
             detail += f"; not recomputed: {', '.join(unchecked[:3])}{' …' if len(unchecked) > 3 else ''}"
         print(f"{name:48s} {'OK  ' if ok else 'FAIL'}  {len(rep.checked):4d} tensors  {detail}")
