@@ -24,10 +24,11 @@ def rms_norm(x, g, eps=1e-5):
 
 def srms_norm(x):
     """Returns (out, rstd): out = x·√d/‖x‖ = x/rms(x), rstd = 1/rms (0 for an all-zero row)."""
-    rms = np.sqrt(np.mean(x.value ** 2, axis=-1, keepdims=True))
-    rstd = ad.reciprocal(ad.sqrt(ad.mean(x * x, -1)))
-    if np.any(rms == 0):
-        rstd = ad.where(rms > 0, rstd, 0.0)
+    zero = np.mean(x.value ** 2, axis=-1, keepdims=True) == 0
+    with np.errstate(divide="ignore"):
+        rstd = ad.reciprocal(ad.sqrt(ad.mean(x * x, -1)))
+    if zero.any():
+        rstd = ad.where(~zero, rstd, 0.0)
     return x * rstd, rstd
 
 
