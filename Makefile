@@ -4,14 +4,18 @@ APT_PACKAGES := libopenblas-dev libjson-c-dev zlib1g-dev pkg-config
 # What tests of real components need beyond the build (a single-node Slurm); skipped with one line
 # where they cannot be installed.
 TEST_PACKAGES := slurm-wlm munge
+# For `make replay` only, so a failed install never blocks the build: Debian's NumPy, run by Debian's Python.
+REPLAY_PACKAGES := python3-numpy
+REPLAY_PYTHON   := /usr/bin/python3
 # Release mode with testable imports: tests that train run at full speed.
 RELEASE      := -c release
 TESTABLE     := -Xswiftc -enable-testing
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps deps-test build verify test slurm-test slurm-test-built bench audit goldens goldens-accept fuzz clean
+.PHONY: deps deps-test build verify test replay slurm-test slurm-test-built bench audit goldens goldens-accept fuzz clean
 
-## deps: install the three Debian -dev packages (and pkg-config) when any is missing
+## deps: install the three Debian -dev packages (and pkg-config) when any is missing, and try
+## python3-numpy for `make replay` (a failure there is reported, not fatal)
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
@@ -20,6 +24,12 @@ deps:
 	  echo "make deps: installing$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	@for p in $(REPLAY_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" && continue; \
+	  echo "make deps: installing $$p (for make replay)"; \
+	  ( $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$p >/dev/null ) \
+	    || echo "make deps: could not install $$p; make replay will skip"; \
+	done
 
 ## deps-test: install the packages of the real-component tests when missing; never fails
 deps-test:
@@ -36,11 +46,12 @@ deps-test:
 build: deps
 	$(SWIFT) build $(RELEASE)
 
-## verify: deps + release build + the Slurm backend test + the whole test suite in release mode;
-## never writes goldens
+## verify: deps + release build + the Slurm backend test + make replay + the whole test suite in
+## release mode (last, so its summary closes the output); never writes goldens
 verify: deps deps-test
 	$(SWIFT) build $(RELEASE) $(TESTABLE) --build-tests
 	$(MAKE) --no-print-directory slurm-test-built
+	@$(MAKE) --no-print-directory replay
 	GOLDEN_RECORD=never $(SWIFT) test $(RELEASE) $(TESTABLE) --skip-build
 
 test: verify
@@ -56,6 +67,16 @@ slurm-test-built:
 	  bash Tests/Slurm/backend-test.sh .build/release/olab; \
 	else \
 	  echo "slurm-test: skipped (slurm-wlm and munge are not installed and could not be installed here)"; \
+	fi
+
+## replay: recompute every golden (or those under GOLDENS=DIR) with NumPy alone (Goldens/replay/), one
+## line per golden; fails on any value beyond the golden's own tolerance. Skips, with one line and exit
+## 0, where Debian's python3-numpy is not installed.
+replay:
+	@if $(REPLAY_PYTHON) -c 'import numpy' 2>/dev/null; then \
+	  PYTHONDONTWRITEBYTECODE=1 $(REPLAY_PYTHON) -B Goldens/replay/replay.py $(or $(GOLDENS),Goldens); \
+	else \
+	  echo "make replay: skipped: $(REPLAY_PYTHON) cannot import numpy (Debian's python3-numpy is not installed; see make deps)"; \
 	fi
 
 ## bench: sgemm peak, tokens/s and MFU of the bench model for three arms, step breakdown, peak memory

@@ -23,8 +23,10 @@ public struct GoldenManifest: Sendable, Equatable {
 
     public static let fileName = "MANIFEST.json"
     static let manifestVersion = 1
-    /// Files under `Goldens/` that are documentation, not goldens.
-    static let nonGoldenFiles: Set<String> = [fileName, "README.md", "read_golden.py"]
+    /// Files under `Goldens/` that are documentation or tooling, not goldens: the reader, the header's
+    /// JSON Schema and the NumPy replay (`make replay`), each named so nothing else slips in unlisted.
+    static let nonGoldenFiles = Set([fileName, "README.md", "read_golden.py", "golden-header.schema.json"]
+        + ["replay", "autodiff", "model", "metrics", "optimizers", "quant"].map { "replay/\($0).py" })
 
     public var entries: [String: Entry]
 

@@ -28,6 +28,9 @@ public enum QuantGoldenFixture {
     /// Tensors, in this order:
     /// - `tokens` (B, T) int64 and `targets` (B, T) int64: the first B·T+1 bytes of the synthetic corpus
     ///   (seed 0, 4096 bytes) validation split, as windows.
+    /// - `input.param.<p>` every float parameter of the model (names and shapes as in checkpoints), and
+    ///   `input.calibration.tokens` (batches, batch size, T) int64, the static scheme's calibration crops
+    ///   in the order they are observed: so the golden can be replayed without this code's generators.
     /// - per setting, prefix `{scheme}.b{bits}.`:
     ///   `{weight}.weight` (OC, C) the fake-quantised weight and `{weight}.weight_scale` (1 or OC);
     ///   `{site}.act` (B·T, C_in) the fake-quantised input of every linear layer of the recorded forward and
@@ -52,6 +55,13 @@ public enum QuantGoldenFixture {
             NamedTensor(name: "tokens", shape: [batch, T], values: .int64(tokens.map(Int64.init))),
             NamedTensor(name: "targets", shape: [batch, T], values: .int64(targets.map(Int64.init))),
         ]
+        out += parameters.layout.specs.enumerated().map { index, spec in
+            NamedTensor(name: "input.param.\(spec.name)", shape: spec.shape, floats: Array(parameters.view(index)))
+        }
+        let crops = try calibration.cropStarts(sequenceLength: T).flatMap { $0 }.flatMap { start in
+            corpus.train[start ..< start + T].map(Int64.init)
+        }
+        out.append(NamedTensor(name: "input.calibration.tokens", shape: [calibration.batches, calibration.batchSize, T], values: .int64(crops)))
         for settings in settings {
             let prefix = "\(settings.scheme.rawValue).b\(settings.bits)."
             let quantized = try QuantizedModel(config: config, parameters: parameters, settings: settings, maxBatch: batch,

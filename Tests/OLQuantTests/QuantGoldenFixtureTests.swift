@@ -16,9 +16,9 @@ struct QuantGoldenFixtureTests {
         let tensors = try QuantGoldenFixture.tensors()
         let names = tensors.map(\.name)
         #expect(Set(names).count == names.count)
-        // 2 token tensors; per setting 8 weights + 8 weight scales + 8 activations + 8 activation scales + loss;
+        // 2 token tensors, every float parameter, the calibration crops; per setting 8 weights + 8 weight scales + 8 activations + 8 activation scales + loss;
         // static also a scale and a zero point for each of its 24 calibrated sites.
-        #expect(tensors.count == 2 + 4 * 33 + 2 * 24)
+        #expect(tensors.count == 2 + QuantGoldenFixture.config.parameterLayout().specs.count + 1 + 4 * 33 + 2 * 24)
         #expect(names.contains("w8a8-static.b8.h1.residual.mlp.range_zero_point"))
         #expect(names.contains("w8a8-fine.b8.h0.mlp_proj.in.act"))
         let fineScale = try #require(tensors.first { $0.name == "w8a8-fine.b8.h0.attn.qkv.weight_scale" })

@@ -2,7 +2,9 @@ import Foundation
 import OLCore
 import OLGoldens
 import OLMetrics
+import OLData
 import OLModel
+import OLOptimizers
 import Testing
 @testable import OLTraining
 
@@ -16,8 +18,15 @@ import Testing
 ///   output.attention_entropy (L)     F64   per layer, last logged step
 ///   output.param_sum.<p>, output.param_sumsq.<p>  () F64   digest of each final parameter tensor
 ///   output.param_sample.<p>  (8)     F32   eight final values at evenly spaced flat indices
-/// and for preLN also every final parameter tensor in full (`output.param.<p>`). The corpus is
-/// generated from the config (synthetic, seed 0), so it is not stored.
+/// and for preLN also every final parameter tensor in full (`output.param.<p>`). So that an independent
+/// implementation can replay the run without the corpus generator, each golden also holds its inputs:
+///   input.param.<p>          shape of p  F32   every initial parameter (arena order)
+///   input.batch.tokens       (steps, B, T) U8  every training batch's inputs, step 1 first
+///   input.batch.targets      (steps, B, T) U8  and their targets (the next byte of each crop)
+///   input.probe.tokens       (Bp, T) U8        the fixed probe batch (validation split)
+///   input.probe.targets      (Bp, T) U8
+///   input.step_lr            (steps) F64       the schedule's rate used by each step
+///   input.hparam.<name>      () F64            the optimiser's hyper-parameters, plus `grad_clip`
 @Suite("training goldens", .serialized)
 struct TrainingGoldenTests {
     @Test("a tiny seeded run matches the accepted golden", arguments: BlockKind.allCases)
@@ -40,6 +49,8 @@ struct TrainingGoldenTests {
 
 /// What one training golden run produced.
 struct TrainingGoldenRun {
+    /// The run's inputs (`input.*` tensors), recorded before the first step.
+    var inputs: [NamedTensor]
     var trainLosses: [Double]
     var log: [JSONValue]
     var parameters: [NamedTensor]
@@ -60,6 +71,8 @@ enum TrainingGolden {
         let directory = try scratchDirectory("golden-\(config.model.block.rawValue)")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let trainer = try Trainer(config: config, directory: directory)
+        // Recorded before `perturb`, so a perturbed run is compared on its outputs only.
+        let inputs = try replayInputs(config, trainer: trainer)
         perturb?(trainer.model.parameters)
         var losses: [Double] = []
         try trainer.run { losses.append($0.loss) }
@@ -68,7 +81,39 @@ enum TrainingGolden {
         let parameters = arena.layout.specs.enumerated().map { index, spec in
             NamedTensor(name: spec.name, shape: spec.shape, floats: Array(arena.view(index)))
         }
-        return TrainingGoldenRun(trainLosses: losses, log: log, parameters: parameters)
+        return TrainingGoldenRun(inputs: inputs, trainLosses: losses, log: log, parameters: parameters)
+    }
+
+    /// Initial parameters, every batch (drawn by a sampler built exactly as the trainer builds its own),
+    /// the probe batch, the per-step rates and the optimiser's hyper-parameters.
+    static func replayInputs(_ config: TrainingConfig, trainer: Trainer) throws -> [NamedTensor] {
+        let arena = trainer.model.parameters, T = config.model.seq, B = config.batch
+        var tensors = arena.layout.specs.enumerated().map { index, spec in
+            NamedTensor(name: "input.param.\(spec.name)", shape: spec.shape, floats: Array(arena.view(index)))
+        }
+        var sampler = try BatchSampler(train: trainer.corpus.train, batchSize: B, sequenceLength: T, seed: config.seed)
+        var tokens = [UInt8](), targets = [UInt8]()
+        var x = [UInt8](repeating: 0, count: B * T), y = x
+        for _ in 0..<config.steps {
+            x.withUnsafeMutableBufferPointer { xs in y.withUnsafeMutableBufferPointer { ys in sampler.next(inputs: xs, targets: ys) } }
+            tokens += x
+            targets += y
+        }
+        let probe = try ProbeBatch(validation: trainer.corpus.validation, batchSize: config.probeBatch, sequenceLength: T, seed: config.seed)
+        tensors += [
+            NamedTensor(name: "input.batch.tokens", shape: [config.steps, B, T], values: .uint8(tokens)),
+            NamedTensor(name: "input.batch.targets", shape: [config.steps, B, T], values: .uint8(targets)),
+            NamedTensor(name: "input.probe.tokens", shape: [config.probeBatch, T], values: .uint8(probe.inputs.map(UInt8.init))),
+            NamedTensor(name: "input.probe.targets", shape: [config.probeBatch, T], values: .uint8(probe.targets.map(UInt8.init))),
+        ]
+        let optimizer = try config.optimizerConfig()
+        let schedule = LearningRateSchedule(peak: config.lr ?? optimizer.learningRate, steps: config.steps,
+                                            warmupFraction: config.warmupFraction, decay: config.schedule)
+        tensors.append(NamedTensor(name: "input.step_lr", shape: [config.steps], values: .float64((0..<config.steps).map { Double(Float(schedule.rate(at: $0))) })))
+        for (name, value) in optimizer.hyperParameters + [("grad_clip", config.gradClip)] {
+            tensors.append(NamedTensor(name: "input.hparam.\(name)", shape: [], values: .float64([value])))
+        }
+        return tensors
     }
 
     // Tolerances. Training amplifies rounding, so these come from measured divergence, worst block first
@@ -106,7 +151,7 @@ enum TrainingGolden {
             GoldenTensor(NamedTensor(name: "output.\(name)", shape: [], values: .float64([value])), compare: compare)
         }
         let logged = run.log.compactMap { $0["step"]?.intValue }
-        var tensors = [
+        var tensors = run.inputs.map { GoldenTensor($0, compare: .exact) } + [
             doubles("train_loss", run.trainLosses, lossCompare),
             GoldenTensor(NamedTensor(name: "output.log_step", shape: [logged.count], values: .int64(logged.map(Int64.init))), compare: .exact),
             doubles("probe_loss", run.log.compactMap { $0["probe_loss"]?.doubleValue }, lossCompare),

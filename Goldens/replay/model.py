@@ -1,0 +1,170 @@
+"""The model of SPEC §3 written with `autodiff` operations: each kernel, and the GPT forward pass.
+
+Conventions (README "Golden files", per kind): float32 in the goldens, float64 here.
+"""
+import numpy as np
+
+import autodiff as ad
+
+
+def layer_norm(x, g, b, eps=1e-5):
+    """Returns (out, mean, rstd) over the last axis; rstd = 1/√(var + eps), biased variance."""
+    mu = ad.mean(x, -1)
+    xc = x - mu
+    var = ad.mean(xc * xc, -1)
+    rstd = ad.reciprocal(ad.sqrt(var + eps))
+    return xc * rstd * g + b, mu, rstd
+
+
+def rms_norm(x, g, eps=1e-5):
+    """Returns (out, rms): out = x/(rms + eps)·g, rms = √(mean x²) (eps added to the RMS, not inside)."""
+    rms = ad.sqrt(ad.mean(x * x, -1))
+    return x * ad.reciprocal(rms + eps) * g, rms
+
+
+def srms_norm(x):
+    """Returns (out, rstd): out = x·√d/‖x‖ = x/rms(x), rstd = 1/rms (0 for an all-zero row)."""
+    zero = np.mean(x.value ** 2, axis=-1, keepdims=True) == 0
+    with np.errstate(divide="ignore"):
+        rstd = ad.reciprocal(ad.sqrt(ad.mean(x * x, -1)))
+    if zero.any():
+        rstd = ad.where(~zero, rstd, 0.0)
+    return x * rstd, rstd
+
+
+def gelu(x):
+    """tanh approximation."""
+    inner = np.sqrt(2 / np.pi) * (x + 0.044715 * x * x * x)
+    return 0.5 * x * (1 + ad.tanh(inner))
+
+
+def linear(x, w):
+    """x (…, C) @ wᵀ with w (OC, C), no bias."""
+    return ad.matmul(x, ad.transpose(w, (1, 0)))
+
+
+def causal_softmax(s):
+    """Softmax over the last axis with keys > query masked (probability exactly 0 above the diagonal)."""
+    T = s.shape[-1]
+    mask = np.tril(np.ones((T, T), dtype=bool))
+    z = ad.where(mask, s, -np.inf)
+    z = z - ad.constant(np.max(z.value, axis=-1, keepdims=True))
+    e = ad.where(mask, ad.exp(ad.where(mask, z, 0.0)), 0.0)
+    return e / ad.sum_(e, -1)
+
+
+def attention(qkv, H, q_scale=None, k_scale=None, qk_eps=1e-5, soft_cap=None):
+    """Causal self-attention from fused qkv (B, T, 3C) = [q | k | v], head h at columns h·hs … (h+1)·hs−1.
+
+    Returns dict: out (B, T, C); att (B, H, T, T) post-softmax probabilities; with QK-norm also
+    qk_normed (B, T, 2C) = [normed q | normed k] and qk_rms (B, T, 2H) = [q heads | k heads], the RMS
+    without eps. Logits: s = q·k/√hs, then (optionally) cap·tanh(s/cap).
+    """
+    B, T, C3 = qkv.shape
+    C = C3 // 3
+    hs = C // H
+
+    def heads(x):  # (B, T, C) -> (B, H, T, hs)
+        return ad.transpose(ad.reshape(x, (B, T, H, hs)), (0, 2, 1, 3))
+
+    q, k, v = (heads(ad.slice_(qkv, (Ellipsis, slice(i * C, (i + 1) * C)))) for i in range(3))
+    result = {}
+    if q_scale is not None:
+        q, rq = rms_norm(q, q_scale, qk_eps)
+        k, rk = rms_norm(k, k_scale, qk_eps)
+        merge = lambda x: ad.reshape(ad.transpose(x, (0, 2, 1, 3)), (B, T, C))
+        result["qk_normed"] = ad.concat([merge(q), merge(k)], -1)
+        result["qk_rms"] = ad.concat([ad.transpose(ad.reshape(r, (B, H, T)), (0, 2, 1)) for r in (rq, rk)], -1)
+    s = ad.matmul(q, ad.transpose(k, (0, 1, 3, 2))) * (1 / np.sqrt(hs))
+    if soft_cap is not None:
+        s = soft_cap * ad.tanh(s * (1 / soft_cap))
+    p = causal_softmax(s)
+    result["att"] = p
+    y = ad.matmul(p, v)  # (B, H, T, hs)
+    result["out"] = ad.reshape(ad.transpose(y, (0, 2, 1, 3)), (B, T, C))
+    return result
+
+
+def cross_entropy(logits, targets):
+    """Per-row losses −log softmax(logits)[target] (logsumexp form) and the probabilities."""
+    z = logits - ad.constant(np.max(logits.value, axis=-1, keepdims=True))
+    lse = ad.log(ad.sum_(ad.exp(z), -1))
+    n = np.arange(len(targets))
+    onehot = np.zeros(logits.shape)
+    onehot[n, targets] = 1
+    target_logit = ad.sum_(z * onehot, -1)
+    losses = ad.reshape(lse - target_logit, (len(targets),))
+    probs = np.exp(z.value - lse.value)
+    return losses, probs
+
+
+class Config:
+    """The model part of a training config (SPEC §3), from a golden header's `config` and its parameters."""
+
+    def __init__(self, block, width, layers, heads, seq, activation="relu", soft_cap=None, final_norm=None):
+        self.block, self.width, self.layers, self.heads, self.seq = block, width, layers, heads, seq
+        self.activation, self.soft_cap = activation, soft_cap
+        default_final = block in ("preLN", "preRMS", "preSRMS")
+        self.final_norm = default_final if final_norm is None else final_norm
+        self.norm = {"preLN": "ln", "postLN": "ln", "preRMS": "rms", "preSRMS": "srms"}.get(block)
+
+
+def apply_norm(kind, x, p, prefix):
+    if kind == "ln":
+        return layer_norm(x, p[prefix + ".g"], p[prefix + ".b"])[0]
+    if kind == "rms":
+        return rms_norm(x, p[prefix + ".g"])[0]
+    return srms_norm(x)[0]
+
+
+def gpt_forward(cfg, p, tokens, site=None):
+    """The GPT of SPEC §3 on tokens (B, T). p maps parameter names to Vars. Returns (logits (B·T, V),
+    taps): taps are the residual stream at L+1 points (before any final norm). `site(name, x)` may
+    observe or replace an activation (quantisation); names as the quantisation golden's sites."""
+    site = site or (lambda name, x: x)
+    B, T = tokens.shape
+    x = ad.reshape(ad.take(p["wte"], tokens.reshape(-1), 0), (B, T, cfg.width)) + ad.slice_(p["wpe"], slice(0, T))
+    taps, entropies = [x], []
+
+    def lin(l, name, inp, weight):
+        inp = site(f"h{l}.{name}.in", inp)
+        return site(f"h{l}.{name}.out", linear(inp, p[weight]))
+
+    for l in range(cfg.layers):
+        h = f"h{l}."
+        op_like = cfg.block in ("op", "noNorm")
+        if cfg.block in ("preLN", "preRMS", "preSRMS"):
+            a_in = site(f"h{l}.ln1.out", apply_norm(cfg.norm, x, p, h + "ln1"))
+        elif op_like and l == 0:
+            a_in = site(f"h{l}.ln1.out", apply_norm("ln", x, p, "h0.ln0"))
+        else:
+            a_in = x
+        qkv = lin(l, "qkv", a_in, h + "attn.qkv")
+        if cfg.block == "op":
+            att = attention(qkv, cfg.heads, p[h + "attn.q_norm"], p[h + "attn.k_norm"], soft_cap=cfg.soft_cap)
+        else:
+            att = attention(qkv, cfg.heads, soft_cap=cfg.soft_cap)
+        entropies.append(att["att"].value)
+        a_out = lin(l, "attn_proj", att["out"], h + "attn.proj")
+        if cfg.block == "postLN":
+            x = site(f"h{l}.residual.attn", apply_norm("ln", x + a_out, p, h + "ln1"))
+        else:
+            x = site(f"h{l}.residual.attn", x + (p[h + "beta_attn"] * a_out if op_like else a_out))
+        if cfg.block in ("preLN", "preRMS", "preSRMS"):
+            m_in = site(f"h{l}.ln2.out", apply_norm(cfg.norm, x, p, h + "ln2"))
+        else:
+            m_in = x
+        hidden = lin(l, "fc", m_in, h + "mlp.fc")
+        hidden = ad.relu(hidden) if cfg.activation == "relu" else gelu(hidden)
+        m_out = lin(l, "mlp_proj", hidden, h + "mlp.proj")
+        if cfg.block == "postLN":
+            x = site(f"h{l}.residual.mlp", apply_norm("ln", x + m_out, p, h + "ln2"))
+        else:
+            x = site(f"h{l}.residual.mlp", x + (p[h + "beta_mlp"] * m_out if op_like else m_out))
+        taps.append(x)
+    final = x
+    if cfg.final_norm:
+        final = apply_norm(cfg.norm or "ln", x, p, "lnf")
+    head = p["lm_head"] if "lm_head" in p else p["wte"]
+    logits = linear(ad.reshape(final, (B * T, cfg.width)), head)
+    return logits, taps, entropies

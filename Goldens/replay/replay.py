@@ -1,0 +1,296 @@
+#!/usr/bin/env python3
+"""Replays every OutlierLab golden with NumPy alone: python3 replay.py [GOLDENS_DIR | FILE.golden.gz ...]
+
+An implementation independent of the Swift code, written from SPEC.md and the README's per-kind
+schema. For each golden it reads the inputs, recomputes every output and compares it with the golden's
+own stored compare mode and tolerances. One line per golden: name, OK/FAIL, the worst difference as a
+fraction of its budget (|a − g| / (atol + rtol·|g|); ≤ 1 passes) and where it occurred. Exit 1 if any
+golden fails (beyond a tolerance, an output left unrecomputed, or a golden it cannot follow), 2 if no
+golden was found.
+"""
+import glob
+import os
+import sys
+
+import numpy as np
+
+sys.dont_write_bytecode = True  # no __pycache__ inside Goldens/: every file there is a listed golden or tool
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+
+import autodiff as ad  # noqa: E402
+import metrics  # noqa: E402
+import model  # noqa: E402
+import optimizers  # noqa: E402
+import quant  # noqa: E402
+from read_golden import read_golden  # noqa: E402
+
+
+# ---------------------------------------------------------------------------------------------- compare
+
+def sign_canonical(a, axis):
+    """Flip each vector along `axis` so its largest-|·| entry (lowest index on ties) is positive."""
+    a = np.moveaxis(np.asarray(a, np.float64), axis, 0)
+    idx = np.argmax(np.abs(a), axis=0)
+    signs = np.sign(np.take_along_axis(a, idx[None], axis=0))
+    signs[signs == 0] = 1
+    return np.moveaxis(a * signs, 0, axis)
+
+
+def budget_ratio(actual, golden, compare):
+    """Worst |a − g| / (atol + rtol·|g|) over the tensor (inf for an exact mismatch), with its flat
+    index, |a − g| and budget there."""
+    mode = compare["mode"]
+    golden = np.asarray(golden)
+    actual = np.asarray(actual).reshape(golden.shape)
+    if mode == "exact":
+        if golden.dtype.kind == "f":
+            same = np.asarray(actual, golden.dtype).tobytes() == golden.tobytes()
+        else:
+            same = np.array_equal(actual.astype(np.int64), golden.astype(np.int64))
+        i = 0 if same else int(np.argmax(actual.ravel() != golden.ravel()))
+        return (0.0 if same else np.inf), i, (0.0 if same else np.inf), 0.0
+    a, g = np.asarray(actual, np.float64), np.asarray(golden, np.float64)
+    if mode == "sign_canonical":
+        a, g = sign_canonical(a, compare["axis"]), sign_canonical(g, compare["axis"])
+    if a.size == 0:
+        return 0.0, 0, 0.0, 0.0
+    both_nan = np.isnan(a) & np.isnan(g)
+    same_inf = np.isinf(a) & (a == g)
+    budget = compare["atol"] + compare["rtol"] * np.abs(g)
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(a - g)
+        ratio = diff / budget
+    ratio = np.where(both_nan | same_inf | (a == g), 0.0, ratio)
+    ratio = np.where(np.isnan(ratio), np.inf, ratio)
+    i = int(np.argmax(ratio))
+    return float(ratio.ravel()[i]), i, float(diff.ravel()[i]), float(budget.ravel()[i])
+
+
+class Report:
+    def __init__(self, path, header):
+        self.path, self.header = path, header
+        self.spec = {t["name"]: t for t in header["tensors"]}
+        self.worst, self.where, self.checked = 0.0, "", set()
+
+    def check(self, name, actual, golden):
+        r, i, diff, budget = budget_ratio(actual, golden, self.spec[name]["compare"])
+        self.checked.add(name)
+        if r > self.worst or not self.where:
+            self.worst, self.where = r, f"|Δ| {diff:.2g} vs budget {budget:.2g} at {name}[{i}]"
+
+
+# ------------------------------------------------------------------------------------------------ kernels
+
+def replay_kernel(header, t, rep):
+    c = header["config"]
+    k = c["kernel"]
+    V = {n.split(".", 1)[1]: ad.Var(v) for n, v in t.items() if n.startswith("input.") and t[n].dtype.kind == "f"}
+    dout = V.pop("dout").value
+    if k == "matmul":
+        outs = {"out": model.linear(V["inp"], V["weight"])}
+    elif k == "layerNorm":
+        o, mu, rstd = model.layer_norm(V["inp"], V["weight"], V["bias"], c["eps"])
+        outs = {"out": o, "mean": mu, "rstd": rstd}
+    elif k == "rmsNorm":
+        o, rms = model.rms_norm(V["inp"], V["weight"], c["eps"])
+        outs = {"out": o, "rms": rms}
+    elif k == "srmsNorm":
+        o, rstd = model.srms_norm(V["inp"])
+        outs = {"out": o, "rstd": rstd}
+    elif k == "relu":
+        outs = {"out": ad.relu(V["inp"])}
+    elif k == "gelu":
+        outs = {"out": model.gelu(V["inp"])}
+    elif k == "residual":
+        outs = {"out": V["x"] + V["beta"] * V["branch"]}
+    elif k == "embedding":
+        tok = t["input.tokens"]
+        B, T = tok.shape
+        e = ad.reshape(ad.take(V["wte"], tok.reshape(-1), 0), (B, T, c["C"]))
+        outs = {"out": e + ad.slice_(V["wpe"], slice(0, T))}
+    elif k == "crossEntropy":
+        losses, probs = model.cross_entropy(V["logits"], t["input.targets"].astype(np.int64))
+        outs = {"losses": losses}
+        rep.check("output.probs", probs, t["output.probs"])
+    elif k == "attention":
+        qk = c.get("qk_norm")
+        res = model.attention(V["qkv"], c["H"], V.get("q_scale") if qk else None, V.get("k_scale") if qk else None,
+                              c.get("qk_norm_eps", 1e-5), c.get("soft_cap"))
+        outs = res
+    else:
+        raise ValueError(f"unknown kernel {k}")
+    main = outs["losses"] if k == "crossEntropy" else outs["out"]
+    main.backward(dout)
+    for name, var in outs.items():
+        if "output." + name in t:
+            rep.check("output." + name, var.value, t["output." + name])
+    for name, var in V.items():
+        if "grad." + name in t:
+            g = var.grad if var.grad is not None else np.zeros(var.shape)
+            rep.check("grad." + name, g, t["grad." + name])
+
+
+# ------------------------------------------------------------------------------------------------ metrics
+
+def replay_metrics(header, t, rep):
+    kind = header["kind"]
+    if kind == "tap_metrics":
+        x = t["input.x"]
+        out = metrics.tap_metrics(x)
+        out["mmr_per_row"] = metrics.mmr_per_row(x)
+        out["width_centred_normalised"] = metrics.width_centred_normalised(x)
+    elif kind == "attention_entropy":
+        out = {"attention_entropy": metrics.attention_entropy(t["input.probabilities"])}
+    else:
+        out = metrics.kurtosis_update(t["input.x"], t["input.delta"])
+    for name, value in out.items():  # an output this replay does not compute is reported as not recomputed
+        if "output." + name in t:
+            rep.check("output." + name, value, t["output." + name])
+
+
+# --------------------------------------------------------------------------------------------- optimisers
+
+def replay_trajectory(header, t, rep):
+    c = header["config"]
+    specs = c["specs"]
+    h = {n.split(".", 2)[2]: float(v) for n, v in t.items() if n.startswith("input.hparam.")}
+    roles = {s["name"]: s["role"] for s in specs}
+    shapes = {s["name"]: tuple(s["shape"]) for s in specs}
+    # The random-rotation bases are fixed for the whole run: the golden's final QL/QR are the bases used.
+    fixed = {s["name"]: {side: t[f"output.state.opt.{s['name']}.Q{side}"] for side in "LR"
+                         if f"output.state.opt.{s['name']}.Q{side}" in t} for s in specs}
+    opt = optimizers.make(c["optimizer"], h, roles, shapes, fixed)
+    params = {s["name"]: t["input.param." + s["name"]].astype(np.float64) for s in specs}
+    for step in range(1, c["steps"] + 1):
+        grads = {s["name"]: t[f"input.grad.{step:04d}.{s['name']}"].astype(np.float64) for s in specs}
+        opt.step(params, grads, h["step_lr"])  # the constant rate of the trajectory, never hparam.lr
+        for s in specs:
+            rep.check(f"output.param.{step:04d}.{s['name']}", params[s["name"]], t[f"output.param.{step:04d}.{s['name']}"])
+    state = opt.state()
+    for name in t:
+        if name.startswith("output.state."):
+            rep.check(name, state[name[len("output.state."):]], t[name])
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+def parameter_role(name, shape):
+    if name in ("wte", "wpe"):
+        return "embedding"
+    if ".beta_" in name:
+        return "scalar"
+    return "matrix" if len(shape) == 2 else "vector"
+
+
+def model_config(c):
+    return model.Config(c.get("block", "preLN"), c.get("width", 64), c.get("layers", 2), c.get("heads", 4), c.get("seq", 64),
+                        c.get("activation", "relu"), c.get("soft_cap"), c.get("final_norm"))
+
+
+def loss_of(cfg, params, tokens, targets, with_taps=False):
+    p = {n: ad.Var(v) for n, v in params.items()}
+    logits, taps, entropies = model.gpt_forward(cfg, p, tokens.astype(np.int64))
+    losses, _ = model.cross_entropy(logits, targets.reshape(-1).astype(np.int64))
+    loss = ad.mean(ad.reshape(losses, (1, -1)), 1)
+    return loss, p, taps, entropies
+
+
+def replay_training(header, t, rep):
+    c = header["config"]
+    cfg = model_config(c)
+    h = {n.split(".", 2)[2]: float(v) for n, v in t.items() if n.startswith("input.hparam.")}
+    params = {n[len("input.param."):]: v.astype(np.float64) for n, v in t.items() if n.startswith("input.param.")}
+    roles = {n: parameter_role(n, v.shape) for n, v in params.items()}
+    opt = optimizers.make(c.get("optimizer", "adamw"), h, roles, {n: v.shape for n, v in params.items()})
+    tokens, targets, lrs = t["input.batch.tokens"], t["input.batch.targets"], t["input.step_lr"]
+    steps = len(lrs)
+    log_steps = list(t["output.log_step"])
+    losses, probe_losses, grad_norms = [], [], []
+
+    def probe(final):
+        loss, _, taps, entropies = loss_of(cfg, params, t["input.probe.tokens"], t["input.probe.targets"])
+        probe_losses.append(loss.value.item())
+        if final:
+            n = t["input.probe.tokens"].size
+            per_tap = [metrics.tap_metrics(x.value.reshape(n, -1)) for x in taps]
+            for key in per_tap[0]:
+                if "output.tap." + key in t:
+                    rep.check("output.tap." + key, [m[key] for m in per_tap], t["output.tap." + key])
+            rep.check("output.attention_entropy", [metrics.attention_entropy(e) for e in entropies], t["output.attention_entropy"])
+
+    if 0 in log_steps:
+        probe(False)
+    for step in range(steps):
+        loss, p, _, _ = loss_of(cfg, params, tokens[step], targets[step])
+        losses.append(loss.value.item())
+        loss.backward(np.ones((1, 1)))
+        grads = {n: p[n].grad for n in params}
+        norm = np.sqrt(sum(np.sum(g * g) for g in grads.values()))
+        if h["grad_clip"] > 0 and norm > h["grad_clip"]:
+            grads = {n: g * (h["grad_clip"] / norm) for n, g in grads.items()}
+        opt.step(params, grads, float(lrs[step]))
+        if step + 1 in log_steps:
+            grad_norms.append(norm)
+            probe(step + 1 == log_steps[-1])
+    rep.check("output.train_loss", losses, t["output.train_loss"])
+    rep.check("output.probe_loss", probe_losses, t["output.probe_loss"])
+    rep.check("output.grad_norm", grad_norms, t["output.grad_norm"])
+    rep.check("output.log_step", np.array(log_steps), t["output.log_step"])
+    for n, v in params.items():
+        rep.check("output.param_sum." + n, np.sum(v), t["output.param_sum." + n])
+        rep.check("output.param_sumsq." + n, np.sum(v * v), t["output.param_sumsq." + n])
+        flat = v.ravel()
+        k = len(t["output.param_sample." + n])
+        rep.check("output.param_sample." + n, flat[[i * flat.size // k for i in range(k)]], t["output.param_sample." + n])
+        if "output.param." + n in t:
+            rep.check("output.param." + n, v, t["output.param." + n])
+
+
+# ---------------------------------------------------------------------------------------------------- main
+
+REPLAYS = {"kernel": replay_kernel, "tap_metrics": replay_metrics, "attention_entropy": replay_metrics,
+           "kurtosis_update": replay_metrics, "optimizer_trajectory": replay_trajectory,
+           "training_run": replay_training, "quantisation": quant.replay}
+
+
+def replay_file(path):
+    header, t = read_golden(path)
+    rep = Report(path, header)
+    REPLAYS[header["kind"]](header, t, rep)
+    outputs = {n for n in t if not n.startswith("input.") and n not in ("tokens", "targets")}
+    unchecked = sorted(outputs - rep.checked)
+    return header, rep, unchecked
+
+
+def main(argv):
+    args = argv[1:] or [os.path.join(os.path.dirname(HERE))]
+    files = []
+    for a in args:
+        files += sorted(glob.glob(os.path.join(a, "*", "*.golden.gz"))) if os.path.isdir(a) else [a]
+    if not files:
+        print(f"replay: no goldens under {' '.join(args)}")
+        return 2
+    failed = 0
+    for path in files:
+        name = os.path.relpath(path, os.path.dirname(os.path.dirname(path))).replace(".golden.gz", "")
+        try:
+            header, rep, unchecked = replay_file(path)
+        except Exception as error:  # a golden the replay cannot follow is a failure, never a skip
+            print(f"{name:48s} FAIL  {type(error).__name__}: {error}")
+            failed += 1
+            continue
+        ok = rep.worst <= 1 and not unchecked
+        failed += not ok
+        shown = np.floor(rep.worst * 1e4) / 1e4 if 0.999 < rep.worst < 1 else rep.worst  # never print 1 for < 1
+        detail = f"worst {shown:.4g} of budget ({rep.where})"
+        if unchecked:
+            detail += f"; not recomputed: {', '.join(unchecked[:3])}{' …' if len(unchecked) > 3 else ''}"
+        print(f"{name:48s} {'OK  ' if ok else 'FAIL'}  {len(rep.checked):4d} tensors  {detail}")
+    print(f"replay: {len(files) - failed} of {len(files)} goldens replayed within their tolerances")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
