@@ -33,6 +33,8 @@ public struct AuditPlan: Sendable {
     public var claims: [ClaimRuns]
     /// Claims left out by scale or selection, with the reason.
     public var skipped: [String: String]
+    /// SHA-256 of the registry the plan came from (printed in every report: the preregistration).
+    public var registrySHA256: String
 
     public var estimatedSeconds: Double { runs.reduce(0) { $0 + $1.estimatedSeconds } }
 
@@ -54,6 +56,7 @@ public struct AuditPlan: Sendable {
         }
         self.scale = scale
         self.corpus = corpus
+        registrySHA256 = registry.sha256
         var runs: [PlannedRun] = []
         var index: [String: Int] = [:]
         var claims: [ClaimRuns] = []

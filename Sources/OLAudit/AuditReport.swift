@@ -61,13 +61,15 @@ public struct AuditReport {
         let blas = BLASInfo.current
         blocks.append(.paragraph("Scale **\(plan.scale.rawValue)**: \(plan.runs.count) runs (\(cachedCount()) from the cache), wall time \(duration(wallSeconds)), harness \(Harness.version), BLAS \(blas.coreName) with \(blas.threads) thread(s). Paper: He et al., *Understanding and Minimising Outlier Features in Transformer Training*, NeurIPS 2024."))
         blocks.append(.paragraph("Corpus: \(plan.corpus.description)." + (plan.corpus.fallbackNote.map { " **Fallback:** \($0)." } ?? "")))
-        blocks.append(.paragraph("Verdicts come from the registry's predicates on the numbers below: **held** when the statistic on the seed means meets the threshold and so does every seed; **not reproduced** when neither the mean nor any seed does; **inconclusive** when the seeds fall on both sides of the threshold, a run failed or diverged, or the statistic is undefined. Kurtosis is SPEC Eq. 1 (uncentred) unless a metric says `kurtosis_centred`. A verdict is about this CPU scale only."))
+        blocks.append(.paragraph("Verdicts come from the registry's predicates on the numbers below, with a 95 % bootstrap interval of each statistic over seeds (\(Judge.resamples) resamples): **held** when the interval lies wholly on the passing side of the threshold (and, for a rank correlation, its one-sided permutation p-value is below \(formatNumber(Judge.significance))); **not reproduced** when it lies wholly on the other side; **inconclusive** when it contains the threshold, fewer than \(Judge.minimumSeeds) seeds ran, a run failed or diverged, or the statistic is undefined. Kurtosis is SPEC Eq. 1 (uncentred) unless a metric says `kurtosis_centred`. A verdict is about this CPU scale only."))
+        blocks.append(.paragraph("Preregistration: arms, metrics and thresholds come from the claims registry with SHA-256 `\(plan.registrySHA256)`, fixed before the confirming seeds ran."))
         blocks.append(.heading(2, "Paper headline (quoted, not reproduced)"))
         blocks.append(.table(["OPT-125m arm (paper)", "float ppl", "W8A8 ppl"], Self.paperHeadline.map { [$0.0, $0.1, $0.2] }))
         blocks.append(.paragraph("These are the paper's numbers at 125M parameters and billions of tokens. Our models are thousands of times smaller; the quantisation claims below compare what this scale can show."))
         blocks.append(.heading(2, "Summary"))
-        blocks.append(.table(["claim", "verdict", "statistic", "needed", "seeds"], results.map { result in
+        blocks.append(.table(["claim", "verdict", "statistic", "95 % interval", "needed", "seeds"], results.map { result in
             [result.claim.id, result.judgement.verdict.rawValue, formatNumber(result.judgement.statistic),
+             Self.intervalText(result.judgement) ,
              result.claim.predicate.statisticName + " " + result.claim.predicate.comparison.text, "\(result.seeds.count)"]
         }))
         for result in results { blocks += claimSection(result, available: available) }
@@ -196,6 +198,13 @@ public struct AuditReport {
         return figures
     }
 
+    /// "[low, high]" (with the permutation p-value of a correlation), or "—" without an interval.
+    static func intervalText(_ judgement: Judgement) -> String {
+        guard let interval = judgement.interval else { return "—" }
+        let p = judgement.pValue.map { ", p \(formatNumber($0))" } ?? ""
+        return "[\(formatNumber(interval.lowerBound)), \(formatNumber(interval.upperBound))]\(p)"
+    }
+
     /// Block, optimiser and the hyper-parameters that distinguish audit arms, e.g. "preLN adamw lr 0.003 ε 1e-08".
     static func runLabel(_ run: PlannedRun) -> String {
         let c = run.config
@@ -283,6 +292,8 @@ public struct AuditReport {
                 JSONMember("reason", .string(result.judgement.reason)),
                 JSONMember("statistic", number(result.judgement.statistic)),
                 JSONMember("seed_statistics", .array(result.judgement.seedStatistics.map(number))),
+                JSONMember("interval_95", result.judgement.interval.map { .array([number($0.lowerBound), number($0.upperBound)]) } ?? .null),
+                JSONMember("permutation_p", result.judgement.pValue.map(number) ?? .null),
                 JSONMember("seeds", .array(result.seeds.map { .int(Int64($0)) })),
                 JSONMember("arms", .array(result.arms.map { arm in
                     .object([
@@ -333,6 +344,7 @@ public struct AuditReport {
                 JSONMember("fallback", plan.corpus.fallbackNote.map(JSONValue.string) ?? .null),
             ])),
             JSONMember("blas", blas.json),
+            JSONMember("registry_sha256", .string(plan.registrySHA256)),
             JSONMember("wall_time_s", .double(wallSeconds)),
             JSONMember("estimated_s", .double(plan.estimatedSeconds)),
             JSONMember("paper_headline_opt125m", .array(Self.paperHeadline.map {

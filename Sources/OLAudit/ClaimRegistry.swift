@@ -48,6 +48,9 @@ public struct ClaimRegistry: Sendable, Equatable {
     public var base: [JSONMember]
     public var scales: [AuditScale: ScaleSpec]
     public var claims: [Claim]
+    /// SHA-256 of the registry as read (the file's bytes): the report prints it, so a reader can check
+    /// that arms and thresholds were fixed before the confirming seeds ran.
+    public var sha256: String
 
     /// The registry shipped with OutlierLab. The resource is looked up beside the executable first (an
     /// installed `olab` carries its resource bundle), then in the build's bundle.
@@ -60,12 +63,15 @@ public struct ClaimRegistry: Sendable, Equatable {
     }
 
     public static func load(_ path: String) throws -> ClaimRegistry {
-        try ClaimRegistry(json: try JSONValue.parse(bytes: try FileBytes.read(path), source: path), source: path)
+        let bytes = try FileBytes.read(path)
+        return try ClaimRegistry(json: try JSONValue.parse(bytes: bytes, source: path), source: path, sha256: SHA256.hex(bytes))
     }
 
     /// Parses and checks a registry: every arm's merged config must be a valid `TrainingConfig` at every
     /// scale, every arm a predicate names must exist, ids must be unique.
-    public init(json: JSONValue, source: String = "claims registry") throws {
+    /// `sha256` defaults to the digest of the JSON as serialised here (registries built in code).
+    public init(json: JSONValue, source: String = "claims registry", sha256: String? = nil) throws {
+        self.sha256 = sha256 ?? SHA256.hex(Array(json.serialized().utf8))
         let reader = JSONReader(source: source)
         base = try reader.object(json, "base")
         var scales: [AuditScale: ScaleSpec] = [:]
@@ -169,10 +175,14 @@ struct JSONReader {
         }
         if let seeds = json["seeds"] {
             guard let values = seeds.arrayValue else { throw fail("\(path).seeds", "must be an array of non-negative integers") }
-            spec.seeds = try values.map {
+            let seeds = try values.map {
                 guard let seed = $0.intValue, seed >= 0 else { throw fail("\(path).seeds", "must be an array of non-negative integers") }
                 return UInt64(seed)
             }
+            if let repeated = seeds.enumerated().first(where: { seeds[..<$0.offset].contains($0.element) })?.element {
+                throw fail("\(path).seeds", "lists seed \(repeated) twice; a repeated seed would be reported as a spread of zero")
+            }
+            spec.seeds = seeds
         }
         if let included = json["run"] {
             guard let flag = included.boolValue else { throw fail("\(path).run", "must be true or false") }

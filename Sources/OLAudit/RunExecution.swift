@@ -40,8 +40,16 @@ public enum RunExecution {
             announce("cached failure")
             return .failed(try failureMessage(failurePath))
         }
+        if FilePath.exists(directory + "/" + sealName), let problem = sealProblem(spec, directory: directory) {
+            announce("the cached run failed its integrity check (\(problem)); recomputing it")
+            try FileManager.default.removeItem(atPath: directory)
+        }
         let trained = isTrained(directory)
-        if !trained {
+        if trained, let problem = trainedProblem(spec, directory: directory) {
+            announce("the run directory does not hold this run (\(problem)); recomputing it")
+            try FileManager.default.removeItem(atPath: directory)
+        }
+        if !isTrained(directory) {
             do {
                 let trainer: Trainer
                 if FilePath.exists(directory + "/" + Trainer.checkpointName) {
@@ -77,6 +85,7 @@ public enum RunExecution {
             ]).serialized(pretty: true) + "\n", to: directory + "/" + request.fileName)
             announce("\(request.label): ppl \(formatNumber(result.floatPPL)) → \(formatNumber(result.quantisedPPL))")
         }
+        try seal(spec, directory: directory)
         return .finished(try RunRecord.load(directory, requests: Set(spec.quantisations)), cached: trained)
     }
 
@@ -89,11 +98,55 @@ public enum RunExecution {
         return .finished(try RunRecord.load(directory, requests: Set(spec.quantisations)), cached: cached)
     }
 
-    /// Whether the run of `spec` has its final model, summary and every quantised evaluation, or failed.
+    /// Whether the run of `spec` failed, or finished with every quantised evaluation and outputs that
+    /// still match their seal (so an edited, truncated or foreign cached run is recomputed, never used).
     public static func isDone(_ spec: RunSpec, runs: String) -> Bool {
         let directory = RunSpec.directory(spec.key, in: runs)
         if FilePath.exists(directory + "/" + failureName) { return true }
-        return isTrained(directory) && spec.quantisations.allSatisfy { FilePath.exists(directory + "/" + $0.fileName) }
+        return FilePath.exists(directory + "/" + sealName) && sealProblem(spec, directory: directory) == nil
+    }
+
+    // MARK: Cache integrity
+
+    /// The seal of a finished run: its key, step count and the SHA-256 of every output a report reads.
+    public static let sealName = "cache.json"
+
+    /// Outputs whose digests the seal records: the run's files and its quantised evaluations.
+    static func sealedFiles(_ spec: RunSpec) -> [String] {
+        ["config.json", "metrics.jsonl", "summary.json", Trainer.finalName] + spec.quantisations.map(\.fileName)
+    }
+
+    static func seal(_ spec: RunSpec, directory: String) throws {
+        let digests = try sealedFiles(spec).map { JSONMember($0, .string(SHA256.hex(try FileBytes.read(directory + "/" + $0)))) }
+        try AtomicFile.write(JSONValue.object([
+            JSONMember("format_version", 1), JSONMember("key", .string(spec.key)),
+            JSONMember("steps", .int(Int64(spec.config.steps))), JSONMember("sha256", .object(digests)),
+        ]).serialized(pretty: true) + "\n", to: directory + "/" + sealName)
+    }
+
+    /// Why a sealed run may not be used (nil when it may): another key or step count, a file missing,
+    /// or an output whose bytes changed since the run finished.
+    static func sealProblem(_ spec: RunSpec, directory: String) -> String? {
+        guard let seal = try? JSONValue.parse(bytes: try FileBytes.read(directory + "/" + sealName)) else { return "unreadable \(sealName)" }
+        guard seal["key"]?.stringValue == spec.key else { return "\(sealName) names another run" }
+        guard seal["steps"]?.intValue == spec.config.steps else { return "it ran another number of steps" }
+        for name in sealedFiles(spec) {
+            guard let expected = seal["sha256"]?[name]?.stringValue else { return "\(name) is not sealed" }
+            guard let bytes = try? FileBytes.read(directory + "/" + name) else { return "\(name) is missing" }
+            guard SHA256.hex(bytes) == expected else { return "\(name) changed since the run finished" }
+        }
+        return trainedProblem(spec, directory: directory)
+    }
+
+    /// Why a trained directory is not the run of `spec`: another config, or fewer steps than it needs.
+    /// The corpus is compared by the key (its fingerprint), not by path, which a trainer may resolve.
+    static func trainedProblem(_ spec: RunSpec, directory: String) -> String? {
+        func withoutCorpus(_ config: TrainingConfig) -> [JSONMember] { (config.json.objectMembers ?? []).filter { $0.key != "corpus" } }
+        guard let config = try? TrainingConfig(json: try JSONValue.parse(bytes: try FileBytes.read(directory + "/config.json"))),
+              withoutCorpus(config) == withoutCorpus(spec.config) else { return "config.json is not this run's config" }
+        guard let summary = try? JSONValue.parse(bytes: try FileBytes.read(directory + "/summary.json")),
+              summary["steps"]?.intValue == spec.config.steps else { return "summary.json does not report \(spec.config.steps) steps" }
+        return nil
     }
 
     static func isTrained(_ directory: String) -> Bool {

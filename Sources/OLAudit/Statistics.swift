@@ -4,6 +4,14 @@ public enum Statistics {
         values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count)
     }
 
+    /// The q-quantile of sorted values by linear interpolation between order statistics (numpy's default).
+    public static func quantile(_ sorted: [Double], _ q: Double) -> Double {
+        guard !sorted.isEmpty else { return .nan }
+        let position = q * Double(sorted.count - 1)
+        let low = Int(position.rounded(.down)), high = min(low + 1, sorted.count - 1)
+        return sorted[low] + (sorted[high] - sorted[low]) * (position - Double(low))
+    }
+
     /// Sample standard deviation (n − 1); 0 for a single value.
     public static func standardDeviation(_ values: [Double]) -> Double {
         guard values.count > 1 else { return 0 }

@@ -33,6 +33,24 @@ struct RegistryTests {
         }
     }
 
+    @Test("every claim has at least three confirming seeds at the quick scale and five at the full scale, none of them the calibration seed 0")
+    func confirmingSeeds() throws {
+        let registry = try ClaimRegistry.bundled()
+        for claim in registry.claims {
+            let quick = registry.seeds(claim: claim, scale: .quick), full = registry.seeds(claim: claim, scale: .full)
+            #expect(quick.isEmpty || quick.count >= 3, "\(claim.id): \(quick)")
+            #expect(full.count >= 5, "\(claim.id): \(full)")
+            #expect(!quick.contains(0) && !full.contains(0), "\(claim.id): seed 0 chose the settings and thresholds")
+        }
+    }
+
+    @Test("a registry listing a seed twice is refused: a repeated seed would be reported as a spread of zero")
+    func duplicateSeeds() {
+        #expect(throws: OutlierLabError.self) {
+            try ClaimRegistry(json: try JSONValue.parse(#"{"base": {}, "scales": {"quick": {"seeds": [1, 2, 1]}, "full": {"seeds": [1, 2, 3]}}, "claims": []}"#))
+        }
+    }
+
     @Test("the quick scale runs the core claims and every full-scale claim has at least three seeds")
     func scales() throws {
         let registry = try ClaimRegistry.bundled()
