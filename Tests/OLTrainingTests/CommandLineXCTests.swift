@@ -78,5 +78,13 @@ final class CommandLineXCTests: XCTestCase {
         let summary = try JSONValue.parse(try FileBytes.readText(directory + "/run/summary.json"))
         XCTAssertEqual(try XCTUnwrap(summary["val_ppl"]?.doubleValue), ppl, accuracy: 1e-9 * ppl,
                        "olab eval and the run summary evaluate the same windows the same way")
+        // Both give the perplexity's own resolution: the same seeded bootstrap over the same 8 windows.
+        let interval = try XCTUnwrap(report["ppl_ci95"]?.arrayValue?.compactMap(\.doubleValue))
+        XCTAssertEqual(interval.count, 2)
+        XCTAssertTrue(interval[0] < ppl && ppl < interval[1], "ppl_ci95 \(interval) around \(ppl)")
+        let summaryInterval = try XCTUnwrap(summary["val_ppl_ci95"]?.arrayValue?.compactMap(\.doubleValue))
+        for (a, b) in zip(summaryInterval, interval) { XCTAssertEqual(a, b, accuracy: 1e-9 * b) }
+        XCTAssertEqual(summary["val_tokens"]?.intValue, 8 * 32)
+        XCTAssertNotNil(report["delta_ppl_ci95"]?.arrayValue)
     }
 }
