@@ -5,7 +5,8 @@ import OLKernels
 ///
 /// Parameters and gradients are arenas of the same layout (`ModelConfig.parameterLayout`); forward
 /// caches live in a third arena sized for `maxBatch` × `seq` and double as the activation taps, so taps
-/// cost nothing: tap 0 is the embedding sum, tap l+1 the output of block l (before any final norm).
+/// cost nothing: tap 0 is the embedding sum, tap l+1 the output of block l (before any final norm), and
+/// `linearInput(layer:_:)` views the input of every linear layer.
 /// Nothing is allocated after `init`.
 public final class GPT: @unchecked Sendable {
     public let config: ModelConfig
@@ -106,6 +107,20 @@ public final class GPT: @unchecked Sendable {
     /// Residual stream at tap `index` (0...L) of the last forward pass: (batch·length, width).
     public func tap(_ index: Int) -> UnsafeBufferPointer<Float> {
         UnsafeBufferPointer(start: a("res\(index)"), count: batch * length * config.width)
+    }
+
+    /// The input the linear layer `linear` of block `layer` read in the last forward pass (what W8A8
+    /// quantises): (batch·length, width) for qkv, attn_proj and fc, (batch·length, 4·width) for mlp_proj.
+    /// A view of the forward caches, so linear-input taps cost nothing unless they are measured.
+    public func linearInput(layer l: Int, _ linear: LinearLayer) -> (values: UnsafeBufferPointer<Float>, width: Int) {
+        let p = "h\(l).", C = config.width
+        let (start, width): (UnsafeMutablePointer<Float>, Int) = switch linear {
+        case .qkv: (preNorm(l, slot: 1) == nil ? a("res\(l)") : a(p + "x1"), C)
+        case .attnProj: (a(p + "atty"), C)
+        case .fc: (preNorm(l, slot: 2) == nil ? a(p + "mid") : a(p + "x2"), C)
+        case .mlpProj: (a(p + "act"), 4 * C)
+        }
+        return (UnsafeBufferPointer(start: start, count: batch * length * width), width)
     }
 
     /// Attention probabilities of layer `layer` from the last forward pass: (batch, heads, length, length).

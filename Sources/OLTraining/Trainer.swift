@@ -284,7 +284,7 @@ public final class Trainer {
 
     /// Probe loss and, when enabled, every outlier metric per tap on the fixed probe batch.
     public func probeMeasurements() -> ProbeReport {
-        ProbeReport(model: model, probe: probe, metrics: config.metrics)
+        ProbeReport(model: model, probe: probe, metrics: config.metrics, linearTaps: config.linearTaps)
     }
 
     private func logRecord(loss: Double?, gradNorm: Double?, tokensPerSecond: Double?) throws -> JSONValue {
