@@ -79,6 +79,8 @@ public struct QuantEvaluationResult: Sendable, Equatable {
     public let quant: WindowLosses
     /// Static calibration options (`w8a8-static` only).
     public let calibration: StaticCalibration?
+    /// Names of the activation sites quantised, in forward order.
+    public let quantisedSites: [String]
 
     public var loss: Double { float.mean }
     public var quantLoss: Double { quant.mean }
@@ -102,8 +104,9 @@ public struct QuantEvaluationResult: Sendable, Equatable {
             JSONMember("weights", scheme.weights.map { .string($0.name) } ?? "float32"),
             JSONMember("activations", scheme.activations.map { .string($0.name) } ?? "float32"),
             JSONMember("weight_tensors", scheme.weights == nil ? .array([]) : ["qkv", "attn_proj", "fc", "mlp_proj"]),
-            JSONMember("activation_sites", activationSites),
-            JSONMember("float32", ["embeddings", "lm_head", "norm_parameters", "softmax", "attention_scores", "attention_probabilities"]),
+            JSONMember("activation_sites", .array(activationKinds.map(JSONValue.string))),
+            JSONMember("quantised_sites", .array(quantisedSites.map(JSONValue.string))),
+            JSONMember("float32", .array(floatKinds.map(JSONValue.string))),
             JSONMember("rounding", "half-to-even"),
             JSONMember("eval_batch", .int(Int64(batch))),
             JSONMember("dynamic_scale_span", scheme.activations == .perTensorDynamic ? "forward-call" : .null),
@@ -111,17 +114,37 @@ public struct QuantEvaluationResult: Sendable, Equatable {
             JSONMember("seq", .int(Int64(sequenceLength))),
             JSONMember("tokens", .int(Int64(windows * sequenceLength))),
         ]
-        if scheme.weights == .perTensorMSEClipped { members.append(JSONMember("weight_clipping_candidates", 100)) }
+        if scheme.weights == .perTensorMSEClipped {
+            members.append(JSONMember("weight_clipping_candidates", 100))
+            members.append(JSONMember("weight_clipping_grid", "k·(absmax + 0.5)/100, k = 1…100, first minimum of the squared error"))
+        }
         if let calibration { members.append(JSONMember("calibration", calibration.json)) }
         return .object(members)
     }
 
-    private var activationSites: JSONValue {
+    /// Every kind of activation site the model has, in forward order.
+    static let allActivationKinds = [
+        "embedding_sum", "linear_input", "linear_output", "qk_norm_output", "attention_scores", "attention_probabilities",
+        "norm_output", "residual", "final_norm_output",
+    ]
+
+    /// The kinds of activation sites this scheme quantises (`linear_output` of fc is after its activation).
+    var activationKinds: [String] {
         switch settings.scheme.activations {
-        case nil: .array([])
+        case nil: []
         case .perTensorDynamic, .perTokenDynamic: ["linear_input"]
-        case .staticAsymmetric: ["linear_input", "linear_output", "norm_output", "residual"]
+        case .staticAsymmetric: Self.allActivationKinds
         }
+    }
+
+    /// What stays float32: the parameters outside the four linear weights (norm parameters include the
+    /// QK-norm scales; β is one scalar per branch, which a deployment folds into a scale), the linear
+    /// weights too without a weight scheme, the softmax's own arithmetic, and every activation kind the
+    /// scheme does not quantise.
+    var floatKinds: [String] {
+        let weights = settings.scheme.weights == nil ? ["linear_weights"] : []
+        let parameters = ["embedding_tables", "lm_head", "norm_parameters", "branch_weights", "softmax_arithmetic"]
+        return weights + parameters + Self.allActivationKinds.filter { !activationKinds.contains($0) }
     }
 
     /// `{ppl, ppl_ci95, ppl_quant, ppl_quant_ci95, delta_ppl, delta_ppl_ci95, ratio, resolution, scheme, bits,
@@ -169,7 +192,8 @@ public enum QuantizedEvaluation {
                                            calibration: calibration)
         let quant = try windowLosses(model: quantized.model, windows: windows, batch: batch, transform: quantized.transform)
         return QuantEvaluationResult(settings: settings, batch: batch, windows: windows.count, sequenceLength: windows.sequenceLength,
-                                     float: float, quant: quant, calibration: quantized.calibration)
+                                     float: float, quant: quant, calibration: quantized.calibration,
+                                     quantisedSites: quantized.activationSites.map(\.name))
     }
 }
 
