@@ -6,10 +6,9 @@ import OLCore
 /// Each of `resamples` replicates draws K window indices with replacement (`nextInt(below: K)` on
 /// `RandomStream(seed:purpose: "bootstrap")`), takes the mean of every series over the drawn windows (summed
 /// in Double in draw order) and evaluates the statistic on those means; the interval is the (1 − level)/2
-/// and (1 + level)/2 quantiles of the replicates, linearly interpolated between order statistics at
-/// position p·(R − 1) (NumPy's default `percentile`). Series are resampled together (the same windows for
-/// each), so a statistic of two series on the same windows, such as a perplexity difference, is paired.
-/// Same inputs and seed ⇒ same bits.
+/// and (1 + level)/2 quantiles of the replicates (`percentileOfSorted`, NumPy's default interpolation).
+/// Series are resampled together (the same windows for each), so a statistic of two series on the same
+/// windows, such as a perplexity difference, is paired. Same inputs and seed ⇒ same bits.
 public struct BootstrapInterval: Sendable, Equatable {
     public let lower: Double
     public let upper: Double
@@ -37,14 +36,8 @@ public struct BootstrapInterval: Sendable, Equatable {
             replicates[r] = statistic(sums.map { $0 / Double(windows) })
         }
         replicates.sort()
-        func quantile(_ p: Double) -> Double {
-            let position = p * Double(resamples - 1)
-            let below = Int(position.rounded(.down)), above = min(below + 1, resamples - 1)
-            let fraction = position - Double(below)
-            return replicates[below] + fraction * (replicates[above] - replicates[below])
-        }
-        lower = quantile((1 - level) / 2)
-        upper = quantile((1 + level) / 2)
+        lower = percentileOfSorted(replicates, 50 * (1 - level))
+        upper = percentileOfSorted(replicates, 50 * (1 + level))
         self.level = level
         self.resamples = resamples
         self.seed = seed
