@@ -20,7 +20,7 @@ let modules: [(name: String, dependencies: [Target.Dependency])] = [
     ("OLModel", ["OLCore", "OLKernels"]),
     ("OLOptimizers", ["OLCore", "CBLAS"]),
     ("OLMetrics", ["OLCore"]),
-    ("OLQuant", ["OLCore", "OLKernels", "OLModel", "OLData"]),
+    ("OLQuant", ["OLCore", "OLKernels", "OLModel", "OLData", "OLMetrics"]),
     ("OLGoldens", ["OLCore", "CZlib"]),
     ("OLTraining", ["OLCore", "OLKernels", "OLData", "OLModel", "OLOptimizers", "OLMetrics", "OLQuant"]),
     ("OLAudit", ["OLCore", "OLData", "OLModel", "OLOptimizers", "OLMetrics", "OLQuant", "OLTraining"]),

@@ -61,7 +61,7 @@ public struct AuditReport {
         let blas = BLASInfo.current
         blocks.append(.paragraph("Scale **\(plan.scale.rawValue)**: \(plan.runs.count) runs (\(cachedCount()) from the cache), wall time \(duration(wallSeconds)), harness \(Harness.version), BLAS \(blas.coreName) with \(blas.threads) thread(s). Paper: He et al., *Understanding and Minimising Outlier Features in Transformer Training*, NeurIPS 2024."))
         blocks.append(.paragraph("Corpus: \(plan.corpus.description)." + (plan.corpus.fallbackNote.map { " **Fallback:** \($0)." } ?? "")))
-        blocks.append(.paragraph("Verdicts come from the registry's predicates on the numbers below, with a 95 % bootstrap interval of each statistic over seeds (\(Judge.resamples) resamples): **held** when the interval lies wholly on the passing side of the threshold (and, for a rank correlation, its one-sided permutation p-value is below \(formatNumber(Judge.significance))); **not reproduced** when it lies wholly on the other side; **inconclusive** when it contains the threshold, fewer than \(Judge.minimumSeeds) seeds ran, a run failed or diverged, or the statistic is undefined. Kurtosis is SPEC Eq. 1 (uncentred) unless a metric says `kurtosis_centred`. A verdict is about this CPU scale only."))
+        blocks.append(.paragraph("Verdicts come from the registry's predicates on the numbers below, with a 95 % bootstrap interval of each statistic over seeds (\(Judge.resamples) resamples): **held** when the interval lies wholly on the passing side of the threshold (and, for a rank correlation, its one-sided permutation p-value is below \(formatNumber(Judge.significance))); **not reproduced** when it lies wholly on the other side; **inconclusive** when it contains the threshold, fewer than \(Judge.minimumSeeds) seeds ran, a run failed or diverged, or the statistic is undefined. Kurtosis is SPEC Eq. 1 (uncentred) unless a metric says `kurtosis_centred`, and the max-median ratio is on raw rows (`mmr`) unless it says `mmr_centred` (rows centred across the width, as the official logger computes it). A verdict is about this CPU scale only."))
         blocks.append(.paragraph("Preregistration: arms, metrics and thresholds come from the claims registry with SHA-256 `\(plan.registrySHA256)`, fixed before the confirming seeds ran."))
         blocks.append(.heading(2, "Paper headline (quoted, not reproduced)"))
         blocks.append(.table(["OPT-125m arm (paper)", "float ppl", "W8A8 ppl"], Self.paperHeadline.map { [$0.0, $0.1, $0.2] }))
@@ -123,7 +123,7 @@ public struct AuditReport {
             blocks.append(.figure(Self.kurtosisFigureName(claim: claim.id, arm: index), "\(arm.name): kurtosis (Eq. 1) per tap against step, seed \(seed)."))
         }
         if available.contains("\(claim.id)-mmr.svg") {
-            blocks.append(.figure("\(claim.id)-mmr.svg", "Max-median ratio (layer mean) against step per arm, seed \(seed)."))
+            blocks.append(.figure("\(claim.id)-mmr.svg", "Max-median ratio on raw rows (`mmr`, not the centred `mmr_centred`; layer mean) against step per arm, seed \(seed)."))
         }
         if available.contains("\(claim.id)-loss.svg") {
             blocks.append(.figure("\(claim.id)-loss.svg", "Probe loss against step per arm, seed \(seed)."))
@@ -166,7 +166,7 @@ public struct AuditReport {
                 loss.append(ChartSeries(name: arm.name, points: record.scalar("probe_loss").map { (Double($0.step), $0.value) }))
             }
             if !mmr.isEmpty {
-                figures.append(("\(id)-mmr.svg", SVGChart(title: "\(id): max-median ratio", xLabel: "step", yLabel: "MMR (layer mean)", series: mmr).render()))
+                figures.append(("\(id)-mmr.svg", SVGChart(title: "\(id): max-median ratio", xLabel: "step", yLabel: "MMR, raw rows (layer mean)", series: mmr).render()))
             }
             if !loss.isEmpty {
                 figures.append(("\(id)-loss.svg", SVGChart(title: "\(id): probe loss", xLabel: "step", yLabel: "loss (nats/byte)", series: loss).render()))

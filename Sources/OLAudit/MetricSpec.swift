@@ -44,7 +44,7 @@ public struct MetricSpec: Sendable, Equatable {
     }
 
     /// Log series a claim may name (the `metrics.jsonl` schema).
-    public static let seriesKeys = ["kurtosis", "kurtosis_centred", "mmr", "token_corr_mean", "token_corr_rms",
+    public static let seriesKeys = ["kurtosis", "kurtosis_centred", "mmr", "mmr_centred", "token_corr_mean", "token_corr_rms",
                                     "feature_corr_rms", "token_cosine_mean", "activation_rms", "attention_entropy"]
 
     init(json: JSONValue, path: String, reader: JSONReader) throws {

@@ -13,9 +13,9 @@ public protocol QuantisedEvaluator: Sendable {
     func measure(checkpoint path: String, request: QuantRequest) throws -> QuantisedPerplexity
 }
 
-/// The SPEC §7 schemes as OLQuant implements them, on the run's fixed validation windows with every
-/// window in one forward call (so a dynamic per-tensor scale spans the whole evaluation set, as in
-/// `summary.json` and `olab eval`). `w8a8-static` calibrates on 8 batches of the train split.
+/// The SPEC §7 schemes as OLQuant implements them, on the run's fixed validation windows with up to 64
+/// windows per forward call (`QuantizedEvaluation.defaultBatch`, as in `summary.json` and `olab eval`).
+/// `w8a8-static` calibrates on 8 batches of the train split.
 public struct SchemeEvaluator: QuantisedEvaluator {
     public init() {}
 
@@ -33,7 +33,8 @@ public struct SchemeEvaluator: QuantisedEvaluator {
             ? StaticCalibration(train: corpus.train, batches: 8, batchSize: config.batch, seed: 0, percentile: nil)
             : nil
         let result = try QuantizedEvaluation.evaluate(config: config.model, parameters: parameters, windows: windows,
-                                                      settings: settings, batch: windows.count, calibration: calibration)
+                                                      settings: settings, batch: QuantizedEvaluation.defaultBatch(windows),
+                                                      calibration: calibration)
         return QuantisedPerplexity(floatPPL: result.ppl, quantisedPPL: result.pplQuant)
     }
 }

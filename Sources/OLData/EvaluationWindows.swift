@@ -2,9 +2,12 @@ import OLCore
 
 /// Fixed evaluation windows over the validation stream, identical for every model compared (SPEC §1).
 ///
-/// Window k has inputs `validation[kT ..< kT+T]` and targets `validation[kT+1 ..< kT+T+1]`: consecutive
-/// windows tile the stream from its start, so input ranges are disjoint and every predicted byte is scored
-/// exactly once. `count` windows need `count·T + 1` validation bytes; bytes after that are unused.
+/// K windows spread evenly over the whole split: window k starts at s_k = ⌊k·(V − T − 1)/(K − 1)⌋ (s_0 = 0,
+/// and for K = 1 only s_0), with inputs `validation[s_k ..< s_k+T]` and targets one byte later, so the first
+/// window starts at the split's first byte and the last one's final target is its last byte. Consecutive
+/// starts are at least T apart whenever V ≥ K·T + 1, so input ranges never overlap and no byte is scored
+/// twice; at V = K·T + 1 the windows tile the split exactly. The first K windows of a larger K are not the
+/// windows of a smaller K: a window count is part of the evaluation, recorded with every result.
 public struct EvaluationWindows: Sendable {
     public let count: Int
     public let sequenceLength: Int
@@ -33,8 +36,13 @@ public struct EvaluationWindows: Sendable {
         max(0, (validationBytes - 1) / sequenceLength)
     }
 
-    /// The offset of window `index` in the validation stream.
-    public func start(of index: Int) -> Int { index * sequenceLength }
+    /// The offset of window `index` in the validation stream (integer arithmetic, exact).
+    public func start(of index: Int) -> Int {
+        count == 1 ? 0 : index * (validation.count - sequenceLength - 1) / (count - 1)
+    }
+
+    /// Tokens scored over all windows, K·T.
+    public var tokenCount: Int { count * sequenceLength }
 
     /// Writes windows `first ..< first + rows` as a `(rows, T)` batch of Int32 token ids.
     public func fill(first: Int, rows: Int, inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) {

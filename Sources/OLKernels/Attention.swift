@@ -55,7 +55,8 @@ public func attentionForward(
     qScale: UnsafePointer<Float>?,              // (hs) g_q; nil without QK-norm
     kScale: UnsafePointer<Float>?,              // (hs) g_k; nil without QK-norm
     B: Int, T: Int, C: Int, H: Int,
-    options: AttentionOptions = AttentionOptions()
+    options: AttentionOptions = AttentionOptions(),
+    transform: AttentionTransform? = nil        // evaluation only: rewrites q|k after QK-norm, scores, probabilities
 ) {
     precondition(H > 0 && C % H == 0, "C = \(C) is not divisible by H = \(H)")
     let hs = C / H
@@ -80,6 +81,7 @@ public func attentionForward(
                 }
             }
         }
+        transform?.normalisedQueriesAndKeys(UnsafeMutableBufferPointer(start: qkNormed, count: B * T * 2 * C), rows: B * T, cols: 2 * C)
         qk = normed
         ld = 2 * C
     }
@@ -96,7 +98,7 @@ public func attentionForward(
                 sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: scale,
                       a: q + i0 * ldqk, lda: ldqk, b: k, ldb: ldqk, beta: 0, c: probs + i0 * T, ldc: T)
                 for i in i0..<i1 {
-                    causalSoftmaxRow(probs + i * T, count: i + 1, cap: cap)
+                        causalSoftmaxRow(probs + i * T, count: i + 1, cap: cap, transform: transform, head: bh, query: i)
                     (probs + i * T + i + 1).update(repeating: 0, count: T - i - 1)
                 }
                 sgemm(transposeA: false, transposeB: false, m: i1 - i0, n: hs, k: i1, alpha: 1,
@@ -108,11 +110,14 @@ public func attentionForward(
 }
 
 /// Softmax of one row of logits in place over its first `count` entries (the causal prefix), with the
-/// optional tanh soft-cap applied first.
-@inline(__always) func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int, cap: Float?) {
+/// optional tanh soft-cap applied first; `transform` sees the softmax's input and output (row `query` of
+/// head `head`).
+@inline(__always) func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int, cap: Float?,
+                                        transform: AttentionTransform? = nil, head: Int = 0, query: Int = 0) {
     if let cap {
         for j in 0..<count { row[j] = cap * tanhf(row[j] / cap) }
     }
+    transform?.scores(UnsafeMutableBufferPointer(start: row, count: count), head: head, query: query)
     var maxv = -Float.infinity
     for j in 0..<count { maxv = max(maxv, row[j]) }
     var sum: Float = 0
@@ -122,6 +127,7 @@ public func attentionForward(
     }
     let inv = 1 / sum
     for j in 0..<count { row[j] *= inv }
+    transform?.probabilities(UnsafeMutableBufferPointer(start: row, count: count), head: head, query: query)
 }
 
 /// Backward of `attentionForward`: dqkv += ∂L/∂qkv, and with QK-norm dqScale, dkScale += their

@@ -7,6 +7,8 @@ public struct TapMetrics: Sendable, Equatable, Codable {
     public var kurtosisCentred: Double
     /// Max-Median Ratio, lower median (`mmr`); +∞ only if every row has median 0 and a non-zero maximum.
     public var maxMedianRatio: Double
+    /// The official logger's form of MMR, on rows centred across the width first (`mmr_centred`).
+    public var maxMedianRatioCentred: Double
     /// Mean off-diagonal of f fᵀ/d (`token_corr_mean`).
     public var tokenCorrMean: Double
     /// RMS off-diagonal of f fᵀ/d (`token_corr_rms`).
@@ -22,6 +24,7 @@ public struct TapMetrics: Sendable, Equatable, Codable {
         case kurtosis
         case kurtosisCentred = "kurtosis_centred"
         case maxMedianRatio = "mmr"
+        case maxMedianRatioCentred = "mmr_centred"
         case tokenCorrMean = "token_corr_mean"
         case tokenCorrRMS = "token_corr_rms"
         case featureCorrRMS = "feature_corr_rms"
@@ -30,12 +33,13 @@ public struct TapMetrics: Sendable, Equatable, Codable {
     }
 
     public init(
-        kurtosis: Double, kurtosisCentred: Double, maxMedianRatio: Double, tokenCorrMean: Double,
+        kurtosis: Double, kurtosisCentred: Double, maxMedianRatio: Double, maxMedianRatioCentred: Double, tokenCorrMean: Double,
         tokenCorrRMS: Double, featureCorrRMS: Double, tokenCosineMean: Double, activationRMS: Double
     ) {
         self.kurtosis = kurtosis
         self.kurtosisCentred = kurtosisCentred
         self.maxMedianRatio = maxMedianRatio
+        self.maxMedianRatioCentred = maxMedianRatioCentred
         self.tokenCorrMean = tokenCorrMean
         self.tokenCorrRMS = tokenCorrRMS
         self.featureCorrRMS = featureCorrRMS
@@ -53,6 +57,7 @@ public struct TapMetrics: Sendable, Equatable, Codable {
             kurtosis: OLMetrics.kurtosis(x, rows: rows, width: width),
             kurtosisCentred: statistics.kurtosisCentred,
             maxMedianRatio: OLMetrics.maxMedianRatio(x, rows: rows, width: width),
+            maxMedianRatioCentred: OLMetrics.maxMedianRatio(x, rows: rows, width: width, centringRows: true),
             tokenCorrMean: statistics.tokenCorrMean,
             tokenCorrRMS: statistics.tokenCorrRMS,
             featureCorrRMS: statistics.featureCorrRMS,
@@ -70,6 +75,7 @@ public struct TapMetrics: Sendable, Equatable, Codable {
     static var fields: [(key: String, path: WritableKeyPath<TapMetrics, Double>)] {
         [
             ("kurtosis", \.kurtosis), ("kurtosis_centred", \.kurtosisCentred), ("mmr", \.maxMedianRatio),
+            ("mmr_centred", \.maxMedianRatioCentred),
             ("token_corr_mean", \.tokenCorrMean), ("token_corr_rms", \.tokenCorrRMS),
             ("feature_corr_rms", \.featureCorrRMS), ("token_cosine_mean", \.tokenCosineMean),
             ("activation_rms", \.activationRMS),

@@ -5,7 +5,8 @@ import OLKernels
 ///
 /// Parameters and gradients are arenas of the same layout (`ModelConfig.parameterLayout`); forward
 /// caches live in a third arena sized for `maxBatch` × `seq` and double as the activation taps, so taps
-/// cost nothing: tap 0 is the embedding sum, tap l+1 the output of block l (before any final norm).
+/// cost nothing: tap 0 is the embedding sum, tap l+1 the output of block l (before any final norm), and
+/// `linearInput(layer:_:)` views the input of every linear layer.
 /// Nothing is allocated after `init`.
 public final class GPT: @unchecked Sendable {
     public let config: ModelConfig
@@ -108,6 +109,20 @@ public final class GPT: @unchecked Sendable {
         UnsafeBufferPointer(start: a("res\(index)"), count: batch * length * config.width)
     }
 
+    /// The input the linear layer `linear` of block `layer` read in the last forward pass (what W8A8
+    /// quantises): (batch·length, width) for qkv, attn_proj and fc, (batch·length, 4·width) for mlp_proj.
+    /// A view of the forward caches, so linear-input taps cost nothing unless they are measured.
+    public func linearInput(layer l: Int, _ linear: LinearLayer) -> (values: UnsafeBufferPointer<Float>, width: Int) {
+        let p = "h\(l).", C = config.width
+        let (start, width): (UnsafeMutablePointer<Float>, Int) = switch linear {
+        case .qkv: (preNorm(l, slot: 1) == nil ? a("res\(l)") : a(p + "x1"), C)
+        case .attnProj: (a(p + "atty"), C)
+        case .fc: (preNorm(l, slot: 2) == nil ? a(p + "mid") : a(p + "x2"), C)
+        case .mlpProj: (a(p + "act"), 4 * C)
+        }
+        return (UnsafeBufferPointer(start: start, count: batch * length * width), width)
+    }
+
     /// Attention probabilities of layer `layer` from the last forward pass: (batch, heads, length, length).
     /// Only valid when the last forward ran at the full length `seq` (the buffer is laid out for it).
     public func attentionProbabilities(layer: Int) -> UnsafeBufferPointer<Float> {
@@ -139,6 +154,7 @@ public final class GPT: @unchecked Sendable {
         if let expected { _ = targets.update(fromContentsOf: expected[0..<N]) }
 
         timed(.embedding) { embeddingForward(out: a("res0"), tokens: tokens.baseAddress!, wte: w("wte"), wpe: w("wpe"), B: B, T: T, C: C, V: V) }
+        transform?.transform(.embeddingSum, UnsafeMutableBufferPointer(start: a("res0"), count: N * C), rows: N, cols: C)
         for l in 0..<config.layers {
             let p = "h\(l)."
             let x = a("res\(l)")
@@ -151,23 +167,27 @@ public final class GPT: @unchecked Sendable {
                     qkNormed: config.qkNorm ? a(p + "qknormed") : nil, qkRms: config.qkNorm ? a(p + "qkrms") : nil,
                     qkv: a(p + "qkv"),
                     qScale: config.qkNorm ? w(p + "attn.q_norm") : nil, kScale: config.qkNorm ? w(p + "attn.k_norm") : nil,
-                    B: B, T: T, C: C, H: H, options: attentionOptions)
+                    B: B, T: T, C: C, H: H, options: attentionOptions,
+                    transform: transform?.attentionTransform(layer: l, batch: B, heads: H, length: T))
             }
             linear(l, .attnProj, out: a(p + "attproj"), inp: a(p + "atty"), weight: w(p + "attn.proj"), N: N, C: C, OC: C, transform: transform)
             let mid = residualForward(l, index: 0, x: x, branch: a(p + "attproj"), N: N, transform: transform)
             // MLP sub-block.
             let mlpIn = normForward(l, slot: 2, input: mid, N: N, transform: transform)
-            linear(l, .fc, out: a(p + "fc"), inp: mlpIn, weight: w(p + "mlp.fc"), N: N, C: C, OC: 4 * C, transform: transform)
+            linear(l, .fc, out: a(p + "fc"), inp: mlpIn, weight: w(p + "mlp.fc"), N: N, C: C, OC: 4 * C, transform: transform,
+                   outputAfterActivation: true)
             timed(.activation) {
                 switch config.activation {
                 case .relu: reluForward(out: a(p + "act"), inp: a(p + "fc"), N: N * 4 * C)
                 case .gelu: geluForward(out: a(p + "act"), inp: a(p + "fc"), N: N * 4 * C)
                 }
             }
+            transform?.transform(.linearOutput(layer: l, linear: .fc), UnsafeMutableBufferPointer(start: a(p + "act"), count: N * 4 * C),
+                                 rows: N, cols: 4 * C)
             linear(l, .mlpProj, out: a(p + "mlpproj"), inp: a(p + "act"), weight: w(p + "mlp.proj"), N: N, C: 4 * C, OC: C, transform: transform)
             _ = residualForward(l, index: 1, x: mid, branch: a(p + "mlpproj"), N: N, transform: transform)
         }
-        let final = finalNormForward(N: N)
+        let final = finalNormForward(N: N, transform: transform)
         timed(.matmul) { matmulForward(out: a("logits"), inp: final, weight: w(config.tiedHead ? "wte" : "lm_head"), N: N, C: C, OC: V) }
         guard expected != nil else { return nil }
         timed(.crossEntropy) {
@@ -208,8 +228,10 @@ public final class GPT: @unchecked Sendable {
         }
     }
 
+    /// `outputAfterActivation`: the caller hands the output to `transform` after the MLP activation instead.
     private func linear(_ l: Int, _ kind: LinearLayer, out: UnsafeMutablePointer<Float>, inp: UnsafeMutablePointer<Float>,
-                        weight: UnsafePointer<Float>, N: Int, C: Int, OC: Int, transform: ActivationTransform?) {
+                        weight: UnsafePointer<Float>, N: Int, C: Int, OC: Int, transform: ActivationTransform?,
+                        outputAfterActivation: Bool = false) {
         var source = UnsafePointer(inp)
         if let transform {
             let copy = a("linear.in")
@@ -218,6 +240,7 @@ public final class GPT: @unchecked Sendable {
             source = UnsafePointer(copy)
         }
         timed(.matmul) { matmulForward(out: out, inp: source, weight: weight, N: N, C: C, OC: OC) }
+        guard !outputAfterActivation else { return }
         transform?.transform(.linearOutput(layer: l, linear: kind), UnsafeMutableBufferPointer(start: out, count: N * OC), rows: N, cols: OC)
     }
 
@@ -243,10 +266,11 @@ public final class GPT: @unchecked Sendable {
         config.block.scalesBranches ? w("h\(l).beta_" + (index == 0 ? "attn" : "mlp"))[0] : 1
     }
 
-    private func finalNormForward(N: Int) -> UnsafeMutablePointer<Float> {
+    private func finalNormForward(N: Int, transform: ActivationTransform?) -> UnsafeMutablePointer<Float> {
         let last = a("res\(config.layers)")
         guard config.usesFinalNorm else { return last }
         applyNorm(config.finalNormKind, prefix: "lnf", out: a("lnf.out"), mean: a("lnf.mean"), rstd: a("lnf.rstd"), inp: last, N: N)
+        transform?.transform(.finalNormOutput, UnsafeMutableBufferPointer(start: a("lnf.out"), count: N * config.width), rows: N, cols: config.width)
         return a("lnf.out")
     }
 

@@ -1,52 +1,61 @@
-/// MSE clipping-threshold search for symmetric per-tensor weight quantisation (W8A8-static).
+/// MSE clipping-threshold search for symmetric per-tensor weight quantisation (W8A8-static), on the grid
+/// of Bondarenko et al.'s MSE range estimator (Qualcomm's transformer-quantization and
+/// outlier-free-transformers code, symmetric 1-D grid search).
 ///
-/// Grid: c_k = absmax·k/K for k = 1…K (K = 100 by default), evaluated in Double and rounded to Float, so
-/// c_K is exactly absmax (plain absmax quantisation) and the search can never do worse than it. For each
-/// candidate the scale is max(c_k, 1e-5)/q_max, values beyond ±c_k clip, and the mean squared error against
-/// the original is accumulated in Double in index order. Ties keep the larger threshold (less clipping).
+/// Grid: the search range is absmax + m with an absolute margin m (0.5 there and by default here), cut
+/// into K steps (K = 100): c_k = k·(absmax + m)/K for k = 1…K, in Double, rounded to Float. So the grid
+/// runs past absmax, and for small weights (absmax ≈ 0.1 at init std 0.02) most of its candidates clip
+/// nothing; absmax itself is usually not a candidate, so the result can be slightly worse than plain
+/// absmax quantisation (reported beside it). For each candidate the scale is max(c_k, 1e-5)/q_max,
+/// values beyond ±c_k clip (to ±q_max: SPEC §7's symmetric grid, where their signed grid also has −128),
+/// and the squared error against the original is summed in Double in index order. The first minimum over
+/// k = 1…K wins (NumPy's `argmin`), so ties keep the smaller threshold.
 public struct ClippingSearchResult: Sendable, Equatable, Codable {
     /// The chosen clipping threshold c_k.
     public let threshold: Float
     /// The quantisation scale max(c_k, 1e-5)/q_max.
     public let scale: Float
-    /// The chosen grid index k (1…K); K means no clipping.
+    /// The chosen grid index k (1…K).
     public let candidate: Int
     /// Mean squared quantisation error at the chosen threshold.
     public let meanSquaredError: Double
-    /// Mean squared error of plain absmax quantisation (k = K), for comparison.
+    /// Mean squared error of plain absmax quantisation, for comparison.
     public let absMaxMeanSquaredError: Double
 }
 
-/// Searches the clipping threshold minimising the MSE of symmetric per-tensor fake quantisation of `values`.
-public func mseClippingSearch(_ values: UnsafeBufferPointer<Float>, bits: Int = 8, candidates: Int = 100) -> ClippingSearchResult {
+/// Searches the clipping threshold minimising the squared error of symmetric per-tensor fake quantisation
+/// of `values` over the grid c_k = k·(absmax + margin)/candidates.
+public func mseClippingSearch(_ values: UnsafeBufferPointer<Float>, bits: Int = 8, candidates: Int = 100,
+                              margin: Double = 0.5) -> ClippingSearchResult {
     precondition(candidates > 0 && !values.isEmpty, "clipping search needs values and at least one candidate")
+    precondition(margin >= 0 && margin.isFinite, "the search margin must be finite and non-negative")
     let qMax = Float(symmetricQMax(bits: bits))
     var absMax: Float = 0
     for v in values { absMax = max(absMax, abs(v)) }
-    func meanSquaredError(scale: Float) -> Double {
+    func squaredError(threshold: Float) -> Double {
+        let scale = max(threshold, minimumAbsMax) / qMax
         var sum = 0.0
         for v in values {
             let error = Double(fakeQuantize(v, scale: scale, qMax: qMax)) - Double(v)
             sum += error * error
         }
-        return sum / Double(values.count)
+        return sum
     }
-    var best = (candidate: 0, threshold: Float(0), scale: Float(0), error: Double.infinity)
-    var absMaxError = 0.0
-    for k in stride(from: candidates, through: 1, by: -1) {
-        let threshold = Float(Double(absMax) * Double(k) / Double(candidates))
-        let scale = max(threshold, minimumAbsMax) / qMax
-        let error = meanSquaredError(scale: scale)
-        if k == candidates { absMaxError = error }
-        if error < best.error { best = (k, threshold, scale, error) }
+    let step = (Double(absMax) + margin) / Double(candidates)
+    var best = (candidate: 0, threshold: Float(0), error: Double.infinity)
+    for k in 1...candidates {
+        let threshold = Float(step * Double(k))
+        let error = squaredError(threshold: threshold)
+        if error < best.error { best = (k, threshold, error) }
     }
+    let count = Double(values.count)
     return ClippingSearchResult(
-        threshold: best.threshold, scale: best.scale, candidate: best.candidate,
-        meanSquaredError: best.error, absMaxMeanSquaredError: absMaxError
+        threshold: best.threshold, scale: max(best.threshold, minimumAbsMax) / qMax, candidate: best.candidate,
+        meanSquaredError: best.error / count, absMaxMeanSquaredError: squaredError(threshold: absMax) / count
     )
 }
 
 /// `mseClippingSearch` on a `[Float]` tensor.
-public func mseClippingSearch(_ values: [Float], bits: Int = 8, candidates: Int = 100) -> ClippingSearchResult {
-    values.withUnsafeBufferPointer { mseClippingSearch($0, bits: bits, candidates: candidates) }
+public func mseClippingSearch(_ values: [Float], bits: Int = 8, candidates: Int = 100, margin: Double = 0.5) -> ClippingSearchResult {
+    values.withUnsafeBufferPointer { mseClippingSearch($0, bits: bits, candidates: candidates, margin: margin) }
 }

@@ -26,8 +26,9 @@ public enum QuantGoldenFixture {
     }
 
     /// Tensors, in this order:
-    /// - `tokens` (B, T) int64 and `targets` (B, T) int64: the first B·T+1 bytes of the synthetic corpus
-    ///   (seed 0, 4096 bytes) validation split, as windows.
+    /// - `tokens` (B, T) int64 and `targets` (B, T) int64: B evaluation windows spread over the synthetic
+    ///   corpus's (seed 0, 4096 bytes) validation split (`EvaluationWindows`: the first at its start, the
+    ///   last at its end).
     /// - `input.param.<p>` every float parameter of the model (names and shapes as in checkpoints), and
     ///   `input.calibration.tokens` (batches, batch size, T) int64, the static scheme's calibration crops
     ///   in the order they are observed: so the golden can be replayed without this code's generators.
@@ -36,7 +37,8 @@ public enum QuantGoldenFixture {
     ///   `{site}.act` (B·T, C_in) the fake-quantised input of every linear layer of the recorded forward and
     ///   `{site}.act_scale` (1 or B·T);
     ///   static only: `{site}.range_scale` (1) float32 and `{site}.range_zero_point` (1) int64 for every
-    ///   calibrated site (3 batches × 2 crops of the train split, calibration seed 0);
+    ///   calibrated site, attention scores and probabilities included (3 batches × 2 crops of the train
+    ///   split, calibration seed 0); the weights' MSE grid is Bondarenko et al.'s, k·(absmax + 0.5)/100;
     ///   `loss` (1) float64, the mean NLL of the quantised forward.
     public static func tensors() throws -> [NamedTensor] {
         let config = self.config

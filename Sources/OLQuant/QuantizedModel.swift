@@ -1,5 +1,6 @@
 import OLCore
 import OLData
+import OLKernels
 import OLModel
 
 // Whole-model fake quantisation (SPEC §7): a quantised clone of the parameters plus an
@@ -14,20 +15,30 @@ import OLModel
 //   over all B·T rows of that call, i.e. over the `batch` validation windows evaluated together (the last
 //   call holds the remaining windows, possibly fewer). Per-tensor results therefore depend on `batch`,
 //   which is recorded with every result.
-// - Static activations (`w8a8-static`): asymmetric unsigned, one calibrated range per site, at every
-//   linear input and output, norm output and residual sum. DEVIATION from SPEC §7: attention scores and
-//   probabilities are computed inside the fused attention kernel and are not an `ActivationSite` in this
-//   model version, so they stay float32 (as do the LM head, embeddings and softmax).
+// - Static activations (`w8a8-static`), as Bondarenko et al.'s quantised OPT places its quantisers:
+//   asymmetric unsigned, one calibrated range per site, at the embedding sum, every linear input and
+//   output (fc's after its activation, never before it), the QK-norm outputs, the attention scores (the
+//   softmax's input) and probabilities (inside the fused attention kernel, through `AttentionTransform`),
+//   every norm output including the final norm's, and every residual sum. Only the LM head, the
+//   embedding tables, norm parameters, β and the softmax's own arithmetic stay float32. Where two sites
+//   are one tensor (a norm output that is the next linear input), both calibrate the same range, so the
+//   second quantisation is the identity.
 
 extension ActivationSite {
-    /// A stable name: `h{l}.{qkv,attn_proj,fc,mlp_proj}.{in,out}`, `h{l}.ln{1,2}.out`,
-    /// `h{l}.residual.{attn,mlp}`. Used in result JSON and golden tensor names.
+    /// A stable name: `embedding.sum`, `h{l}.{qkv,attn_proj,fc,mlp_proj}.{in,out}` (`fc.out` after the MLP
+    /// activation), `h{l}.ln{1,2}.out`, `h{l}.attn.{qk_norm.out,scores,probs}`, `h{l}.residual.{attn,mlp}`,
+    /// `lnf.out`. Used in result JSON and golden tensor names.
     public var name: String {
         switch self {
+        case .embeddingSum: "embedding.sum"
         case .linearInput(let l, let linear): "h\(l).\(linear.rawValue).in"
         case .linearOutput(let l, let linear): "h\(l).\(linear.rawValue).out"
         case .normOutput(let l, let index): "h\(l).ln\(index + 1).out"
+        case .queryKeyNormOutput(let l): "h\(l).attn.qk_norm.out"
+        case .attentionScores(let l): "h\(l).attn.scores"
+        case .attentionProbabilities(let l): "h\(l).attn.probs"
         case .residual(let l, let index): "h\(l).residual.\(index == 0 ? "attn" : "mlp")"
+        case .finalNormOutput: "lnf.out"
         }
     }
 
@@ -161,13 +172,23 @@ public final class QuantizingTransform: ActivationTransform {
     public let bits: Int
     /// Static ranges by site (`staticAsymmetric` only).
     let ranges: [ActivationSite: AffineQuantization]
+    /// Static quantisers of each block's attention internals (`staticAsymmetric` only).
+    let attention: [Int: StaticAttentionQuantizer]
     /// Called after a site is rewritten with the values, rows, columns and scales used (goldens, tests).
+    /// Attention scores and probabilities are rewritten row by row on the workers and are not reported.
     var recorder: ((ActivationSite, UnsafeMutableBufferPointer<Float>, Int, Int, [Float]) -> Void)?
 
     init(granularity: ActivationQuantization, bits: Int, ranges: [ActivationSite: AffineQuantization] = [:]) {
         self.granularity = granularity
         self.bits = bits
         self.ranges = ranges
+        var attention: [Int: StaticAttentionQuantizer] = [:]
+        for case .attentionScores(let l) in ranges.keys {
+            attention[l] = StaticAttentionQuantizer(queriesAndKeys: ranges[.queryKeyNormOutput(layer: l)],
+                                                    scores: ranges[.attentionScores(layer: l)],
+                                                    probabilities: ranges[.attentionProbabilities(layer: l)])
+        }
+        self.attention = attention
     }
 
     public func transform(_ site: ActivationSite, _ values: UnsafeMutableBufferPointer<Float>, rows: Int, cols: Int) {
@@ -184,6 +205,64 @@ public final class QuantizingTransform: ActivationTransform {
         }
         recorder?(site, values, rows, cols, scales)
     }
+
+    public func attentionTransform(layer: Int, batch: Int, heads: Int, length: Int) -> AttentionTransform? {
+        attention[layer]
+    }
+}
+
+/// Fake-quantises one block's QK-norm outputs, attention scores and probabilities with static ranges;
+/// immutable, so the concurrent per-head calls need no coordination.
+final class StaticAttentionQuantizer: AttentionTransform {
+    let queriesAndKeys: AffineQuantization?
+    let scores: AffineQuantization?
+    let probabilities: AffineQuantization?
+
+    init(queriesAndKeys: AffineQuantization?, scores: AffineQuantization?, probabilities: AffineQuantization?) {
+        self.queriesAndKeys = queriesAndKeys
+        self.scores = scores
+        self.probabilities = probabilities
+    }
+
+    func normalisedQueriesAndKeys(_ values: UnsafeMutableBufferPointer<Float>, rows: Int, cols: Int) {
+        queriesAndKeys?.fakeQuantize(values)
+    }
+    func scores(_ row: UnsafeMutableBufferPointer<Float>, head: Int, query: Int) { scores?.fakeQuantize(row) }
+    func probabilities(_ row: UnsafeMutableBufferPointer<Float>, head: Int, query: Int) { probabilities?.fakeQuantize(row) }
+}
+
+/// Copies one forward pass's attention internals of one block for calibration: every causal score and
+/// probability row into its own slot (head·T(T+1)/2 + query(query+1)/2), so the concurrent per-head calls
+/// write disjoint memory and the tensor reads back in (head, query) order whatever the worker count.
+final class AttentionCollector: AttentionTransform, @unchecked Sendable {
+    let length: Int
+    let scoreValues: UnsafeMutableBufferPointer<Float>        // (B·H·T(T+1)/2) causal entries
+    let probabilityValues: UnsafeMutableBufferPointer<Float>  // (B·H·T(T+1)/2)
+    private(set) var queriesAndKeys: [Float] = []             // (B·T, 2C), QK-norm only
+
+    init(heads: Int, length: Int) {
+        self.length = length
+        let count = heads * length * (length + 1) / 2
+        scoreValues = .allocate(capacity: count)
+        probabilityValues = .allocate(capacity: count)
+        scoreValues.initialize(repeating: 0)
+        probabilityValues.initialize(repeating: 0)
+    }
+
+    deinit {
+        scoreValues.deallocate()
+        probabilityValues.deallocate()
+    }
+
+    private func slot(head: Int, query: Int) -> Int { head * length * (length + 1) / 2 + query * (query + 1) / 2 }
+
+    func normalisedQueriesAndKeys(_ values: UnsafeMutableBufferPointer<Float>, rows: Int, cols: Int) { queriesAndKeys = Array(values) }
+    func scores(_ row: UnsafeMutableBufferPointer<Float>, head: Int, query: Int) {
+        _ = UnsafeMutableBufferPointer(rebasing: scoreValues[slot(head: head, query: query)...]).update(fromContentsOf: row)
+    }
+    func probabilities(_ row: UnsafeMutableBufferPointer<Float>, head: Int, query: Int) {
+        _ = UnsafeMutableBufferPointer(rebasing: probabilityValues[slot(head: head, query: query)...]).update(fromContentsOf: row)
+    }
 }
 
 /// Folds every static site's values into a range observer (calibration; never rewrites).
@@ -194,19 +273,49 @@ final class ObservingTransform: ActivationTransform {
     /// Sites in first-seen (forward) order.
     var order: [ActivationSite] = []
     var failure: Error?
+    /// Attention internals of the current forward pass, folded in by `finishForward` (block order).
+    private var attention: [(layer: Int, collector: AttentionCollector)] = []
+    private let qkNorm: Bool
 
-    init(momentum: Double, percentile: Double?) {
+    init(momentum: Double, percentile: Double?, qkNorm: Bool) {
         self.momentum = momentum
         self.percentile = percentile
+        self.qkNorm = qkNorm
     }
 
     func transform(_ site: ActivationSite, _ values: UnsafeMutableBufferPointer<Float>, rows: Int, cols: Int) {
-        guard failure == nil else { return }
-        if observers[site] == nil {
-            observers[site] = RangeObserver(momentum: momentum, percentile: percentile)
-            order.append(site)
+        observe(site, UnsafeBufferPointer(values))
+    }
+
+    func attentionTransform(layer: Int, batch: Int, heads: Int, length: Int) -> AttentionTransform? {
+        let collector = AttentionCollector(heads: batch * heads, length: length)
+        attention.append((layer, collector))
+        for site in (qkNorm ? [ActivationSite.queryKeyNormOutput(layer: layer)] : []) + [.attentionScores(layer: layer), .attentionProbabilities(layer: layer)] {
+            register(site)
         }
-        do { try observers[site]!.observe(UnsafeBufferPointer(values)) } catch {
+        return collector
+    }
+
+    /// Folds the attention internals collected during the forward pass that just ended.
+    func finishForward() {
+        for (layer, collector) in attention {
+            if qkNorm { collector.queriesAndKeys.withUnsafeBufferPointer { observe(.queryKeyNormOutput(layer: layer), $0) } }
+            observe(.attentionScores(layer: layer), UnsafeBufferPointer(collector.scoreValues))
+            observe(.attentionProbabilities(layer: layer), UnsafeBufferPointer(collector.probabilityValues))
+        }
+        attention = []
+    }
+
+    private func register(_ site: ActivationSite) {
+        guard observers[site] == nil else { return }
+        observers[site] = RangeObserver(momentum: momentum, percentile: percentile)
+        order.append(site)
+    }
+
+    private func observe(_ site: ActivationSite, _ values: UnsafeBufferPointer<Float>) {
+        guard failure == nil else { return }
+        register(site)
+        do { try observers[site]!.observe(values) } catch {
             failure = OutlierLabError("calibration at \(site.name): \((error as? OutlierLabError)?.message ?? "\(error)")")
         }
     }
@@ -226,6 +335,17 @@ public final class QuantizedModel {
     /// Static ranges in forward order (`w8a8-static` only).
     public let ranges: [CalibratedRange]
     public let calibration: StaticCalibration?
+
+    /// The activation sites this scheme quantises, in forward order: every calibrated site (static), every
+    /// linear input (dynamic) or none.
+    public var activationSites: [ActivationSite] {
+        switch settings.scheme.activations {
+        case nil: []
+        case .staticAsymmetric: ranges.map(\.site)
+        case .perTensorDynamic, .perTokenDynamic:
+            (0..<config.layers).flatMap { l in LinearLayer.allCases.map { ActivationSite.linearInput(layer: l, linear: $0) } }
+        }
+    }
 
     /// Quantises a clone of `parameters` for `settings`. `w8a8-static` needs `calibration` (train-split
     /// bytes and options); other schemes ignore it.
@@ -271,13 +391,14 @@ public final class QuantizedModel {
         let T = config.seq
         let starts = try calibration.cropStarts(sequenceLength: T)
         let model = try GPT(config: config, parameters: parameters, maxBatch: calibration.batchSize)
-        let observer = ObservingTransform(momentum: calibration.momentum, percentile: calibration.percentile)
+        let observer = ObservingTransform(momentum: calibration.momentum, percentile: calibration.percentile, qkNorm: config.qkNorm)
         var tokens = [Int32](repeating: 0, count: calibration.batchSize * T)
         for batch in starts {
             for (row, start) in batch.enumerated() {
                 for t in 0..<T { tokens[row * T + t] = Int32(calibration.train[start + t]) }
             }
             _ = tokens.withUnsafeBufferPointer { model.forward(tokens: $0, targets: nil, B: batch.count, T: T, transform: observer) }
+            observer.finishForward()
             if let failure = observer.failure { throw failure }
         }
         return observer.order.map { site in

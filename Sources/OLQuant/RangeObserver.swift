@@ -1,4 +1,5 @@
 import OLCore
+import OLMetrics
 
 /// Static activation range from calibration batches (W8A8-static): the first batch sets (min, max); every
 /// later batch moves them as r ← m·r + (1 − m)·r_batch with momentum m = 0.9, in Double. With a
@@ -59,14 +60,4 @@ public struct RangeObserver: Sendable, Equatable, Codable {
         let sorted = values.sorted()
         return (percentileOfSorted(sorted, 100 - percentile), percentileOfSorted(sorted, percentile))
     }
-}
-
-/// The p-th percentile of sorted values, linear interpolation at rank p/100·(N − 1) (NumPy's default).
-public func percentileOfSorted(_ sorted: [Float], _ p: Double) -> Double {
-    precondition(!sorted.isEmpty && (0...100).contains(p), "percentile needs values and p in [0, 100]")
-    let rank = p / 100 * Double(sorted.count - 1)
-    let lower = Int(rank.rounded(.down))
-    let upper = min(lower + 1, sorted.count - 1)
-    let fraction = rank - Double(lower)
-    return Double(sorted[lower]) + fraction * (Double(sorted[upper]) - Double(sorted[lower]))
 }

@@ -11,8 +11,11 @@ public struct ProbeReport: Sendable {
     public let taps: [TapMetrics]
     /// Attention entropy per layer (empty when metrics are off).
     public let attentionEntropy: [Double]
+    /// Per linear layer kind, one entry per block: the metrics of that layer's input (empty unless
+    /// linear-input taps are on).
+    public let linearInputs: [(linear: LinearLayer, blocks: [TapMetrics])]
 
-    public init(model: GPT, probe: ProbeBatch, metrics: Bool = true) {
+    public init(model: GPT, probe: ProbeBatch, metrics: Bool = true, linearTaps: Bool = false) {
         let config = model.config
         let B = probe.batchSize, T = probe.sequenceLength
         loss = probe.inputs.withUnsafeBufferPointer { x in
@@ -21,24 +24,47 @@ public struct ProbeReport: Sendable {
         guard metrics else {
             taps = []
             attentionEntropy = []
+            linearInputs = []
             return
         }
         taps = (0...config.layers).map { TapMetrics(activations: model.tap($0), rows: B * T, width: config.width) }
         attentionEntropy = (0..<config.layers).map {
             OLMetrics.attentionEntropy(model.attentionProbabilities(layer: $0), batch: B, heads: config.heads, length: T)
         }
+        linearInputs = !linearTaps ? [] : LinearLayer.allCases.map { linear in
+            (linear, (0..<config.layers).map { l in
+                let input = model.linearInput(layer: l, linear)
+                return TapMetrics(activations: input.values, rows: B * T, width: input.width)
+            })
+        }
     }
 
-    /// Per-tap arrays under the `metrics.jsonl` keys, then `attention_entropy` per layer.
+    /// The log key of metric `key` of the inputs of `linear`: `qkv_in_kurtosis`, `mlp_proj_in_mmr`, ...
+    public static func linearInputKey(_ linear: LinearLayer, _ key: String) -> String { "\(linear.rawValue)_in_\(key)" }
+
+    /// Per-tap arrays under the `metrics.jsonl` keys, then `attention_entropy` per layer, then (linear taps
+    /// on) `<linear>_in_<key>` arrays over blocks.
     public var perTapMembers: [JSONMember] {
         guard !taps.isEmpty else { return [] }
         return TapMetrics.keys.map { key in JSONMember(key, .array(taps.map { .double($0[key]!) })) }
             + [JSONMember("attention_entropy", .array(attentionEntropy.map(JSONValue.double)))]
+            + linearInputs.flatMap { linear, blocks in
+                TapMetrics.keys.map { key in JSONMember(Self.linearInputKey(linear, key), .array(blocks.map { .double($0[key]!) })) }
+            }
     }
 
-    /// `mean_<key>` and `peak_<key>` over the taps.
+    /// `mean_<key>` and `peak_<key>` over the taps, then over the blocks of each linear input
+    /// (`mean_<linear>_in_<key>`, `peak_<linear>_in_<key>`).
     public var summaryMembers: [JSONMember] {
-        TapMetricsSummary(taps).map { $0.keyedValues.map { JSONMember($0.key, .double($0.value)) } } ?? []
+        Self.summaryMembers(taps) { $0 } + linearInputs.flatMap { linear, blocks in
+            Self.summaryMembers(blocks) { Self.linearInputKey(linear, $0) }
+        }
+    }
+
+    private static func summaryMembers(_ taps: [TapMetrics], naming name: (String) -> String) -> [JSONMember] {
+        guard let summary = TapMetricsSummary(taps) else { return [] }
+        return summary.layerMean.keyedValues.map { JSONMember("mean_" + name($0.key), .double($0.value)) }
+            + summary.peak.keyedValues.map { JSONMember("peak_" + name($0.key), .double($0.value)) }
     }
 }
 

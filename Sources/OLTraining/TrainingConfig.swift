@@ -52,6 +52,9 @@ public struct TrainingConfig: Sendable, Equatable {
     public var probeBatch = 4
     /// Compute the outlier metrics at each log step.
     public var metrics = true
+    /// Also log the metrics of every linear layer's input per block (qkv, attn_proj, fc, mlp_proj: what
+    /// W8A8 quantises); needs `metrics`.
+    public var linearTaps = false
     /// Accumulate the kurtosis-update decomposition (SPEC §6) of every step on the probe batch and log its
     /// running totals per tap; costs one probe forward pass per step.
     public var kurtosisDecomposition = false

@@ -98,6 +98,7 @@ extension TrainingConfig {
         integer("eval_windows", \.evalWindows),
         integer("probe_batch", \.probeBatch),
         flag("metrics", \.metrics),
+        flag("linear_taps", \.linearTaps),
         flag("kurtosis_decomposition", \.kurtosisDecomposition),
     ]
 
@@ -150,6 +151,7 @@ extension TrainingConfig {
         try require(checkpointEvery >= 0, "checkpoint_every must be non-negative (0: only at the end), got \(checkpointEvery)")
         try require(evalWindows > 0, "eval_windows must be positive, got \(evalWindows)")
         try require(probeBatch > 0, "probe_batch must be positive, got \(probeBatch)")
+        try require(metrics || !linearTaps, "linear_taps needs metrics true: it logs the outlier metrics of the linear layers' inputs")
         try require(syntheticBytes >= 4096, "synthetic_bytes must be at least 4096, got \(syntheticBytes)")
         try require(!corpus.isEmpty, "corpus must be 'synthetic' or a path")
         try requireFitsInMemory(source: source)

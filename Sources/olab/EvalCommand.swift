@@ -22,7 +22,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Quantisation scheme: w8a8-naive|w8a8-fine|w8a8-static|w8-only|a8-only (default: float only).") var quant: String?
     @Option(help: "Bit width of --quant: 8|6|4.") var bits: Int = 8
     @Option(help: "Validation windows (default: the run's eval_windows).") var windows: Int?
-    @Option(help: "Windows per forward call, the span of a per-tensor dynamic scale (default: all windows in one call).") var batch: Int?
+    @Option(help: "Windows per forward call, the span of a per-tensor dynamic scale (default: all windows, at most 64).") var batch: Int?
     @Option(help: "w8a8-static: calibration batches from the train split.") var calibrationBatches: Int = 8
     @Option(help: "w8a8-static: calibration crop seed.") var calibrationSeed: UInt64 = 0
     @Option(help: "w8a8-static: per-batch percentile range (e.g. 99.999) instead of min/max.") var percentile: Double?
@@ -34,7 +34,7 @@ struct EvalCommand: ParsableCommand {
         let config = loaded.checkpoint.config
         let windows = try EvaluationWindows(validation: loaded.corpus.validation, count: self.windows ?? config.evalWindows,
                                             sequenceLength: config.model.seq)
-        let batch = self.batch ?? windows.count
+        let batch = self.batch ?? QuantizedEvaluation.defaultBatch(windows)
         guard batch > 0 else { throw OutlierLabError("--batch must be positive, got \(batch)") }
         var members = [JSONMember("checkpoint", .string(checkpoint)), JSONMember("step", .int(Int64(loaded.checkpoint.step)))]
         if let settings {
@@ -48,12 +48,16 @@ struct EvalCommand: ParsableCommand {
             members.insert(JSONMember("loss", .double(result.loss)), at: 3)
         } else {
             let model = try GPT(config: config.model, parameters: loaded.parameters, maxBatch: batch)
-            let loss = try meanWindowLoss(model: model, windows: windows, batch: batch)
+            let losses = try windowLosses(model: model, windows: windows, batch: batch)
+            let interval = losses.perplexityInterval
             members += [
-                JSONMember("ppl", .double(exp(loss))),
-                JSONMember("loss", .double(loss)),
+                JSONMember("ppl", .double(losses.perplexity)),
+                JSONMember("ppl_ci95", interval.json),
+                JSONMember("loss", .double(losses.mean)),
+                JSONMember("resolution", interval.methodJSON),
                 JSONMember("settings", .object(["eval_batch": .int(Int64(batch)), "windows": .int(Int64(windows.count)),
-                                                "seq": .int(Int64(windows.sequenceLength))])),
+                                                "seq": .int(Int64(windows.sequenceLength)),
+                                                "tokens": .int(Int64(windows.tokenCount))])),
             ]
         }
         print(JSONValue.object(members).serialized())

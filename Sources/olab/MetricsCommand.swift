@@ -15,13 +15,15 @@ struct MetricsCommand: ParsableCommand {
 
     @Option(help: "Checkpoint file (model.safetensors or checkpoint.safetensors of a run).") var checkpoint: String
     @Option(help: "Sequences in the probe batch (default: the run's probe_batch).") var probeBatch: Int?
+    @Flag(help: "Also report the metrics of every linear layer's input per block (on when the run logged them).") var linearTaps = false
 
     func run() throws {
         let loaded = try LoadedCheckpoint(path: checkpoint)
         let config = loaded.checkpoint.config
         let B = probeBatch ?? config.probeBatch
         let probe = try ProbeBatch(validation: loaded.corpus.validation, batchSize: B, sequenceLength: config.model.seq, seed: config.seed)
-        let report = ProbeReport(model: try GPT(config: config.model, parameters: loaded.parameters, maxBatch: B), probe: probe)
+        let report = ProbeReport(model: try GPT(config: config.model, parameters: loaded.parameters, maxBatch: B), probe: probe,
+                                 linearTaps: linearTaps || config.linearTaps)
         let members = [
             JSONMember("checkpoint", .string(checkpoint)),
             JSONMember("step", .int(Int64(loaded.checkpoint.step))),

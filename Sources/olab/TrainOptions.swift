@@ -45,6 +45,7 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "Validation windows for perplexity.") var evalWindows: Int?
     @Option(help: "Sequences in the fixed probe batch.") var probeBatch: Int?
     @Option(help: "Compute outlier metrics when logging: true|false.") var metrics: Bool?
+    @Flag(inversion: .prefixedNo, help: "Also log the metrics of every linear layer's input per block (qkv, attn_proj, fc, mlp_proj).") var linearTaps: Bool?
     @Option(help: "Log the cumulative kurtosis-update decomposition per tap: true|false (one extra probe pass per step).") var kurtosisDecomposition: Bool?
 
     /// The config these flags describe, validated.
@@ -98,6 +99,7 @@ struct TrainOptions: ParsableArguments {
         set("eval_windows", evalWindows.map { .int(Int64($0)) })
         set("probe_batch", probeBatch.map { .int(Int64($0)) })
         set("metrics", metrics.map(JSONValue.bool))
+        set("linear_taps", linearTaps.map(JSONValue.bool))
         set("kurtosis_decomposition", kurtosisDecomposition.map(JSONValue.bool))
         return try TrainingConfig(json: .object(json), source: config ?? "command line")
     }

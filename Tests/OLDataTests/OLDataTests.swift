@@ -327,14 +327,35 @@ struct EvaluationTests {
         return (inputs, targets)
     }
 
-    @Test("windows tile the validation stream from its start: disjoint inputs, every target byte scored once")
-    func tiling() throws {
-        let windows = try EvaluationWindows(validation: Self.validation, count: 10, sequenceLength: 32)
-        let (inputs, targets) = Self.batch(windows, first: 0, rows: 10)
-        expectBitwiseEqual(inputs, Self.validation[0 ..< 320].map(Int32.init), "window inputs")
+    @Test("windows spread evenly over the whole split: first at its start, last at its end, disjoint inputs",
+          arguments: [(10, 32), (7, 100), (3, 1)])
+    func spreadOverSplit(count: Int, length: Int) throws {
+        let windows = try EvaluationWindows(validation: Self.validation, count: count, sequenceLength: length)
+        let starts = (0..<count).map(windows.start(of:))
+        #expect(starts.first == 0)
+        #expect(starts.last! + length + 1 == Self.validation.count, "the last window's final target is the split's last byte")
+        let gaps = zip(starts, starts.dropFirst()).map { $1 - $0 }
+        #expect(gaps.allSatisfy { $0 >= length }, "gaps \(gaps) must be at least T = \(length) so inputs are disjoint")
+        #expect(gaps.max()! - gaps.min()! <= 1, "evenly spread: gaps \(gaps) differ by at most one byte of rounding")
+        let (inputs, targets) = Self.batch(windows, first: 0, rows: count)
+        for (k, start) in starts.enumerated() {
+            expectBitwiseEqual(Array(inputs[k * length ..< (k + 1) * length]), Self.validation[start ..< start + length].map(Int32.init), "inputs of window \(k)")
+            expectBitwiseEqual(Array(targets[k * length ..< (k + 1) * length]), Self.validation[start + 1 ... start + length].map(Int32.init), "targets of window \(k)")
+        }
+    }
+
+    @Test("at V = K·T + 1 the windows tile the split exactly, every target byte scored once")
+    func tilingWhenExactlyFull() throws {
+        let windows = try EvaluationWindows(validation: Array(Self.validation[0 ..< 321]), count: 10, sequenceLength: 32)
+        #expect((0..<10).map(windows.start(of:)) == (0..<10).map { $0 * 32 })
+        let (_, targets) = Self.batch(windows, first: 0, rows: 10)
         expectBitwiseEqual(targets, Self.validation[1 ... 320].map(Int32.init), "window targets")
-        let starts = (0..<10).map(windows.start(of:))
-        #expect(zip(starts, starts.dropFirst()).allSatisfy { $1 - $0 == 32 })
+    }
+
+    @Test("one window starts at the split's first byte")
+    func singleWindow() throws {
+        let windows = try EvaluationWindows(validation: Self.validation, count: 1, sequenceLength: 50)
+        #expect(windows.start(of: 0) == 0 && windows.tokenCount == 50)
     }
 
     @Test("windows are identical across constructions and across batchings")

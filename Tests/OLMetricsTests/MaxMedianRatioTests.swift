@@ -59,4 +59,28 @@ struct MaxMedianRatioTests {
         }
         expectBitwiseEqual(maxMedianRatioPerRow(x, rows: n, width: d), expected, "per-row ratios against the sort reference")
     }
+
+    @Test("the centred ratio of a row of d − 1 equal values and one raised value is d − 1, whatever the level",
+          arguments: [(Float(3), Float(2)), (-1, 0.5), (100, 7)])
+    func centredRatioClosedForm(level: Float, raise: Float) {
+        // Row [a, …, a, a + c] (d entries): its mean is a + c/d, so the centred magnitudes are c/d (d − 1 times)
+        // and c(d − 1)/d, a ratio of d − 1. The raw ratio max(|a|, |a + c|)/|a| depends on the level; centring
+        // removes it. Inputs are exact in float32 and the arithmetic is Double: rtol 1e-12.
+        let d = 9
+        let row = [Float](repeating: level, count: d - 1) + [level + raise]
+        let x = row + row.map { 2 * $0 }
+        let centred = maxMedianRatioPerRow(x, rows: 2, width: d, centringRows: true)
+        for ratio in centred { #expect(abs(ratio - Double(d - 1)) <= 1e-12 * Double(d - 1)) }
+        #expect(abs(maxMedianRatio(x, rows: 2, width: d, centringRows: true) - Double(d - 1)) <= 1e-12 * Double(d - 1))
+        let raw = Double(max(abs(level), abs(level + raise))) / Double(abs(level))
+        #expect(abs(maxMedianRatioPerRow(x, rows: 2, width: d)[0] - raw) <= 1e-12 * raw)
+    }
+
+    @Test("the centred ratio is finite for post-ReLU rows whose raw ratio is left out as infinite")
+    func centringMovesZeroMedians() {
+        // [0, 0, 0, 4]: raw median 0 → +∞; centred [−1, −1, −1, 3] → lower median 1, max 3.
+        let x: [Float] = [0, 0, 0, 4]
+        #expect(maxMedianRatioPerRow(x, rows: 1, width: 4) == [.infinity])
+        #expect(maxMedianRatioPerRow(x, rows: 1, width: 4, centringRows: true) == [3])
+    }
 }

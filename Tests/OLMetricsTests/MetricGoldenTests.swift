@@ -75,8 +75,11 @@ enum MetricGolden {
         let metrics = TapMetrics(activations: x, rows: rows, width: width)
         var tensors = [GoldenTensor(NamedTensor(name: "input.x", shape: [rows, width], floats: x), compare: input)]
         tensors += metrics.keyedValues.map { scalar($0.key, $0.value) }
-        tensors.append(GoldenTensor(NamedTensor(name: "output.mmr_per_row", shape: [rows],
-                                                values: .float64(maxMedianRatioPerRow(x, rows: rows, width: width))), compare: output))
+        for centringRows in [false, true] {
+            tensors.append(GoldenTensor(NamedTensor(name: centringRows ? "output.mmr_centred_per_row" : "output.mmr_per_row", shape: [rows],
+                                                    values: .float64(maxMedianRatioPerRow(x, rows: rows, width: width, centringRows: centringRows))),
+                                        compare: output))
+        }
         tensors.append(GoldenTensor(NamedTensor(name: "output.width_centred_normalised", shape: [rows, width],
                                                 values: .float64(widthCentredNormalised(x, rows: rows, width: width))), compare: output))
         return GoldenCase(suite: "metrics", name: "tap_\(kind.rawValue)", kind: "tap_metrics",

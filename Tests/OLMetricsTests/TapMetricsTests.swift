@@ -14,6 +14,7 @@ struct TapMetricsTests {
         let propagation = signalPropagation(x, rows: n, width: d)
         #expect(report.kurtosis == kurtosis(x, rows: n, width: d))
         #expect(report.maxMedianRatio == maxMedianRatio(x, rows: n, width: d))
+        #expect(report.maxMedianRatioCentred == maxMedianRatio(x, rows: n, width: d, centringRows: true))
         #expect(report.activationRMS == activationRMS(x, rows: n, width: d))
         #expect(report.tokenCorrMean == propagation.tokenCorrMean)
         #expect(report.tokenCorrRMS == propagation.tokenCorrRMS)
@@ -26,7 +27,7 @@ struct TapMetricsTests {
     @Test("log keys are snake_case, in a fixed order, and are the JSON keys")
     func keys() throws {
         let expected = [
-            "kurtosis", "kurtosis_centred", "mmr", "token_corr_mean", "token_corr_rms", "feature_corr_rms",
+            "kurtosis", "kurtosis_centred", "mmr", "mmr_centred", "token_corr_mean", "token_corr_rms", "feature_corr_rms",
             "token_cosine_mean", "activation_rms",
         ]
         #expect(TapMetrics.keys == expected)
@@ -56,7 +57,7 @@ struct TapMetricsTests {
             #expect(summary.peak[key] == values.max())
         }
         #expect(summary.peak.kurtosis == taps[2].kurtosis)
-        #expect(summary.keyedValues.count == 16 && summary.keyedValues[0].key == "mean_kurtosis")
+        #expect(summary.keyedValues.count == 18 && summary.keyedValues[0].key == "mean_kurtosis")
         #expect(TapMetricsSummary([]) == nil)
     }
 

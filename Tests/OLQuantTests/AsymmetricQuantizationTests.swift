@@ -1,4 +1,5 @@
 import Testing
+import OLMetrics
 import OLCore
 import OLQuant
 

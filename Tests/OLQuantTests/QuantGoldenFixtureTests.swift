@@ -16,10 +16,13 @@ struct QuantGoldenFixtureTests {
         let tensors = try QuantGoldenFixture.tensors()
         let names = tensors.map(\.name)
         #expect(Set(names).count == names.count)
-        // 2 token tensors, every float parameter, the calibration crops; per setting 8 weights + 8 weight scales + 8 activations + 8 activation scales + loss;
-        // static also a scale and a zero point for each of its 24 calibrated sites.
-        #expect(tensors.count == 2 + QuantGoldenFixture.config.parameterLayout().specs.count + 1 + 4 * 33 + 2 * 24)
+        // 2 token tensors, every float parameter, the calibration crops; per setting 8 weights + 8 weight
+        // scales + 8 activations + 8 activation scales + loss; static also a scale and a zero point for each
+        // of its 30 calibrated sites: the embedding sum, per block 12 around the linear layers, norms and
+        // residuals plus the attention scores and probabilities, and the final norm output.
+        #expect(tensors.count == 2 + QuantGoldenFixture.config.parameterLayout().specs.count + 1 + 4 * 33 + 2 * 30)
         #expect(names.contains("w8a8-static.b8.h1.residual.mlp.range_zero_point"))
+        #expect(names.contains("w8a8-static.b8.h1.attn.probs.range_scale") && names.contains("w8a8-static.b8.lnf.out.range_scale"))
         #expect(names.contains("w8a8-fine.b8.h0.mlp_proj.in.act"))
         let fineScale = try #require(tensors.first { $0.name == "w8a8-fine.b8.h0.attn.qkv.weight_scale" })
         #expect(fineScale.shape == [48])

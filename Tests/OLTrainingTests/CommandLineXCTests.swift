@@ -78,5 +78,30 @@ final class CommandLineXCTests: XCTestCase {
         let summary = try JSONValue.parse(try FileBytes.readText(directory + "/run/summary.json"))
         XCTAssertEqual(try XCTUnwrap(summary["val_ppl"]?.doubleValue), ppl, accuracy: 1e-9 * ppl,
                        "olab eval and the run summary evaluate the same windows the same way")
+        // Both give the perplexity's own resolution: the same seeded bootstrap over the same 8 windows.
+        let interval = try XCTUnwrap(report["ppl_ci95"]?.arrayValue?.compactMap(\.doubleValue))
+        XCTAssertEqual(interval.count, 2)
+        XCTAssertTrue(interval[0] < ppl && ppl < interval[1], "ppl_ci95 \(interval) around \(ppl)")
+        let summaryInterval = try XCTUnwrap(summary["val_ppl_ci95"]?.arrayValue?.compactMap(\.doubleValue))
+        for (a, b) in zip(summaryInterval, interval) { XCTAssertEqual(a, b, accuracy: 1e-9 * b) }
+        XCTAssertEqual(summary["val_tokens"]?.intValue, 8 * 32)
+        XCTAssertNotNil(report["delta_ppl_ci95"]?.arrayValue)
+    }
+
+    func testLinearTapsFlagLogsLinearInputMetricsAndOlabMetricsReportsThem() throws {
+        let directory = try scratchDirectory("xc-linear-taps")
+        let train = try runOlab(["train", "--width", "32", "--layers", "2", "--heads", "4", "--seq", "32", "--batch", "4",
+                                 "--steps", "2", "--log-every", "1", "--synthetic-bytes", "200000", "--eval-windows", "4",
+                                 "--linear-taps", "--out", directory + "/run"])
+        XCTAssertEqual(train.status, 0, train.err)
+        let config = try JSONValue.parse(try FileBytes.readText(directory + "/run/config.json"))
+        XCTAssertEqual(config["linear_taps"], true)
+        let lastLine = try XCTUnwrap(try FileBytes.readText(directory + "/run/metrics.jsonl").split(separator: "\n").last)
+        XCTAssertEqual(try JSONValue.parse(String(lastLine))["qkv_in_kurtosis"]?.arrayValue?.count, 2, "one value per block")
+        let metrics = try runOlab(["metrics", "--checkpoint", directory + "/run/model.safetensors"])
+        XCTAssertEqual(metrics.status, 0, metrics.err)
+        let report = try JSONValue.parse(metrics.out)
+        XCTAssertEqual(report["mlp_proj_in_mmr_centred"]?.arrayValue?.count, 2, "olab metrics follows the run's linear_taps")
+        XCTAssertEqual(report["kurtosis"]?.arrayValue?.count, 3, "the residual taps are still there")
     }
 }
