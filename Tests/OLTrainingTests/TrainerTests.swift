@@ -46,12 +46,14 @@ struct TrainerTests {
 
     @Test("every optimiser trains the tiny model", arguments: ["sgd", "adamw", "adafactor", "soap", "rotated-adafactor", "adam-random-rotation"])
     func everyOptimiserTrains(optimizer: String) throws {
-        var config = try tinyConfig(optimizer: optimizer, steps: 60)
+        var config = try tinyConfig(optimizer: optimizer, steps: 80)
         if optimizer == "sgd" { config.lr = 0.3 }  // plain momentum SGD needs a larger step on this model
         let directory = try scratchDirectory("opt-\(optimizer)")
         let summary = try #require(try Trainer(config: config, directory: directory).run())
         let final = try #require(summary["val_loss"]?.doubleValue)
-        // From ≈ 5.5 at init; 1 nat of improvement in 60 steps is a clear, optimiser-independent signal.
+        // From ≈ 5.5 at init; 1 nat of improvement is a clear, optimiser-independent signal. 80 steps, not
+        // 60: since the SOAP family rotates the embeddings too (as soap.py does) its first steps are slower
+        // on this model (val loss at 60 steps: SOAP 4.58, AdamW 4.09; at 80: SOAP 4.39, AdamW 3.75).
         #expect(final < 4.5, "\(optimizer): val loss \(final)")
     }
 
