@@ -95,13 +95,13 @@ public func attentionForward(
             let probs = p.base + bh * T * T
             for i0 in stride(from: 0, to: T, by: attentionBlock) {
                 let i1 = min(T, i0 + attentionBlock)
-                sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: scale,
+                BLAS.sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: scale,
                       a: q + i0 * ldqk, lda: ldqk, b: k, ldb: ldqk, beta: 0, c: probs + i0 * T, ldc: T)
                 for i in i0..<i1 {
                         causalSoftmaxRow(probs + i * T, count: i + 1, cap: cap, transform: transform, head: bh, query: i)
                     (probs + i * T + i + 1).update(repeating: 0, count: T - i - 1)
                 }
-                sgemm(transposeA: false, transposeB: false, m: i1 - i0, n: hs, k: i1, alpha: 1,
+                BLAS.sgemm(transposeA: false, transposeB: false, m: i1 - i0, n: hs, k: i1, alpha: 1,
                       a: probs + i0 * T, lda: T, b: v, ldb: 3 * C, beta: 0,
                       c: o.base + (b * T + i0) * C + h * hs, ldc: C)
             }
@@ -184,10 +184,10 @@ public func attentionBackward(
             for i0 in stride(from: 0, to: T, by: attentionBlock) {
                 let i1 = min(T, i0 + attentionBlock)
                 // dP = dO vᵀ
-                sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: 1,
+                BLAS.sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: 1,
                       a: dO + i0 * C, lda: C, b: v, ldb: 3 * C, beta: 0, c: ds + i0 * T, ldc: T)
                 if cap != nil {
-                    sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: scale,
+                    BLAS.sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: scale,
                           a: q + i0 * ldqk, lda: ldqk, b: k, ldb: ldqk, beta: 0, c: z + i0 * T, ldc: T)
                 }
                 for i in i0..<i1 {
@@ -204,15 +204,15 @@ public func attentionBackward(
                     }
                     (dr + i + 1).update(repeating: 0, count: i1 - i - 1)
                 }
-                sgemm(transposeA: false, transposeB: false, m: i1 - i0, n: hs, k: i1, alpha: scale,
+                BLAS.sgemm(transposeA: false, transposeB: false, m: i1 - i0, n: hs, k: i1, alpha: scale,
                       a: ds + i0 * T, lda: T, b: k, ldb: ldqk, beta: beta, c: dq + i0 * ldd, ldc: ldd)
             }
             for j0 in stride(from: 0, to: T, by: attentionBlock) {
                 let j1 = min(T, j0 + attentionBlock)
                 // dv += Pᵀ dO, dk = dSᵀ q /√hs over rows j0 ..< T.
-                sgemm(transposeA: true, transposeB: false, m: j1 - j0, n: hs, k: T - j0, alpha: 1,
+                BLAS.sgemm(transposeA: true, transposeB: false, m: j1 - j0, n: hs, k: T - j0, alpha: 1,
                       a: probs + j0 * T + j0, lda: T, b: dO + j0 * C, ldb: C, beta: 1, c: dv + j0 * 3 * C, ldc: 3 * C)
-                sgemm(transposeA: true, transposeB: false, m: j1 - j0, n: hs, k: T - j0, alpha: scale,
+                BLAS.sgemm(transposeA: true, transposeB: false, m: j1 - j0, n: hs, k: T - j0, alpha: scale,
                       a: ds + j0 * T + j0, lda: T, b: q + j0 * ldqk, ldb: ldqk, beta: beta, c: dq + C + j0 * ldd, ldc: ldd)
             }
         }

@@ -1,21 +1,5 @@
 import OLCore
 
-/// One single-threaded sgemm (`BLAS.sgemm`), for kernels that parallelise over their own pieces
-/// (attention per head) and call it from a worker.
-@inline(__always)
-public func sgemm(
-    transposeA: Bool, transposeB: Bool,
-    m: Int, n: Int, k: Int,
-    alpha: Float,
-    a: UnsafePointer<Float>, lda: Int,
-    b: UnsafePointer<Float>, ldb: Int,
-    beta: Float,
-    c: UnsafeMutablePointer<Float>, ldc: Int
-) {
-    BLAS.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-               a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
-}
-
 /// out = inp · Wᵀ, with W stored (OC, C) as in nn.Linear. No bias: the model has none.
 /// Row pieces of `out` on the workers (`BLAS.parallelSgemm`): same bits for any worker count.
 public func matmulForward(

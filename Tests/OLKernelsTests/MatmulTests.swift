@@ -25,7 +25,7 @@ struct MatmulTests {
     @Test("sgemm computes alpha·op(A)·op(B) + beta·C with padded leading dimensions", arguments: GemmCase.all)
     func sgemmMatchesReference(g: GemmCase) {
         checkAgainstReference(g, "sgemm") { a, lda, b, ldb, c, ldc in
-            sgemm(transposeA: g.transposeA, transposeB: g.transposeB, m: g.m, n: g.n, k: g.k, alpha: 0.75,
+            BLAS.sgemm(transposeA: g.transposeA, transposeB: g.transposeB, m: g.m, n: g.n, k: g.k, alpha: 0.75,
                   a: a, lda: lda, b: b, ldb: ldb, beta: -0.5, c: c, ldc: ldc)
         }
     }
