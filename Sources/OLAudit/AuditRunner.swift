@@ -42,22 +42,13 @@ public final class AuditRunner {
             scheduler.say("[audit] submitted as Slurm job \(job); assemble the report with `olab audit --collect --out \(outDirectory)` (same scale and claims) once it is done")
             return nil
         }
-        try Self.requireComplete(summary, total: plan.runs.count, name: "audit", say: scheduler.say)
+        try summary.requireComplete(total: plan.runs.count, name: "audit", say: scheduler.say)
         var outcomes: [String: RunOutcome] = [:]
         for run in plan.runs {
             outcomes[run.key] = try RunExecution.outcome(of: run.spec, runs: scheduler.runs, cached: summary.doneBefore.contains(run.key))
         }
         if !collectOnly { scheduler.say("[audit] \(plan.runs.count) runs done in \(duration(monotonic() - started))") }
         return outcomes
-    }
-
-    /// Throws when runs are missing, after one line per missing run.
-    static func requireComplete(_ summary: ExecutionSummary, total: Int, name: String, say: (String) -> Void) throws {
-        guard !summary.missing.isEmpty else { return }
-        for (task, reason) in summary.missing {
-            say("[\(name)] no result for \(task.spec.key.prefix(12)) (\(task.spec.label)): \(reason)")
-        }
-        throw OutlierLabError("\(summary.missing.count) of \(total) runs have no result yet (listed above); nothing was judged")
     }
 }
 

@@ -40,6 +40,15 @@ public struct ExecutionSummary: Sendable {
     public var missing: [(task: RunTask, reason: String)]
     /// Set when the runs were only submitted (`--submit-only`): the Slurm job id.
     public var submittedJob: String?
+
+    /// Throws when runs are missing, after one line per missing run naming it and the reason.
+    public func requireComplete(total: Int, name: String, say: (String) -> Void) throws {
+        guard !missing.isEmpty else { return }
+        for (task, reason) in missing {
+            say("[\(name)] no result for \(task.spec.key.prefix(12)) (\(task.spec.label)): \(reason)")
+        }
+        throw OutlierLabError("\(missing.count) of \(total) runs have no result yet (listed above)")
+    }
 }
 
 /// Executes the runs of an audit or a sweep that are not in the cache yet, on one backend, then leaves
@@ -69,8 +78,8 @@ public struct RunScheduler {
     /// nothing is executed or submitted: the summary says what is missing.
     public func execute(_ tasks: [RunTask], on backend: RunBackend, collectOnly: Bool = false) throws -> ExecutionSummary {
         var seen = Set<String>()
-        for task in tasks where seen.insert(task.spec.key).inserted { try task.spec.write(in: runs) }
-        let unique = tasks.filter { seen.remove($0.spec.key) != nil }
+        let unique = tasks.filter { seen.insert($0.spec.key).inserted }  // first occurrence of each run
+        for task in unique { try task.spec.write(in: runs) }
         let doneBefore = Set(unique.filter { RunExecution.isDone($0.spec, runs: runs) }.map(\.spec.key))
         let pending = unique.filter { !doneBefore.contains($0.spec.key) }
         var summary = ExecutionSummary(doneBefore: doneBefore, missing: [], submittedJob: nil)

@@ -36,12 +36,7 @@ struct SweepCommand: ParsableCommand {
             AuditRunner.printLine("[sweep] submitted as Slurm job \(job); tabulate with `olab sweep \(grid) --collect --out \(out)` once it is done")
             return
         }
-        for (task, reason) in summary.missing {
-            AuditRunner.printLine("[sweep] no result for \(task.spec.key.prefix(12)) (\(task.spec.label)): \(reason)")
-        }
-        if !summary.missing.isEmpty {
-            throw OutlierLabError("\(summary.missing.count) of \(plan.runs.count) runs have no result yet (listed above)")
-        }
+        try summary.requireComplete(total: plan.runs.count, name: "sweep", say: AuditRunner.printLine)
         try SweepResults(plan: plan, runs: runs).write(to: out)
         print("[sweep] \(plan.runs.count) runs: \(out)/results.csv, \(out)/results.jsonl, \(out)/summary.html")
     }
