@@ -13,11 +13,12 @@ public let pythonHasSafetensors: Bool = {
     return process.terminationStatus == 0
 }()
 
-/// Runs a Python snippet with arguments; returns its exit status and combined output.
-public func runPython(_ script: String, arguments: [String]) throws -> (status: Int32, output: String) {
+/// Runs a Python snippet with arguments, by default with the `python3` on PATH (pass "/usr/bin/python3"
+/// for Debian's, standard library only); returns its exit status and combined output.
+public func runPython(_ script: String, arguments: [String], python: String = "python3") throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script] + arguments
+    process.arguments = [python, "-c", script] + arguments
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe
