@@ -6,7 +6,7 @@ import Testing
 
 @Suite("olab quantize on the command line", .serialized)
 struct QuantizeCommandTests {
-    /// A trained tiny run, shared by the cases (training is the expensive part).
+    /// A trained tiny run, shared by these cases and ReportCommandTests (training is the expensive part).
     static let run: String? = {
         guard let directory = try? scratchDirectory("cli-quantize") else { return nil }
         let trained = try? runOlab(["train"] + CommandLineTests.tiny + ["--steps", "30", "--out", directory + "/run"])
