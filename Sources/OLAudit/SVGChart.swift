@@ -132,7 +132,8 @@ public struct SVGChart: Sendable {
         let finite = series.flatMap { $0.points.filter { $0.x.isFinite && visible($0.y) } }
         let bandYs = series.flatMap { $0.band.flatMap { [$0.low, $0.high] } }.filter(visible)
         let xs = finite.map(\.x), ys = (finite.map(\.y) + bandYs).map { log ? log10($0) : $0 }
-        let xRange = Self.padded(xs.min() ?? 0, xs.max() ?? 1, pad: 0)
+        // Lines span the frame; markers alone get a margin so none sits on the frame.
+        let xRange = Self.padded(xs.min() ?? 0, xs.max() ?? 1, pad: series.allSatisfy { $0.style == .markers } ? 0.05 : 0)
         let yRange = Self.padded(ys.min() ?? 0, ys.max() ?? 1, pad: 0.05)
         let map = AxisMap(frame: frame, x: xRange, y: yRange, logY: log)
         var svg = "<g class=\"axes\" stroke=\"black\" fill=\"none\"><rect x=\"\(svgNumber(frame.left))\" y=\"\(svgNumber(frame.top))\" width=\"\(svgNumber(frame.width))\" height=\"\(svgNumber(frame.height))\"/></g>\n"

@@ -28,7 +28,8 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         if QuantizedCheckpoint.isQuantized(checkpoint) {
             guard quant == nil else { throw OutlierLabError("\(checkpoint) is already quantised; --quant applies to float checkpoints") }
-            return print(try evaluateQuantizedFile(checkpoint, windows: windows, batch: batch).serialized())
+            print(try evaluateQuantizedFile(checkpoint, windows: windows, batch: batch).serialized())
+            return
         }
         let settings = try quant.map { try QuantSettings(parsing: $0, bits: bits) }
         if quant == nil && bits != 8 { throw OutlierLabError("--bits needs --quant") }
