@@ -1,9 +1,9 @@
 # OutlierLab — the commands a user needs. `make verify` is what CI runs.
 SWIFT        ?= swift
 APT_PACKAGES := libopenblas-dev libjson-c-dev zlib1g-dev pkg-config
-# What tests of real components need beyond the build (a single-node Slurm); skipped with one line
-# where they cannot be installed.
-TEST_PACKAGES := slurm-wlm munge
+# What tests of real components need beyond the build (a single-node Slurm; Chromium, to render the
+# report pages); skipped with one line where they cannot be installed.
+TEST_PACKAGES := slurm-wlm munge chromium
 # For `make replay` only, so a failed install never blocks the build: Debian's NumPy, run by Debian's Python.
 REPLAY_PACKAGES := python3-numpy
 REPLAY_PYTHON   := /usr/bin/python3

@@ -233,7 +233,7 @@ public struct AuditReport {
     }
 
     static func html(_ blocks: [ReportBlock], figures: [String: String], title: String = "OutlierLab paper-claims audit") -> String {
-        var out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>\(escapeXML(title))</title>\n<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.4}table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}th{background:#f3f3f3}figure{margin:1em 0}code{background:#f3f3f3}</style></head><body>\n"
+        var out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>\(escapeXML(title))</title>\n<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.4}table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}th{background:#f3f3f3}figure{margin:1em 0}svg{max-width:100%;height:auto}code{background:#f3f3f3}</style></head><body>\n"
         for block in blocks {
             switch block {
             case .heading(let level, let text): out += "<h\(level)>\(inline(text))</h\(level)>\n"

@@ -144,6 +144,28 @@ public struct QuantRequest: Hashable, Sendable, Comparable {
     public static func < (a: QuantRequest, b: QuantRequest) -> Bool { (a.scheme, a.bits) < (b.scheme, b.bits) }
 }
 
+extension QuantisedPerplexity {
+    /// The measurement of `request` cached in a run directory (`<run>/quant-<scheme>-<bits>bit.json`, shared
+    /// by audits, sweeps and `olab report`), or nil when there is none.
+    public static func cached(_ request: QuantRequest, in directory: String) throws -> QuantisedPerplexity? {
+        let path = directory + "/" + request.fileName
+        guard FilePath.exists(path) else { return nil }
+        let json = try JSONValue.parse(bytes: try FileBytes.read(path), source: path)
+        guard let float = json["float_ppl"]?.doubleValue, let quant = json["quantised_ppl"]?.doubleValue else {
+            throw OutlierLabError("\(path): expected numbers float_ppl and quantised_ppl")
+        }
+        return QuantisedPerplexity(floatPPL: float, quantisedPPL: quant)
+    }
+
+    /// Caches this measurement of `request` in a run directory, atomically.
+    public func write(_ request: QuantRequest, in directory: String) throws {
+        try AtomicFile.write(JSONValue.object([
+            "scheme": .string(request.scheme), "bits": .int(Int64(request.bits)),
+            "float_ppl": .double(floatPPL), "quantised_ppl": .double(quantisedPPL),
+        ]).serialized(pretty: true) + "\n", to: directory + "/" + request.fileName)
+    }
+}
+
 /// What a quantised evaluation reports.
 public enum QuantMeasure: String, Sendable, CaseIterable {
     /// quantised − float perplexity.

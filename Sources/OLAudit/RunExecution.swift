@@ -79,10 +79,7 @@ public enum RunExecution {
                 try recordFailure(message, at: failurePath)
                 return .failed(message)
             }
-            try AtomicFile.write(JSONValue.object([
-                "scheme": .string(request.scheme), "bits": .int(Int64(request.bits)),
-                "float_ppl": .double(result.floatPPL), "quantised_ppl": .double(result.quantisedPPL),
-            ]).serialized(pretty: true) + "\n", to: directory + "/" + request.fileName)
+            try result.write(request, in: directory)
             announce("\(request.label): ppl \(formatNumber(result.floatPPL)) → \(formatNumber(result.quantisedPPL))")
         }
         try seal(spec, directory: directory)

@@ -29,13 +29,7 @@ public struct RunRecord: Sendable {
         let summary = try JSONValue.parse(bytes: try FileBytes.read(directory + "/summary.json"), source: directory + "/summary.json")
         var quantised: [QuantRequest: QuantisedPerplexity] = [:]
         for request in requests {
-            let path = directory + "/" + request.fileName
-            guard FilePath.exists(path) else { continue }
-            let json = try JSONValue.parse(bytes: try FileBytes.read(path), source: path)
-            guard let float = json["float_ppl"]?.doubleValue, let quant = json["quantised_ppl"]?.doubleValue else {
-                throw OutlierLabError("\(path): expected numbers float_ppl and quantised_ppl")
-            }
-            quantised[request] = QuantisedPerplexity(floatPPL: float, quantisedPPL: quant)
+            quantised[request] = try QuantisedPerplexity.cached(request, in: directory)
         }
         return RunRecord(directory: directory, log: log, summary: summary, quantised: quantised)
     }

@@ -1,97 +1,194 @@
 import Foundation
 
-/// One line or set of markers in a chart.
+/// One line or set of markers in a chart, optionally with a band (e.g. min–max over seeds) drawn under it.
 public struct ChartSeries: Sendable {
     public enum Style: Sendable { case line, markers }
     public var name: String
     public var points: [(x: Double, y: Double)]
     public var style: Style
+    /// A shaded range at each x, in the series' colour; empty for none.
+    public var band: [(x: Double, low: Double, high: Double)]
 
-    public init(name: String, points: [(x: Double, y: Double)], style: Style = .line) {
+    public init(name: String, points: [(x: Double, y: Double)], style: Style = .line, band: [(x: Double, low: Double, high: Double)] = []) {
         self.name = name
         self.points = points
         self.style = style
+        self.band = band
     }
 }
 
-/// A hand-rolled SVG line/scatter chart: frame, ticks with labels, axis labels, title and a legend, with
-/// an optional log-scale y axis. No dependencies; the output is a standalone SVG document.
+/// How the y axis maps values.
+public enum AxisScale: Sendable {
+    case linear, log
+    /// Log when every value is positive and they span two decades or more, linear otherwise.
+    case automatic
+}
+
+/// How series number i looks: a colour, a dash pattern and a marker shape, so that series stay apart when
+/// printed in grey. Series with the same index look the same in every chart and panel.
+struct SeriesLook {
+    static let colours = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+    static let dashes = ["", "7 3", "2 2", "9 3 2 3", "4 4"]
+    enum Shape: CaseIterable { case circle, square, triangle, diamond, cross }
+
+    let colour: String, dash: String, shape: Shape
+
+    init(index: Int) {
+        colour = Self.colours[index % Self.colours.count]
+        dash = Self.dashes[index % Self.dashes.count]
+        shape = Shape.allCases[(index / Self.dashes.count + index) % Shape.allCases.count]
+    }
+
+    var dashAttribute: String { dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\"" }
+
+    /// The marker centred at (x, y), `size` its half-width.
+    func marker(_ x: Double, _ y: Double, size: Double = 3.5, title: String? = nil) -> String {
+        let tip = title.map { "<title>\(escapeXML($0))</title>" } ?? ""
+        let s = size, (cx, cy) = (svgNumber(x), svgNumber(y))
+        switch shape {
+        case .circle:
+            return "<circle cx=\"\(cx)\" cy=\"\(cy)\" r=\"\(svgNumber(s))\" fill=\"\(colour)\">\(tip)</circle>"
+        case .square:
+            return "<rect x=\"\(svgNumber(x - s))\" y=\"\(svgNumber(y - s))\" width=\"\(svgNumber(2 * s))\" height=\"\(svgNumber(2 * s))\" fill=\"\(colour)\">\(tip)</rect>"
+        case .triangle:
+            return "<polygon points=\"\(svgNumber(x)),\(svgNumber(y - 1.2 * s)) \(svgNumber(x + 1.2 * s)),\(svgNumber(y + s)) \(svgNumber(x - 1.2 * s)),\(svgNumber(y + s))\" fill=\"\(colour)\">\(tip)</polygon>"
+        case .diamond:
+            return "<polygon points=\"\(svgNumber(x)),\(svgNumber(y - 1.3 * s)) \(svgNumber(x + 1.3 * s)),\(cy) \(svgNumber(x)),\(svgNumber(y + 1.3 * s)) \(svgNumber(x - 1.3 * s)),\(cy)\" fill=\"\(colour)\">\(tip)</polygon>"
+        case .cross:
+            return "<path d=\"M\(svgNumber(x - s)),\(svgNumber(y - s))L\(svgNumber(x + s)),\(svgNumber(y + s))M\(svgNumber(x - s)),\(svgNumber(y + s))L\(svgNumber(x + s)),\(svgNumber(y - s))\" stroke=\"\(colour)\" stroke-width=\"2\" fill=\"none\">\(tip)</path>"
+        }
+    }
+
+    /// The legend's sample: a short line in the series' dash with its marker, or the marker alone.
+    func legendSample(_ x: Double, _ y: Double, style: ChartSeries.Style) -> String {
+        let line = style == .line
+            ? "<line x1=\"\(svgNumber(x))\" y1=\"\(svgNumber(y))\" x2=\"\(svgNumber(x + 24))\" y2=\"\(svgNumber(y))\" stroke=\"\(colour)\" stroke-width=\"2\"\(dashAttribute)/>"
+            : ""
+        return line + marker(x + 12, y)
+    }
+}
+
+/// A rectangle in SVG user units: where a chart draws its data.
+struct PlotFrame {
+    var left, top, right, bottom: Double
+    var width: Double { right - left }
+    var height: Double { bottom - top }
+}
+
+/// A hand-rolled SVG line/scatter chart: frame, ticks with labels, axis labels, title and a legend, a
+/// linear, log or automatic y axis, bands under lines. No dependencies; `render` gives a standalone SVG
+/// document, and `SVGPanelGrid` lays several charts out as panels sharing one legend.
 public struct SVGChart: Sendable {
     public var title: String
     public var xLabel: String
     public var yLabel: String
-    public var logY = false
+    public var yScale: AxisScale
     public var series: [ChartSeries]
 
     public init(title: String, xLabel: String, yLabel: String, logY: Bool = false, series: [ChartSeries]) {
+        self.init(title: title, xLabel: xLabel, yLabel: yLabel, yScale: logY ? .log : .linear, series: series)
+    }
+
+    public init(title: String, xLabel: String, yLabel: String, yScale: AxisScale, series: [ChartSeries]) {
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
-        self.logY = logY
+        self.yScale = yScale
         self.series = series
     }
 
-    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
     static let width = 720.0, height = 400.0
-    static let plot = (left: 70.0, top: 36.0, right: 500.0, bottom: 340.0)
+    static let plot = PlotFrame(left: 70, top: 36, right: 500, bottom: 340)
+
+    /// Whether the y axis is logarithmic once `automatic` is resolved against the data.
+    public var logY: Bool {
+        switch yScale {
+        case .linear: return false
+        case .log: return true
+        case .automatic:
+            let ys = series.flatMap { $0.points.map(\.y) + $0.band.flatMap { [$0.low, $0.high] } }.filter(\.isFinite)
+            guard let low = ys.min(), let high = ys.max(), low > 0 else { return false }
+            return high / low >= 100
+        }
+    }
 
     public func render() -> String {
-        let p = Self.plot
-        let finite = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) }
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(Self.width))\" height=\"\(Int(Self.height))\" viewBox=\"0 0 \(Int(Self.width)) \(Int(Self.height))\" font-family=\"sans-serif\" font-size=\"11\">\n"
-        svg += "<rect x=\"0\" y=\"0\" width=\"\(Int(Self.width))\" height=\"\(Int(Self.height))\" fill=\"white\"/>\n"
-        svg += "<text class=\"title\" x=\"\(f(Self.width / 2))\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">\(escapeXML(title))</text>\n"
-        let xs = finite.map(\.x), ys = finite.map { logY ? log10($0.y) : $0.y }
-        let xRange = Self.padded(xs.min() ?? 0, xs.max() ?? 1, pad: 0)
+        var svg = svgHeader(width: Self.width, height: Self.height)
+        svg += "<text class=\"title\" x=\"\(svgNumber(Self.width / 2))\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">\(escapeXML(title))</text>\n"
+        svg += plotBody(in: Self.plot)
+        svg += "<g class=\"legend\">\n"
+        for (index, line) in series.enumerated() {
+            let y = Self.plot.top + 8 + Double(index) * 16
+            svg += SeriesLook(index: index).legendSample(Self.plot.right + 14, y, style: line.style)
+            svg += "<text x=\"\(svgNumber(Self.plot.right + 44))\" y=\"\(svgNumber(y + 4))\">\(escapeXML(Self.truncated(line.name)))</text>\n"
+        }
+        return svg + "</g>\n</svg>\n"
+    }
+
+    /// Frame, ticks, axis labels, bands and series inside `frame` (no title, no legend).
+    func plotBody(in frame: PlotFrame, fontSize: Int = 11) -> String {
+        let log = logY
+        let visible = { (y: Double) in y.isFinite && (!log || y > 0) }
+        let finite = series.flatMap { $0.points.filter { $0.x.isFinite && visible($0.y) } }
+        let bandYs = series.flatMap { $0.band.flatMap { [$0.low, $0.high] } }.filter(visible)
+        let xs = finite.map(\.x), ys = (finite.map(\.y) + bandYs).map { log ? log10($0) : $0 }
+        // Lines span the frame; markers alone get a margin so none sits on the frame.
+        let xRange = Self.padded(xs.min() ?? 0, xs.max() ?? 1, pad: series.allSatisfy { $0.style == .markers } ? 0.05 : 0)
         let yRange = Self.padded(ys.min() ?? 0, ys.max() ?? 1, pad: 0.05)
-        func px(_ x: Double) -> Double { p.left + (x - xRange.0) / (xRange.1 - xRange.0) * (p.right - p.left) }
-        func py(_ y: Double) -> Double { p.bottom - ((logY ? log10(y) : y) - yRange.0) / (yRange.1 - yRange.0) * (p.bottom - p.top) }
-        svg += "<g class=\"axes\" stroke=\"black\" fill=\"none\"><rect x=\"\(f(p.left))\" y=\"\(f(p.top))\" width=\"\(f(p.right - p.left))\" height=\"\(f(p.bottom - p.top))\"/></g>\n"
-        svg += "<g class=\"x-ticks\">\n"
-        for tick in Self.linearTicks(xRange.0, xRange.1) {
-            let x = px(tick)
-            svg += "<line x1=\"\(f(x))\" y1=\"\(f(p.bottom))\" x2=\"\(f(x))\" y2=\"\(f(p.bottom + 5))\" stroke=\"black\"/><text x=\"\(f(x))\" y=\"\(f(p.bottom + 18))\" text-anchor=\"middle\">\(escapeXML(Self.tickLabel(tick)))</text>\n"
-        }
-        svg += "</g>\n<g class=\"y-ticks\">\n"
-        let yTicks = logY ? Self.logTicks(pow(10, yRange.0), pow(10, yRange.1)) : Self.linearTicks(yRange.0, yRange.1)
-        for tick in yTicks {
-            let y = logY ? py(tick) : p.bottom - (tick - yRange.0) / (yRange.1 - yRange.0) * (p.bottom - p.top)
-            svg += "<line x1=\"\(f(p.left - 5))\" y1=\"\(f(y))\" x2=\"\(f(p.left))\" y2=\"\(f(y))\" stroke=\"black\"/><line x1=\"\(f(p.left))\" y1=\"\(f(y))\" x2=\"\(f(p.right))\" y2=\"\(f(y))\" stroke=\"#dddddd\"/><text x=\"\(f(p.left - 8))\" y=\"\(f(y + 4))\" text-anchor=\"end\">\(escapeXML(Self.tickLabel(tick)))</text>\n"
-        }
-        svg += "</g>\n"
-        svg += "<text class=\"x-label\" x=\"\(f((p.left + p.right) / 2))\" y=\"\(f(p.bottom + 38))\" text-anchor=\"middle\">\(escapeXML(xLabel))</text>\n"
-        svg += "<text class=\"y-label\" x=\"16\" y=\"\(f((p.top + p.bottom) / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(f((p.top + p.bottom) / 2)))\">\(escapeXML(yLabel + (logY ? " (log scale)" : "")))</text>\n"
-        svg += "<g class=\"series\">\n"
-        for (index, line) in series.enumerated() {
-            let colour = Self.palette[index % Self.palette.count]
-            let points = line.points.filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) }
-            switch line.style {
-            case .line where points.count > 1:
-                let path = points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
-                svg += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.5\" points=\"\(path)\"><title>\(escapeXML(line.name))</title></polyline>\n"
-            default:
-                for point in points {
-                    svg += "<circle cx=\"\(f(px(point.x)))\" cy=\"\(f(py(point.y)))\" r=\"4\" fill=\"\(colour)\"><title>\(escapeXML(line.name))</title></circle>\n"
-                }
-            }
-        }
-        svg += "</g>\n<g class=\"legend\">\n"
-        for (index, line) in series.enumerated() {
-            let y = p.top + 8 + Double(index) * 16
-            let colour = Self.palette[index % Self.palette.count]
-            let mark = line.style == .line
-                ? "<line x1=\"\(f(p.right + 14))\" y1=\"\(f(y))\" x2=\"\(f(p.right + 34))\" y2=\"\(f(y))\" stroke=\"\(colour)\" stroke-width=\"2\"/>"
-                : "<circle cx=\"\(f(p.right + 24))\" cy=\"\(f(y))\" r=\"4\" fill=\"\(colour)\"/>"
-            svg += mark + "<text x=\"\(f(p.right + 40))\" y=\"\(f(y + 4))\">\(escapeXML(Self.truncated(line.name)))</text>\n"
-        }
+        let map = AxisMap(frame: frame, x: xRange, y: yRange, logY: log)
+        var svg = "<g class=\"axes\" stroke=\"black\" fill=\"none\"><rect x=\"\(svgNumber(frame.left))\" y=\"\(svgNumber(frame.top))\" width=\"\(svgNumber(frame.width))\" height=\"\(svgNumber(frame.height))\"/></g>\n"
+        svg += ticks(map)
+        svg += "<text class=\"x-label\" x=\"\(svgNumber(frame.left + frame.width / 2))\" y=\"\(svgNumber(frame.bottom + 34))\" text-anchor=\"middle\">\(escapeXML(xLabel))</text>\n"
+        let middle = svgNumber(frame.top + frame.height / 2), labelX = svgNumber(frame.left - 54)
+        svg += "<text class=\"y-label\" x=\"\(labelX)\" y=\"\(middle)\" text-anchor=\"middle\" transform=\"rotate(-90 \(labelX) \(middle))\">\(escapeXML(yLabel + (log ? " (log scale)" : "")))</text>\n"
+        svg += "<g class=\"series\">\n" + series.enumerated().map { drawn($1, index: $0, map: map, visible: visible) }.joined() + "</g>\n"
         if finite.isEmpty {
-            svg += "<text x=\"\(f((p.left + p.right) / 2))\" y=\"\(f((p.top + p.bottom) / 2))\" text-anchor=\"middle\">no finite data</text>\n"
+            svg += "<text x=\"\(svgNumber(frame.left + frame.width / 2))\" y=\"\(middle)\" text-anchor=\"middle\">no finite data</text>\n"
         }
-        svg += "</g>\n</svg>\n"
         return svg
     }
 
-    static func truncated(_ text: String) -> String { text.count <= 32 ? text : String(text.prefix(31)) + "…" }
+    private func ticks(_ map: AxisMap) -> String {
+        let frame = map.frame
+        var svg = "<g class=\"x-ticks\">\n"
+        for tick in Self.linearTicks(map.x.0, map.x.1) {
+            let x = svgNumber(map.px(tick))
+            svg += "<line x1=\"\(x)\" y1=\"\(svgNumber(frame.bottom))\" x2=\"\(x)\" y2=\"\(svgNumber(frame.bottom + 5))\" stroke=\"black\"/><text x=\"\(x)\" y=\"\(svgNumber(frame.bottom + 17))\" text-anchor=\"middle\">\(escapeXML(Self.tickLabel(tick)))</text>\n"
+        }
+        svg += "</g>\n<g class=\"y-ticks\">\n"
+        let yTicks = map.logY ? Self.logTicks(pow(10, map.y.0), pow(10, map.y.1)) : Self.linearTicks(map.y.0, map.y.1)
+        for tick in yTicks {
+            let y = svgNumber(map.py(tick))
+            svg += "<line x1=\"\(svgNumber(frame.left - 5))\" y1=\"\(y)\" x2=\"\(svgNumber(frame.left))\" y2=\"\(y)\" stroke=\"black\"/><line x1=\"\(svgNumber(frame.left))\" y1=\"\(y)\" x2=\"\(svgNumber(frame.right))\" y2=\"\(y)\" stroke=\"#dddddd\"/><text x=\"\(svgNumber(frame.left - 8))\" y=\"\(svgNumber(map.py(tick) + 4))\" text-anchor=\"end\">\(escapeXML(Self.tickLabel(tick)))</text>\n"
+        }
+        return svg + "</g>\n"
+    }
+
+    /// A series' band, line and markers. Lines carry up to eight markers, offset per series so that
+    /// overlapping series keep visible marks.
+    private func drawn(_ line: ChartSeries, index: Int, map: AxisMap, visible: (Double) -> Bool) -> String {
+        let look = SeriesLook(index: index)
+        var svg = ""
+        let band = line.band.filter { $0.x.isFinite && visible($0.low) && visible($0.high) }
+        if band.count > 1 {
+            let outline = band.map { (x: $0.x, y: $0.high) } + band.reversed().map { (x: $0.x, y: $0.low) }
+            svg += "<polygon class=\"band\" fill=\"\(look.colour)\" fill-opacity=\"0.18\" stroke=\"none\" points=\"\(outline.map { "\(svgNumber(map.px($0.x))),\(svgNumber(map.py($0.y)))" }.joined(separator: " "))\"/>\n"
+        }
+        let points = line.points.filter { $0.x.isFinite && visible($0.y) }
+        var marked = points.indices.map { $0 }
+        if line.style == .line && points.count > 1 {
+            let path = points.map { "\(svgNumber(map.px($0.x))),\(svgNumber(map.py($0.y)))" }.joined(separator: " ")
+            svg += "<polyline fill=\"none\" stroke=\"\(look.colour)\" stroke-width=\"1.5\"\(look.dashAttribute) points=\"\(path)\"><title>\(escapeXML(line.name))</title></polyline>\n"
+            let stride = max(1, (points.count + 7) / 8)
+            marked = marked.filter { $0 % stride == index % stride }
+        }
+        for point in marked.map({ points[$0] }) {
+            svg += look.marker(map.px(point.x), map.py(point.y), title: line.name) + "\n"
+        }
+        return svg
+    }
+
+    static func truncated(_ text: String, limit: Int = 32) -> String { text.count <= limit ? text : String(text.prefix(limit - 1)) + "…" }
 
     /// A range with `pad` of its span added on each side; a degenerate range is widened.
     static func padded(_ low: Double, _ high: Double, pad: Double) -> (Double, Double) {
@@ -131,9 +228,69 @@ public struct SVGChart: Sendable {
     }
 
     static func tickLabel(_ x: Double) -> String { formatNumber(x) }
-
-    private func f(_ x: Double) -> String { String(format: "%.1f", x) }
 }
+
+/// Data coordinates to SVG coordinates inside a frame; y ranges are in log10 units on a log axis.
+struct AxisMap {
+    let frame: PlotFrame
+    let x: (Double, Double), y: (Double, Double)
+    let logY: Bool
+
+    func px(_ value: Double) -> Double { frame.left + (value - x.0) / (x.1 - x.0) * frame.width }
+    func py(_ value: Double) -> Double { frame.bottom - ((logY ? log10(value) : value) - y.0) / (y.1 - y.0) * frame.height }
+}
+
+/// Small multiples: charts laid out in a grid of panels under one title and one legend. Series are
+/// matched across panels by index (the same run is the same colour, dash and marker in every panel),
+/// and the legend lists the first panel's series names.
+public struct SVGPanelGrid: Sendable {
+    public var title: String
+    public var panels: [SVGChart]
+    public var columns: Int
+
+    public init(title: String, panels: [SVGChart], columns: Int = 2) {
+        self.title = title
+        self.panels = panels
+        self.columns = max(1, min(columns, panels.count))
+    }
+
+    static let panelWidth = 380.0, panelHeight = 260.0
+    static let legendRowHeight = 18.0, legendColumnWidth = 250.0
+
+    public func render() -> String {
+        let names = panels.first?.series.map { ($0.name, $0.style) } ?? []
+        let perRow = max(1, Int(Double(columns) * Self.panelWidth / Self.legendColumnWidth))
+        let legendHeight = Double((names.count + perRow - 1) / perRow) * Self.legendRowHeight
+        let top = 34 + legendHeight
+        let rows = (panels.count + columns - 1) / columns
+        let width = Double(columns) * Self.panelWidth, height = top + Double(rows) * Self.panelHeight
+        var svg = svgHeader(width: width, height: height)
+        svg += "<text class=\"title\" x=\"\(svgNumber(width / 2))\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">\(escapeXML(title))</text>\n<g class=\"legend\">\n"
+        for (index, entry) in names.enumerated() {
+            let x = 20 + Double(index % perRow) * Self.legendColumnWidth, y = 34 + Double(index / perRow) * Self.legendRowHeight + 6
+            svg += SeriesLook(index: index).legendSample(x, y, style: entry.1)
+            svg += "<text x=\"\(svgNumber(x + 30))\" y=\"\(svgNumber(y + 4))\">\(escapeXML(SVGChart.truncated(entry.0, limit: 38)))</text>\n"
+        }
+        svg += "</g>\n"
+        for (index, panel) in panels.enumerated() {
+            let x = Double(index % columns) * Self.panelWidth, y = top + Double(index / columns) * Self.panelHeight
+            let frame = PlotFrame(left: x + 72, top: y + 26, right: x + Self.panelWidth - 14, bottom: y + Self.panelHeight - 44)
+            svg += "<g class=\"panel\"><text class=\"panel-title\" x=\"\(svgNumber(frame.left + frame.width / 2))\" y=\"\(svgNumber(y + 18))\" text-anchor=\"middle\" font-size=\"12\">\(escapeXML(panel.title))</text>\n"
+            svg += panel.plotBody(in: frame) + "</g>\n"
+        }
+        return svg + "</svg>\n"
+    }
+}
+
+/// The opening of a standalone SVG document with a white background.
+func svgHeader(width: Double, height: Double) -> String {
+    let w = Int(width), h = Int(height)
+    return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(w)\" height=\"\(h)\" viewBox=\"0 0 \(w) \(h)\" font-family=\"sans-serif\" font-size=\"11\">\n"
+        + "<rect x=\"0\" y=\"0\" width=\"\(w)\" height=\"\(h)\" fill=\"white\"/>\n"
+}
+
+/// A coordinate with one decimal.
+func svgNumber(_ x: Double) -> String { String(format: "%.1f", x) }
 
 /// Text safe inside XML elements and attribute values.
 public func escapeXML(_ text: String) -> String {

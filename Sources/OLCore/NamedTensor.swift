@@ -6,6 +6,8 @@ public struct NamedTensor: Sendable, Equatable {
         case float64([Double])
         case int64([Int64])
         case uint8([UInt8])
+        /// Integer weights of an exported quantised model (`olab quantize`).
+        case int8([Int8])
 
         public var count: Int {
             switch self {
@@ -13,16 +15,18 @@ public struct NamedTensor: Sendable, Equatable {
             case .float64(let v): v.count
             case .int64(let v): v.count
             case .uint8(let v): v.count
+            case .int8(let v): v.count
             }
         }
 
-        /// The safetensors / NumPy-style dtype name: F32, F64, I64, U8.
+        /// The safetensors / NumPy-style dtype name: F32, F64, I64, U8, I8.
         public var dtype: String {
             switch self {
             case .float32: "F32"
             case .float64: "F64"
             case .int64: "I64"
             case .uint8: "U8"
+            case .int8: "I8"
             }
         }
     }
@@ -48,4 +52,6 @@ public struct NamedTensor: Sendable, Equatable {
     public var doubles: [Double]? { if case .float64(let v) = values { v } else { nil } }
     /// The values as Int64, if this is an int64 tensor.
     public var int64s: [Int64]? { if case .int64(let v) = values { v } else { nil } }
+    /// The values as Int8, if this is an int8 tensor.
+    public var int8s: [Int8]? { if case .int8(let v) = values { v } else { nil } }
 }

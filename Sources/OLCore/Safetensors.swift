@@ -69,6 +69,7 @@ public enum Safetensors {
             case .float64(let values): for value in values { appendLittleEndian(value.bitPattern, to: &bytes) }
             case .int64(let values): for value in values { appendLittleEndian(UInt64(bitPattern: value), to: &bytes) }
             case .uint8(let values): bytes += values
+            case .int8(let values): bytes += values.map { UInt8(bitPattern: $0) }
             }
         }
         return bytes
@@ -123,7 +124,7 @@ public enum Safetensors {
             }
             guard let dtypeName = member.value["dtype"]?.stringValue else { throw failure("entry \(name): dtype is not a string") }
             guard let dtype = DType(rawValue: dtypeName) else {
-                throw failure("entry \(name): unsupported dtype \(dtypeName) (supported: F32, F64, I64, U8)")
+                throw failure("entry \(name): unsupported dtype \(dtypeName) (supported: F32, F64, I64, U8, I8)")
             }
             guard let shape = nonNegativeIntegers(member.value["shape"]) else {
                 throw failure("entry \(name): shape is not an array of non-negative integers")
@@ -180,6 +181,7 @@ public enum Safetensors {
                 case .f64: values = .float64(words(UInt64.self).map(Double.init(bitPattern:)))
                 case .i64: values = .int64(words(UInt64.self).map(Int64.init(bitPattern:)))
                 case .u8: values = .uint8(Array(data))
+                case .i8: values = .int8(data.map { Int8(bitPattern: $0) })
                 }
                 return NamedTensor(name: entry.name, shape: entry.shape, values: values)
             }
@@ -191,7 +193,7 @@ public enum Safetensors {
 
     /// The element types we read and write, with their safetensors names.
     enum DType: String {
-        case f32 = "F32", f64 = "F64", i64 = "I64", u8 = "U8"
+        case f32 = "F32", f64 = "F64", i64 = "I64", u8 = "U8", i8 = "I8"
 
         init(_ values: NamedTensor.Values) { self.init(rawValue: values.dtype)! }
 
@@ -199,7 +201,7 @@ public enum Safetensors {
             switch self {
             case .f32: 4
             case .f64, .i64: 8
-            case .u8: 1
+            case .u8, .i8: 1
             }
         }
     }

@@ -233,7 +233,7 @@ public struct GoldenFile: Sendable, Equatable {
         switch dtype {
         case "F32": 4
         case "F64", "I64": 8
-        case "U8": 1
+        case "U8", "I8": 1
         default: nil
         }
     }
@@ -250,6 +250,7 @@ func appendLittleEndian(_ values: NamedTensor.Values, to data: inout [UInt8]) {
     case .float64(let v): data.reserveCapacity(data.count + 8 * v.count); append(v.lazy.map(\.bitPattern))
     case .int64(let v): data.reserveCapacity(data.count + 8 * v.count); append(v)
     case .uint8(let v): data.append(contentsOf: v)
+    case .int8(let v): data.append(contentsOf: v.map { UInt8(bitPattern: $0) })
     }
 }
 
@@ -264,6 +265,7 @@ func readLittleEndian(_ dtype: String, _ bytes: ArraySlice<UInt8>) -> NamedTenso
     case "F32": return .float32(words(UInt32.self).map(Float.init(bitPattern:)))
     case "F64": return .float64(words(UInt64.self).map(Double.init(bitPattern:)))
     case "I64": return .int64(words(Int64.self))
+    case "I8": return .int8(bytes.map { Int8(bitPattern: $0) })
     default: return .uint8(Array(bytes))
     }
 }

@@ -92,6 +92,7 @@ public enum GoldenInspection {
             case .float64(let v): v
             case .int64(let v): v.map(Double.init)
             case .uint8(let v): v.map(Double.init)
+            case .int8(let v): v.map(Double.init)
             }
             var sum = 0.0, squares = 0.0, finite = 0
             for value in doubles {

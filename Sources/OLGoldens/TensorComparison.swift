@@ -49,6 +49,8 @@ public struct TensorComparison: Sendable, Equatable {
             result.scan(integers: a, g)
         case (.uint8(let a), .uint8(let g)):
             result.scan(integers: a.map(Int64.init), g.map(Int64.init))
+        case (.int8(let a), .int8(let g)):
+            result.scan(integers: a.map(Int64.init), g.map(Int64.init))
         default:
             preconditionFailure("dtypes agree")
         }

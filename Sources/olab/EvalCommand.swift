@@ -18,16 +18,19 @@ struct EvalCommand: ParsableCommand {
         abstract: "Float and quantised perplexity of a checkpoint on its validation windows (one JSON object)."
     )
 
-    @Option(help: "Checkpoint file (model.safetensors or checkpoint.safetensors of a run).") var checkpoint: String
+    @Option(help: "Checkpoint file (model.safetensors or checkpoint.safetensors of a run, or a file of olab quantize).") var checkpoint: String
     @Option(help: "Quantisation scheme: w8a8-naive|w8a8-fine|w8a8-static|w8-only|a8-only (default: float only).") var quant: String?
     @Option(help: "Bit width of --quant: 8|6|4.") var bits: Int = 8
     @Option(help: "Validation windows (default: the run's eval_windows).") var windows: Int?
     @Option(help: "Windows per forward call, the span of a per-tensor dynamic scale (default: all windows, at most 64).") var batch: Int?
-    @Option(help: "w8a8-static: calibration batches from the train split.") var calibrationBatches: Int = 8
-    @Option(help: "w8a8-static: calibration crop seed.") var calibrationSeed: UInt64 = 0
-    @Option(help: "w8a8-static: per-batch percentile range (e.g. 99.999) instead of min/max.") var percentile: Double?
+    @OptionGroup var calibrationOptions: CalibrationOptions
 
     func run() throws {
+        if QuantizedCheckpoint.isQuantized(checkpoint) {
+            guard quant == nil else { throw OutlierLabError("\(checkpoint) is already quantised; --quant applies to float checkpoints") }
+            print(try evaluateQuantizedFile(checkpoint, windows: windows, batch: batch).serialized())
+            return
+        }
         let settings = try quant.map { try QuantSettings(parsing: $0, bits: bits) }
         if quant == nil && bits != 8 { throw OutlierLabError("--bits needs --quant") }
         let loaded = try LoadedCheckpoint(path: checkpoint)
@@ -38,10 +41,7 @@ struct EvalCommand: ParsableCommand {
         guard batch > 0 else { throw OutlierLabError("--batch must be positive, got \(batch)") }
         var members = [JSONMember("checkpoint", .string(checkpoint)), JSONMember("step", .int(Int64(loaded.checkpoint.step)))]
         if let settings {
-            let calibration = settings.scheme == .w8a8Static
-                ? StaticCalibration(train: loaded.corpus.train, batches: calibrationBatches, batchSize: batch,
-                                    seed: calibrationSeed, percentile: percentile)
-                : nil
+            let calibration = settings.scheme == .w8a8Static ? calibrationOptions.calibration(train: loaded.corpus.train, batchSize: batch) : nil
             let result = try QuantizedEvaluation.evaluate(config: config.model, parameters: loaded.parameters, windows: windows,
                                                           settings: settings, batch: batch, calibration: calibration)
             members += result.json.objectMembers!

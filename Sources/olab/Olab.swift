@@ -10,7 +10,7 @@ struct Olab: ParsableCommand {
         commandName: "olab",
         abstract: "OutlierLab: train, measure, quantise and audit outlier features in small transformers.",
         version: Harness.version,
-        subcommands: [TrainCommand.self, EvalCommand.self, MetricsCommand.self, BenchCommand.self, AuditCommand.self, SweepCommand.self, GoldenCommand.self, FuzzCommand.self, RunTaskCommand.self]
+        subcommands: [TrainCommand.self, EvalCommand.self, QuantizeCommand.self, ReportCommand.self, MetricsCommand.self, BenchCommand.self, AuditCommand.self, SweepCommand.self, GoldenCommand.self, FuzzCommand.self, RunTaskCommand.self]
     )
 
     /// Parses and runs a subcommand. Our own errors (bad config, missing file, corrupt checkpoint, ...)

@@ -62,7 +62,9 @@ struct ReportTests {
             #expect(collector.classes.contains(group), "missing \(group)")
         }
         #expect(collector.elements.filter { $0 == "polyline" }.count == 1)
-        #expect(collector.elements.filter { $0 == "circle" }.count == 2 + 1)  // two markers + one legend marker
+        // Series 0 marks its three points with circles, series 1 its two with squares; one legend marker each.
+        #expect(collector.elements.filter { $0 == "circle" }.count == 3 + 1)
+        #expect(svg.components(separatedBy: "<rect").count - 1 == 2 + 2 + 1)  // background, frame; squares; legend
         #expect(svg.contains("block 1 &amp; 2") && svg.contains("kurtosis &lt;per tap&gt;"))
         #expect(svg.contains(">10<"), "log axis over 1…40 should label the decade 10")
     }

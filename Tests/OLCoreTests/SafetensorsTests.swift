@@ -29,6 +29,7 @@ private let everyDType: [NamedTensor] = [
     NamedTensor(name: "f64", shape: [4], values: .float64([.pi, -0.0, Double(bitPattern: 0x7FF8_0000_0000_BEEF), .leastNonzeroMagnitude])),
     NamedTensor(name: "i64", shape: [3, 1], values: .int64([.min, -1, .max])),
     NamedTensor(name: "u8", shape: [256], values: .uint8((0...255).map { UInt8($0) })),
+    NamedTensor(name: "i8", shape: [2, 2], values: .int8([.min, -1, 0, .max])),
     NamedTensor(name: "scalar", shape: [], values: .float32([1.5])),
     NamedTensor(name: "empty", shape: [0, 5], values: .float64([])),
 ]
@@ -40,33 +41,10 @@ private func bitPatterns(_ values: NamedTensor.Values) -> [UInt64] {
     case .float64(let v): v.map(\.bitPattern)
     case .int64(let v): v.map { UInt64(bitPattern: $0) }
     case .uint8(let v): v.map { UInt64($0) }
+    case .int8(let v): v.map { UInt64(UInt8(bitPattern: $0)) }
     }
 }
 
-private let pythonHasSafetensors: Bool = {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", "import safetensors.numpy, numpy"]
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return false }
-    process.waitUntilExit()
-    return process.terminationStatus == 0
-}()
-
-/// Runs a Python snippet with arguments; returns its exit status and combined output.
-private func runPython(_ script: String, arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script] + arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
 
 @Suite("safetensors")
 struct SafetensorsTests {
@@ -265,13 +243,14 @@ struct SafetensorsTests {
         from safetensors import safe_open
         from safetensors.numpy import load_file
         t = load_file(sys.argv[1])
-        assert sorted(t) == ["empty", "i64", "moments", "scalar", "u8", "weights"], sorted(t)
+        assert sorted(t) == ["empty", "i64", "i8", "moments", "scalar", "u8", "weights"], sorted(t)
         assert t["weights"].dtype == np.float32 and t["weights"].shape == (2, 3)
         assert t["weights"].tolist() == np.array([[0.5, -1.25, 3e-8], [1e30, -0.0, 7]], dtype=np.float32).tolist()
         assert t["moments"].dtype == np.float64 and t["moments"].tolist() == [1.0 / 3.0, -2.5e-300]
         assert t["i64"].dtype == np.int64 and t["i64"].shape == (3, 1)
         assert t["i64"].ravel().tolist() == [-2**63, -1, 2**63 - 1]
         assert t["u8"].dtype == np.uint8 and t["u8"].tolist() == list(range(256))
+        assert t["i8"].dtype == np.int8 and t["i8"].tolist() == [[-128, -1], [0, 127]]
         assert t["scalar"].shape == () and t["scalar"].dtype == np.float32 and float(t["scalar"]) == 1.5
         assert t["empty"].shape == (0, 5) and t["empty"].dtype == np.float64
         with safe_open(sys.argv[1], "np") as f:

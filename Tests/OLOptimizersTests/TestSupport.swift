@@ -60,6 +60,7 @@ func bits(_ tensors: [NamedTensor]) -> [String: [UInt64]] {
         case .float64(let v): result[tensor.name] = v.map(\.bitPattern)
         case .int64(let v): result[tensor.name] = v.map { UInt64(bitPattern: $0) }
         case .uint8(let v): result[tensor.name] = v.map(UInt64.init)
+        case .int8(let v): result[tensor.name] = v.map { UInt64(UInt8(bitPattern: $0)) }
         }
     }
     return result

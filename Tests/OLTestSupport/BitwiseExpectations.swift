@@ -109,6 +109,7 @@ public func expectBitwiseEqual(
         case (.float64(let x), .float64(let y)): expectBitwiseEqual(x, y, label, sourceLocation: sourceLocation)
         case (.int64(let x), .int64(let y)): expectBitwiseEqual(x, y, label, sourceLocation: sourceLocation)
         case (.uint8(let x), .uint8(let y)): expectBitwiseEqual(x, y, label, sourceLocation: sourceLocation)
+        case (.int8(let x), .int8(let y)): expectBitwiseEqual(x, y, label, sourceLocation: sourceLocation)
         default: Issue.record("\(label): dtypes differ", sourceLocation: sourceLocation)
         }
     }

@@ -1,0 +1,61 @@
+import OLCore
+
+/// The figures of `olab report`: panels per tap (or layer, or term), every group on the same axes.
+extension RunReport {
+    /// A per-tap log key drawn as one panel per tap.
+    struct TapFigure: Sendable {
+        let key: String, file: String, title: String, yLabel: String, panel: @Sendable (Int) -> String, caption: String
+    }
+
+    static let tapFigures: [TapFigure] = [
+        TapFigure(key: "kurtosis", file: "kurtosis.svg", title: "Kurtosis (Eq. 1, uncentred) per tap", yLabel: "kurtosis (Eq. 1)",
+                  panel: tapName, caption: "Kurtosis of neuron RMS (paper Eq. 1, uncentred; 1 = all neurons equal) against step, one panel per tap."),
+        TapFigure(key: "kurtosis_centred", file: "kurtosis-centred.svg", title: "Kurtosis (centred, the official logger's form) per tap",
+                  yLabel: "kurtosis (centred)", panel: tapName,
+                  caption: "Centred kurtosis (variance over neurons of the width-centred, RMS-normalised squares; ≈ Eq. 1 − 1) against step, one panel per tap."),
+        TapFigure(key: "mmr", file: "mmr.svg", title: "Max-median ratio per tap", yLabel: "MMR (max |x| / median |x|)", panel: tapName,
+                  caption: "Max-median ratio (mean over tokens of max_j |x| / median_j |x|) against step, one panel per tap."),
+        TapFigure(key: "attention_entropy", file: "attention-entropy.svg", title: "Attention entropy per layer", yLabel: "entropy (nats)",
+                  panel: { "layer \($0)" }, caption: "Attention entropy (mean over heads and query rows of −Σ p log p) against step, one panel per layer."),
+    ]
+
+    /// The SPEC §6 kurtosis-update terms as logged (running totals, arrays over taps).
+    static let decompositionKeys = ["cum_u21", "cum_u22", "cum_u41", "cum_u42", "cum_u43", "cum_u44", "cum_kurtosis_change"]
+
+    static func tapName(_ tap: Int) -> String { tap == 0 ? "tap 0 (embedding)" : "tap \(tap) (block \(tap))" }
+
+    /// Every figure as (file name, caption, SVG).
+    func figures() -> [(String, String, String)] {
+        var figures: [(String, String, String)] = []
+        let loss = ["loss", "probe_loss"].map { key in
+            SVGChart(title: key == "loss" ? "training loss (batch)" : "probe loss (fixed batch)", xLabel: "step", yLabel: "loss (nats/byte)",
+                     yScale: .automatic, series: groups.map { group in seriesOf(group) { $0.scalar(key) } })
+        }
+        figures.append(("loss.svg", "Training loss (the step's batch) and probe loss (the fixed probe batch) against step.",
+                        SVGPanelGrid(title: "Loss", panels: loss).render()))
+        for figure in Self.tapFigures {
+            let taps = groups.map { $0.runs.map { $0.tapCount(figure.key) }.min() ?? 0 }.max() ?? 0
+            guard taps > 0 else { continue }
+            let panels = (0..<taps).map { tap in
+                SVGChart(title: figure.panel(tap), xLabel: "step", yLabel: figure.yLabel, yScale: .automatic,
+                         series: groups.map { group in seriesOf(group) { (try? $0.series(figure.key, reducedBy: .tap(tap))) ?? [] } })
+            }
+            figures.append((figure.file, figure.caption, SVGPanelGrid(title: figure.title, panels: panels, columns: taps > 4 ? 3 : 2).render()))
+        }
+        let logged = Self.decompositionKeys.filter { key in groups.contains { $0.runs.contains { $0.tapCount(key) > 0 } } }
+        if !logged.isEmpty {
+            let panels = logged.map { key in
+                SVGChart(title: key, xLabel: "step", yLabel: "running total (layer mean)", yScale: .linear,
+                         series: groups.map { group in seriesOf(group) { (try? $0.series(key, reducedBy: .mean)) ?? [] } })
+            }
+            figures.append(("kurtosis-update.svg", "Kurtosis-update decomposition (SPEC §6), running totals over steps, mean over taps: u₂₁, u₂₂ (second moment), u₄₁ … u₄₄ (fourth moment) and the total kurtosis change.",
+                            SVGPanelGrid(title: "Kurtosis-update decomposition (cumulative, layer mean)", panels: panels, columns: 3).render()))
+        }
+        return figures
+    }
+
+    /// A group's values of one quantity against step: the run's line, or the seed mean with a min–max band.
+    func seriesOf(_ group: ReportGroup, _ values: (RunRecord) -> [SeriesPoint]) -> ChartSeries {
+        SeedSummary(group.runs.map(values)).series(name: group.label, seeds: group.runs.count)
+    }
+}

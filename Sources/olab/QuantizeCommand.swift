@@ -1,0 +1,86 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+import ArgumentParser
+import OLCore
+import OLData
+import OLQuant
+import OLTraining
+
+/// `olab quantize`: writes the quantised model whose perplexity `olab eval --quant` reports, as
+/// safetensors (I8 weights, F32 scales and static ranges, the scheme in the metadata), after checking that
+/// the written tensors give that perplexity again, bit for bit.
+struct QuantizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quantize",
+        abstract: "Export a checkpoint quantised with a scheme as safetensors (I8 weights, F32 scales) that PyTorch loads."
+    )
+
+    @Option(help: "Checkpoint file (model.safetensors or checkpoint.safetensors of a run).") var checkpoint: String
+    @Option(help: "Quantisation scheme: w8a8-naive|w8a8-fine|w8a8-static|w8-only|a8-only.") var scheme: String = "w8a8-naive"
+    @Option(help: "Bit width: 8|6|4 (6- and 4-bit codes are stored as I8 too).") var bits: Int = 8
+    @Option(help: "Output file (.safetensors).") var out: String
+    @Option(help: "Windows per forward call, the span of a per-tensor dynamic scale (default: all windows in one call).") var batch: Int?
+    @OptionGroup var calibration: CalibrationOptions
+
+    func run() throws {
+        let settings = try QuantSettings(parsing: scheme, bits: bits)
+        let loaded = try LoadedCheckpoint(path: checkpoint)
+        let config = loaded.checkpoint.config
+        let windows = try EvaluationWindows(validation: loaded.corpus.validation, count: config.evalWindows, sequenceLength: config.model.seq)
+        let batch = self.batch ?? windows.count
+        guard batch > 0 else { throw OutlierLabError("--batch must be positive, got \(batch)") }
+        let calibration = settings.scheme == .w8a8Static ? self.calibration.calibration(train: loaded.corpus.train, batchSize: batch) : nil
+        let result = try QuantizedEvaluation.evaluate(config: config.model, parameters: loaded.parameters, windows: windows,
+                                                      settings: settings, batch: batch, calibration: calibration)
+        let model = try QuantizedModel(config: config.model, parameters: loaded.parameters, settings: settings, maxBatch: batch,
+                                       calibration: calibration)
+        let file = QuantizedCheckpoint(model: model, config: config, result: result, source: checkpoint, step: loaded.checkpoint.step)
+        let reloaded = try file.loss(windows: windows, batch: batch, source: out)
+        guard reloaded.bitPattern == result.quantLoss.bitPattern else {
+            throw OutlierLabError("the exported tensors give loss \(reloaded), not the evaluated \(result.quantLoss); nothing written")
+        }
+        try file.write(to: out)
+        print(JSONValue.object([
+            "out": .string(out), "scheme": .string(settings.scheme.rawValue), "bits": .int(Int64(bits)),
+            "ppl": .double(result.ppl), "ppl_quant": .double(result.pplQuant), "settings": result.settingsJSON,
+        ]).serialized())
+    }
+}
+
+/// The `w8a8-static` calibration flags shared by `olab eval` and `olab quantize`.
+struct CalibrationOptions: ParsableArguments {
+    @Option(help: "w8a8-static: calibration batches from the train split.") var calibrationBatches: Int = 8
+    @Option(help: "w8a8-static: calibration crop seed.") var calibrationSeed: UInt64 = 0
+    @Option(help: "w8a8-static: per-batch percentile range (e.g. 99.999) instead of min/max.") var percentile: Double?
+
+    func calibration(train: [UInt8], batchSize: Int) -> StaticCalibration {
+        StaticCalibration(train: train, batches: calibrationBatches, batchSize: batchSize, seed: calibrationSeed, percentile: percentile)
+    }
+}
+
+/// `olab eval` on a file written by `olab quantize`: the quantised perplexity of the stored model on the
+/// windows of its run, with the batch it was evaluated with unless `batch` says otherwise.
+func evaluateQuantizedFile(_ path: String, windows count: Int?, batch: Int?) throws -> JSONValue {
+    let file = try QuantizedCheckpoint.read(path)
+    let corpus = try file.config.loadCorpus()
+    let windows = try EvaluationWindows(validation: corpus.validation, count: count ?? file.config.evalWindows,
+                                        sequenceLength: file.config.model.seq)
+    let batch = batch ?? file.evalBatch ?? windows.count
+    guard batch > 0 else { throw OutlierLabError("--batch must be positive, got \(batch)") }
+    let loss = try file.loss(windows: windows, batch: batch, source: path)
+    let recorded = file.metadata["ppl_quant"].flatMap(Double.init)
+    return .object([
+        "checkpoint": .string(path),
+        "scheme": .string(file.settings.scheme.rawValue),
+        "bits": .int(Int64(file.settings.bits)),
+        "ppl_quant": .double(exp(loss)),
+        "loss_quant": .double(loss),
+        "recorded_ppl_quant": recorded.map(JSONValue.double) ?? .null,
+        "matches_recorded": .bool(recorded.map { $0.bitPattern == exp(loss).bitPattern } ?? false),
+        "windows": .int(Int64(windows.count)),
+        "eval_batch": .int(Int64(batch)),
+    ])
+}

@@ -1,0 +1,147 @@
+import Foundation
+import OLTestSupport
+import Testing
+@testable import OLAudit
+@testable import OLCore
+
+/// A run directory with the files `olab train` leaves (no model): a config, `steps`+1 logged steps whose
+/// metrics grow with `level`, a summary, and every quantised measurement already cached.
+func writeFakeRun(_ directory: String, config: [JSONMember], level: Double, steps: Int = 4, taps: Int = 3) throws {
+    try FilePath.makeDirectories(directory)
+    try AtomicFile.write(JSONValue.object(config).serialized(pretty: true), to: directory + "/config.json")
+    let lines = (0...steps).map { k -> String in
+        let growth = level * Double(k)
+        func perTap(_ base: Double) -> JSONValue { .array((0..<taps).map { .double(base + growth * Double($0 + 1)) }) }
+        return JSONValue.object([
+            JSONMember("step", .int(Int64(10 * k))), JSONMember("loss", .double(4 - Double(k) / 2)), JSONMember("probe_loss", .double(4.2 - Double(k) / 2)),
+            JSONMember("kurtosis", perTap(1)), JSONMember("kurtosis_centred", perTap(0)), JSONMember("mmr", perTap(3)),
+            JSONMember("attention_entropy", .array((1..<taps).map { _ in .double(2 - growth / 10) })), JSONMember("cum_u42", perTap(0)),
+        ]).serialized() + "\n"
+    }
+    try AtomicFile.write(lines.joined(), to: directory + "/metrics.jsonl")
+    try AtomicFile.write(JSONValue.object(["final_loss": .double(2), "val_loss": .double(2.1 + level), "val_ppl": .double(8)]).serialized(), to: directory + "/summary.json")
+    for request in RunReport.quantRequests {
+        try QuantisedPerplexity(floatPPL: 8, quantisedPPL: 8 + level * Double(9 - request.bits)).write(request, in: directory)
+    }
+}
+
+let fakeConfig: [JSONMember] = [JSONMember("model", .object(["block": "preLN", "width": 64])), JSONMember("lr", .double(0.001)),
+                                JSONMember("seed", .int(0)), JSONMember("steps", .int(40))]
+
+func withConfig(_ config: [JSONMember], _ changes: [String: JSONValue]) -> [JSONMember] {
+    config.map { member in
+        if let value = changes[member.key] { return JSONMember(member.key, value) }
+        guard member.key == "model", let nested = member.value.objectMembers else { return member }
+        return JSONMember("model", .object(nested.map { JSONMember($0.key, changes["model." + $0.key] ?? $0.value) }))
+    }
+}
+
+/// A sweep output directory: `results.jsonl` over the axes `block` × seed, the runs under `runs/`.
+func writeFakeSweep(_ directory: String, seeds: [Int] = [0, 1, 2]) throws {
+    var rows = ""
+    for (b, block) in ["preLN", "op"].enumerated() {
+        for seed in seeds {
+            let key = "key-\(block)-\(seed)"
+            try writeFakeRun(directory + "/runs/" + key, config: withConfig(fakeConfig, ["model.block": .string(block), "seed": .int(Int64(seed))]),
+                             level: Double(2 - b) + Double(seed) / 10)
+            rows += JSONValue.object([JSONMember("block", .string(block)), JSONMember("seed", .int(Int64(seed))),
+                                      JSONMember("status", "finished"), JSONMember("run", .string("runs/" + key))]).serialized() + "\n"
+        }
+    }
+    rows += JSONValue.object([JSONMember("block", "op"), JSONMember("seed", 9), JSONMember("status", "missing"), JSONMember("run", "runs/none")]).serialized() + "\n"
+    try AtomicFile.write(rows, to: directory + "/results.jsonl")
+}
+
+/// Counts measurements and returns a fixed result.
+final class CountingEvaluator: QuantisedEvaluator, @unchecked Sendable {
+    var calls = 0
+    var schemes: Set<String> { Set(RunReport.quantRequests.map(\.scheme)) }
+    func measure(checkpoint path: String, request: QuantRequest) throws -> QuantisedPerplexity {
+        calls += 1
+        return QuantisedPerplexity(floatPPL: 10, quantisedPPL: 10 + Double(request.bits))
+    }
+}
+
+@Suite("olab report")
+struct RunReportTests {
+    @Test("the settings table lists exactly the keys whose values differ between runs")
+    func settingsTableShowsOnlyDifferences() throws {
+        let root = try temporaryDirectory("report-diff")
+        try writeFakeRun(root + "/a", config: fakeConfig, level: 1)
+        try writeFakeRun(root + "/b", config: withConfig(fakeConfig, ["model.block": "op", "lr": .double(0.003)]), level: 2)
+        let report = RunReport(title: "t", groups: try ReportGroup.runs([root + "/a", root + "/b"]))
+        let blocks = report.configBlocks()
+        guard case .table(let headers, let rows) = blocks.first else { Issue.record("no settings table"); return }
+        #expect(headers == ["setting", "a", "b"])
+        #expect(rows == [["lr", "0.001", "0.003"], ["model.block", "preLN", "op"]])
+        guard case .paragraph(let shared) = blocks.last else { Issue.record("no shared settings"); return }
+        #expect(shared.contains("`model.width`=64") && shared.contains("`steps`=40") && !shared.contains("`lr`"))
+    }
+
+    @Test("a sweep is grouped by its axes, and each group's seeds become a mean line inside a min–max band")
+    func sweepGroupsBySweptAxes() throws {
+        let root = try temporaryDirectory("report-sweep")
+        try writeFakeSweep(root)
+        #expect(ReportGroup.isSweep(root))
+        let sweep = try ReportGroup.sweep(root)
+        #expect(sweep.axes == ["block"] && sweep.groups.map(\.label) == ["block=preLN", "block=op"])
+        #expect(sweep.groups.map(\.runs.count) == [3, 3] && sweep.missing.count == 1)
+        let perSeed = try sweep.groups[0].runs.map { try $0.series("kurtosis", reducedBy: .tap(0)) }
+        let summary = SeedSummary(perSeed)
+        // Tap 0 at step 40 (k = 4): 1 + 4·level with level 2.0, 2.1, 2.2 over the seeds.
+        #expect(abs(summary.low[4] - 9) < 1e-12 && abs(summary.high[4] - 9.8) < 1e-12 && abs(summary.mean[4] - 9.4) < 1e-12)
+        let svg = RunReport(title: "t", groups: sweep.groups).figures().first { $0.0 == "kurtosis.svg" }!.2
+        #expect(svg.components(separatedBy: "class=\"band\"").count - 1 == 2 * 3, "one band per group in each of the three tap panels")
+        #expect(ElementCollector.parse(svg).ok)
+    }
+
+    @Test("missing quantised measurements are computed once and cached under the audit's file names")
+    func quantisedMeasurementsAreCachedBesideTheRun() throws {
+        let root = try temporaryDirectory("report-quant")
+        try writeFakeRun(root + "/run", config: fakeConfig, level: 1)
+        let dropped = [QuantRequest(scheme: "w8a8-naive", bits: 4), QuantRequest(scheme: "w8a8-static", bits: 8)]
+        for request in dropped { try FileManager.default.removeItem(atPath: root + "/run/" + request.fileName) }
+        try AtomicFile.write("stand-in for the final model", to: root + "/run/model.safetensors")
+        let evaluator = CountingEvaluator()
+        var group = try ReportGroup.runs([root + "/run"])[0]
+        try group.loadQuantised(RunReport.quantRequests, evaluator: evaluator, compute: true)
+        #expect(evaluator.calls == 2 && group.runs[0].quantised.count == RunReport.quantRequests.count)
+        try group.loadQuantised(RunReport.quantRequests, evaluator: evaluator, compute: true)
+        #expect(evaluator.calls == 2, "a cached measurement was computed again")
+        let audit = try RunRecord.load(root + "/run", requests: Set(dropped))
+        #expect(audit.quantised[dropped[0]] == QuantisedPerplexity(floatPPL: 10, quantisedPPL: 14))
+    }
+
+    @Test("series differ in dash pattern and marker shape as well as colour, so a grey print keeps them apart")
+    func seriesAreDistinctWithoutColour() {
+        let looks = (0..<5).map(SeriesLook.init(index:))
+        #expect(Set(looks.map(\.dash)).count == 5 && Set(looks.map { "\($0.shape)" }).count == 5)
+        let later = (5..<10).map(SeriesLook.init(index:))
+        #expect(zip(looks, later).allSatisfy { $0.dash != $1.dash || "\($0.shape)" != "\($1.shape)" })
+    }
+
+    @Test("the automatic y axis is logarithmic only when positive values span two decades or more", arguments: [
+        ([1.0, 50], false), ([1.0, 100], true), ([-1.0, 1000], false), ([0.01, 3], true),
+    ])
+    func automaticScale(values: [Double], logarithmic: Bool) {
+        let chart = SVGChart(title: "t", xLabel: "x", yLabel: "y", yScale: .automatic,
+                             series: [ChartSeries(name: "s", points: values.enumerated().map { (Double($0), $1) })])
+        #expect(chart.logY == logarithmic)
+    }
+
+    @Test("the report writes HTML with every figure inline and no script or network reference, and a Markdown twin")
+    func writesSelfContainedPages() throws {
+        let root = try temporaryDirectory("report-files")
+        try writeFakeSweep(root)
+        var groups = try ReportGroup.sweep(root).groups
+        for index in groups.indices { try groups[index].loadQuantised(RunReport.quantRequests, compute: false) }
+        try RunReport(title: "sweep", groups: groups).write(to: root + "/out")
+        let html = try FileBytes.readText(root + "/out/report.html"), markdown = try FileBytes.readText(root + "/out/report.md")
+        let figures = try FileManager.default.contentsOfDirectory(atPath: root + "/out/figures").sorted()
+        #expect(figures == ["attention-entropy.svg", "kurtosis-centred.svg", "kurtosis-update.svg", "kurtosis.svg", "loss.svg", "mmr.svg"])
+        #expect(html.components(separatedBy: "<svg").count - 1 == figures.count)
+        #expect(!html.contains("<script") && !html.contains("src=") && !html.contains("href="))
+        #expect(figures.allSatisfy { markdown.contains("(figures/\($0))") })
+        #expect(markdown.contains("| w8a8-naive @ 4 bit |") && markdown.contains("| w8a8-naive @ 4 bit | 18.5 [18–19] (×2.3125) | 13.5 [13–14] (×1.6875) |"))
+    }
+}
