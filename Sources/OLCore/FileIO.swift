@@ -52,6 +52,37 @@ public enum AtomicFile {
         try write(Array(text.utf8), to: path)
     }
 
+    /// The process that owns `name` if it is one of our temporary files (`.<target>.tmp-<pid>-<serial>`).
+    public static func temporaryOwner(_ name: String) -> Int32? {
+        let bytes = Array(name.utf8), marker = Array(".tmp-".utf8)
+        guard name.hasPrefix("."), bytes.count > marker.count + 1 else { return nil }
+        var start = bytes.count - marker.count
+        while start >= 1 && !bytes[start ..< start + marker.count].elementsEqual(marker) { start -= 1 }
+        guard start >= 1 else { return nil }
+        let parts = String(decoding: bytes[(start + marker.count)...], as: UTF8.self).split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+              let pid = Int32(parts[0]) else { return nil }
+        return pid
+    }
+
+    /// Removes the temporary files a killed writer left in `directory` (not below it). With
+    /// `onlyDeadOwners`, only those whose process no longer exists on this machine; without it, every
+    /// one: right for a directory the caller holds a `RunDirectoryLock` on, since no one else writes there.
+    /// Returns the names removed.
+    @discardableResult
+    public static func removeTemporaries(in directory: String, onlyDeadOwners: Bool = false) -> [String] {
+        guard let names = try? FilePath.entries(of: directory) else { return [] }
+        var removed: [String] = []
+        for name in names {
+            guard let owner = temporaryOwner(name) else { continue }
+            if onlyDeadOwners && (owner == getpid() || kill(owner, 0) == 0 || errno != ESRCH) { continue }
+            var info = stat()
+            guard lstat(directory + "/" + name, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            if unlink(directory + "/" + name) == 0 { removed.append(name) }
+        }
+        return removed
+    }
+
     nonisolated(unsafe) private static var serial = 0
     private static let serialLock = Mutex()
     private static func nextSerial() -> Int {
@@ -105,6 +136,24 @@ public enum FilePath {
     }
 
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    /// Whether `path` itself is a symbolic link (not followed).
+    public static func isSymbolicLink(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK
+    }
+
+    /// The names in `directory` (without `.` and `..`), in byte order.
+    public static func entries(of directory: String) throws -> [String] {
+        guard let handle = opendir(directory) else { throw OutlierLabError("cannot list \(directory): \(errnoText())") }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
 
     public static func isDirectory(_ path: String) -> Bool {
         var info = stat()
