@@ -26,11 +26,12 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "w8a8-static: calibration batches from the train split.") var calibrationBatches: Int = 8
     @Option(help: "w8a8-static: calibration crop seed.") var calibrationSeed: UInt64 = 0
     @Option(help: "w8a8-static: per-batch percentile range (e.g. 99.999) instead of min/max.") var percentile: Double?
+    @Flag(help: "Evaluate even if the corpus changed since the run trained on it (the change is reported in the result).") var allowCorpusChange = false
 
     func run() throws {
         let settings = try quant.map { try QuantSettings(parsing: $0, bits: bits) }
         if quant == nil && bits != 8 { throw OutlierLabError("--bits needs --quant") }
-        let loaded = try LoadedCheckpoint(path: checkpoint)
+        let loaded = try LoadedCheckpoint(path: checkpoint, allowCorpusChange: allowCorpusChange)
         let config = loaded.checkpoint.config
         let windows = try EvaluationWindows(validation: loaded.corpus.validation, count: self.windows ?? config.evalWindows,
                                             sequenceLength: config.model.seq)
@@ -56,23 +57,38 @@ struct EvalCommand: ParsableCommand {
                                                 "seq": .int(Int64(windows.sequenceLength))])),
             ]
         }
-        print(JSONValue.object(members).serialized())
+        print(JSONValue.object(members + loaded.corpusChangeMembers).serialized())
     }
 }
 
 /// A checkpoint with its parameters in an arena and the corpus its run trained on, rebuilt the way
-/// `Trainer` builds it (synthetic corpora are regenerated with seed 0 and the run's size).
+/// `Trainer` builds it (synthetic corpora are regenerated with seed 0 and the run's size). The corpus
+/// must still have the SHA-256 the checkpoint recorded, unless `allowCorpusChange`; the change is then
+/// part of the result (`corpusChangeMembers`).
 struct LoadedCheckpoint {
     let checkpoint: Checkpoint
     let parameters: FloatArena
     let corpus: ByteCorpus
+    /// `corpus_change` with the recorded and the current digest, when an allowed change was found.
+    let corpusChangeMembers: [JSONMember]
 
-    init(path: String) throws {
+    init(path: String, allowCorpusChange: Bool) throws {
         guard FilePath.exists(path) else { throw OutlierLabError("\(path): no such checkpoint file") }
         checkpoint = try Checkpoint.read(path)
         let config = checkpoint.config
+        corpus = try config.loadCorpus()
+        let actual = corpus.sha256
+        if actual != checkpoint.corpusSHA256 {
+            guard allowCorpusChange else {
+                throw OutlierLabError("\(path): the corpus \(config.corpus) has changed since this checkpoint's run trained on it (SHA-256 \(checkpoint.corpusSHA256.prefix(12))… recorded, \(actual.prefix(12))… now); restore it, or pass --allow-corpus-change to measure on the new data")
+            }
+            corpusChangeMembers = [JSONMember("corpus_change", .object([
+                JSONMember("recorded_sha256", .string(checkpoint.corpusSHA256)), JSONMember("current_sha256", .string(actual)),
+            ]))]
+        } else {
+            corpusChangeMembers = []
+        }
         parameters = FloatArena(layout: config.model.parameterLayout())
         checkpoint.loadParameters(into: parameters)
-        corpus = try config.loadCorpus()
     }
 }

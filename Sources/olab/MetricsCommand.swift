@@ -15,9 +15,10 @@ struct MetricsCommand: ParsableCommand {
 
     @Option(help: "Checkpoint file (model.safetensors or checkpoint.safetensors of a run).") var checkpoint: String
     @Option(help: "Sequences in the probe batch (default: the run's probe_batch).") var probeBatch: Int?
+    @Flag(help: "Measure even if the corpus changed since the run trained on it (the change is reported in the result).") var allowCorpusChange = false
 
     func run() throws {
-        let loaded = try LoadedCheckpoint(path: checkpoint)
+        let loaded = try LoadedCheckpoint(path: checkpoint, allowCorpusChange: allowCorpusChange)
         let config = loaded.checkpoint.config
         let B = probeBatch ?? config.probeBatch
         let probe = try ProbeBatch(validation: loaded.corpus.validation, batchSize: B, sequenceLength: config.model.seq, seed: config.seed)
@@ -28,6 +29,6 @@ struct MetricsCommand: ParsableCommand {
             JSONMember("probe_batch", .int(Int64(B))),
             JSONMember("probe_loss", .double(report.loss)),
         ]
-        print(JSONValue.object(members + report.perTapMembers + report.summaryMembers).serialized())
+        print(JSONValue.object(members + report.perTapMembers + report.summaryMembers + loaded.corpusChangeMembers).serialized())
     }
 }

@@ -142,7 +142,6 @@ struct FaultTests {
         let bytes = try FileBytes.read(path)
         let contents = try Safetensors.decode(bytes)
         var tensors = contents.tensors, metadata = contents.metadata
-        metadata["data_sha256"] = nil
         let expected: String
         switch fault {
         case "shape":
@@ -179,6 +178,8 @@ struct FaultTests {
             expectRejection(path, containing: "does not match the recorded")
             return
         }
+        // The digest is recomputed so that the check under test, not the digest, rejects the file.
+        metadata["tensors_sha256"] = try Checkpoint.tensorsDigest(tensors)
         try Safetensors.write(tensors, metadata: metadata, to: path)
         expectRejection(path, containing: expected)
     }
