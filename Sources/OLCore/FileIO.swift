@@ -12,14 +12,39 @@ public enum AtomicFile {
     /// Writes `bytes` to `path` atomically. On any error the target is left as it was and the temporary
     /// file is removed.
     public static func write(_ bytes: [UInt8], to path: String) throws {
+        try stage(bytes, for: path).commit()
+    }
+
+    /// A file written and flushed under a temporary name beside its target, not yet renamed over it.
+    /// Staging every file of a multi-file update first means a full disk fails before any target changes.
+    public struct StagedFile {
+        public let path: String
+        let temporary: String
+
+        /// Renames the staged file over its target and syncs the directory.
+        public func commit() throws {
+            guard rename(temporary, path) == 0 else {
+                let reason = errnoText()
+                unlink(temporary)
+                throw OutlierLabError("cannot write \(path): \(reason)")
+            }
+            let directoryFD = open(FilePath.directory(of: path), O_RDONLY | O_CLOEXEC)
+            if directoryFD >= 0 {
+                _ = fsync(directoryFD)
+                close(directoryFD)
+            }
+        }
+
+        /// Removes the staged file; the target stays as it was.
+        public func discard() { unlink(temporary) }
+    }
+
+    /// Writes `bytes` to a temporary file beside `path` and flushes it; on any error nothing is left.
+    public static func stage(_ bytes: [UInt8], for path: String) throws -> StagedFile {
         let directory = FilePath.directory(of: path)
         let temporary = "\(directory)/.\(FilePath.lastComponent(of: path)).tmp-\(getpid())-\(nextSerial())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw OutlierLabError("cannot write \(path): \(errnoText())") }
-        var ok = false
-        defer {
-            if !ok { unlink(temporary) }
-        }
         do {
             try bytes.withUnsafeBytes { raw in
                 var offset = 0
@@ -35,16 +60,15 @@ public enum AtomicFile {
             guard fsync(fd) == 0 else { throw OutlierLabError("cannot write \(path): \(errnoText())") }
         } catch {
             close(fd)
+            unlink(temporary)
             throw error
         }
-        guard close(fd) == 0 else { throw OutlierLabError("cannot write \(path): \(errnoText())") }
-        guard rename(temporary, path) == 0 else { throw OutlierLabError("cannot write \(path): \(errnoText())") }
-        ok = true
-        let directoryFD = open(directory, O_RDONLY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            _ = fsync(directoryFD)
-            close(directoryFD)
+        guard close(fd) == 0 else {
+            let reason = errnoText()
+            unlink(temporary)
+            throw OutlierLabError("cannot write \(path): \(reason)")
         }
+        return StagedFile(path: path, temporary: temporary)
     }
 
     /// Writes UTF-8 text atomically.

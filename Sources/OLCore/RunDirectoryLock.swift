@@ -18,11 +18,11 @@ public final class RunDirectoryLock: @unchecked Sendable {
     public let directory: String
     private var fd: Int32
 
-    /// Takes the lock of the existing directory `directory` without waiting. A directory locked by
-    /// another writer throws one line naming that writer's PID.
-    public init(directory: String) throws {
+    /// Takes the lock of the existing directory `directory` without waiting, in the lock file `name`.
+    /// A directory locked by another writer throws one line naming that writer's PID.
+    public init(directory: String, name: String = RunDirectoryLock.fileName) throws {
         self.directory = directory
-        let path = directory + "/" + Self.fileName
+        let path = directory + "/" + name
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw OutlierLabError("cannot lock \(directory): cannot open \(path): \(errnoText())") }
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {

@@ -99,6 +99,17 @@ struct RunDirectoryTests {
         #expect(!FilePath.exists(directory))
     }
 
+    @Test("a killed checkpoint write's temporary file is removed when the run is resumed")
+    func staleCheckpointTemporaryRemoved() throws {
+        let directory = try scratchDirectory("stale-temporary")
+        try Trainer(config: try tinyConfig(steps: 20), directory: directory).run(stopAfter: 10)
+        let stale = directory + "/.checkpoint.safetensors.tmp-99999999-7"
+        try AtomicFile.write(Array(repeating: 0, count: 4096), to: stale)
+        _ = try Trainer(resuming: directory)
+        #expect(!FilePath.exists(stale))
+        #expect(!(try FilePath.entries(of: directory)).contains { AtomicFile.temporaryOwner($0) != nil })
+    }
+
     // MARK: 2. The recorded corpus
 
     @Test("a relative corpus path is stored absolute; resume, eval and metrics refuse a changed corpus unless allowed, which is recorded")
