@@ -7,9 +7,30 @@ import Darwin
 
 /// Graceful stop on SIGINT / SIGTERM: the handler only records the signal; long-running loops (training,
 /// the audit) poll `requested` between steps, write a checkpoint and return. A second signal of the
-/// same kind falls back to the default action, so a stuck process can still be stopped with Ctrl-C twice.
+/// same kind falls back to the default action, so a stuck process can still be stopped with Ctrl-C twice,
+/// except inside `deferringSecondSignal` (a checkpoint write): there it is held until the write is done,
+/// then acted on, so a second Ctrl-C still ends the process but never between a checkpoint's bytes.
 public enum Interruption {
     private static let signalNumber = Atomic<Int32>(0)
+    fileprivate static let deferring = Atomic<Bool>(false)
+    fileprivate static let heldSignal = Atomic<Int32>(0)
+
+    /// Runs `body` with a second SIGINT/SIGTERM held back; a held signal takes its default action (the
+    /// process ends with it) as soon as `body` returns or throws.
+    public static func deferringSecondSignal<R>(_ body: () throws -> R) rethrows -> R {
+        deferring.store(true, ordering: .sequentiallyConsistent)
+        defer {
+            deferring.store(false, ordering: .sequentiallyConsistent)
+            let held = heldSignal.exchange(0, ordering: .sequentiallyConsistent)
+            if held != 0 {
+                signal(held, SIG_DFL)
+                raise(held)
+            } else if let first = requested {
+                signal(first, SIG_DFL)  // what the handler would have done outside the section
+            }
+        }
+        return try body()
+    }
 
     /// Installs the handlers (idempotent) and unblocks both signals: a process started by a parent that
     /// blocks them (test runners, some supervisors) inherits that mask and would otherwise never see them.
@@ -42,6 +63,11 @@ public enum Interruption {
 }
 
 private func handleSignal(_ number: Int32) {
+    if Interruption.requested != nil && Interruption.deferring.load(ordering: .sequentiallyConsistent) {
+        Interruption.heldSignal.store(number, ordering: .sequentiallyConsistent)
+        return
+    }
     Interruption.record(number)
-    signal(number, SIG_DFL)
+    // Inside a deferred section the handler stays, so a second signal is held rather than fatal.
+    if !Interruption.deferring.load(ordering: .sequentiallyConsistent) { signal(number, SIG_DFL) }
 }

@@ -310,7 +310,7 @@ public final class Trainer {
     /// says what survived: writes are atomic, so every file on disk is still its previous complete version.
     private func writeOutput(_ name: String, _ write: (String) throws -> Void) throws {
         do {
-            try write(directory + "/" + name)
+            try Interruption.deferringSecondSignal { try write(directory + "/" + name) }
         } catch let error as OutlierLabError {
             throw OutlierLabError("step \(step): \(error.message); the files already in \(directory) are unchanged, continue with: olab train --resume \(directory)")
         }
@@ -444,35 +444,14 @@ extension TrainingConfig {
     /// synthetic corpus, computed with overflow checks. Without it an absurd width, depth or batch
     /// (from a config file or a corrupt checkpoint) would trap on overflow or die allocating.
     public func requireFitsInMemory(source: String) throws {
-        let d = model.width, L = model.layers, T = model.seq, V = model.vocab
         let rows = max(batch, probeBatch)
-        func product(_ factors: Int...) -> Int? {
-            var result = 1
-            for factor in factors {
-                let (next, overflow) = result.multipliedReportingOverflow(by: factor)
-                if overflow { return nil }
-                result = next
-            }
-            return result
-        }
-        func sum(_ terms: Int?...) -> Int? {
-            var result = 0
-            for term in terms {
-                guard let term else { return nil }
-                let (next, overflow) = result.addingReportingOverflow(term)
-                if overflow { return nil }
-                result = next
-            }
-            return result
-        }
-        let parameters = sum(product(V, d), product(T, d), product(L, 12, d, d))
-        let activations = sum(product(rows, T, d, L, 4), product(rows, T, V))
-        let floats = sum(parameters.flatMap { product($0, 4) }, activations)
-        let bytes = sum(floats.flatMap { product($0, 4) }, corpus == "synthetic" ? syntheticBytes : 0)
-        let available = Int(sysconf(Int32(_SC_PHYS_PAGES))) &* Int(sysconf(Int32(_SC_PAGESIZE)))
-        guard let bytes, bytes <= available else {
-            let needed = bytes.map { "at least \($0 >> 20) MiB" } ?? "more memory than can be addressed"
-            throw OutlierLabError("\(source): this config (width \(d), layers \(L), seq \(T), batch \(rows)) needs \(needed), more than the \(available >> 20) MiB of this machine; reduce width, layers, seq or batch")
+        let bytes = SizeLimits.sum(SizeLimits.modelBytes(model, rows: rows, parameterCopies: 4), corpus == "synthetic" ? syntheticBytes : 0)
+        try SizeLimits.requireMemory(bytes, source: source,
+                                     what: "this config (width \(model.width), layers \(model.layers), seq \(model.seq), batch \(rows))",
+                                     remedy: "reduce width, layers, seq or batch")
+        // Token counts over the schedule (throughput, progress) must be representable.
+        guard SizeLimits.product(steps, batch, model.seq) != nil else {
+            throw OutlierLabError("\(source): steps \(steps) × batch \(batch) × seq \(model.seq) tokens is more than can be counted; reduce steps")
         }
     }
 }

@@ -41,18 +41,16 @@ struct BenchCommand: ParsableCommand {
             options.seed = value
         }
         try options.validate()
-        if let workers = try Self.count(threads, "--threads") { Parallel.workerCount = workers }
+        if let threads { Parallel.workerCount = try SizeLimits.count(text: threads, "--threads", atMost: SizeLimits.maximumThreads) }
         let report = try Benchmark.run(options) { step in
             let line = "bench: \(step)\n"
             _ = line.withCString { write(2, $0, strlen($0)) }   // progress on stderr, results on stdout
         }
-        print(json ? report.json.serialized(pretty: true) : report.table)
+        try printResult(json ? report.json.serialized(pretty: true) : report.table)
     }
 
-    /// A positive integer flag value, or nil when the flag is absent.
+    /// A positive integer flag value (at most `SizeLimits.maximumBenchCount`), or nil when the flag is absent.
     static func count(_ text: String?, _ flag: String) throws -> Int? {
-        guard let text else { return nil }
-        guard let value = Int(text), value >= 1 else { throw OutlierLabError("\(flag) must be a positive integer, got '\(text)'") }
-        return value
+        try text.map { try SizeLimits.count(text: $0, flag, atMost: SizeLimits.maximumBenchCount) }
     }
 }

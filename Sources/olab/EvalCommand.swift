@@ -23,25 +23,44 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Bit width of --quant: 8|6|4.") var bits: Int = 8
     @Option(help: "Validation windows (default: the run's eval_windows).") var windows: Int?
     @Option(help: "Windows per forward call, the span of a per-tensor dynamic scale (default: all windows in one call).") var batch: Int?
-    @Option(help: "w8a8-static: calibration batches from the train split.") var calibrationBatches: Int = 8
-    @Option(help: "w8a8-static: calibration crop seed.") var calibrationSeed: UInt64 = 0
+    @Option(help: "w8a8-static: calibration batches from the train split (default 8).") var calibrationBatches: Int?
+    @Option(help: "w8a8-static: calibration crop seed (default 0).") var calibrationSeed: UInt64?
     @Option(help: "w8a8-static: per-batch percentile range (e.g. 99.999) instead of min/max.") var percentile: Double?
     @Flag(help: "Evaluate even if the corpus changed since the run trained on it (the change is reported in the result).") var allowCorpusChange = false
 
     func run() throws {
         let settings = try quant.map { try QuantSettings(parsing: $0, bits: bits) }
         if quant == nil && bits != 8 { throw OutlierLabError("--bits needs --quant") }
+        // Flags of the static scheme are refused with any other, as train refuses flags of another optimiser.
+        if settings?.scheme != .w8a8Static {
+            let given = [("--calibration-batches", calibrationBatches != nil), ("--calibration-seed", calibrationSeed != nil),
+                         ("--percentile", percentile != nil)].filter(\.1).map(\.0)
+            if let flag = given.first { throw OutlierLabError("\(flag) applies only to --quant w8a8-static") }
+        }
+        if let windows = self.windows { _ = try SizeLimits.count(windows, "--windows", atMost: Int.max) }
+        if let batch { _ = try SizeLimits.count(batch, "--batch", atMost: Int.max) }
+        let calibrationBatches = try SizeLimits.count(self.calibrationBatches ?? 8, "--calibration-batches", atMost: SizeLimits.maximumCalibrationBatches)
         let loaded = try LoadedCheckpoint(path: checkpoint, allowCorpusChange: allowCorpusChange)
         let config = loaded.checkpoint.config
-        let windows = try EvaluationWindows(validation: loaded.corpus.validation, count: self.windows ?? config.evalWindows,
-                                            sequenceLength: config.model.seq)
-        let batch = self.batch ?? windows.count
-        guard batch > 0 else { throw OutlierLabError("--batch must be positive, got \(batch)") }
+        let T = config.model.seq
+        let available = EvaluationWindows.maximumCount(validationBytes: loaded.corpus.validation.count, sequenceLength: T)
+        let windowCount = self.windows ?? config.evalWindows
+        guard windowCount <= available else {
+            throw OutlierLabError("--windows \(windowCount): the validation split of \(loaded.corpus.validation.count) bytes holds at most \(available) windows of \(T) tokens")
+        }
+        let windows = try EvaluationWindows(validation: loaded.corpus.validation, count: windowCount, sequenceLength: T)
+        let batch = try SizeLimits.count(self.batch ?? windows.count, "--batch", atMost: windows.count)
+        let quantised = settings != nil
+        let calibrationBytes = settings?.scheme == .w8a8Static ? SizeLimits.product(calibrationBatches, batch, T, 8) : 0
+        try SizeLimits.requireMemory(SizeLimits.sum(SizeLimits.modelBytes(config.model, rows: batch, parameterCopies: quantised ? 2 : 1),
+                                                    SizeLimits.product(batch, T, 16), calibrationBytes),
+                                     source: "olab eval", what: "evaluating \(batch) windows of \(T) tokens per call",
+                                     remedy: "pass a smaller --batch\(settings?.scheme == .w8a8Static ? " or --calibration-batches" : "")")
         var members = [JSONMember("checkpoint", .string(checkpoint)), JSONMember("step", .int(Int64(loaded.checkpoint.step)))]
         if let settings {
             let calibration = settings.scheme == .w8a8Static
                 ? StaticCalibration(train: loaded.corpus.train, batches: calibrationBatches, batchSize: batch,
-                                    seed: calibrationSeed, percentile: percentile)
+                                    seed: calibrationSeed ?? 0, percentile: percentile)
                 : nil
             let result = try QuantizedEvaluation.evaluate(config: config.model, parameters: loaded.parameters, windows: windows,
                                                           settings: settings, batch: batch, calibration: calibration)
@@ -57,7 +76,7 @@ struct EvalCommand: ParsableCommand {
                                                 "seq": .int(Int64(windows.sequenceLength))])),
             ]
         }
-        print(JSONValue.object(members + loaded.corpusChangeMembers).serialized())
+        try printResult(JSONValue.object(members + loaded.corpusChangeMembers).serialized())
     }
 }
 

@@ -39,7 +39,10 @@ struct FuzzCommand: ParsableCommand {
     static let source = "fuzz-input"
 
     func run() throws {
-        guard iterations >= 0, maxInputBytes > 0 else { throw OutlierLabError("--iterations must be non-negative and --max-input-bytes positive") }
+        guard (0...1_000_000_000).contains(iterations) else { throw OutlierLabError("--iterations must be in 0...1000000000, got \(iterations)") }
+        _ = try SizeLimits.count(maxInputBytes, "--max-input-bytes", atMost: 64 << 20)
+        _ = try SizeLimits.count(maxRssMb, "--max-rss-mb", atMost: 1 << 20)
+        _ = try SizeLimits.count(Int(timeout), "--timeout", atMost: 3600)
         let seeds = try FuzzSeeds.inputs(for: target)
         var random = RandomStream(seed: seed, purpose: "fuzz-" + target.rawValue)
         var accepted = 0, rejected = 0, largest = 0
@@ -65,7 +68,7 @@ struct FuzzCommand: ParsableCommand {
         let seconds = monotonicClock() - started
         let peak = peakResidentMiB()
         let tenths = Int((seconds * 10).rounded())
-        print("fuzz \(target.rawValue): \(iterations) iterations, seed \(seed): \(accepted) accepted, \(rejected) rejected cleanly, 0 failures; "
+        try printResult("fuzz \(target.rawValue): \(iterations) iterations, seed \(seed): \(accepted) accepted, \(rejected) rejected cleanly, 0 failures; "
             + "\(tenths / 10).\(tenths % 10) s, peak RSS \(peak) MiB, largest input \(largest) bytes")
         guard peak <= maxRssMb else { throw OutlierLabError("fuzz \(target.rawValue): peak RSS \(peak) MiB exceeds --max-rss-mb \(maxRssMb)") }
     }

@@ -18,9 +18,14 @@ struct MetricsCommand: ParsableCommand {
     @Flag(help: "Measure even if the corpus changed since the run trained on it (the change is reported in the result).") var allowCorpusChange = false
 
     func run() throws {
+        if let probeBatch { _ = try SizeLimits.count(probeBatch, "--probe-batch", atMost: Int.max) }
         let loaded = try LoadedCheckpoint(path: checkpoint, allowCorpusChange: allowCorpusChange)
         let config = loaded.checkpoint.config
         let B = probeBatch ?? config.probeBatch
+        try SizeLimits.requireMemory(SizeLimits.sum(SizeLimits.modelBytes(config.model, rows: B, parameterCopies: 1),
+                                                    SizeLimits.product(B, config.model.seq, 16)),
+                                     source: "olab metrics", what: "a probe batch of \(B) sequences of \(config.model.seq) tokens",
+                                     remedy: "pass a smaller --probe-batch")
         let probe = try ProbeBatch(validation: loaded.corpus.validation, batchSize: B, sequenceLength: config.model.seq, seed: config.seed)
         let report = ProbeReport(model: try GPT(config: config.model, parameters: loaded.parameters, maxBatch: B), probe: probe)
         let members = [
@@ -29,6 +34,6 @@ struct MetricsCommand: ParsableCommand {
             JSONMember("probe_batch", .int(Int64(B))),
             JSONMember("probe_loss", .double(report.loss)),
         ]
-        print(JSONValue.object(members + report.perTapMembers + report.summaryMembers + loaded.corpusChangeMembers).serialized())
+        try printResult(JSONValue.object(members + report.perTapMembers + report.summaryMembers + loaded.corpusChangeMembers).serialized())
     }
 }

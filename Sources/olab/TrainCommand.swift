@@ -34,12 +34,14 @@ struct TrainCommand: ParsableCommand {
             let directory = out ?? "runs/" + String(SHA256.hex(Array(config.json.serialized().utf8)).prefix(12))
             trainer = try Trainer(config: config, directory: directory)
         }
-        for note in trainer.notes { writeStandardError("note: \(note)\n") }
+        for note in trainer.notes { writeStandardError("note: \(boundedLine(note))\n") }
         Interruption.install()
         let live = standardErrorIsTerminal
         let every = trainer.config.logEvery
         try trainer.run(stopAfter: stopAfter) { progress in
-            let remainingTokens = Double((min(stopAfter ?? progress.steps, progress.steps) - progress.step) * trainer.config.batch * trainer.config.model.seq)
+            // In Double: steps near Int.max times batch and seq would overflow Int.
+            let remainingTokens = Double(min(stopAfter ?? progress.steps, progress.steps) - progress.step)
+                * Double(trainer.config.batch) * Double(trainer.config.model.seq)
             let eta = progress.tokensPerSecond > 0 ? remainingTokens / progress.tokensPerSecond : .nan
             let line = "step \(progress.step)/\(progress.steps)  loss \(String(progress.loss.rounded(toPlaces: 4)))  "
                 + "\(Int(progress.tokensPerSecond)) tok/s  ETA \(durationText(eta))"
@@ -54,7 +56,7 @@ struct TrainCommand: ParsableCommand {
             let reason = Interruption.requested.map { "interrupted by signal \($0)" } ?? "stopped"
             writeStandardError("\(reason) at step \(trainer.step), checkpoint written; continue with: olab train --resume \(trainer.directory)\n")
         }
-        print(trainer.directory)
+        try printResult(trainer.directory)
         if let signal = Interruption.requested { throw ExitCode(Interruption.exitStatus(for: signal)) }
     }
 }
