@@ -34,7 +34,12 @@ public struct GoldenManifest: Sendable, Equatable {
     public static func read(goldensDirectory: String) throws -> GoldenManifest {
         let path = "\(goldensDirectory)/\(fileName)"
         guard FilePath.exists(path) else { return GoldenManifest() }
-        let json = try JSONValue.parse(bytes: try FileBytes.read(path), source: path)
+        return try decode(try FileBytes.read(path), source: path)
+    }
+
+    /// A manifest from its bytes; `source` names it in errors.
+    public static func decode(_ bytes: [UInt8], source path: String) throws -> GoldenManifest {
+        let json = try JSONValue.parse(bytes: bytes, source: path)
         guard json["manifest_version"]?.intValue == manifestVersion, let goldens = json["goldens"]?.objectMembers else {
             throw OutlierLabError("\(path): not a version \(manifestVersion) golden manifest (needs manifest_version and a goldens object)")
         }
@@ -54,7 +59,7 @@ public struct GoldenManifest: Sendable, Equatable {
 
     /// Why `relative` cannot name a golden inside `Goldens/` (absolute, `..`, `.` or empty components,
     /// control characters, not a .golden.gz file), or nil when it can.
-    static func pathProblem(_ relative: String) -> String? {
+    public static func pathProblem(_ relative: String) -> String? {
         if relative.hasPrefix("/") { return "is an absolute path" }
         if relative.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) { return "holds a control character" }
         let components = relative.split(separator: "/", omittingEmptySubsequences: false)
@@ -65,7 +70,7 @@ public struct GoldenManifest: Sendable, Equatable {
     }
 
     /// The manifest's bytes, entries sorted by path so diffs stay small.
-    func encoded() -> [UInt8] {
+    public func encoded() -> [UInt8] {
         let members = entries.keys.sorted().map { path in
             let entry = entries[path]!
             return JSONMember(path, .object([

@@ -28,7 +28,17 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "w8a8-static: per-batch percentile range (e.g. 99.999) instead of min/max.") var percentile: Double?
     @Flag(help: "Evaluate even if the corpus changed since the run trained on it (the change is reported in the result).") var allowCorpusChange = false
 
-    func run() throws {
+    /// The checked sizes of one evaluation.
+    struct Sizes {
+        var settings: QuantSettings?
+        var windows: Int
+        var batch: Int
+        var calibrationBatches: Int
+    }
+
+    /// Every flag checked against the run's config and validation split before anything is allocated:
+    /// the one path for sizes (`SizeLimits`), also what `olab fuzz --target flags` drives.
+    func sizes(config: TrainingConfig, validationBytes: Int) throws -> Sizes {
         let settings = try quant.map { try QuantSettings(parsing: $0, bits: bits) }
         if quant == nil && bits != 8 { throw OutlierLabError("--bits needs --quant") }
         // Flags of the static scheme are refused with any other, as train refuses flags of another optimiser.
@@ -37,25 +47,30 @@ struct EvalCommand: ParsableCommand {
                          ("--percentile", percentile != nil)].filter(\.1).map(\.0)
             if let flag = given.first { throw OutlierLabError("\(flag) applies only to --quant w8a8-static") }
         }
-        if let windows = self.windows { _ = try SizeLimits.count(windows, "--windows", atMost: Int.max) }
+        if let windows { _ = try SizeLimits.count(windows, "--windows", atMost: Int.max) }
         if let batch { _ = try SizeLimits.count(batch, "--batch", atMost: Int.max) }
         let calibrationBatches = try SizeLimits.count(self.calibrationBatches ?? 8, "--calibration-batches", atMost: SizeLimits.maximumCalibrationBatches)
-        let loaded = try LoadedCheckpoint(path: checkpoint, allowCorpusChange: allowCorpusChange)
-        let config = loaded.checkpoint.config
         let T = config.model.seq
-        let available = EvaluationWindows.maximumCount(validationBytes: loaded.corpus.validation.count, sequenceLength: T)
-        let windowCount = self.windows ?? config.evalWindows
+        let available = EvaluationWindows.maximumCount(validationBytes: validationBytes, sequenceLength: T)
+        let windowCount = windows ?? config.evalWindows
         guard windowCount <= available else {
-            throw OutlierLabError("--windows \(windowCount): the validation split of \(loaded.corpus.validation.count) bytes holds at most \(available) windows of \(T) tokens")
+            throw OutlierLabError("--windows \(windowCount): the validation split of \(validationBytes) bytes holds at most \(available) windows of \(T) tokens")
         }
-        let windows = try EvaluationWindows(validation: loaded.corpus.validation, count: windowCount, sequenceLength: T)
-        let batch = try SizeLimits.count(self.batch ?? windows.count, "--batch", atMost: windows.count)
-        let quantised = settings != nil
+        let batch = try SizeLimits.count(self.batch ?? windowCount, "--batch", atMost: windowCount)
         let calibrationBytes = settings?.scheme == .w8a8Static ? SizeLimits.product(calibrationBatches, batch, T, 8) : 0
-        try SizeLimits.requireMemory(SizeLimits.sum(SizeLimits.modelBytes(config.model, rows: batch, parameterCopies: quantised ? 2 : 1),
+        try SizeLimits.requireMemory(SizeLimits.sum(SizeLimits.modelBytes(config.model, rows: batch, parameterCopies: settings != nil ? 2 : 1),
                                                     SizeLimits.product(batch, T, 16), calibrationBytes),
                                      source: "olab eval", what: "evaluating \(batch) windows of \(T) tokens per call",
                                      remedy: "pass a smaller --batch\(settings?.scheme == .w8a8Static ? " or --calibration-batches" : "")")
+        return Sizes(settings: settings, windows: windowCount, batch: batch, calibrationBatches: calibrationBatches)
+    }
+
+    func run() throws {
+        let loaded = try LoadedCheckpoint(path: checkpoint, allowCorpusChange: allowCorpusChange)
+        let config = loaded.checkpoint.config
+        let sizes = try sizes(config: config, validationBytes: loaded.corpus.validation.count)
+        let (settings, batch, calibrationBatches) = (sizes.settings, sizes.batch, sizes.calibrationBatches)
+        let windows = try EvaluationWindows(validation: loaded.corpus.validation, count: sizes.windows, sequenceLength: config.model.seq)
         var members = [JSONMember("checkpoint", .string(checkpoint)), JSONMember("step", .int(Int64(loaded.checkpoint.step)))]
         if let settings {
             let calibration = settings.scheme == .w8a8Static

@@ -17,15 +17,21 @@ struct MetricsCommand: ParsableCommand {
     @Option(help: "Sequences in the probe batch (default: the run's probe_batch).") var probeBatch: Int?
     @Flag(help: "Measure even if the corpus changed since the run trained on it (the change is reported in the result).") var allowCorpusChange = false
 
-    func run() throws {
-        if let probeBatch { _ = try SizeLimits.count(probeBatch, "--probe-batch", atMost: Int.max) }
-        let loaded = try LoadedCheckpoint(path: checkpoint, allowCorpusChange: allowCorpusChange)
-        let config = loaded.checkpoint.config
-        let B = probeBatch ?? config.probeBatch
+    /// `--probe-batch` (or the run's) checked by `SizeLimits` against memory before anything is allocated.
+    func probeBatchSize(config: TrainingConfig) throws -> Int {
+        let B = try SizeLimits.count(probeBatch ?? config.probeBatch, "--probe-batch", atMost: Int.max)
         try SizeLimits.requireMemory(SizeLimits.sum(SizeLimits.modelBytes(config.model, rows: B, parameterCopies: 1),
                                                     SizeLimits.product(B, config.model.seq, 16)),
                                      source: "olab metrics", what: "a probe batch of \(B) sequences of \(config.model.seq) tokens",
                                      remedy: "pass a smaller --probe-batch")
+        return B
+    }
+
+    func run() throws {
+        if let probeBatch { _ = try SizeLimits.count(probeBatch, "--probe-batch", atMost: Int.max) }
+        let loaded = try LoadedCheckpoint(path: checkpoint, allowCorpusChange: allowCorpusChange)
+        let config = loaded.checkpoint.config
+        let B = try probeBatchSize(config: config)
         let probe = try ProbeBatch(validation: loaded.corpus.validation, batchSize: B, sequenceLength: config.model.seq, seed: config.seed)
         let report = ProbeReport(model: try GPT(config: config.model, parameters: loaded.parameters, maxBatch: B), probe: probe)
         let members = [
