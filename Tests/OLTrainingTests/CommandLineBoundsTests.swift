@@ -9,11 +9,14 @@ import Testing
 /// be written is an error, and an error is one bounded line.
 @Suite("Command line: bounded sizes, exact numbers, checked output, bounded error lines")
 struct CommandLineBoundsTests {
-    /// A finished tiny run's final checkpoint (2 evaluation windows, probe batch 1).
-    static func trainedCheckpoint(_ label: String) throws -> String {
-        let directory = try scratchDirectory("bounds-\(label)")
+    /// A finished tiny run's final checkpoint (2 evaluation windows, probe batch 1), trained once for
+    /// every test here (none of them writes to it).
+    static func trainedCheckpoint(_ label: String) throws -> String { try shared.get() }
+
+    private static let shared = Result<String, any Error> {
+        let directory = try scratchDirectory("bounds")
         let result = try runOlab(["train"] + RunDirectoryTests.tiny + ["--out", directory + "/run"])
-        try #require(result.status == 0, "\(result.err)")
+        guard result.status == 0 else { throw OutlierLabError("training the shared checkpoint failed: \(result.err)") }
         return directory + "/run/model.safetensors"
     }
 
