@@ -449,6 +449,10 @@ extension TrainingConfig {
         try SizeLimits.requireMemory(bytes, source: source,
                                      what: "this config (width \(model.width), layers \(model.layers), seq \(model.seq), batch \(rows))",
                                      remedy: "reduce width, layers, seq or batch")
+        // The summary's W8A8 evaluation runs every window in one forward call (one dynamic scale).
+        try SizeLimits.requireMemory(SizeLimits.modelBytes(model, rows: evalWindows, parameterCopies: 2), source: source,
+                                     what: "evaluating eval_windows \(evalWindows) windows of \(model.seq) tokens in one call",
+                                     remedy: "reduce eval_windows")
         // Token counts over the schedule (throughput, progress) must be representable.
         guard SizeLimits.product(steps, batch, model.seq) != nil else {
             throw OutlierLabError("\(source): steps \(steps) × batch \(batch) × seq \(model.seq) tokens is more than can be counted; reduce steps")

@@ -44,6 +44,7 @@ struct CommandLineBoundsTests {
     @Test("size flags of train, bench and fuzz are bounded, and --steps near Int64.max is refused, not trapped on", arguments: [
         (["train", "--steps", "9223372036854775807"], "tokens is more than can be counted; reduce steps"),
         (["train", "--batch", "9223372036854775807"], "needs more memory than can be addressed"),
+        (["train", "--eval-windows", "9223372036854775807"], "evaluating eval_windows 9223372036854775807 windows of"),
         (["bench", "--repeats", "99999999999"], "--repeats must be at most 1000000, got 99999999999"),
         (["bench", "--threads", "100000"], "--threads must be at most 1024, got 100000"),
         (["bench", "--steps", "0"], "--steps must be a positive integer, got 0"),
