@@ -12,14 +12,39 @@ public enum AtomicFile {
     /// Writes `bytes` to `path` atomically. On any error the target is left as it was and the temporary
     /// file is removed.
     public static func write(_ bytes: [UInt8], to path: String) throws {
+        try stage(bytes, for: path).commit()
+    }
+
+    /// A file written and flushed under a temporary name beside its target, not yet renamed over it.
+    /// Staging every file of a multi-file update first means a full disk fails before any target changes.
+    public struct StagedFile {
+        public let path: String
+        let temporary: String
+
+        /// Renames the staged file over its target and syncs the directory.
+        public func commit() throws {
+            guard rename(temporary, path) == 0 else {
+                let reason = errnoText()
+                unlink(temporary)
+                throw OutlierLabError("cannot write \(path): \(reason)")
+            }
+            let directoryFD = open(FilePath.directory(of: path), O_RDONLY | O_CLOEXEC)
+            if directoryFD >= 0 {
+                _ = fsync(directoryFD)
+                close(directoryFD)
+            }
+        }
+
+        /// Removes the staged file; the target stays as it was.
+        public func discard() { unlink(temporary) }
+    }
+
+    /// Writes `bytes` to a temporary file beside `path` and flushes it; on any error nothing is left.
+    public static func stage(_ bytes: [UInt8], for path: String) throws -> StagedFile {
         let directory = FilePath.directory(of: path)
         let temporary = "\(directory)/.\(FilePath.lastComponent(of: path)).tmp-\(getpid())-\(nextSerial())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw OutlierLabError("cannot write \(path): \(errnoText())") }
-        var ok = false
-        defer {
-            if !ok { unlink(temporary) }
-        }
         do {
             try bytes.withUnsafeBytes { raw in
                 var offset = 0
@@ -35,21 +60,51 @@ public enum AtomicFile {
             guard fsync(fd) == 0 else { throw OutlierLabError("cannot write \(path): \(errnoText())") }
         } catch {
             close(fd)
+            unlink(temporary)
             throw error
         }
-        guard close(fd) == 0 else { throw OutlierLabError("cannot write \(path): \(errnoText())") }
-        guard rename(temporary, path) == 0 else { throw OutlierLabError("cannot write \(path): \(errnoText())") }
-        ok = true
-        let directoryFD = open(directory, O_RDONLY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            _ = fsync(directoryFD)
-            close(directoryFD)
+        guard close(fd) == 0 else {
+            let reason = errnoText()
+            unlink(temporary)
+            throw OutlierLabError("cannot write \(path): \(reason)")
         }
+        return StagedFile(path: path, temporary: temporary)
     }
 
     /// Writes UTF-8 text atomically.
     public static func write(_ text: String, to path: String) throws {
         try write(Array(text.utf8), to: path)
+    }
+
+    /// The process that owns `name` if it is one of our temporary files (`.<target>.tmp-<pid>-<serial>`).
+    public static func temporaryOwner(_ name: String) -> Int32? {
+        let bytes = Array(name.utf8), marker = Array(".tmp-".utf8)
+        guard name.hasPrefix("."), bytes.count > marker.count + 1 else { return nil }
+        var start = bytes.count - marker.count
+        while start >= 1 && !bytes[start ..< start + marker.count].elementsEqual(marker) { start -= 1 }
+        guard start >= 1 else { return nil }
+        let parts = String(decoding: bytes[(start + marker.count)...], as: UTF8.self).split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+              let pid = Int32(parts[0]) else { return nil }
+        return pid
+    }
+
+    /// Removes the temporary files a killed writer left in `directory` (not below it). With
+    /// `onlyDeadOwners`, only those whose process no longer exists on this machine; without it, every
+    /// one: right for a directory the caller holds a `RunDirectoryLock` on, since no one else writes there.
+    /// Returns the names removed.
+    @discardableResult
+    public static func removeTemporaries(in directory: String, onlyDeadOwners: Bool = false) -> [String] {
+        guard let names = try? FilePath.entries(of: directory) else { return [] }
+        var removed: [String] = []
+        for name in names {
+            guard let owner = temporaryOwner(name) else { continue }
+            if onlyDeadOwners && (owner == getpid() || kill(owner, 0) == 0 || errno != ESRCH) { continue }
+            var info = stat()
+            guard lstat(directory + "/" + name, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            if unlink(directory + "/" + name) == 0 { removed.append(name) }
+        }
+        return removed
     }
 
     nonisolated(unsafe) private static var serial = 0
@@ -105,6 +160,24 @@ public enum FilePath {
     }
 
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    /// Whether `path` itself is a symbolic link (not followed).
+    public static func isSymbolicLink(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK
+    }
+
+    /// The names in `directory` (without `.` and `..`), in byte order.
+    public static func entries(of directory: String) throws -> [String] {
+        guard let handle = opendir(directory) else { throw OutlierLabError("cannot list \(directory): \(errnoText())") }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
 
     public static func isDirectory(_ path: String) -> Bool {
         var info = stat()

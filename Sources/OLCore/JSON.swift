@@ -21,6 +21,12 @@ public indirect enum JSONValue: Equatable, Sendable {
         guard let tokener = json_tokener_new() else { throw OutlierLabError("\(source): out of memory parsing JSON") }
         defer { json_tokener_free(tokener) }
         guard bytes.count < Int(Int32.max) else { throw OutlierLabError("\(source): JSON document too large") }
+        if let (number, offset, isInteger) = firstOutOfRangeNumber(bytes) {
+            let shown = number.count > 40 ? String(number.prefix(40)) + "…" : number
+            throw OutlierLabError(isInteger
+                ? "\(source): integer \(shown) at byte \(offset) is out of range (integers must fit in 64 bits; they are refused, not clamped)"
+                : "\(source): number \(shown) at byte \(offset) is out of range (not a finite double)")
+        }
         let terminated = bytes + [0]
         let parsed: OpaquePointer? = terminated.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { chars in
@@ -40,6 +46,38 @@ public indirect enum JSONValue: Equatable, Sendable {
             throw OutlierLabError("\(source): invalid JSON (unexpected text after the document at byte \(end))")
         }
         return try JSONValue(object, source: source)
+    }
+
+    /// The first number token outside strings that json-c would clamp: an integer beyond Int64 (json-c
+    /// saturates it silently) or a decimal beyond the finite doubles (it becomes infinity). Returns its
+    /// text, byte offset and whether it is an integer; malformed tokens are left to json-c to report.
+    static func firstOutOfRangeNumber(_ bytes: [UInt8]) -> (String, Int, Bool)? {
+        var index = 0, inString = false
+        while index < bytes.count {
+            let byte = bytes[index]
+            if inString {
+                if byte == 0x5C { index += 2; continue }          // backslash escape
+                if byte == 0x22 { inString = false }
+                index += 1
+                continue
+            }
+            if byte == 0x22 { inString = true; index += 1; continue }
+            guard byte == 0x2D || (0x30...0x39).contains(byte) else { index += 1; continue }
+            let start = index
+            while index < bytes.count, bytes[index] == 0x2D || bytes[index] == 0x2B || bytes[index] == 0x2E
+                    || bytes[index] == 0x65 || bytes[index] == 0x45 || (0x30...0x39).contains(bytes[index]) {
+                index += 1
+            }
+            let token = bytes[start..<index]
+            let text = String(decoding: token, as: UTF8.self)
+            let digits = token.first == 0x2D ? token.dropFirst() : token[...]
+            if !digits.isEmpty && digits.allSatisfy({ (0x30...0x39).contains($0) }) {
+                if Int64(text) == nil { return (text, start, true) }
+            } else if let value = Double(text), !value.isFinite {
+                return (text, start, false)
+            }
+        }
+        return nil
     }
 
     private init(_ object: OpaquePointer?, source: String) throws {

@@ -127,31 +127,65 @@ extension GoldenStore {
     /// golden (its relative path or `suite/case` id), and unless the rest of `Goldens/` verifies.
     @discardableResult
     public func accept() throws -> AcceptResult {
+        // One accept at a time; under the lock every temporary file in Goldens/ is a killed accept's.
+        try FilePath.makeDirectories(packageRoot + "/.build")
+        let lock = try RunDirectoryLock(directory: packageRoot + "/.build", name: "golden-accept.lock")
+        defer { lock.release() }
+        for directory in DirectoryListing.directories(under: goldensDirectory) { AtomicFile.removeTemporaries(in: directory) }
+        for directory in DirectoryListing.directories(under: candidatesDirectory) { AtomicFile.removeTemporaries(in: directory, onlyDeadOwners: true) }
+
         let reviews = try reviewCandidates()
         guard !reviews.isEmpty else { throw OutlierLabError("no golden candidates in \(candidatesDirectory); record some with GOLDEN_RECORD=missing|failed|all swift test") }
         let replacing = Set(reviews.map(\.relativePath))
-        if let problem = try verifyTree().problems.first(where: { !replacing.contains($0.relativePath) }) {
+        if let problem = try verifyTree(allowEmpty: true).problems.first(where: { !replacing.contains($0.relativePath) }) {
             throw OutlierLabError("refusing to accept while Goldens/ fails verification: \(problem.message)")
         }
         let needing = reviews.filter { $0.status != .unchanged }
         if !needing.isEmpty { try Changelog.requireEntries(for: needing, changelogPath: changelogPath) }
 
+        // Every golden and the manifest are staged (written and flushed under temporary names) before
+        // any is renamed into place: a full disk fails while Goldens/ is still exactly as it was.
         var manifest = try manifest()
-        for review in needing {
-            let target = goldenPath(review.relativePath)
-            try FilePath.makeDirectories(FilePath.directory(of: target))
-            try AtomicFile.write(try FileBytes.read(review.candidate.path), to: target)
-            let file = review.candidate.file
-            manifest.entries[review.relativePath] = .init(
-                sha256: review.candidate.contentSHA256, formatVersion: file.formatVersion, harnessVersion: file.provenance.harnessVersion
-            )
+        var staged: [AtomicFile.StagedFile] = []
+        var createdDirectories: [String] = []
+        do {
+            for review in needing {
+                let target = goldenPath(review.relativePath)
+                try requireInsideGoldens(target)
+                createdDirectories += try FilePath.makeDirectories(FilePath.directory(of: target))
+                staged.append(try AtomicFile.stage(try FileBytes.read(review.candidate.path), for: target))
+                let file = review.candidate.file
+                manifest.entries[review.relativePath] = .init(
+                    sha256: review.candidate.contentSHA256, formatVersion: file.formatVersion, harnessVersion: file.provenance.harnessVersion
+                )
+            }
+            try requireInsideGoldens(manifestPath)
+            try FilePath.makeDirectories(goldensDirectory)
+            staged.append(try AtomicFile.stage(manifest.encoded(), for: manifestPath))
+        } catch {
+            for file in staged { file.discard() }
+            for directory in createdDirectories.reversed() { rmdir(directory) }
+            throw error
         }
-        // Goldens first, manifest last: an interrupted accept leaves a mismatch that verify reports,
-        // and the candidates are still there to accept again.
-        try manifest.write(goldensDirectory: goldensDirectory)
+        // Goldens first, manifest last: an accept killed between renames leaves a mismatch that verify
+        // reports, and the candidates are still there to accept again.
+        for file in staged { try file.commit() }
         for review in reviews { unlink(review.candidate.path) }
         DirectoryListing.removeIfEmpty(candidatesDirectory)
         return AcceptResult(accepted: needing.map(\.relativePath), discardedUnchanged: reviews.filter { $0.status == .unchanged }.map(\.relativePath))
+    }
+
+    /// Refuses a target under `Goldens/` reached through a symbolic link (Goldens itself, a suite
+    /// directory or the file): accept never writes outside the tree.
+    private func requireInsideGoldens(_ target: String) throws {
+        var path = target
+        while path.count >= goldensDirectory.count {
+            if FilePath.isSymbolicLink(path) {
+                throw OutlierLabError("refusing to accept: \(path.escapingControlCharacters) is a symbolic link; Goldens/ must hold real directories and files")
+            }
+            if path == goldensDirectory { break }
+            path = FilePath.directory(of: path)
+        }
     }
 }
 

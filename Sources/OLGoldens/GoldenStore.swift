@@ -62,7 +62,12 @@ public struct GoldenStore: Sendable, Equatable {
 
     /// Checks the whole of `Goldens/` (or the files below `subpath`, relative to it) against the manifest:
     /// every listed golden exists, parses and has its recorded digest; no golden file is unlisted.
-    public func verifyTree(subpath: String? = nil) throws -> (verified: [String], problems: [TreeProblem]) {
+    /// A tree with no goldens at all, or a `Goldens` that is not a directory, is an error: a verification
+    /// that checked nothing must not pass.
+    public func verifyTree(subpath: String? = nil, allowEmpty: Bool = false) throws -> (verified: [String], problems: [TreeProblem]) {
+        if FilePath.isSymbolicLink(goldensDirectory) || (FilePath.exists(goldensDirectory) && !FilePath.isDirectory(goldensDirectory)) {
+            throw OutlierLabError("\(goldensDirectory) is not a directory; nothing to verify")
+        }
         let manifest = try manifest()
         let scope = subpath.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         func inScope(_ relative: String) -> Bool {
@@ -82,6 +87,9 @@ public struct GoldenStore: Sendable, Equatable {
         }
         if let scope, !scope.isEmpty, scope != ".", verified.isEmpty, problems.isEmpty {
             throw OutlierLabError("\(goldenPath(scope)): no goldens there")
+        }
+        if verified.isEmpty && problems.isEmpty && !allowEmpty {
+            throw OutlierLabError("\(goldensDirectory) holds no goldens and \(manifestPath) lists none; nothing was verified")
         }
         return (verified, problems)
     }

@@ -36,12 +36,20 @@ public struct GoldenManifest: Sendable, Equatable {
     public static func read(goldensDirectory: String) throws -> GoldenManifest {
         let path = "\(goldensDirectory)/\(fileName)"
         guard FilePath.exists(path) else { return GoldenManifest() }
-        let json = try JSONValue.parse(bytes: try FileBytes.read(path), source: path)
+        return try decode(try FileBytes.read(path), source: path)
+    }
+
+    /// A manifest from its bytes; `source` names it in errors.
+    public static func decode(_ bytes: [UInt8], source path: String) throws -> GoldenManifest {
+        let json = try JSONValue.parse(bytes: bytes, source: path)
         guard json["manifest_version"]?.intValue == manifestVersion, let goldens = json["goldens"]?.objectMembers else {
             throw OutlierLabError("\(path): not a version \(manifestVersion) golden manifest (needs manifest_version and a goldens object)")
         }
         var entries: [String: Entry] = [:]
         for member in goldens {
+            if let problem = pathProblem(member.key) {
+                throw OutlierLabError("\(path): entry \"\(String(member.key.prefix(200)).escapingControlCharacters)\" \(problem); entries are paths inside Goldens/ like suite/case.golden.gz")
+            }
             guard let sha = member.value["sha256"]?.stringValue, sha.count == 64,
                   let format = member.value["format_version"]?.intValue,
                   let harness = member.value["harness_version"]?.stringValue
@@ -51,9 +59,20 @@ public struct GoldenManifest: Sendable, Equatable {
         return GoldenManifest(entries: entries)
     }
 
-    /// Writes the manifest atomically, entries sorted by path so diffs stay small.
-    public func write(goldensDirectory: String) throws {
-        try FilePath.makeDirectories(goldensDirectory)
+    /// Why `relative` cannot name a golden inside `Goldens/` (absolute, `..`, `.` or empty components,
+    /// control characters, not a .golden.gz file), or nil when it can.
+    public static func pathProblem(_ relative: String) -> String? {
+        if relative.hasPrefix("/") { return "is an absolute path" }
+        if relative.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) { return "holds a control character" }
+        let components = relative.split(separator: "/", omittingEmptySubsequences: false)
+        if components.contains("..") { return "has a '..' component" }
+        if components.contains(where: { $0.isEmpty || $0 == "." }) { return "has an empty or '.' component" }
+        if !relative.hasSuffix(".golden.gz") { return "is not a .golden.gz file" }
+        return nil
+    }
+
+    /// The manifest's bytes, entries sorted by path so diffs stay small.
+    public func encoded() -> [UInt8] {
         let members = entries.keys.sorted().map { path in
             let entry = entries[path]!
             return JSONMember(path, .object([
@@ -63,7 +82,13 @@ public struct GoldenManifest: Sendable, Equatable {
             ]))
         }
         let json: JSONValue = .object(["manifest_version": .int(Int64(Self.manifestVersion)), "goldens": .object(members)])
-        try AtomicFile.write(json.serialized(pretty: true) + "\n", to: "\(goldensDirectory)/\(Self.fileName)")
+        return Array((json.serialized(pretty: true) + "\n").utf8)
+    }
+
+    /// Writes the manifest atomically.
+    public func write(goldensDirectory: String) throws {
+        try FilePath.makeDirectories(goldensDirectory)
+        try AtomicFile.write(encoded(), to: "\(goldensDirectory)/\(Self.fileName)")
     }
 }
 
@@ -90,6 +115,9 @@ public struct LoadedGolden: Sendable {
         guard loaded.contentSHA256 == entry.sha256 else {
             throw OutlierLabError("\(path): content SHA-256 \(loaded.contentSHA256.prefix(12))… does not match \(manifestPath) (\(entry.sha256.prefix(12))…): edited or corrupted; restore it from git or re-record and accept")
         }
+        guard loaded.file.goldenCase.relativePath == relativePath else {
+            throw OutlierLabError("\(path): its header names case \(loaded.file.goldenCase.id.escapingControlCharacters), which belongs at \(loaded.file.goldenCase.relativePath.escapingControlCharacters): a golden moved or copied by hand")
+        }
         guard loaded.file.formatVersion == entry.formatVersion else {
             throw OutlierLabError("\(path): format version \(loaded.file.formatVersion) does not match \(manifestPath) (\(entry.formatVersion))")
         }
@@ -100,17 +128,37 @@ public struct LoadedGolden: Sendable {
 /// Directory walking without Foundation.
 enum DirectoryListing {
     /// Regular files below `root`, as relative paths sorted in byte order; none if `root` is absent.
-    static func files(under root: String) throws -> [String] {
+    /// Symbolic links are refused, at the root or below it, so a listing never leads out of the tree;
+    /// temporary files of `AtomicFile` writes are left out unless `temporaries`.
+    static func files(under root: String, temporaries: Bool = false) throws -> [String] {
+        if FilePath.isSymbolicLink(root) { throw OutlierLabError("\(root) is a symbolic link; it must be a directory of the package") }
         guard FilePath.isDirectory(root) else { return [] }
         var found: [String] = []
         func collect(_ directory: String, prefix: String) throws {
             for name in try names(in: directory) {
                 let full = "\(directory)/\(name)"
-                if FilePath.isDirectory(full) { try collect(full, prefix: "\(prefix)\(name)/") } else { found.append("\(prefix)\(name)") }
+                if FilePath.isSymbolicLink(full) {
+                    throw OutlierLabError("\(full.escapingControlCharacters) is a symbolic link; goldens and candidates must be regular files inside \(root)")
+                }
+                if FilePath.isDirectory(full) {
+                    try collect(full, prefix: "\(prefix)\(name)/")
+                } else if temporaries || AtomicFile.temporaryOwner(name) == nil {
+                    found.append("\(prefix)\(name)")
+                }
             }
         }
         try collect(root, prefix: "")
         return found.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
+    /// `root` and every directory below it (not following links), for cleaning temporary files.
+    static func directories(under root: String) -> [String] {
+        guard FilePath.isDirectory(root), !FilePath.isSymbolicLink(root) else { return [] }
+        var found = [root]
+        for name in (try? names(in: root)) ?? [] where !FilePath.isSymbolicLink("\(root)/\(name)") && FilePath.isDirectory("\(root)/\(name)") {
+            found += directories(under: "\(root)/\(name)")
+        }
+        return found
     }
 
     /// Removes `root` and the directories below it if none of them holds a file.

@@ -171,7 +171,10 @@ public struct QuantEvaluationResult: Sendable, Equatable {
 public enum QuantizedEvaluation {
     /// Windows per forward call by default: all of them up to 64, so a dynamic per-tensor scale spans at
     /// least 64 windows (4096 tokens at T = 64) while the activation memory of one call stays bounded.
-    public static func defaultBatch(_ windows: EvaluationWindows) -> Int { min(windows.count, 64) }
+    public static func defaultBatch(_ windows: EvaluationWindows) -> Int { min(windows.count, maximumDefaultBatch) }
+    /// The largest default batch: a dynamic per-tensor scale spans at least this many windows while a
+    /// call's memory stays bounded.
+    public static let maximumDefaultBatch = 64
 
     /// Float and quantised perplexity of `parameters` (only read; the quantised model uses a clone).
     /// `batch`: windows per forward call (and the span of per-tensor dynamic scales). `calibration` is

@@ -5,11 +5,16 @@ import OLOptimizers
 
 /// A training checkpoint in safetensors form (SPEC §4): model parameters under their layout names
 /// (`wte`, `h0.attn.qkv`, ...), optimiser state (`opt.<param>.<field>`), the batch sampler's state
-/// (`data.*`) and the step (`train.step`, int64); the config rides in the metadata as JSON. Nothing
-/// time-dependent is stored, so the same run writes the same bytes.
+/// (`data.*`) and the step (`train.step`, int64); the config rides in the metadata as JSON, with the
+/// SHA-256 of the corpus the run trains on (`corpus_sha256`) and of the tensors (`tensors_sha256`, see
+/// `tensorsDigest`). Both digests are required. Nothing time-dependent is stored, so the same run writes
+/// the same bytes.
+///
+/// Format version 2 made the digests mandatory and extended the tensor digest from the data buffer to
+/// the tensor table; version 1 checkpoints are refused.
 public struct Checkpoint {
     public static let format = "outlierlab-checkpoint"
-    public static let formatVersion = "1"
+    public static let formatVersion = "2"
 
     public var config: TrainingConfig
     public var step: Int
@@ -19,11 +24,15 @@ public struct Checkpoint {
     /// Other trainer state that must survive a resume (`train.*` tensors besides `train.step`), such as
     /// the running kurtosis-update totals.
     public var trainingState: [NamedTensor]
+    /// SHA-256 of the corpus bytes the run trains on (`ByteCorpus.sha256`): resume, `eval` and `metrics`
+    /// refuse a corpus that changed since.
+    public var corpusSHA256: String
 
     /// The checkpoint of a live run.
     public init(config: TrainingConfig, step: Int, parameters: FloatArena, optimizer: any Optimizer, sampler: BatchSamplerState,
-                trainingState: [NamedTensor] = []) {
+                trainingState: [NamedTensor] = [], corpusSHA256: String) {
         self.config = config
+        self.corpusSHA256 = corpusSHA256
         self.step = step
         self.parameters = parameters.layout.specs.enumerated().map { index, spec in
             NamedTensor(name: spec.name, shape: spec.shape, floats: Array(parameters.view(index)))
@@ -33,29 +42,32 @@ public struct Checkpoint {
         self.trainingState = trainingState
     }
 
-    /// Writes the checkpoint atomically. The metadata carries `data_sha256`, the SHA-256 of the data
-    /// buffer, so that a bit flip in a tensor is caught on reading instead of resuming silently.
+    /// Writes the checkpoint atomically, with `tensors_sha256` and `corpus_sha256` in the metadata, so
+    /// that a flipped bit, a swapped tensor-table entry or a changed corpus is caught on reading instead
+    /// of resuming silently.
     public func write(to path: String) throws {
         let tensors = parameters + optimizerState + sampler.tensors(prefix: "data")
             + [NamedTensor(name: "train.step", shape: [1], values: .int64([Int64(step)]))] + trainingState
-        var metadata = [
+        let metadata = [
             "format": Self.format,
             "format_version": Self.formatVersion,
             "harness_version": Harness.version,
             "config": config.json.serialized(),
+            "corpus_sha256": corpusSHA256,
+            "tensors_sha256": try Self.tensorsDigest(tensors),
         ]
-        // Tensor data never depends on the metadata, so the digest of a first encoding holds for the second.
-        metadata["data_sha256"] = SHA256.hex(Self.dataBuffer(try Safetensors.encode(tensors, metadata: metadata, source: path)))
         try Safetensors.write(tensors, metadata: metadata, to: path)
     }
 
-    /// The data buffer of safetensors bytes that have already been validated.
-    private static func dataBuffer(_ bytes: [UInt8]) -> ArraySlice<UInt8> {
-        let headerLength = bytes.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-        return bytes[(8 + headerLength)...]
+    /// SHA-256 of the tensors as a reader sees them: the safetensors encoding, without metadata, of the
+    /// tensors sorted by name. It covers every name, dtype, shape and value, and which bytes belong to
+    /// which name, so a header whose `data_offsets` were swapped between two tensors no longer matches.
+    public static func tensorsDigest(_ tensors: [NamedTensor]) throws -> String {
+        let sorted = tensors.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        return SHA256.hex(try Safetensors.encode(sorted, metadata: [:], source: "checkpoint digest"))
     }
 
-    /// Reads and checks a checkpoint: format, data checksum, config (and that its model fits in memory),
+    /// Reads and checks a checkpoint: format, tensor and corpus digests, config (and that its model fits in memory),
     /// every parameter of the config's layout with the right shape and finite values, no tensor the
     /// layout does not know, the step within the schedule, the sampler state. Problems are one line
     /// naming the file.
@@ -66,13 +78,20 @@ public struct Checkpoint {
             throw OutlierLabError("\(path): not an OutlierLab checkpoint (metadata format is \(contents.metadata["format"] ?? "missing"))")
         }
         guard contents.metadata["format_version"] == formatVersion else {
-            throw OutlierLabError("\(path): checkpoint format version \(contents.metadata["format_version"] ?? "?") is not supported (this build reads \(formatVersion))")
+            let found = (contents.metadata["format_version"] ?? "?").escapingControlCharacters
+            let hint = found == "1" ? "; version 1 checkpoints carry no tensor-table or corpus digest, so they cannot be verified: retrain the run" : ""
+            throw OutlierLabError("\(path): checkpoint format version \(String(found.prefix(20))) is not supported (this build reads \(formatVersion))\(hint)")
         }
-        if let recorded = contents.metadata["data_sha256"] {
-            let actual = SHA256.hex(dataBuffer(bytes))
-            guard actual == recorded else {
-                throw OutlierLabError("\(path): tensor data SHA-256 \(actual.prefix(12))… does not match the recorded \(recorded.prefix(12))…: the checkpoint is corrupted")
-            }
+        guard let recorded = contents.metadata["tensors_sha256"], recorded.count == 64 else {
+            throw OutlierLabError("\(path): checkpoint has no tensors_sha256 digest; it cannot be checked and is refused")
+        }
+        let actual = try tensorsDigest(contents.tensors)
+        guard actual == recorded else {
+            throw OutlierLabError("\(path): tensor SHA-256 \(actual.prefix(12))… does not match the recorded \(String(recorded.prefix(12)).escapingControlCharacters)…: the checkpoint is corrupted")
+        }
+        guard let corpusSHA256 = contents.metadata["corpus_sha256"], corpusSHA256.count == 64,
+              corpusSHA256.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+            throw OutlierLabError("\(path): checkpoint has no valid corpus_sha256 digest of the data it trained on")
         }
         guard let configText = contents.metadata["config"] else { throw OutlierLabError("\(path): checkpoint has no config") }
         let config = try TrainingConfig(json: try JSONValue.parse(configText, source: path + " config"), source: path + " config")
@@ -106,12 +125,14 @@ public struct Checkpoint {
         }
         return Checkpoint(config: config, step: Int(step), parameters: parameters,
                           optimizerState: contents.tensors.filter { $0.name.hasPrefix("opt.") }, sampler: sampler,
-                          trainingState: contents.tensors.filter { $0.name.hasPrefix("train.") && $0.name != "train.step" })
+                          trainingState: contents.tensors.filter { $0.name.hasPrefix("train.") && $0.name != "train.step" },
+                          corpusSHA256: corpusSHA256)
     }
 
     private init(config: TrainingConfig, step: Int, parameters: [NamedTensor], optimizerState: [NamedTensor], sampler: BatchSamplerState,
-                 trainingState: [NamedTensor]) {
+                 trainingState: [NamedTensor], corpusSHA256: String) {
         self.config = config
+        self.corpusSHA256 = corpusSHA256
         self.step = step
         self.parameters = parameters
         self.optimizerState = optimizerState

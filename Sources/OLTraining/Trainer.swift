@@ -31,6 +31,8 @@ public final class Trainer {
     public let directory: String
     public let model: GPT
     public let corpus: ByteCorpus
+    /// `corpus.sha256`, computed once: every checkpoint records it.
+    private let corpusDigest: String
     public private(set) var optimizer: any Optimizer
     public private(set) var step: Int
     private var sampler: BatchSampler
@@ -46,21 +48,65 @@ public final class Trainer {
 
     public static let checkpointName = "checkpoint.safetensors"
     public static let finalName = "model.safetensors"
+    /// The corpus a run trains on, recorded when it starts (`ByteCorpus.summary` with an absolute
+    /// `source`), and any change accepted with `allowCorpusChange` since.
+    public static let corpusRecordName = "corpus.json"
 
-    /// Starts a new run in `directory` (created if needed; an existing run there is an error). Nothing is
-    /// written until the corpus, model and optimiser have been built, so bad input leaves no files.
+    /// Held for the trainer's lifetime: one writer per run directory.
+    private let lock: RunDirectoryLock
+    /// What a resume found and repaired (metrics.jsonl lines, an accepted corpus change), one line each,
+    /// for the command line to print.
+    public private(set) var notes: [String] = []
+
+    /// Starts a new run in `directory` (created if needed). The directory must be new or empty: an
+    /// existing run there, or any other file, is an error, so a stranger's files are never overwritten.
+    /// The directory is locked for the run (`RunDirectoryLock`); a relative corpus path is stored
+    /// absolute. Nothing but the lock is written until the corpus, model and optimiser have been built,
+    /// and a failed start removes what it created.
     public convenience init(config: TrainingConfig, directory: String) throws {
         try config.validate()
-        for name in ["config.json", Trainer.checkpointName, Trainer.finalName] where FilePath.exists(directory + "/" + name) {
-            throw OutlierLabError("\(directory) already holds a run (\(name)); resume it with --resume \(directory) or choose another --out")
+        var config = config
+        config.corpus = Trainer.absoluteCorpusPath(config.corpus)
+        // Checked before the lock (no lock file is left in a stranger's directory) and again under it.
+        func requireEmpty() throws {
+            guard FilePath.isDirectory(directory) else { return }
+            for name in ["config.json", Trainer.checkpointName, Trainer.finalName] where FilePath.exists(directory + "/" + name) {
+                throw OutlierLabError("\(directory) already holds a run (\(name)); resume it with --resume \(directory) or choose another --out")
+            }
+            let strangers = try FilePath.entries(of: directory).filter { $0 != RunDirectoryLock.fileName && AtomicFile.temporaryOwner($0) == nil }
+            if let first = strangers.first {
+                throw OutlierLabError("\(directory) is not empty and is not a run directory (it holds \(first.escapingControlCharacters)\(strangers.count > 1 ? " and \(strangers.count - 1) more" : "")); choose a new or empty --out")
+            }
         }
-        try self.init(config: config, directory: directory, checkpoint: nil)
+        try requireEmpty()
+        let created = try FilePath.makeDirectories(directory)
+        let lock: RunDirectoryLock
+        do {
+            lock = try RunDirectoryLock(directory: directory)
+            try requireEmpty()
+            AtomicFile.removeTemporaries(in: directory)
+        } catch {
+            Trainer.removeCreated(created, directory: directory)
+            throw error
+        }
+        do {
+            try self.init(config: config, directory: directory, checkpoint: nil, lock: lock, allowCorpusChange: false)
+        } catch {
+            lock.release()
+            Trainer.removeCreated(created, directory: directory)
+            throw error
+        }
     }
 
     /// Resumes the run in `directory` from its last checkpoint. The checkpoint's config must agree with
-    /// the run's `config.json` (a checkpoint copied in from another run is refused). A run killed before
-    /// its first checkpoint restarts from step 0 with its `config.json`, which reproduces it exactly.
-    public convenience init(resuming directory: String) throws {
+    /// the run's `config.json` (a checkpoint copied in from another run is refused), and the corpus must
+    /// have the SHA-256 the run recorded unless `allowCorpusChange` (the change is then recorded in
+    /// `corpus.json`). A run killed before its first checkpoint restarts from step 0 with its
+    /// `config.json`, which reproduces it exactly.
+    public convenience init(resuming directory: String, allowCorpusChange: Bool = false) throws {
+        guard FilePath.isDirectory(directory) else { throw OutlierLabError("\(directory) is not a run directory (no such directory)") }
+        let lock = try RunDirectoryLock(directory: directory)
+        AtomicFile.removeTemporaries(in: directory)
         let path = directory + "/" + Trainer.checkpointName
         let configPath = directory + "/config.json"
         guard FilePath.exists(path) else {
@@ -71,7 +117,7 @@ public final class Trainer {
                 throw OutlierLabError("\(directory) has no \(Trainer.checkpointName) to resume from")
             }
             let config = try TrainingConfig(json: try JSONValue.parse(bytes: try FileBytes.read(configPath), source: configPath), source: configPath)
-            try self.init(config: config, directory: directory, checkpoint: nil)
+            try self.init(config: config, directory: directory, checkpoint: nil, lock: lock, allowCorpusChange: allowCorpusChange)
             return
         }
         let checkpoint = try Checkpoint.read(path)
@@ -84,14 +130,31 @@ public final class Trainer {
                 throw OutlierLabError("\(path): the checkpoint's config disagrees with \(configPath) (\(differing.joined(separator: ", "))); it belongs to another run")
             }
         }
-        try self.init(config: checkpoint.config, directory: directory, checkpoint: checkpoint)
+        try self.init(config: checkpoint.config, directory: directory, checkpoint: checkpoint, lock: lock, allowCorpusChange: allowCorpusChange)
     }
 
-    private init(config: TrainingConfig, directory: String, checkpoint: Checkpoint?) throws {
+    private init(config: TrainingConfig, directory: String, checkpoint: Checkpoint?, lock: RunDirectoryLock, allowCorpusChange: Bool) throws {
         self.config = config
         self.directory = directory
+        self.lock = lock
         let seq = config.model.seq
         corpus = try config.loadCorpus()
+        corpusDigest = corpus.sha256
+        let recordPath = directory + "/" + Trainer.corpusRecordName
+        // The digest the run recorded: the checkpoint's, else (killed before its first checkpoint) the
+        // record written at the start; a fresh run has none yet.
+        var recordedDigest = checkpoint?.corpusSHA256
+        if recordedDigest == nil && FilePath.exists(recordPath) {
+            recordedDigest = try JSONValue.parse(bytes: try FileBytes.read(recordPath), source: recordPath)["sha256"]?.stringValue
+        }
+        var corpusNote: String?
+        if let recordedDigest, recordedDigest != corpusDigest {
+            let change = "the corpus \(config.corpus) has changed since the run started (SHA-256 \(String(recordedDigest.prefix(12)).escapingControlCharacters)… recorded, \(corpusDigest.prefix(12))… now)"
+            guard allowCorpusChange else {
+                throw OutlierLabError("\(directory): \(change); restore it, or pass --allow-corpus-change to continue on the new data")
+            }
+            corpusNote = change + "; continuing on the new data as --allow-corpus-change asked, recorded in \(recordPath)"
+        }
         sampler = try BatchSampler(train: corpus.train, batchSize: config.batch, sequenceLength: seq, seed: config.seed)
         windows = try EvaluationWindows(validation: corpus.validation, count: config.evalWindows, sequenceLength: seq)
         probe = try ProbeBatch(validation: corpus.validation, batchSize: config.probeBatch, sequenceLength: seq, seed: config.seed)
@@ -109,30 +172,68 @@ public final class Trainer {
             sampler.restore(checkpoint.sampler)
             kurtosisUpdates = try Trainer.kurtosisUpdates(from: checkpoint.trainingState, config: config)
             step = checkpoint.step
-            log = try MetricsLog(path: directory + "/metrics.jsonl", keepingStepsThrough: checkpoint.step)
+            let opened = try MetricsLog.resuming(path: directory + "/metrics.jsonl", checkpointStep: checkpoint.step,
+                                                 loggedSteps: config.loggedSteps(through: checkpoint.step))
+            log = opened.log
+            notes += opened.notes
             if !FilePath.exists(directory + "/config.json") {
                 try AtomicFile.write(config.json.serialized(pretty: true) + "\n", to: directory + "/config.json")
             }
+            if corpusNote != nil || !FilePath.exists(recordPath) {
+                try Trainer.recordCorpus(corpus, digest: corpusDigest, change: corpusNote, step: step, at: recordPath)
+            }
         } else {
-            log = try Trainer.startFiles(config: config, directory: directory)
+            let (loaded, digest) = (corpus, corpusDigest)
+            log = try Trainer.startFiles(config: config, directory: directory) {
+                try Trainer.recordCorpus(loaded, digest: digest, change: corpusNote, step: 0, at: recordPath)
+            }
         }
+        if let corpusNote { notes.append(corpusNote) }
         inputs = .allocate(capacity: config.batch * seq)
         targets = .allocate(capacity: config.batch * seq)
     }
 
-    /// Creates the run directory, `config.json` and an empty `metrics.jsonl`. If any of them cannot be
-    /// written (unwritable or full disk), removes what it created, so a failed start leaves no partial run.
-    private static func startFiles(config: TrainingConfig, directory: String) throws -> MetricsLog {
-        let names = ["config.json", "metrics.jsonl"]
+    /// Writes `corpus.json`: the corpus summary, plus every accepted change (step, old and new digest).
+    private static func recordCorpus(_ corpus: ByteCorpus, digest: String, change: String?, step: Int, at path: String) throws {
+        var changes: [JSONValue] = []
+        if FilePath.exists(path), let old = try? JSONValue.parse(bytes: try FileBytes.read(path), source: path) {
+            changes = old["changes"]?.arrayValue ?? []
+        }
+        if let change {
+            changes.append(.object([JSONMember("step", .int(Int64(step))), JSONMember("to_sha256", .string(digest)),
+                                    JSONMember("note", .string(change))]))
+        }
+        let members = (corpus.summary.objectMembers ?? []) + [JSONMember("changes", .array(changes))]
+        try AtomicFile.write(JSONValue.object(members).serialized(pretty: true) + "\n", to: path)
+    }
+
+    /// A corpus path made absolute (symbolic links resolved) so that the run, its resume and `eval`
+    /// read the same data from any working directory; "synthetic" and paths that do not resolve stay.
+    static func absoluteCorpusPath(_ path: String) -> String {
+        guard path != "synthetic", let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// Undoes a failed fresh start: the lock file and the directories it created.
+    private static func removeCreated(_ created: [String], directory: String) {
+        guard !created.isEmpty else { return }
+        unlink(directory + "/" + RunDirectoryLock.fileName)
+        for made in created.reversed() { rmdir(made) }
+    }
+
+    /// Creates `config.json`, `corpus.json` and an empty `metrics.jsonl` in the (locked) run directory.
+    /// If any of them cannot be written (unwritable or full disk), removes what it created, so a failed
+    /// start leaves no partial run.
+    private static func startFiles(config: TrainingConfig, directory: String, recordCorpus: () throws -> Void) throws -> MetricsLog {
+        let names = ["config.json", "metrics.jsonl", corpusRecordName]
         let existed = names.map { FilePath.exists(directory + "/" + $0) }
-        var created: [String] = []
         do {
-            created = try FilePath.makeDirectories(directory)
             try AtomicFile.write(config.json.serialized(pretty: true) + "\n", to: directory + "/config.json")
-            return try MetricsLog(path: directory + "/metrics.jsonl", keepingStepsThrough: nil)
+            try recordCorpus()
+            return try MetricsLog(path: directory + "/metrics.jsonl")
         } catch {
             for (name, existed) in zip(names, existed) where !existed { unlink(directory + "/" + name) }
-            for made in created.reversed() { rmdir(made) }
             throw error
         }
     }
@@ -209,7 +310,7 @@ public final class Trainer {
     /// says what survived: writes are atomic, so every file on disk is still its previous complete version.
     private func writeOutput(_ name: String, _ write: (String) throws -> Void) throws {
         do {
-            try write(directory + "/" + name)
+            try Interruption.deferringSecondSignal { try write(directory + "/" + name) }
         } catch let error as OutlierLabError {
             throw OutlierLabError("step \(step): \(error.message); the files already in \(directory) are unchanged, continue with: olab train --resume \(directory)")
         }
@@ -225,7 +326,7 @@ public final class Trainer {
 
     public func checkpoint() -> Checkpoint {
         Checkpoint(config: config, step: step, parameters: model.parameters, optimizer: optimizer, sampler: sampler.state,
-                   trainingState: kurtosisUpdates.isEmpty ? [] : [kurtosisUpdateTensor])
+                   trainingState: kurtosisUpdates.isEmpty ? [] : [kurtosisUpdateTensor], corpusSHA256: corpusDigest)
     }
 
     // MARK: - Kurtosis-update decomposition (SPEC §6)
@@ -356,35 +457,18 @@ extension TrainingConfig {
     /// synthetic corpus, computed with overflow checks. Without it an absurd width, depth or batch
     /// (from a config file or a corrupt checkpoint) would trap on overflow or die allocating.
     public func requireFitsInMemory(source: String) throws {
-        let d = model.width, L = model.layers, T = model.seq, V = model.vocab
         let rows = max(batch, probeBatch)
-        func product(_ factors: Int...) -> Int? {
-            var result = 1
-            for factor in factors {
-                let (next, overflow) = result.multipliedReportingOverflow(by: factor)
-                if overflow { return nil }
-                result = next
-            }
-            return result
-        }
-        func sum(_ terms: Int?...) -> Int? {
-            var result = 0
-            for term in terms {
-                guard let term else { return nil }
-                let (next, overflow) = result.addingReportingOverflow(term)
-                if overflow { return nil }
-                result = next
-            }
-            return result
-        }
-        let parameters = sum(product(V, d), product(T, d), product(L, 12, d, d))
-        let activations = sum(product(rows, T, d, L, 4), product(rows, T, V))
-        let floats = sum(parameters.flatMap { product($0, 4) }, activations)
-        let bytes = sum(floats.flatMap { product($0, 4) }, corpus == "synthetic" ? syntheticBytes : 0)
-        let available = Int(sysconf(Int32(_SC_PHYS_PAGES))) &* Int(sysconf(Int32(_SC_PAGESIZE)))
-        guard let bytes, bytes <= available else {
-            let needed = bytes.map { "at least \($0 >> 20) MiB" } ?? "more memory than can be addressed"
-            throw OutlierLabError("\(source): this config (width \(d), layers \(L), seq \(T), batch \(rows)) needs \(needed), more than the \(available >> 20) MiB of this machine; reduce width, layers, seq or batch")
+        let bytes = SizeLimits.sum(SizeLimits.modelBytes(model, rows: rows, parameterCopies: 4), corpus == "synthetic" ? syntheticBytes : 0)
+        try SizeLimits.requireMemory(bytes, source: source,
+                                     what: "this config (width \(model.width), layers \(model.layers), seq \(model.seq), batch \(rows))",
+                                     remedy: "reduce width, layers, seq or batch")
+        // The summary's W8A8 evaluation runs every window in one forward call (one dynamic scale).
+        try SizeLimits.requireMemory(SizeLimits.modelBytes(model, rows: evalWindows, parameterCopies: 2), source: source,
+                                     what: "evaluating eval_windows \(evalWindows) windows of \(model.seq) tokens in one call",
+                                     remedy: "reduce eval_windows")
+        // Token counts over the schedule (throughput, progress) must be representable.
+        guard SizeLimits.product(steps, batch, model.seq) != nil else {
+            throw OutlierLabError("\(source): steps \(steps) × batch \(batch) × seq \(model.seq) tokens is more than can be counted; reduce steps")
         }
     }
 }

@@ -61,3 +61,13 @@ public struct TrainingConfig: Sendable, Equatable {
 
     public init() {}
 }
+
+extension TrainingConfig {
+    /// The steps through `step` that a run of this config logs to `metrics.jsonl`, in order: step 0
+    /// (before training), every multiple of `logEvery`, and the last step of the schedule.
+    public func loggedSteps(through step: Int) -> [Int] {
+        var steps = [0] + Array(stride(from: logEvery, through: step, by: logEvery))
+        if step >= self.steps && self.steps % logEvery != 0 { steps.append(self.steps) }
+        return steps
+    }
+}

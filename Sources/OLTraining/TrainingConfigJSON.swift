@@ -171,6 +171,8 @@ extension TrainingConfig {
     }
     static func string(_ value: JSONValue, _ key: String, _ source: String) throws -> String {
         guard let text = value.stringValue else { throw OutlierLabError("\(source): \(key) must be a string, got \(value.serialized())") }
+        // A NUL would cut the string short wherever it reaches C (paths, json-c): refused, not truncated.
+        guard !text.utf8.contains(0) else { throw OutlierLabError("\(source): \(key) must not contain a NUL byte") }
         return text
     }
 }

@@ -27,9 +27,10 @@ struct BenchCommand: ParsableCommand {
     /// Anything the parser does not know, reported as one line by `run` instead of the usage text.
     @Argument(parsing: .allUnrecognized, help: .hidden) var unrecognized: [String] = []
 
-    func run() throws {
+    /// The options these flags describe, every count checked by `SizeLimits`.
+    func options() throws -> (options: BenchmarkOptions, threads: Int?) {
         if let first = unrecognized.first {
-            throw OutlierLabError("unknown argument '\(first)' for olab bench (see olab bench --help)")
+            throw OutlierLabError("unknown argument '\(String(first.prefix(100)).escapingControlCharacters)' for olab bench (see olab bench --help)")
         }
         var options = quick ? BenchmarkOptions.quick : BenchmarkOptions()
         options.repeats = try Self.count(repeats, "--repeats") ?? options.repeats
@@ -37,22 +38,25 @@ struct BenchCommand: ParsableCommand {
         options.warmupSteps = try Self.count(warmup, "--warmup") ?? options.warmupSteps
         options.arms = arm
         if let seed {
-            guard let value = UInt64(seed) else { throw OutlierLabError("--seed must be a non-negative integer, got '\(seed)'") }
+            guard let value = UInt64(seed) else { throw OutlierLabError("--seed must be a non-negative integer, got '\(String(seed.prefix(40)).escapingControlCharacters)'") }
             options.seed = value
         }
         try options.validate()
-        if let workers = try Self.count(threads, "--threads") { Parallel.workerCount = workers }
+        return (options, try threads.map { try SizeLimits.count(text: $0, "--threads", atMost: SizeLimits.maximumThreads) })
+    }
+
+    func run() throws {
+        let (options, threads) = try options()
+        if let threads { Parallel.workerCount = threads }
         let report = try Benchmark.run(options) { step in
             let line = "bench: \(step)\n"
             _ = line.withCString { write(2, $0, strlen($0)) }   // progress on stderr, results on stdout
         }
-        print(json ? report.json.serialized(pretty: true) : report.table)
+        try printResult(json ? report.json.serialized(pretty: true) : report.table)
     }
 
-    /// A positive integer flag value, or nil when the flag is absent.
+    /// A positive integer flag value (at most `SizeLimits.maximumBenchCount`), or nil when the flag is absent.
     static func count(_ text: String?, _ flag: String) throws -> Int? {
-        guard let text else { return nil }
-        guard let value = Int(text), value >= 1 else { throw OutlierLabError("\(flag) must be a positive integer, got '\(text)'") }
-        return value
+        try text.map { try SizeLimits.count(text: $0, flag, atMost: SizeLimits.maximumBenchCount) }
     }
 }

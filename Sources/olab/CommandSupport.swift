@@ -7,7 +7,21 @@ import Darwin
 #endif
 
 func printError(_ message: String) {
-    writeStandardError("error: \(message)\n")
+    writeStandardError("error: \(boundedLine(message))\n")
+}
+
+/// A message made safe for one line of a terminal or log: control characters escaped, at most
+/// `limit` bytes (a 50 MB value from a file once made a 52 MB error line), the cut said in so many words.
+func boundedLine(_ text: String, limit: Int = 2000) -> String {
+    let scalars = text.unicodeScalars
+    var kept = String(String.UnicodeScalarView(scalars.prefix(limit))).escapingControlCharacters
+    var cut = scalars.count > limit
+    if kept.utf8.count > limit {
+        kept = String(decoding: kept.utf8.prefix(limit), as: UTF8.self)
+        while kept.last == "\u{FFFD}" { kept.removeLast() }
+        cut = true
+    }
+    return cut ? kept + "… (cut: \(text.utf8.count) bytes in all)" : kept
 }
 
 /// Writes text to standard error unbuffered (progress lines and errors).
@@ -29,3 +43,18 @@ func durationText(_ seconds: Double) -> String {
 }
 
 private func format2(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+
+/// Writes a result line to standard output unbuffered and checks that it arrived: a full disk or
+/// /dev/full is an error (one line, non-zero exit), not an exit 0 with an empty file.
+func printResult(_ text: String) throws {
+    let bytes = Array((text + "\n").utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes.withUnsafeBytes { write(1, $0.baseAddress! + offset, $0.count - offset) }
+        if written < 0 {
+            if errno == EINTR { continue }
+            throw OutlierLabError("cannot write the result to standard output: \(errnoText())")
+        }
+        offset += written
+    }
+}

@@ -24,21 +24,54 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Validation windows (default: the run's eval_windows).") var windows: Int?
     @Option(help: "Windows per forward call, the span of a per-tensor dynamic scale (default: all windows, at most 64).") var batch: Int?
     @OptionGroup var calibrationOptions: CalibrationOptions
+    @Flag(help: "Evaluate even if the corpus changed since the run trained on it (the change is reported in the result).") var allowCorpusChange = false
+
+    /// The checked sizes of one evaluation.
+    struct Sizes {
+        var settings: QuantSettings?
+        var windows: Int
+        var batch: Int
+        var calibrationBatches: Int
+    }
+
+    /// Every flag checked against the run's config and validation split before anything is allocated:
+    /// the one path for sizes (`SizeLimits`), also what `olab fuzz --target flags` drives.
+    func sizes(config: TrainingConfig, validationBytes: Int) throws -> Sizes {
+        let settings = try quant.map { try QuantSettings(parsing: $0, bits: bits) }
+        if quant == nil && bits != 8 { throw OutlierLabError("--bits needs --quant") }
+        // Flags of the static scheme are refused with any other, as train refuses flags of another optimiser.
+        if settings?.scheme != .w8a8Static, let flag = calibrationOptions.givenFlags.first {
+            throw OutlierLabError("\(flag) applies only to --quant w8a8-static")
+        }
+        if let windows { _ = try SizeLimits.count(windows, "--windows", atMost: Int.max) }
+        if let batch { _ = try SizeLimits.count(batch, "--batch", atMost: Int.max) }
+        let calibrationBatches = try SizeLimits.count(calibrationOptions.batches, "--calibration-batches", atMost: SizeLimits.maximumCalibrationBatches)
+        let T = config.model.seq
+        let available = EvaluationWindows.maximumCount(validationBytes: validationBytes, sequenceLength: T)
+        let windowCount = windows ?? config.evalWindows
+        guard windowCount <= available else {
+            throw OutlierLabError("--windows \(windowCount): the validation split of \(validationBytes) bytes holds at most \(available) windows of \(T) tokens")
+        }
+        let batch = try SizeLimits.count(self.batch ?? min(windowCount, QuantizedEvaluation.maximumDefaultBatch), "--batch", atMost: windowCount)
+        let calibrationBytes = settings?.scheme == .w8a8Static ? SizeLimits.product(calibrationBatches, batch, T, 8) : 0
+        try SizeLimits.requireMemory(SizeLimits.sum(SizeLimits.modelBytes(config.model, rows: batch, parameterCopies: settings != nil ? 2 : 1),
+                                                    SizeLimits.product(batch, T, 16), calibrationBytes),
+                                     source: "olab eval", what: "evaluating \(batch) windows of \(T) tokens per call",
+                                     remedy: "pass a smaller --batch\(settings?.scheme == .w8a8Static ? " or --calibration-batches" : "")")
+        return Sizes(settings: settings, windows: windowCount, batch: batch, calibrationBatches: calibrationBatches)
+    }
 
     func run() throws {
         if QuantizedCheckpoint.isQuantized(checkpoint) {
             guard quant == nil else { throw OutlierLabError("\(checkpoint) is already quantised; --quant applies to float checkpoints") }
-            print(try evaluateQuantizedFile(checkpoint, windows: windows, batch: batch).serialized())
+            try printResult(try evaluateQuantizedFile(checkpoint, windows: windows, batch: batch).serialized())
             return
         }
-        let settings = try quant.map { try QuantSettings(parsing: $0, bits: bits) }
-        if quant == nil && bits != 8 { throw OutlierLabError("--bits needs --quant") }
-        let loaded = try LoadedCheckpoint(path: checkpoint)
+        let loaded = try LoadedCheckpoint(path: checkpoint, allowCorpusChange: allowCorpusChange)
         let config = loaded.checkpoint.config
-        let windows = try EvaluationWindows(validation: loaded.corpus.validation, count: self.windows ?? config.evalWindows,
-                                            sequenceLength: config.model.seq)
-        let batch = self.batch ?? QuantizedEvaluation.defaultBatch(windows)
-        guard batch > 0 else { throw OutlierLabError("--batch must be positive, got \(batch)") }
+        let sizes = try sizes(config: config, validationBytes: loaded.corpus.validation.count)
+        let (settings, batch) = (sizes.settings, sizes.batch)
+        let windows = try EvaluationWindows(validation: loaded.corpus.validation, count: sizes.windows, sequenceLength: config.model.seq)
         var members = [JSONMember("checkpoint", .string(checkpoint)), JSONMember("step", .int(Int64(loaded.checkpoint.step)))]
         if let settings {
             let calibration = settings.scheme == .w8a8Static ? calibrationOptions.calibration(train: loaded.corpus.train, batchSize: batch) : nil
@@ -60,23 +93,38 @@ struct EvalCommand: ParsableCommand {
                                                 "tokens": .int(Int64(windows.tokenCount))])),
             ]
         }
-        print(JSONValue.object(members).serialized())
+        try printResult(JSONValue.object(members + loaded.corpusChangeMembers).serialized())
     }
 }
 
 /// A checkpoint with its parameters in an arena and the corpus its run trained on, rebuilt the way
-/// `Trainer` builds it (synthetic corpora are regenerated with seed 0 and the run's size).
+/// `Trainer` builds it (synthetic corpora are regenerated with seed 0 and the run's size). The corpus
+/// must still have the SHA-256 the checkpoint recorded, unless `allowCorpusChange`; the change is then
+/// part of the result (`corpusChangeMembers`).
 struct LoadedCheckpoint {
     let checkpoint: Checkpoint
     let parameters: FloatArena
     let corpus: ByteCorpus
+    /// `corpus_change` with the recorded and the current digest, when an allowed change was found.
+    let corpusChangeMembers: [JSONMember]
 
-    init(path: String) throws {
+    init(path: String, allowCorpusChange: Bool) throws {
         guard FilePath.exists(path) else { throw OutlierLabError("\(path): no such checkpoint file") }
         checkpoint = try Checkpoint.read(path)
         let config = checkpoint.config
+        corpus = try config.loadCorpus()
+        let actual = corpus.sha256
+        if actual != checkpoint.corpusSHA256 {
+            guard allowCorpusChange else {
+                throw OutlierLabError("\(path): the corpus \(config.corpus) has changed since this checkpoint's run trained on it (SHA-256 \(checkpoint.corpusSHA256.prefix(12))… recorded, \(actual.prefix(12))… now); restore it, or pass --allow-corpus-change to measure on the new data")
+            }
+            corpusChangeMembers = [JSONMember("corpus_change", .object([
+                JSONMember("recorded_sha256", .string(checkpoint.corpusSHA256)), JSONMember("current_sha256", .string(actual)),
+            ]))]
+        } else {
+            corpusChangeMembers = []
+        }
         parameters = FloatArena(layout: config.model.parameterLayout())
         checkpoint.loadParameters(into: parameters)
-        corpus = try config.loadCorpus()
     }
 }

@@ -8,9 +8,10 @@ import OLCore
 import OLGoldens
 import OLTraining
 
-/// `olab fuzz`: a seeded, deterministic random-mutation harness for the three readers that take files
-/// from outside — golden files (gzip + decode), safetensors (checkpoints) and training configs (JSON
-/// text → `TrainingConfig`). Each iteration mutates a valid seed input (bit flips, interesting bytes and
+/// `olab fuzz`: a seeded, deterministic random-mutation harness for the readers that take input from
+/// outside — golden files (gzip + decode), safetensors (checkpoints), training configs (JSON text →
+/// `TrainingConfig`), golden manifests, and the command line's size and number flags (an argument
+/// vector, one argument per line, parsed and put through the commands' size checks, `SizeLimits`). Each iteration mutates a valid seed input (bit flips, interesting bytes and
 /// integers, deletions, insertions, duplications, truncation, number-token swaps, splices) and requires:
 /// the reader accepts it or throws an `OutlierLabError` whose one line starts with the input's name;
 /// an accepted input re-encodes to a fixed point; no iteration runs past `--timeout` (SIGALRM); peak RSS
@@ -23,10 +24,10 @@ struct FuzzCommand: ParsableCommand {
     )
 
     enum Target: String, ExpressibleByArgument, CaseIterable {
-        case golden, safetensors, config
+        case golden, safetensors, config, manifest, flags
     }
 
-    @Option(help: "The reader to fuzz: golden|safetensors|config.") var target: Target
+    @Option(help: "The reader to fuzz: golden|safetensors|config|manifest|flags (the numeric flags of train, eval, metrics and bench).") var target: Target
     @Option(help: "Number of mutated inputs.") var iterations = 10_000
     @Option(help: "Seed of the mutation stream.") var seed: UInt64 = 0
     @Option(help: "Inputs are cut to at most this many bytes.") var maxInputBytes = 1 << 20
@@ -39,7 +40,10 @@ struct FuzzCommand: ParsableCommand {
     static let source = "fuzz-input"
 
     func run() throws {
-        guard iterations >= 0, maxInputBytes > 0 else { throw OutlierLabError("--iterations must be non-negative and --max-input-bytes positive") }
+        guard (0...1_000_000_000).contains(iterations) else { throw OutlierLabError("--iterations must be in 0...1000000000, got \(iterations)") }
+        _ = try SizeLimits.count(maxInputBytes, "--max-input-bytes", atMost: 64 << 20)
+        _ = try SizeLimits.count(maxRssMb, "--max-rss-mb", atMost: 1 << 20)
+        _ = try SizeLimits.count(Int(timeout), "--timeout", atMost: 3600)
         let seeds = try FuzzSeeds.inputs(for: target)
         var random = RandomStream(seed: seed, purpose: "fuzz-" + target.rawValue)
         var accepted = 0, rejected = 0, largest = 0
@@ -65,7 +69,7 @@ struct FuzzCommand: ParsableCommand {
         let seconds = monotonicClock() - started
         let peak = peakResidentMiB()
         let tenths = Int((seconds * 10).rounded())
-        print("fuzz \(target.rawValue): \(iterations) iterations, seed \(seed): \(accepted) accepted, \(rejected) rejected cleanly, 0 failures; "
+        try printResult("fuzz \(target.rawValue): \(iterations) iterations, seed \(seed): \(accepted) accepted, \(rejected) rejected cleanly, 0 failures; "
             + "\(tenths / 10).\(tenths % 10) s, peak RSS \(peak) MiB, largest input \(largest) bytes")
         guard peak <= maxRssMb else { throw OutlierLabError("fuzz \(target.rawValue): peak RSS \(peak) MiB exceeds --max-rss-mb \(maxRssMb)") }
     }
@@ -99,6 +103,16 @@ enum FuzzChecks {
                 let again = try TrainingConfig(json: try JSONValue.parse(config.json.serialized(), source: source), source: source)
                 guard again == config else { throw FuzzFailure(reason: "an accepted config does not survive config.json and back") }
                 _ = try? config.requireFitsInMemory(source: source)
+            case .manifest:
+                let manifest = try GoldenManifest.decode(input, source: source)
+                if let escaping = manifest.entries.keys.first(where: { GoldenManifest.pathProblem($0) != nil }) {
+                    throw FuzzFailure(reason: "an accepted manifest lists a path that leaves Goldens/: \(escaping.debugDescription)")
+                }
+                guard try GoldenManifest.decode(manifest.encoded(), source: source) == manifest else {
+                    throw FuzzFailure(reason: "an accepted manifest does not re-encode to a fixed point")
+                }
+            case .flags:
+                return try FuzzFlags.check(input)
             }
             return true
         } catch let error as OutlierLabError {
@@ -121,7 +135,18 @@ enum FuzzSeeds {
         case .safetensors: return try safetensors()
         case .golden: return try goldens()
         case .config: return configs()
+        case .manifest: return manifests()
+        case .flags: return FuzzFlags.seeds
         }
+    }
+
+    static func manifests() -> [[UInt8]] {
+        let entry = #"{"sha256": "\#(String(repeating: "ab", count: 32))", "format_version": 1, "harness_version": "0.1.0"}"#
+        return [
+            #"{"manifest_version": 1, "goldens": {}}"#,
+            #"{"manifest_version": 1, "goldens": {"kernels/ln.golden.gz": \#(entry), "train/tiny.run.golden.gz": \#(entry)}}"#,
+            #"{"manifest_version": 1, "goldens": {"quant/w8a8/naive.golden.gz": \#(entry)}}"#,
+        ].map { Array($0.utf8) }
     }
 
     static func tensors() -> [NamedTensor] {
@@ -175,6 +200,59 @@ enum FuzzSeeds {
         return [TrainingConfig().json.serialized(pretty: true), soap.json.serialized(), sgd.json.serialized(pretty: true),
                 "{}", #"{"width": 64, "heads": 4, "layers": 2, "lr": 1e-3, "optimizer": "adamw", "eps_convention": "hf"}"#]
             .map { Array($0.utf8) }
+    }
+}
+
+/// The `flags` target: an argument vector (one argument per line) for train, eval, metrics or bench,
+/// parsed by ArgumentParser and checked by the command's own size path against a tiny run's config,
+/// without training or loading anything. A parse error or an `OutlierLabError` is a clean rejection;
+/// a trap (integer overflow, allocation) is the crash the fuzzer looks for.
+enum FuzzFlags {
+    static let seeds: [[UInt8]] = [
+        "train\n--width\n64\n--heads\n4\n--layers\n2\n--seq\n32\n--batch\n8\n--steps\n100\n--stop-after\n10",
+        "train\n--probe-batch\n4\n--eval-windows\n16\n--log-every\n10\n--checkpoint-every\n50\n--synthetic-bytes\n100000\n--precondition-frequency\n10",
+        "train\n--lr\n0.001\n--eps\n1e-8\n--beta1\n0.9\n--warmup-fraction\n0.05\n--seed\n3\n--grad-clip\n1",
+        "eval\n--checkpoint\nx\n--windows\n8\n--batch\n4",
+        "eval\n--checkpoint\nx\n--quant\nw8a8-static\n--bits\n8\n--calibration-batches\n8\n--calibration-seed\n1\n--percentile\n99.999",
+        "eval\n--checkpoint\nx\n--quant\nw8a8-naive\n--bits\n4\n--batch\n2",
+        "metrics\n--checkpoint\nx\n--probe-batch\n4",
+        "bench\n--repeats\n2\n--steps\n10\n--warmup\n3\n--threads\n2\n--seed\n0",
+    ].map { Array($0.utf8) }
+
+    /// The run the eval and metrics checks are measured against: a tiny model and a 10 kB validation split.
+    static let config: TrainingConfig = {
+        var config = TrainingConfig()
+        config.model.width = 32
+        config.model.heads = 4
+        config.model.layers = 2
+        config.model.seq = 32
+        return config
+    }()
+
+    static func check(_ input: [UInt8]) throws -> Bool {
+        let arguments = String(decoding: input, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard let name = arguments.first, ["train", "eval", "metrics", "bench"].contains(name) else { return false }
+        let command: ParsableCommand
+        do { command = try Olab.parseAsRoot(arguments) } catch { return false }
+        do {
+            switch command {
+            case let train as TrainCommand:
+                if let stopAfter = train.stopAfter { _ = try SizeLimits.count(stopAfter, "--stop-after", atMost: Int.max) }
+                _ = try train.options.resolve()
+            case let eval as EvalCommand:
+                _ = try eval.sizes(config: config, validationBytes: 10_000)
+            case let metrics as MetricsCommand:
+                _ = try metrics.probeBatchSize(config: config)
+            case let bench as BenchCommand:
+                _ = try bench.options()
+            default:
+                return false
+            }
+        } catch let error as OutlierLabError {
+            guard !boundedLine(error.message).contains("\n") else { throw FuzzFailure(reason: "a multi-line error: \(error.message.debugDescription)") }
+            return false
+        }
+        return true
     }
 }
 

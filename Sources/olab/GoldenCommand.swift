@@ -46,7 +46,7 @@ struct GoldenCommand: ParsableCommand {
             guard problems.isEmpty else {
                 throw OutlierLabError("\(problems.count) of \(verified.count + problems.count) goldens failed verification")
             }
-            print("verified \(verified.count) goldens against \(store.manifestPath)")
+            try printResult("verified \(verified.count) goldens against \(store.manifestPath)")
         }
 
         private func relativeToGoldens(_ path: String, store: GoldenStore) -> String {
@@ -65,7 +65,7 @@ struct GoldenCommand: ParsableCommand {
         @Argument(help: "A .golden.gz file.")
         var file: String
 
-        func run() throws { print(try GoldenInspection.show(file)) }
+        func run() throws { try printResult(GoldenInspection.show(file)) }
     }
 
     struct Diff: ParsableCommand {
@@ -80,7 +80,7 @@ struct GoldenCommand: ParsableCommand {
 
         func run() throws {
             let (table, differs) = try GoldenInspection.diff(treeA, treeB)
-            print(table)
+            try printResult(table)
             if differs { throw ExitCode(1) }
         }
     }
@@ -90,7 +90,7 @@ struct GoldenCommand: ParsableCommand {
 
         @OptionGroup var rootOption: RootOption
 
-        func run() throws { print(try rootOption.store().reviewTable()) }
+        func run() throws { try printResult(rootOption.store().reviewTable()) }
     }
 
     struct Accept: ParsableCommand {
@@ -103,9 +103,9 @@ struct GoldenCommand: ParsableCommand {
         func run() throws {
             let store = try rootOption.store()
             let result = try store.accept()
-            for path in result.accepted { print("accepted \(store.goldenPath(path))") }
-            for path in result.discardedUnchanged { print("discarded unchanged candidate \(path)") }
-            print("updated \(store.manifestPath)")
+            for path in result.accepted { try printResult("accepted \(store.goldenPath(path))") }
+            for path in result.discardedUnchanged { try printResult("discarded unchanged candidate \(path)") }
+            try printResult("updated \(store.manifestPath)")
         }
     }
 }

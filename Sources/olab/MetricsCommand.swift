@@ -16,11 +16,23 @@ struct MetricsCommand: ParsableCommand {
     @Option(help: "Checkpoint file (model.safetensors or checkpoint.safetensors of a run).") var checkpoint: String
     @Option(help: "Sequences in the probe batch (default: the run's probe_batch).") var probeBatch: Int?
     @Flag(help: "Also report the metrics of every linear layer's input per block (on when the run logged them).") var linearTaps = false
+    @Flag(help: "Measure even if the corpus changed since the run trained on it (the change is reported in the result).") var allowCorpusChange = false
+
+    /// `--probe-batch` (or the run's) checked by `SizeLimits` against memory before anything is allocated.
+    func probeBatchSize(config: TrainingConfig) throws -> Int {
+        let B = try SizeLimits.count(probeBatch ?? config.probeBatch, "--probe-batch", atMost: Int.max)
+        try SizeLimits.requireMemory(SizeLimits.sum(SizeLimits.modelBytes(config.model, rows: B, parameterCopies: 1),
+                                                    SizeLimits.product(B, config.model.seq, 16)),
+                                     source: "olab metrics", what: "a probe batch of \(B) sequences of \(config.model.seq) tokens",
+                                     remedy: "pass a smaller --probe-batch")
+        return B
+    }
 
     func run() throws {
-        let loaded = try LoadedCheckpoint(path: checkpoint)
+        if let probeBatch { _ = try SizeLimits.count(probeBatch, "--probe-batch", atMost: Int.max) }
+        let loaded = try LoadedCheckpoint(path: checkpoint, allowCorpusChange: allowCorpusChange)
         let config = loaded.checkpoint.config
-        let B = probeBatch ?? config.probeBatch
+        let B = try probeBatchSize(config: config)
         let probe = try ProbeBatch(validation: loaded.corpus.validation, batchSize: B, sequenceLength: config.model.seq, seed: config.seed)
         let report = ProbeReport(model: try GPT(config: config.model, parameters: loaded.parameters, maxBatch: B), probe: probe,
                                  linearTaps: linearTaps || config.linearTaps)
@@ -30,6 +42,6 @@ struct MetricsCommand: ParsableCommand {
             JSONMember("probe_batch", .int(Int64(B))),
             JSONMember("probe_loss", .double(report.loss)),
         ]
-        print(JSONValue.object(members + report.perTapMembers + report.summaryMembers).serialized())
+        try printResult(JSONValue.object(members + report.perTapMembers + report.summaryMembers + loaded.corpusChangeMembers).serialized())
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import OLCore
+import OLTraining
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,6 +13,13 @@ struct Olab: ParsableCommand {
         version: Harness.version,
         subcommands: [TrainCommand.self, EvalCommand.self, QuantizeCommand.self, ReportCommand.self, MetricsCommand.self, BenchCommand.self, AuditCommand.self, SweepCommand.self, GoldenCommand.self, FuzzCommand.self, RunTaskCommand.self]
     )
+
+    /// `OLAB_THREADS` is read by the library where a bad value silently falls back to the core count;
+    /// the command line refuses it instead, once, before any work (empty counts as unset).
+    static func validateEnvironment() throws {
+        guard let text = getenvString("OLAB_THREADS"), !text.isEmpty else { return }
+        _ = try SizeLimits.count(text: text, "OLAB_THREADS", atMost: SizeLimits.maximumThreads)
+    }
 
     /// Parses and runs a subcommand. Our own errors (bad config, missing file, corrupt checkpoint, ...)
     /// become one line `error: …` on stderr and exit status 2, never a stack trace.
@@ -30,6 +38,7 @@ struct Olab: ParsableCommand {
             Glibc.exit(status.rawValue)
         }
         do {
+            try validateEnvironment()
             try command.run()
         } catch let error as OutlierLabError {
             printError(error.message)

@@ -27,7 +27,7 @@ struct QuantizeCommand: ParsableCommand {
 
     func run() throws {
         let settings = try QuantSettings(parsing: scheme, bits: bits)
-        let loaded = try LoadedCheckpoint(path: checkpoint)
+        let loaded = try LoadedCheckpoint(path: checkpoint, allowCorpusChange: false)
         let config = loaded.checkpoint.config
         let windows = try EvaluationWindows(validation: loaded.corpus.validation, count: config.evalWindows, sequenceLength: config.model.seq)
         let batch = self.batch ?? windows.count
@@ -52,12 +52,20 @@ struct QuantizeCommand: ParsableCommand {
 
 /// The `w8a8-static` calibration flags shared by `olab eval` and `olab quantize`.
 struct CalibrationOptions: ParsableArguments {
-    @Option(help: "w8a8-static: calibration batches from the train split.") var calibrationBatches: Int = 8
-    @Option(help: "w8a8-static: calibration crop seed.") var calibrationSeed: UInt64 = 0
+    @Option(help: "w8a8-static: calibration batches from the train split (default 8).") var calibrationBatches: Int?
+    @Option(help: "w8a8-static: calibration crop seed (default 0).") var calibrationSeed: UInt64?
     @Option(help: "w8a8-static: per-batch percentile range (e.g. 99.999) instead of min/max.") var percentile: Double?
 
+    var batches: Int { calibrationBatches ?? 8 }
+
+    /// The flags given on the command line, for refusing them with a scheme they do not apply to.
+    var givenFlags: [String] {
+        [("--calibration-batches", calibrationBatches != nil), ("--calibration-seed", calibrationSeed != nil),
+         ("--percentile", percentile != nil)].filter(\.1).map(\.0)
+    }
+
     func calibration(train: [UInt8], batchSize: Int) -> StaticCalibration {
-        StaticCalibration(train: train, batches: calibrationBatches, batchSize: batchSize, seed: calibrationSeed, percentile: percentile)
+        StaticCalibration(train: train, batches: batches, batchSize: batchSize, seed: calibrationSeed ?? 0, percentile: percentile)
     }
 }
 

@@ -142,7 +142,6 @@ struct FaultTests {
         let bytes = try FileBytes.read(path)
         let contents = try Safetensors.decode(bytes)
         var tensors = contents.tensors, metadata = contents.metadata
-        metadata["data_sha256"] = nil
         let expected: String
         switch fault {
         case "shape":
@@ -179,6 +178,8 @@ struct FaultTests {
             expectRejection(path, containing: "does not match the recorded")
             return
         }
+        // The digest is recomputed so that the check under test, not the digest, rejects the file.
+        metadata["tensors_sha256"] = try Checkpoint.tensorsDigest(tensors)
         try Safetensors.write(tensors, metadata: metadata, to: path)
         expectRejection(path, containing: expected)
     }
@@ -363,6 +364,38 @@ struct FaultTests {
         try expectBitwiseEqual(FileBytes.read(store.goldenPath(original.relativePath)), golden, "golden file")
         try expectBitwiseEqual(FileBytes.read(store.manifestPath), manifest, "MANIFEST.json")
         #expect(FilePath.exists(store.candidatePath(original.relativePath)))
+        #expect(try store.verifyTree().problems.isEmpty)
+    }
+
+    @Test("a full disk while accepting a new golden: the golden is not left in Goldens/, nothing else changes")
+    func goldenAcceptNewOnFullDisk() throws {
+        let root = try scratchDirectory("golden-root-new")
+        let store = GoldenStore(packageRoot: root)
+        try AtomicFile.write("// swift-tools-version: 6.0\n", to: root + "/Package.swift")
+        func sample(_ name: String) -> GoldenCase {
+            GoldenCase(suite: "unit", name: name, kind: "kernel", seed: 1, tensors: [
+                GoldenTensor(NamedTensor(name: "x", shape: [1], floats: [1]), compare: .exact),
+            ])
+        }
+        // Enough accepted goldens that the manifest is larger than one golden file: the limit below lets
+        // the new golden be written and makes the manifest write fail, the order that used to strand it.
+        let existing = (0..<8).map { sample("accepted_case_with_a_long_name_\($0)") }
+        for goldenCase in existing { try Goldens.check(goldenCase, root: root, mode: .all) }
+        try AtomicFile.write("# Changelog\n\n## [Unreleased]\n- Goldens: " + existing.map(\.id).joined(separator: ", ") + "\n", to: root + "/CHANGELOG.md")
+        try store.accept()
+        let added = sample("new")
+        try Goldens.check(added, root: root, mode: .all)
+        try AtomicFile.write("# Changelog\n\n## [Unreleased]\n- Goldens: \(added.id) — new\n", to: root + "/CHANGELOG.md")
+        let manifest = try FileBytes.read(store.manifestPath)
+        let goldenSize = try FileBytes.read(store.candidatePath(added.relativePath)).count
+        try #require(goldenSize < manifest.count)
+        let listing = try FilePath.entries(of: store.goldensDirectory + "/unit")
+        let result = try runOlab(["golden", "accept", "--root", root], fileSizeLimit: goldenSize)
+        #expect(result.status == 2)
+        #expect(result.err.contains("cannot write \(store.manifestPath): File too large"), "stderr: \(result.err)")
+        #expect(try FilePath.entries(of: store.goldensDirectory + "/unit") == listing)
+        try expectBitwiseEqual(FileBytes.read(store.manifestPath), manifest, "MANIFEST.json")
+        #expect(FilePath.exists(store.candidatePath(added.relativePath)))
         #expect(try store.verifyTree().problems.isEmpty)
     }
 }

@@ -37,12 +37,14 @@ var olabExecutable: String {
 }
 
 /// Runs `olab` with arguments, and `environment` changes on top of this process's environment
-/// (nil removes a variable); returns exit status, stdout and stderr.
+/// (nil removes a variable), in `directory` (default: this process's working directory); returns exit
+/// status, stdout and stderr.
 @discardableResult
-func runOlab(_ arguments: [String], environment: [String: String?] = [:]) throws -> (status: Int32, out: String, err: String) {
+func runOlab(_ arguments: [String], environment: [String: String?] = [:], directory: String? = nil) throws -> (status: Int32, out: String, err: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: olabExecutable)
     process.arguments = arguments
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     if !environment.isEmpty {
         var merged = ProcessInfo.processInfo.environment
         for (name, value) in environment { merged[name] = value ?? nil }
