@@ -79,11 +79,15 @@ public enum BLAS {
 /// `pieces` runs of `width` rows or columns (the last may be shorter). A function of (m, n, k) alone —
 /// never of the worker count — which is what makes the product's bits independent of it.
 ///
-/// Sizing: a piece carries at least `minimumFlops` (≈ 40 µs of one core), so the pool's hand-off stays
-/// small beside it; at most `maximumPieces`, enough to balance 2–8 workers; widths are multiples of
-/// `alignment` so every piece but the last keeps OpenBLAS's micro-kernel on whole register tiles.
+/// Sizing: a piece carries at least `minimumFlops` (≈ 80 µs of one core), because every piece is its own
+/// sgemm call with its own fixed cost and packing: at the audit model's sizes (d = 64) 4-MFLOP pieces
+/// made a one-thread step 6 % slower than one call per product, 8-MFLOP pieces 2.7 %, while 16-MFLOP
+/// pieces left two cores idle on half the products (a two-thread step 14 % slower). The count is even
+/// (when above one), so two workers — one per core here — always get equal shares, and at most
+/// `maximumPieces`; widths are multiples of `alignment` so every piece but the last keeps OpenBLAS's
+/// micro-kernel on whole tiles.
 public struct GemmPartition: Sendable, Equatable {
-    public static let minimumFlops = 1 << 22
+    public static let minimumFlops = 1 << 23
     public static let maximumPieces = 16
     public static let alignment = 16
 
@@ -100,7 +104,8 @@ public struct GemmPartition: Sendable, Equatable {
         let flops = 2 * Double(m) * Double(n) * Double(k)
         let byWork = Int(min(Double(Self.maximumPieces), (flops / Double(Self.minimumFlops)).rounded(.down)))
         let byShape = extent / Self.alignment
-        let wanted = max(1, min(byWork, byShape))
+        let most = min(byWork, byShape)
+        let wanted = most > 1 ? most / 2 * 2 : 1
         let rawWidth = (extent + wanted - 1) / wanted
         width = max(1, (rawWidth + Self.alignment - 1) / Self.alignment * Self.alignment)
         pieces = max(1, (extent + width - 1) / width)
