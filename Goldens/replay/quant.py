@@ -1,7 +1,10 @@
 """Post-training fake quantisation of SPEC §7, replayed from the quantisation golden's float weights.
 
 Element-wise quantisation runs in float32 exactly as specified (x/s, round half to even, clamp, ·s), so
-weights and scales match bit for bit; the forward passes around it run in float64.
+weights and scales match bit for bit; the forward passes around it run in float64. W8A8-static follows
+the README's `quantisation` conventions: ranges calibrated on the float model at every site
+`model.gpt_forward` names (30 for the golden's preLN model; attention scores and probabilities observed on
+their causal entries only), MSE-clipped weights on the grid k·(absmax + 0.5)/100.
 """
 import math
 
