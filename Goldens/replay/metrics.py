@@ -23,9 +23,13 @@ def kurtosis_centred(x):
     return np.var(np.mean(f ** 2, axis=0), ddof=1) if f.shape[1] > 1 else 0.0
 
 
-def mmr_per_row(x):
-    """max_j |X_αj| / lower-median_j |X_αj| (sorted index (d−1)//2); 1 for an all-zero row, +inf for median 0."""
-    a = np.sort(np.abs(np.asarray(x, np.float64)), axis=1)
+def mmr_per_row(x, centred=False):
+    """max_j |X_αj − c_α| / lower-median_j |X_αj − c_α| (sorted index (d−1)//2); 1 for an all-zero row,
+    +inf for median 0. c_α = 0, or with `centred` the row mean over the width (the official logger's form)."""
+    x = np.asarray(x, np.float64)
+    if centred:
+        x = x - x.mean(axis=1, keepdims=True)
+    a = np.sort(np.abs(x), axis=1)
     med, mx = a[:, (a.shape[1] - 1) // 2], a[:, -1]
     with np.errstate(divide="ignore", invalid="ignore"):
         r = mx / med
@@ -33,9 +37,9 @@ def mmr_per_row(x):
     return r
 
 
-def mmr(x):
+def mmr(x, centred=False):
     """Mean over rows of `mmr_per_row`, rows with an infinite ratio left out (+inf if all are)."""
-    r = mmr_per_row(x)
+    r = mmr_per_row(x, centred)
     finite = r[np.isfinite(r)]
     return finite.mean() if finite.size else np.inf
 
@@ -62,6 +66,7 @@ def signal_propagation(x):
 def tap_metrics(x):
     x = np.asarray(x, np.float64)
     out = {"kurtosis": kurtosis(x), "kurtosis_centred": kurtosis_centred(x), "mmr": mmr(x),
+           "mmr_centred": mmr(x, centred=True),
            "activation_rms": np.sqrt(np.mean(x ** 2))}
     out.update(signal_propagation(x))
     return out

@@ -53,12 +53,17 @@ def causal_softmax(s):
     return e / ad.sum_(e, -1)
 
 
-def attention(qkv, H, q_scale=None, k_scale=None, qk_eps=1e-5, soft_cap=None):
+def attention(qkv, H, q_scale=None, k_scale=None, qk_eps=1e-5, soft_cap=None, hook=None):
     """Causal self-attention from fused qkv (B, T, 3C) = [q | k | v], head h at columns h·hs … (h+1)·hs−1.
 
     Returns dict: out (B, T, C); att (B, H, T, T) post-softmax probabilities; with QK-norm also
     qk_normed (B, T, 2C) = [normed q | normed k] and qk_rms (B, T, 2H) = [q heads | k heads], the RMS
     without eps. Logits: s = q·k/√hs, then (optionally) cap·tanh(s/cap).
+
+    `hook(kind, x, causal)` (evaluation only, may return a replacement) sees the QK-norm output
+    (`qk_norm.out`, (B, T, 2C)), the softmax's input (`scores`, after any soft-cap) and its output
+    (`probs`, before it multiplies v); for the (B, H, T, T) tensors only the causal entries k ≤ t count
+    (`causal` True): the rest is masked out by the softmax or is exactly 0.
     """
     B, T, C3 = qkv.shape
     C = C3 // 3
@@ -74,11 +79,18 @@ def attention(qkv, H, q_scale=None, k_scale=None, qk_eps=1e-5, soft_cap=None):
         k, rk = rms_norm(k, k_scale, qk_eps)
         merge = lambda x: ad.reshape(ad.transpose(x, (0, 2, 1, 3)), (B, T, C))
         result["qk_normed"] = ad.concat([merge(q), merge(k)], -1)
+        if hook is not None:
+            qk = hook("qk_norm.out", result["qk_normed"], False)
+            q, k = (heads(ad.slice_(qk, (Ellipsis, slice(i * C, (i + 1) * C)))) for i in range(2))
         result["qk_rms"] = ad.concat([ad.transpose(ad.reshape(r, (B, H, T)), (0, 2, 1)) for r in (rq, rk)], -1)
     s = ad.matmul(q, ad.transpose(k, (0, 1, 3, 2))) * (1 / np.sqrt(hs))
     if soft_cap is not None:
         s = soft_cap * ad.tanh(s * (1 / soft_cap))
+    if hook is not None:
+        s = hook("scores", s, True)
     p = causal_softmax(s)
+    if hook is not None:
+        p = hook("probs", p, True)
     result["att"] = p
     y = ad.matmul(p, v)  # (B, H, T, hs)
     result["out"] = ad.reshape(ad.transpose(y, (0, 2, 1, 3)), (B, T, C))
@@ -117,18 +129,36 @@ def apply_norm(kind, x, p, prefix):
     return srms_norm(x)[0]
 
 
+def site_is_identity(site):
+    return getattr(site, "identity", False)
+
+
+def _identity(name, x, causal=False):
+    return x
+
+
+_identity.identity = True
+
+
 def gpt_forward(cfg, p, tokens, site=None):
     """The GPT of SPEC §3 on tokens (B, T). p maps parameter names to Vars. Returns (logits (B·T, V),
-    taps): taps are the residual stream at L+1 points (before any final norm). `site(name, x)` may
-    observe or replace an activation (quantisation); names as the quantisation golden's sites."""
-    site = site or (lambda name, x: x)
+    taps): taps are the residual stream at L+1 points (before any final norm). `site(name, x, causal)`
+    may observe or replace an activation (quantisation), in forward order; names as the quantisation
+    golden's sites: `embedding.sum`, per block `h<l>.ln1.out`, `h<l>.qkv.{in,out}`, `h<l>.attn.qk_norm.out`
+    (QK-norm blocks), `h<l>.attn.{scores,probs}` (causal True: only entries k ≤ t are meaningful),
+    `h<l>.attn_proj.{in,out}`, `h<l>.residual.attn`, `h<l>.ln2.out`, `h<l>.fc.{in,out}` (fc.out AFTER
+    the activation), `h<l>.mlp_proj.{in,out}`, `h<l>.residual.mlp`, then `lnf.out`. A `.in` site sees
+    the tensor the linear layer reads (its replacement feeds only that layer)."""
+    site = site or _identity
     B, T = tokens.shape
     x = ad.reshape(ad.take(p["wte"], tokens.reshape(-1), 0), (B, T, cfg.width)) + ad.slice_(p["wpe"], slice(0, T))
     taps, entropies = [x], []
+    x = site("embedding.sum", x)  # taps keep the float embedding sum; only quantisation replaces it
 
-    def lin(l, name, inp, weight):
+    def lin(l, name, inp, weight, out_site=True):
         inp = site(f"h{l}.{name}.in", inp)
-        return site(f"h{l}.{name}.out", linear(inp, p[weight]))
+        out = linear(inp, p[weight])
+        return site(f"h{l}.{name}.out", out) if out_site else out
 
     for l in range(cfg.layers):
         h = f"h{l}."
@@ -140,10 +170,11 @@ def gpt_forward(cfg, p, tokens, site=None):
         else:
             a_in = x
         qkv = lin(l, "qkv", a_in, h + "attn.qkv")
+        hook = None if site_is_identity(site) else (lambda kind, v, causal, l=l: site(f"h{l}.attn.{kind}", v, causal))
         if cfg.block == "op":
-            att = attention(qkv, cfg.heads, p[h + "attn.q_norm"], p[h + "attn.k_norm"], soft_cap=cfg.soft_cap)
+            att = attention(qkv, cfg.heads, p[h + "attn.q_norm"], p[h + "attn.k_norm"], soft_cap=cfg.soft_cap, hook=hook)
         else:
-            att = attention(qkv, cfg.heads, soft_cap=cfg.soft_cap)
+            att = attention(qkv, cfg.heads, soft_cap=cfg.soft_cap, hook=hook)
         entropies.append(att["att"].value)
         a_out = lin(l, "attn_proj", att["out"], h + "attn.proj")
         if cfg.block == "postLN":
@@ -154,8 +185,9 @@ def gpt_forward(cfg, p, tokens, site=None):
             m_in = site(f"h{l}.ln2.out", apply_norm(cfg.norm, x, p, h + "ln2"))
         else:
             m_in = x
-        hidden = lin(l, "fc", m_in, h + "mlp.fc")
+        hidden = lin(l, "fc", m_in, h + "mlp.fc", out_site=False)
         hidden = ad.relu(hidden) if cfg.activation == "relu" else gelu(hidden)
+        hidden = site(f"h{l}.fc.out", hidden)  # fc and its activation act as one layer: quantised after it
         m_out = lin(l, "mlp_proj", hidden, h + "mlp.proj")
         if cfg.block == "postLN":
             x = site(f"h{l}.residual.mlp", apply_norm("ln", x + m_out, p, h + "ln2"))
@@ -164,7 +196,7 @@ def gpt_forward(cfg, p, tokens, site=None):
         taps.append(x)
     final = x
     if cfg.final_norm:
-        final = apply_norm(cfg.norm or "ln", x, p, "lnf")
+        final = site("lnf.out", apply_norm(cfg.norm or "ln", x, p, "lnf"))
     head = p["lm_head"] if "lm_head" in p else p["wte"]
     logits = linear(ad.reshape(final, (B * T, cfg.width)), head)
     return logits, taps, entropies

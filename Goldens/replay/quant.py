@@ -1,8 +1,13 @@
 """Post-training fake quantisation of SPEC §7, replayed from the quantisation golden's float weights.
 
 Element-wise quantisation runs in float32 exactly as specified (x/s, round half to even, clamp, ·s), so
-weights and scales match bit for bit; the forward passes around it run in float64.
+weights and scales match bit for bit; the forward passes around it run in float64. W8A8-static follows
+the README's `quantisation` conventions: ranges calibrated on the float model at every site
+`model.gpt_forward` names (30 for the golden's preLN model; attention scores and probabilities observed on
+their causal entries only), MSE-clipped weights on the grid k·(absmax + 0.5)/100.
 """
+import math
+
 import numpy as np
 
 import autodiff as ad
@@ -26,15 +31,18 @@ def symmetric_scales(x, qmax, per_row):
     return (np.maximum(a, MIN_ABSMAX) / F(qmax)).astype(F)
 
 
-def mse_clipped_scale(w, qmax, candidates=100):
-    """Thresholds c_k = absmax·k/K (float64 product, rounded to float32), k = K … 1; the scale
-    max(c_k, 1e-5)/q of the least mean squared error (float64); ties keep the larger threshold."""
+def mse_clipped_scale(w, qmax, candidates=100, margin=0.5):
+    """Bondarenko et al.'s symmetric MSE grid: step = (absmax + margin)/K in float64, thresholds
+    c_k = float32(step·k) for k = 1 … K (so the grid runs past absmax and need not contain it); the
+    scale max(c_k, 1e-5)/q (float32) of the least summed squared error (float64, summed exactly with
+    math.fsum so the order does not matter); the first minimum wins (ties keep the smaller threshold)."""
     w = np.asarray(w, F)
-    absmax = float(np.max(np.abs(w)))
+    exact = w.astype(np.float64).ravel()
+    step = (float(np.max(np.abs(w))) + margin) / candidates
     best, best_scale = np.inf, None
-    for k in range(candidates, 0, -1):
-        scale = F(max(F(absmax * k / candidates), MIN_ABSMAX) / F(qmax))
-        err = np.mean((fake_quantize(w, scale, qmax).astype(np.float64) - w.astype(np.float64)) ** 2)
+    for k in range(1, candidates + 1):
+        scale = F(max(F(step * k), MIN_ABSMAX) / F(qmax))
+        err = math.fsum(((fake_quantize(w, scale, qmax).astype(np.float64).ravel() - exact) ** 2).tolist())
         if err < best:
             best, best_scale = err, scale
     return best_scale
@@ -53,6 +61,12 @@ def affine(lo, hi, bits):
 def affine_fake_quantize(x, s, z, q):
     codes = np.clip(np.rint(np.asarray(x, F) / s) + F(z), 0, q)
     return ((codes - F(z)) * s).astype(F)
+
+
+def causal_entries(a):
+    """The entries k ≤ t of (…, T, T) scores or probabilities (what the calibration observes)."""
+    T = a.shape[-1]
+    return a[..., np.tril(np.ones((T, T), dtype=bool))]
 
 
 def replay(header, t, rep):
@@ -83,8 +97,9 @@ def replay(header, t, rep):
             # Calibration: every batch through the FLOAT model; per site r ← 0.9·r + 0.1·r_batch after the first.
             observed = []
 
-            def observe(site, x):
-                lo, hi = float(np.min(x.value)), float(np.max(x.value))
+            def observe(site, x, causal=False):
+                v = causal_entries(x.value) if causal else x.value
+                lo, hi = float(np.min(v)), float(np.max(v))
                 if site in ranges:
                     a, b = ranges[site]
                     ranges[site] = (0.9 * a + 0.1 * lo, 0.9 * b + 0.1 * hi)
@@ -100,11 +115,14 @@ def replay(header, t, rep):
                 rep.check(prefix + site + ".range_scale", [s], t[prefix + site + ".range_scale"])
                 rep.check(prefix + site + ".range_zero_point", [z], t[prefix + site + ".range_zero_point"])
 
-        def quantize_site(site, x):
+        def quantize_site(site, x, causal=False):
             rows = x.value.reshape(-1, x.shape[-1])
             if act_mode == "static":
-                s, z, q = ranges[site]
+                s, z, q = ranges[site]  # every site the calibration saw is quantised (KeyError otherwise)
                 out, scale = affine_fake_quantize(rows, s, z, q), [s]
+                if causal:  # entries above the diagonal are masked or 0 either way; keep them as they were
+                    mask = np.broadcast_to(np.tril(np.ones(x.shape[-2:], dtype=bool)), x.shape).reshape(rows.shape)
+                    out = np.where(mask, out, rows)
             elif site.endswith(".in"):
                 scale = symmetric_scales(rows, qmax, act_mode == "token")
                 out = fake_quantize(rows, scale, qmax)

@@ -140,6 +140,7 @@ def replay_metrics(header, t, rep):
         x = t["input.x"]
         out = metrics.tap_metrics(x)
         out["mmr_per_row"] = metrics.mmr_per_row(x)
+        out["mmr_centred_per_row"] = metrics.mmr_per_row(x, centred=True)
         out["width_centred_normalised"] = metrics.width_centred_normalised(x)
     elif kind == "attention_entropy":
         out = {"attention_entropy": metrics.attention_entropy(t["input.probabilities"])}
