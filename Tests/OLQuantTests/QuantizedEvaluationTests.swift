@@ -58,16 +58,20 @@ struct QuantizedEvaluationTests {
 
     @Test("4 bits degrade perplexity more than 8 bits on the same windows", arguments: QuantScheme.allCases)
     func fewerBitsDegradeMore(scheme: QuantScheme) throws {
-        // On every disjoint window of the validation split (192 × 32 tokens, not the fixture's 32 windows,
-        // on which the finest scheme's 4-bit Δppl of ~0.01 is not resolved: its paired interval contains
-        // 0), a 4-bit Δppl must exceed 0.01 and the 8-bit one by 0.01.
+        // On every disjoint window of the validation split (192 × 32 tokens rather than the fixture's 32,
+        // on which the finest scheme's 4-bit damage is not resolved). The fixture model trains 150 steps,
+        // so BLAS kernels move it, and its perplexity damage with it. Measured Δppl (8 bits / 4 bits) on
+        // the Cooper Lake, Haswell, Sandybridge and SkylakeX kernels: w8a8-fine 0.0007 / 0.006 … −0.0007 /
+        // 0.008 … 0.0007 / 0.018, w8-only 0.0025 / 0.011 … 0.0013 / 0.028, the activation schemes ≥ 0.07 at
+        // 4 bits. So 4 bits must cost more than 0.005 and at least 0.004 more than 8 bits: under the
+        // smallest measured margins (0.006 and 0.0055) on every kernel, and far above the 8-bit damage.
         let windows = try EvaluationWindows(validation: fixture.corpus.validation, count: 192, sequenceLength: fixture.config.seq)
         func delta(_ bits: Int) throws -> Double {
             try QuantizedEvaluation.evaluate(config: fixture.config, parameters: fixture.parameters, windows: windows,
                                              settings: QuantSettings(scheme, bits), batch: 64, calibration: fixture.calibration).deltaPPL
         }
         let eight = try delta(8), four = try delta(4)
-        #expect(four > 0.01 && four > eight + 0.01, "Δ8 \(eight), Δ4 \(four)")
+        #expect(four > 0.005 && four > eight + 0.004, "Δ8 \(eight), Δ4 \(four)")
     }
 
     @Test("w8-only quantises the linear weights only and leaves activations untouched")
