@@ -83,7 +83,7 @@ replay:
 bench: build
 	.build/release/olab bench
 
-## audit: the paper's claims at CPU scale (quick by default, ~10 min; FULL=1 for 3 seeds and 4x the
+## audit: the paper's claims at CPU scale (quick by default: 3 seeds, ~7 min on 2 cores; FULL=1 for 5 seeds and 4x the
 ## steps); writes audit-out/report.md, report.html, report.json and figures/, reusing cached runs
 audit: build
 	.build/release/olab audit $(if $(FULL),--full,) --out $(or $(OUT),audit-out)
