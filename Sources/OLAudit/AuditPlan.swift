@@ -95,16 +95,18 @@ public struct AuditPlan: Sendable {
     }
 }
 
-/// Predicted wall time of a run from its size, so `--dry-run` and progress ETAs mean something before any
-/// run finishes. Multiply-adds per training step ≈ 3 × (forward matmuls + attention); metrics at each log
-/// add a d×d Gram per tap on the probe batch. The rate is measured on the development machine.
+/// Predicted time of a run on one core from its size, so `--dry-run` and progress ETAs mean something
+/// before any run finishes. Multiply-adds per training step ≈ 3 × (forward matmuls + attention); metrics at
+/// each log add a d×d Gram per tap on the probe batch. The rates are measured on the development machine.
 public struct CostModel: Sendable {
-    /// Multiply-adds per second of a training step (2 cores, OpenBLAS; measured 0.045 s/step at d=64, T=64, B=16).
+    /// Multiply-adds per second of one single-threaded run while another runs beside it on the second
+    /// core (the local backend's default). Measured 2026-12-01 on the quick audit: AdamW-family runs at
+    /// d=64, T=64, B=16, 600 steps took 14–22 s each, predicted 17 s.
     public var trainingRate: Double
-    /// Extra factor for optimisers with eigenbases (SOAP, rotated AdaFactor): eigendecompositions dominate at small d.
+    /// Extra factor for optimisers with eigenbases (SOAP, rotated AdaFactor): 20–23 s for the same runs.
     public var rotatedFactor: Double
 
-    public static let measured = CostModel(trainingRate: 1.7e10, rotatedFactor: 4)
+    public static let measured = CostModel(trainingRate: 2.7e10, rotatedFactor: 1.3)
 
     public func seconds(_ config: TrainingConfig) -> Double {
         let d = Double(config.model.width), L = Double(config.model.layers), T = Double(config.model.seq)
