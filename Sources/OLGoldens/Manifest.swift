@@ -135,7 +135,7 @@ enum DirectoryListing {
         guard FilePath.isDirectory(root) else { return [] }
         var found: [String] = []
         func collect(_ directory: String, prefix: String) throws {
-            for name in try names(in: directory) {
+            for name in try FilePath.entries(of: directory) {
                 let full = "\(directory)/\(name)"
                 if FilePath.isSymbolicLink(full) {
                     throw OutlierLabError("\(full.escapingControlCharacters) is a symbolic link; goldens and candidates must be regular files inside \(root)")
@@ -155,7 +155,7 @@ enum DirectoryListing {
     static func directories(under root: String) -> [String] {
         guard FilePath.isDirectory(root), !FilePath.isSymbolicLink(root) else { return [] }
         var found = [root]
-        for name in (try? names(in: root)) ?? [] where !FilePath.isSymbolicLink("\(root)/\(name)") && FilePath.isDirectory("\(root)/\(name)") {
+        for name in (try? FilePath.entries(of: root)) ?? [] where !FilePath.isSymbolicLink("\(root)/\(name)") && FilePath.isDirectory("\(root)/\(name)") {
             found += directories(under: "\(root)/\(name)")
         }
         return found
@@ -165,20 +165,9 @@ enum DirectoryListing {
     static func removeIfEmpty(_ root: String) {
         guard let files = try? files(under: root), files.isEmpty else { return }
         func remove(_ directory: String) {
-            for name in (try? names(in: directory)) ?? [] { remove("\(directory)/\(name)") }
+            for name in (try? FilePath.entries(of: directory)) ?? [] { remove("\(directory)/\(name)") }
             rmdir(directory)
         }
         remove(root)
-    }
-
-    private static func names(in directory: String) throws -> [String] {
-        guard let handle = opendir(directory) else { throw OutlierLabError("cannot list \(directory): \(errnoText())") }
-        defer { closedir(handle) }
-        var names: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
     }
 }
