@@ -110,6 +110,8 @@ struct ReportTests {
         let html = try FileBytes.readText(directory + "/report.html")
         #expect(html.contains("<svg") && !html.contains("http://") || html.contains("xmlns=\"http://www.w3.org/2000/svg\""))
         #expect(!html.contains("<script") && !html.contains("src=\"http"))
+        #expect(html.contains("<td class=\"verdict held\">held</td>") && html.contains("<td class=\"verdict inconclusive\">inconclusive</td>"),
+                "verdicts are coloured in the summary table")
         let json = try JSONValue.parse(bytes: try FileBytes.read(directory + "/report.json"))
         #expect(json["claims"]?.arrayValue?.count == 2)
         #expect(json["claims"]?.arrayValue?.first?["verdict"]?.stringValue == "held")
