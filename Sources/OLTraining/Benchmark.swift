@@ -20,6 +20,8 @@ public struct BenchmarkOptions: Sendable {
     public var sgemmSeconds = 0.2
     /// Arms to run, by name; empty runs all of `BenchmarkArm.all`.
     public var arms: [String] = []
+    /// The model size every arm trains.
+    public var model: BenchmarkModel = .bench
     public var seed: UInt64 = 0
 
     public init() {}
@@ -58,18 +60,31 @@ public struct BenchmarkArm: Sendable {
         BenchmarkArm(name: "preLN+soap", block: .preLN, optimizer: .soap),
     ]
 
-    /// The bench model: d = 256, L = 4, H = 4, T = 128, byte vocabulary, ReLU, tied head.
-    public var model: ModelConfig {
+    /// The arm's block on a model of `size`: byte vocabulary, ReLU, tied head.
+    public func model(_ size: BenchmarkModel) -> ModelConfig {
         var config = ModelConfig()
-        config.width = 256
-        config.layers = 4
-        config.heads = 4
-        config.seq = 128
+        (config.width, config.layers, config.heads, config.seq) = size.shape
         config.block = block
         config.activation = .relu
         return config
     }
     public static let batch = 16
+}
+
+/// The two model sizes `olab bench` trains (`--model`), both with B = 16.
+public enum BenchmarkModel: String, Sendable, CaseIterable {
+    /// d = 256, L = 4, H = 4, T = 128: large enough for the matrix products to dominate.
+    case bench
+    /// d = 64, L = 4, H = 4, T = 64: the audit's model, which every audit and sweep run executes.
+    case audit
+
+    /// (d, L, H, T).
+    var shape: (width: Int, layers: Int, heads: Int, seq: Int) {
+        switch self {
+        case .bench: (256, 4, 4, 128)
+        case .audit: (64, 4, 4, 64)
+        }
+    }
 }
 
 /// Model FLOPs of one training step, the numerator of MFU.
@@ -176,8 +191,9 @@ public struct BenchmarkReport: Sendable {
 /// global-norm clipping to 1.0, optimiser step at the optimiser's default learning rate (no schedule),
 /// on random byte batches from a seeded stream.
 public enum Benchmark {
-    /// The sgemm shapes of the bench model's training step (N = B·T = 2048 rows, d = 256), plus 1024³.
-    public static func sgemmShapes(batch: Int = BenchmarkArm.batch, config: ModelConfig = BenchmarkArm.all[0].model)
+    /// The sgemm shapes of a model's training step (bench model: N = B·T = 2048 rows, d = 256), plus 1024³,
+    /// whose speed is the machine's peak whichever model runs.
+    public static func sgemmShapes(batch: Int = BenchmarkArm.batch, config: ModelConfig = BenchmarkArm.all[0].model(.bench))
         -> [(name: String, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int)] {
         let n = batch * config.seq, d = config.width, T = config.seq, hs = config.headDim, V = config.vocab
         return [
@@ -197,7 +213,7 @@ public enum Benchmark {
     public static func run(_ options: BenchmarkOptions, progress: (String) -> Void = { _ in }) throws -> BenchmarkReport {
         try options.validate()
         var sgemm: [SgemmResult] = []
-        for shape in sgemmShapes() {
+        for shape in sgemmShapes(config: BenchmarkArm.all[0].model(options.model)) {
             progress("sgemm \(shape.name)")
             sgemm.append(measureSgemm(name: shape.name, transposeA: shape.transposeA, transposeB: shape.transposeB,
                                       m: shape.m, n: shape.n, k: shape.k, options: options))
@@ -246,7 +262,7 @@ public enum Benchmark {
     /// Trains one arm: warm-up, `repeats` timed repetitions of `stepsPerRepeat` steps, then the same
     /// number of steps with the profiler installed for the breakdown (not part of the timed median).
     static func measure(_ arm: BenchmarkArm, options: BenchmarkOptions) throws -> ArmResult {
-        let config = arm.model, B = BenchmarkArm.batch, T = config.seq
+        let config = arm.model(options.model), B = BenchmarkArm.batch, T = config.seq
         let model = try GPT(config: config, seed: options.seed, maxBatch: B)
         let optimizerConfig = OptimizerConfig.defaults(for: arm.optimizer)
         var optimizer = try optimizerConfig.makeOptimizer(layout: model.parameters.layout)
@@ -373,7 +389,7 @@ extension BenchmarkReport {
                 }),
             ]))
         }
-        let model = BenchmarkArm.all[0].model
+        let model = BenchmarkArm.all[0].model(options.model)
         return .object([
             "sgemm_gflops": .object(sgemmMembers),
             "arms": .array(armValues),
@@ -382,6 +398,7 @@ extension BenchmarkReport {
             "blas": blas.json,
             "threads": .object(["workers": .int(Int64(workerThreads)), "blas": .int(Int64(blas.threads))]),
             "model": .object([
+                "size": .string(options.model.rawValue),
                 "width": .int(Int64(model.width)), "layers": .int(Int64(model.layers)), "heads": .int(Int64(model.heads)),
                 "seq": .int(Int64(model.seq)), "batch": .int(Int64(BenchmarkArm.batch)), "vocab": .int(Int64(model.vocab)),
                 "activation": .string(model.activation.rawValue),
@@ -426,7 +443,7 @@ extension BenchmarkReport {
         }
         lines.append(pad("peak", 20, left: true) + pad(fixed(peakGflops, 1), 43))
         lines.append("")
-        let model = BenchmarkArm.all[0].model
+        let model = BenchmarkArm.all[0].model(options.model)
         let flops = ModelFLOPs(model, batch: BenchmarkArm.batch)
         lines.append("training: d=\(model.width) L=\(model.layers) H=\(model.heads) T=\(model.seq) B=\(BenchmarkArm.batch) bytes, ReLU; "
                      + "\(fixed(flops.perStep / 1e9, 2)) GFLOP/step = 6·N·tokens + 12·L·T·d·tokens")

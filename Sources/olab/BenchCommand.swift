@@ -23,6 +23,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Untimed warm-up steps per arm (default 3).") var warmup: String?
     @Option(help: "OutlierLab worker threads (default OLAB_THREADS or the core count).") var threads: String?
     @Option(help: "Run only this arm (repeatable): preLN+adamw, op+adamw, preLN+soap.") var arm: [String] = []
+    @Option(help: "Model size: bench (d=256, L=4, H=4, T=128) or audit (the audit's d=64, L=4, H=4, T=64); B=16 both.") var model: String = "bench"
     @Option(help: "Seed of the model initialisation and the random batches (default 0).") var seed: String?
     /// Anything the parser does not know, reported as one line by `run` instead of the usage text.
     @Argument(parsing: .allUnrecognized, help: .hidden) var unrecognized: [String] = []
@@ -37,6 +38,10 @@ struct BenchCommand: ParsableCommand {
         options.stepsPerRepeat = try Self.count(steps, "--steps") ?? options.stepsPerRepeat
         options.warmupSteps = try Self.count(warmup, "--warmup") ?? options.warmupSteps
         options.arms = arm
+        guard let size = BenchmarkModel(rawValue: model) else {
+            throw OutlierLabError("--model must be one of \(BenchmarkModel.allCases.map(\.rawValue).joined(separator: "|")), got '\(model)'")
+        }
+        options.model = size
         if let seed {
             guard let value = UInt64(seed) else { throw OutlierLabError("--seed must be a non-negative integer, got '\(String(seed.prefix(40)).escapingControlCharacters)'") }
             options.seed = value

@@ -60,6 +60,22 @@ final class CommandLineXCTests: XCTestCase {
         XCTAssertGreaterThan(try XCTUnwrap(report["peak_rss_mb"]?.doubleValue), 1)
     }
 
+    func testBenchOnTheAuditModelTrainsTheAuditsSizeAndRefusesAnUnknownModel() throws {
+        let result = try runOlab(["bench", "--quick", "--json", "--model", "audit", "--arm", "preLN+adamw"])
+        XCTAssertEqual(result.status, 0, result.err)
+        let report = try JSONValue.parse(result.out)
+        XCTAssertEqual(report["model"]?["size"]?.stringValue, "audit")
+        XCTAssertEqual(report["model"]?["width"]?.intValue, 64)
+        XCTAssertEqual(report["model"]?["seq"]?.intValue, 64)
+        let arm = try XCTUnwrap(report["arms"]?.arrayValue?.first)
+        let step = try XCTUnwrap(arm["step_ms"]?.doubleValue)
+        // 16 × 64 tokens per step on the audit model.
+        XCTAssertEqual(try XCTUnwrap(arm["tokens_per_s"]?.doubleValue), 1024 / (step / 1000), accuracy: 1e-12 * 1024 / (step / 1000))
+        let bad = try runOlab(["bench", "--model", "huge"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.err.contains("--model must be one of bench|audit"), bad.err)
+    }
+
     func testEvalReportsFloatAndQuantisedPerplexityOfAFreshCheckpointAsJSON() throws {
         let directory = try scratchDirectory("xc-eval")
         let train = try runOlab(["train", "--width", "32", "--layers", "2", "--heads", "4", "--seq", "32", "--batch", "8",
