@@ -24,6 +24,30 @@ public struct ClaimRuns: Sendable {
     public var runKeys: [String: [UInt64: String]]
 }
 
+/// The arms that share one best-lr choice: equal configs apart from the learning rate. Each sweep value
+/// is trained on the calibration seed; the lowest validation loss picks the rate the confirming seeds use.
+public struct LearningRateFamily: Sendable {
+    /// SHA-256 of the family's config without `lr`, on the calibration seed.
+    public var id: String
+    /// "claim / arm" of every arm in the family.
+    public var uses: [String]
+    /// The calibration run of each sweep value, in increasing rate.
+    public var calibration: [(rate: Double, key: String)]
+    /// The rate the confirming seeds run at (nil until the calibration runs are judged).
+    public var chosen: Double?
+
+    /// The rate with the lowest validation loss among the finished calibration runs (ties: the smaller
+    /// rate); nil when none finished.
+    public func best(outcomes: [String: RunOutcome]) -> (rate: Double, loss: Double)? {
+        var best: (rate: Double, loss: Double)?
+        for (rate, key) in calibration {
+            guard case .finished(let record, _)? = outcomes[key], let loss = record.summary["val_loss"]?.doubleValue, loss.isFinite else { continue }
+            if best == nil || loss < best!.loss { best = (rate, loss) }
+        }
+        return best
+    }
+}
+
 /// The runs of an audit at one scale, deduplicated across claims, in first-use order.
 public struct AuditPlan: Sendable {
     public var scale: AuditScale
@@ -31,12 +55,32 @@ public struct AuditPlan: Sendable {
     public var runs: [PlannedRun]
     /// Every claim of the registry (selected or not), in registry order.
     public var claims: [ClaimRuns]
+    /// The quantisation study's runs (arm → seed → key) and its requests (nil without a study, or when
+    /// `--claims` selects claims).
+    public var study: ClaimRuns?
+    public var studyRequests: [QuantRequest]
     /// Claims left out by scale or selection, with the reason.
     public var skipped: [String: String]
     /// SHA-256 of the registry the plan came from (printed in every report: the preregistration).
     public var registrySHA256: String
+    /// The best-lr families and their calibration runs (which are also in `runs`).
+    public var families: [LearningRateFamily]
+    /// Confirming runs of best-lr arms not planned yet because their family's rate is not chosen, with
+    /// their predicted seconds.
+    public var pendingRuns: Int
+    public var pendingSeconds: Double
+    let registry: ClaimRegistry
+    let selected: [String]?
+    let costModel: CostModel
 
-    public var estimatedSeconds: Double { runs.reduce(0) { $0 + $1.estimatedSeconds } }
+    public var estimatedSeconds: Double { runs.reduce(0) { $0 + $1.estimatedSeconds } + pendingSeconds }
+    /// Whether every run is planned (every best-lr family has its rate).
+    public var isResolved: Bool { pendingRuns == 0 }
+    /// The calibration runs of the unresolved families.
+    public var pendingCalibration: [PlannedRun] {
+        let keys = Set(families.filter { $0.chosen == nil }.flatMap { $0.calibration.map(\.key) })
+        return runs.filter { keys.contains($0.key) }
+    }
 
     /// The cache key of a config: equal configs on equal corpus bytes share one run.
     public static func cacheKey(_ config: TrainingConfig, corpusFingerprint: String) -> String {
@@ -46,8 +90,10 @@ public struct AuditPlan: Sendable {
     }
 
     /// Expands the registry at `scale`; `selected` (claim ids) restricts it, unknown ids are an error.
+    /// `chosenRates` (family id → rate) plans the confirming runs of best-lr arms; without it they are
+    /// pending and only their calibration runs are planned.
     public init(registry: ClaimRegistry, scale: AuditScale, corpus: AuditCorpus, selected: [String]? = nil,
-                costModel: CostModel = .measured) throws {
+                costModel: CostModel = .measured, chosenRates: [String: Double] = [:]) throws {
         if let selected {
             let known = Set(registry.claims.map(\.id))
             for id in selected where !known.contains(id) {
@@ -56,42 +102,125 @@ public struct AuditPlan: Sendable {
         }
         self.scale = scale
         self.corpus = corpus
+        self.registry = registry
+        self.selected = selected
+        self.costModel = costModel
         registrySHA256 = registry.sha256
-        var runs: [PlannedRun] = []
-        var index: [String: Int] = [:]
+        var builder = PlanBuilder(corpus: corpus, costModel: costModel)
         var claims: [ClaimRuns] = []
         var skipped: [String: String] = [:]
-        for claim in registry.claims {
+        let study = selected == nil ? registry.quantisationStudy : nil
+        for claim in registry.claims + [study?.asClaim].compactMap({ $0 }) {
             let seeds = registry.seeds(claim: claim, scale: scale)
             var keys: [String: [UInt64: String]] = [:]
+            let studyRequests = claim.id == study?.asClaim.id ? Set(study?.requests ?? []) : []
             if let selected, !selected.contains(claim.id) {
                 skipped[claim.id] = "not selected with --claims"
             } else if seeds.isEmpty {
                 skipped[claim.id] = "not run at the \(scale.rawValue) scale (run `olab audit --full`)"
             } else {
-                let requests = Set([claim.metric.quantRequest, claim.against?.quantRequest].compactMap { $0 })
                 for arm in claim.arms {
-                    for seed in seeds {
-                        let config = try registry.config(claim: claim, arm: arm, scale: scale, seed: seed, corpus: corpus.path)
-                        let key = Self.cacheKey(config, corpusFingerprint: corpus.fingerprint)
-                        let use = "\(claim.id) / \(arm.name) / seed \(seed)"
-                        if let existing = index[key] {
-                            runs[existing].quantisations.formUnion(requests)
-                            runs[existing].uses.append(use)
-                        } else {
-                            index[key] = runs.count
-                            runs.append(PlannedRun(key: key, config: config, quantisations: requests, uses: [use],
-                                                   estimatedSeconds: costModel.seconds(config)))
+                    let layers = try registry.config(claim: claim, arm: arm, scale: scale, seed: seeds[0], corpus: corpus.path).model.layers
+                    let requests = Set([claim.metric, claim.against].compactMap { $0 }.flatMap { $0.quantRequests(layers: layers) })
+                        .union(studyRequests)
+                    var rate: Double?
+                    if arm.bestLearningRate, let sweep = registry.learningRateSweep {
+                        let family = try builder.family(registry: registry, claim: claim, arm: arm, scale: scale, sweep: sweep, chosenRates: chosenRates)
+                        guard let chosen = family.chosen else {
+                            let config = try registry.config(claim: claim, arm: arm, scale: scale, seed: seeds[0], corpus: corpus.path)
+                            for seed in seeds where builder.pending.insert("\(family.id)/\(seed)").inserted {
+                                builder.pendingSeconds += costModel.seconds(config)
+                            }
+                            continue
                         }
-                        keys[arm.name, default: [:]][seed] = key
+                        rate = chosen
+                    }
+                    for seed in seeds {
+                        let config = try registry.config(claim: claim, arm: arm, scale: scale, seed: seed, corpus: corpus.path, lr: rate)
+                        keys[arm.name, default: [:]][seed] = builder.add(config, use: "\(claim.id) / \(arm.name) / seed \(seed)", quantisations: requests)
                     }
                 }
             }
             claims.append(ClaimRuns(claim: claim, seeds: seeds, runKeys: keys))
         }
-        self.runs = runs
+        if let study, let last = claims.last, last.claim.id == study.asClaim.id {
+            self.study = claims.removeLast()
+        } else {
+            self.study = nil
+        }
+        studyRequests = study?.requests ?? []
+        runs = builder.runs
+        families = builder.families
+        pendingRuns = builder.pending.count
+        pendingSeconds = builder.pendingSeconds
         self.claims = claims
         self.skipped = skipped
+    }
+
+    /// The plan with every family's rate chosen from its finished calibration runs (`outcomes`).
+    /// Throws, naming the family, when none of a family's calibration runs finished.
+    public func resolved(outcomes: [String: RunOutcome]) throws -> AuditPlan {
+        var chosen: [String: Double] = [:]
+        for family in families {
+            if let rate = family.chosen { chosen[family.id] = rate; continue }
+            guard let best = family.best(outcomes: outcomes) else {
+                throw OutlierLabError("no learning-rate calibration run of \(family.uses.joined(separator: ", ")) finished; cannot choose its rate")
+            }
+            chosen[family.id] = best.rate
+        }
+        return try AuditPlan(registry: registry, scale: scale, corpus: corpus, selected: selected, costModel: costModel, chosenRates: chosen)
+    }
+}
+
+/// Collects an audit's runs, sharing equal configs across claims and arms.
+private struct PlanBuilder {
+    let corpus: AuditCorpus
+    let costModel: CostModel
+    var runs: [PlannedRun] = []
+    var index: [String: Int] = [:]
+    var families: [LearningRateFamily] = []
+    /// "family/seed" of every confirming run waiting for its family's rate.
+    var pending = Set<String>()
+    var pendingSeconds = 0.0
+
+    init(corpus: AuditCorpus, costModel: CostModel) {
+        self.corpus = corpus
+        self.costModel = costModel
+    }
+
+    /// Adds a use of `config`'s run (planning the run on first use) and returns its key.
+    mutating func add(_ config: TrainingConfig, use: String, quantisations: Set<QuantRequest> = []) -> String {
+        let key = AuditPlan.cacheKey(config, corpusFingerprint: corpus.fingerprint)
+        if let existing = index[key] {
+            runs[existing].quantisations.formUnion(quantisations)
+            runs[existing].uses.append(use)
+        } else {
+            index[key] = runs.count
+            runs.append(PlannedRun(key: key, config: config, quantisations: quantisations, uses: [use],
+                                   estimatedSeconds: costModel.seconds(config)))
+        }
+        return key
+    }
+
+    /// The family of a best-lr arm, with its calibration runs planned.
+    mutating func family(registry: ClaimRegistry, claim: Claim, arm: ArmSpec, scale: AuditScale, sweep: LearningRateSweep,
+                         chosenRates: [String: Double]) throws -> LearningRateFamily {
+        let base = try registry.config(claim: claim, arm: arm, scale: scale, seed: sweep.calibrationSeed, corpus: corpus.path)
+        let withoutRate = JSONValue.object((base.json.objectMembers ?? []).filter { $0.key != "lr" && $0.key != "corpus" })
+        let id = SHA256.hex(Array((withoutRate.serialized() + corpus.fingerprint).utf8))
+        let use = "\(claim.id) / \(arm.name)"
+        if let existing = families.firstIndex(where: { $0.id == id }) {
+            families[existing].uses.append(use)
+            return families[existing]
+        }
+        var calibration: [(rate: Double, key: String)] = []
+        for rate in sweep.values {
+            let config = try registry.config(claim: claim, arm: arm, scale: scale, seed: sweep.calibrationSeed, corpus: corpus.path, lr: rate)
+            calibration.append((rate, add(config, use: "lr calibration / \(arm.name) / lr \(formatNumber(rate)) / seed \(sweep.calibrationSeed)")))
+        }
+        let family = LearningRateFamily(id: id, uses: [use], calibration: calibration, chosen: chosenRates[id])
+        families.append(family)
+        return family
     }
 }
 
@@ -116,7 +245,8 @@ public struct CostModel: Sendable {
         let logs = Double(config.steps / config.logEvery + 1)
         let probeRows = Double(config.probeBatch) * T
         macs += logs * (forward(rows: probeRows) + (config.metrics ? (L + 1) * probeRows * d * d : 0))
-        let optimiser = ["soap", "rotated-adafactor"].contains(config.optimizer) ? rotatedFactor : 1
-        return macs * optimiser / trainingRate
+        let optimiser = ["soap", "rotated-adafactor", "adam-random-rotation"].contains(config.optimizer) ? rotatedFactor : 1
+        let decomposition = config.kurtosisDecomposition ? 4.0 / 3.0 : 1  // one probe forward per step
+        return macs * optimiser * decomposition / trainingRate
     }
 }

@@ -10,6 +10,9 @@ public struct ArmResult: Sendable {
     /// Per seed, the run directory relative to the output folder.
     public var runDirectories: [UInt64: String]
     public var failures: [String]
+    /// Per seed, for a quantised metric: whether any of the run's measurements resolves its effect (a
+    /// Δppl interval over evaluation windows that excludes 0); absent when the evaluator gave no interval.
+    public var quantisationResolved: [UInt64: Bool] = [:]
 
     public var mean: Double { Statistics.mean(values.values.sorted()) }
     public var standardDeviation: Double { Statistics.standardDeviation(values.values.sorted()) }
@@ -36,6 +39,7 @@ public enum AuditJudging {
             var arms: [ArmResult] = []
             for arm in claim.arms {
                 var result = ArmResult(name: arm.name, values: [:], againstValues: [:], runDirectories: [:], failures: [])
+                let metrics = [claim.metric, claim.against].compactMap { $0 }.filter(\.isQuantised)
                 for seed in claimRuns.seeds {
                     guard let key = claimRuns.runKeys[arm.name]?[seed] else { continue }
                     result.runDirectories[seed] = "runs/" + key
@@ -44,6 +48,9 @@ public enum AuditJudging {
                         do {
                             result.values[seed] = try claim.metric.value(in: record)
                             if let against = claim.against { result.againstValues[seed] = try against.value(in: record) }
+                            let layers = record.config["layers"]?.intValue ?? 0
+                            let resolved = metrics.flatMap { $0.quantRequests(layers: layers) }.compactMap { record.quantised[$0]?.isResolved }
+                            if !resolved.isEmpty { result.quantisationResolved[seed] = resolved.contains(true) }
                         } catch let error as OutlierLabError {
                             result.failures.append("\(arm.name) seed \(seed): \(error.message)")
                         } catch {
@@ -64,8 +71,13 @@ public enum AuditJudging {
         let names = arms.map(\.name)
         let seedValues = seeds.map { seed in Dictionary(uniqueKeysWithValues: arms.compactMap { arm in arm.values[seed].map { (arm.name, $0) } }) }
         let seedAgainst = seeds.map { seed in Dictionary(uniqueKeysWithValues: arms.compactMap { arm in arm.againstValues[seed].map { (arm.name, $0) } }) }
-        let judgement = Judge.judge(claim.predicate, arms: names, seedValues: seedValues,
+        var judgement = Judge.judge(claim.predicate, arms: names, seedValues: seedValues,
                                     seedAgainst: claim.against == nil ? [] : seedAgainst, failures: arms.flatMap(\.failures))
+        let resolution = arms.flatMap(\.quantisationResolved.values)
+        if !resolution.isEmpty, !resolution.contains(true), [.held, .notReproduced].contains(judgement.verdict) {
+            judgement.verdict = .inconclusive
+            judgement.reason += "; but below the measurement's resolution: no run's quantised − float perplexity has a 95 % interval over evaluation windows that excludes 0, so the arms' differences are not resolved"
+        }
         return ClaimResult(claim: claim, seeds: seeds, arms: arms, judgement: judgement)
     }
 }

@@ -13,6 +13,38 @@ public struct ArmSpec: Sendable, Equatable {
     public var name: String
     /// Config keys this arm sets (a JSON object of `TrainingConfig` keys).
     public var config: [JSONMember]
+    /// The arm runs at its own best learning rate from the registry's `lr_sweep`, chosen on the
+    /// calibration seed (registry JSON: `"lr": "best"` beside `config`).
+    public var bestLearningRate = false
+
+    public init(name: String, config: [JSONMember], bestLearningRate: Bool = false) {
+        self.name = name
+        self.config = config
+        self.bestLearningRate = bestLearningRate
+    }
+}
+
+/// The quantisation study (a report section, not a verdict): every scheme and bit width on a few arms,
+/// W-only against A-only, so a degradation can be split into what the weights and what the
+/// activations cost.
+public struct QuantisationStudy: Sendable, Equatable {
+    public var arms: [ArmSpec]
+    public var requests: [QuantRequest]
+    /// The study as a claim-shaped value, so its arms expand (and share runs) exactly as a claim's do.
+    var asClaim: Claim {
+        Claim(id: "quantisation-study", statement: "", paperLocation: "", paperSays: "", arms: arms,
+              metric: MetricSpec(source: .summary("val_loss")), against: nil,
+              predicate: Predicate(kind: .value(arms: []), comparison: .atLeast(0)), scales: [:])
+    }
+}
+
+/// The small learning-rate sweep behind `"lr": "best"` arms (SPEC §9: architecture and optimiser
+/// comparisons at each arm's best rate): every value is trained on the calibration seed, the rate with
+/// the lowest validation loss wins (ties: the smaller rate), and the confirming seeds run at it. The
+/// calibration seed is never a confirming seed, so choosing the rate cannot favour the seeds that judge.
+public struct LearningRateSweep: Sendable, Equatable {
+    public var values: [Double]
+    public var calibrationSeed: UInt64
 }
 
 /// Config overrides and seeds of one scale, for the whole registry or for one claim.
@@ -48,6 +80,9 @@ public struct ClaimRegistry: Sendable, Equatable {
     public var base: [JSONMember]
     public var scales: [AuditScale: ScaleSpec]
     public var claims: [Claim]
+    /// The sweep `"lr": "best"` arms choose from (nil when no arm does).
+    public var learningRateSweep: LearningRateSweep?
+    public var quantisationStudy: QuantisationStudy?
     /// SHA-256 of the registry as read (the file's bytes): the report prints it, so a reader can check
     /// that arms and thresholds were fixed before the confirming seeds ran.
     public var sha256: String
@@ -87,14 +122,31 @@ public struct ClaimRegistry: Sendable, Equatable {
         self.scales = scales
         guard let claimValues = json["claims"]?.arrayValue else { throw OutlierLabError("\(source): 'claims' must be an array") }
         claims = try claimValues.enumerated().map { index, value in try reader.claim(value, "claims[\(index)]") }
+        learningRateSweep = try json["lr_sweep"].map { try reader.learningRateSweep($0) }
+        quantisationStudy = try json["quantisation_study"].map { try reader.quantisationStudy($0) }
         var seen = Set<String>()
         for claim in claims where !seen.insert(claim.id).inserted {
             throw OutlierLabError("\(source): claim id '\(claim.id)' appears twice")
         }
-        for claim in claims {
+        for claim in claims + [quantisationStudy?.asClaim].compactMap({ $0 }) {
             for scale in AuditScale.allCases {
                 for arm in claim.arms {
-                    _ = try config(claim: claim, arm: arm, scale: scale, seed: 0, corpus: "synthetic")
+                    if arm.bestLearningRate {
+                        guard let sweep = learningRateSweep else {
+                            throw OutlierLabError("\(source): claim \(claim.id), arm '\(arm.name)' asks for the best lr but the registry has no lr_sweep")
+                        }
+                        if arm.config.contains(where: { $0.key == "lr" }) {
+                            throw OutlierLabError("\(source): claim \(claim.id), arm '\(arm.name)' sets lr and asks for the best lr; choose one")
+                        }
+                        if seeds(claim: claim, scale: scale).contains(sweep.calibrationSeed) {
+                            throw OutlierLabError("\(source): claim \(claim.id) confirms on seed \(sweep.calibrationSeed), the lr sweep's calibration seed; they must differ")
+                        }
+                        for rate in sweep.values {
+                            _ = try config(claim: claim, arm: arm, scale: scale, seed: 0, corpus: "synthetic", lr: rate)
+                        }
+                    } else {
+                        _ = try config(claim: claim, arm: arm, scale: scale, seed: 0, corpus: "synthetic")
+                    }
                 }
             }
         }
@@ -109,7 +161,8 @@ public struct ClaimRegistry: Sendable, Equatable {
 
     /// The arm's full config: base, then the registry scale, the claim's scale, the arm, the seed and the
     /// corpus, later keys winning.
-    public func config(claim: Claim, arm: ArmSpec, scale: AuditScale, seed: UInt64, corpus: String) throws -> TrainingConfig {
+    /// `lr`, when given, is set last (a best-lr arm's sweep value or chosen rate).
+    public func config(claim: Claim, arm: ArmSpec, scale: AuditScale, seed: UInt64, corpus: String, lr: Double? = nil) throws -> TrainingConfig {
         var members = base
         func merge(_ overrides: [JSONMember]) {
             for member in overrides {
@@ -121,6 +174,7 @@ public struct ClaimRegistry: Sendable, Equatable {
         merge(claim.scales[scale]?.config ?? [])
         merge(arm.config)
         merge([JSONMember("seed", .int(Int64(seed))), JSONMember("corpus", .string(corpus))])
+        if let lr { merge([JSONMember("lr", .double(lr))]) }
         return try TrainingConfig(json: .object(members), source: "claim \(claim.id), arm '\(arm.name)' (\(scale.rawValue))")
     }
 
@@ -191,13 +245,44 @@ struct JSONReader {
         return spec
     }
 
+    func quantisationStudy(_ json: JSONValue) throws -> QuantisationStudy {
+        guard let armValues = json["arms"]?.arrayValue, !armValues.isEmpty else { throw fail("quantisation_study.arms", "must be a non-empty array") }
+        let arms = try armValues.enumerated().map { try arm($1, "quantisation_study.arms[\($0)]") }
+        guard let schemes = json["schemes"]?.arrayValue, !schemes.isEmpty else { throw fail("quantisation_study.schemes", "must list [scheme, bits] pairs") }
+        let requests = try schemes.map { value in
+            guard let pair = value.arrayValue, pair.count == 2, let scheme = pair[0].stringValue, let bits = pair[1].intValue, [4, 6, 8].contains(bits) else {
+                throw fail("quantisation_study.schemes", "must hold [scheme, bits] pairs with bits 8, 6 or 4")
+            }
+            return QuantRequest(scheme: scheme, bits: Int(bits))
+        }
+        return QuantisationStudy(arms: arms, requests: requests)
+    }
+
+    func arm(_ value: JSONValue, _ armPath: String) throws -> ArmSpec {
+        var best = false
+        if let lr = value["lr"] {
+            guard lr.stringValue == "best" else { throw fail("\(armPath).lr", "must be \"best\" (a fixed rate goes in config)") }
+            best = true
+        }
+        return ArmSpec(name: try string(value, "name", armPath), config: try object(value, "config"), bestLearningRate: best)
+    }
+
+    func learningRateSweep(_ json: JSONValue) throws -> LearningRateSweep {
+        guard let values = json["values"]?.arrayValue, values.count >= 2 else { throw fail("lr_sweep.values", "must list at least two learning rates") }
+        let rates = try values.map {
+            guard let rate = $0.doubleValue, rate.isFinite, rate > 0 else { throw fail("lr_sweep.values", "must hold positive numbers") }
+            return rate
+        }
+        guard Set(rates).count == rates.count else { throw fail("lr_sweep.values", "lists a rate twice") }
+        guard let seed = json["calibration_seed"]?.intValue, seed >= 0 else { throw fail("lr_sweep.calibration_seed", "must be a non-negative integer") }
+        return LearningRateSweep(values: rates.sorted(), calibrationSeed: UInt64(seed))
+    }
+
     func claim(_ json: JSONValue, _ path: String) throws -> Claim {
         let id = try string(json, "id", path)
         let at = "\(path) (\(id))"
         guard let armValues = json["arms"]?.arrayValue, !armValues.isEmpty else { throw fail("\(at).arms", "must be a non-empty array") }
-        let arms = try armValues.enumerated().map { index, value in
-            ArmSpec(name: try string(value, "name", "\(at).arms[\(index)]"), config: try object(value, "config"))
-        }
+        let arms = try armValues.enumerated().map { index, value in try arm(value, "\(at).arms[\(index)]") }
         var scales: [AuditScale: ScaleSpec] = [:]
         if let scaleObject = json["scales"] {
             guard let members = scaleObject.objectMembers else { throw fail("\(at).scales", "must be a JSON object") }

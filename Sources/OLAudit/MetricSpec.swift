@@ -10,6 +10,13 @@ public struct MetricSpec: Sendable, Equatable {
         case summary(String)
         /// Quantised evaluation of `model.safetensors` with a scheme and bit width.
         case quantised(QuantRequest, QuantMeasure)
+        /// A numeric key of the run's `config.json` (`lr`, `eps`, `beta_init`, ...): the x of a sweep's
+        /// rank correlation.
+        case config(String)
+        /// Per-site attribution inside one run: the Spearman correlation, over the 4·L linear inputs, of
+        /// the Δppl when only that input is quantised (scheme, bits) with that input's own outlier metric
+        /// (`<linear>_in_<metric>` of the linear-input taps, last logged step).
+        case siteCorrelation(scheme: String, bits: Int, tapMetric: String)
     }
 
     /// How the per-tap values of one logged step become one number.
@@ -45,7 +52,11 @@ public struct MetricSpec: Sendable, Equatable {
 
     /// Log series a claim may name (the `metrics.jsonl` schema).
     public static let seriesKeys = ["kurtosis", "kurtosis_centred", "mmr", "mmr_centred", "token_corr_mean", "token_corr_rms",
-                                    "feature_corr_rms", "token_cosine_mean", "activation_rms", "attention_entropy"]
+                                    "feature_corr_rms", "token_cosine_mean", "activation_rms", "attention_entropy",
+                                    RunRecord.u42ShareKey]
+
+    /// Linear-input metrics a site correlation may name.
+    public static let siteMetrics = ["kurtosis", "kurtosis_centred", "mmr"]
 
     init(json: JSONValue, path: String, reader: JSONReader) throws {
         if let series = json["series"]?.stringValue {
@@ -55,6 +66,15 @@ public struct MetricSpec: Sendable, Equatable {
             source = .series(series)
         } else if let key = json["summary"]?.stringValue {
             source = .summary(key)
+        } else if let key = json["config"]?.stringValue {
+            source = .config(key)
+        } else if let metric = json["site_correlation"]?.stringValue {
+            guard Self.siteMetrics.contains(metric) else {
+                throw reader.fail("\(path).site_correlation", "must be one of \(Self.siteMetrics.joined(separator: ", ")), got '\(metric)'")
+            }
+            let scheme = try reader.string(json, "scheme", path)
+            guard let bits = json["bits"]?.intValue, [4, 6, 8].contains(bits) else { throw reader.fail("\(path).bits", "must be 8, 6 or 4") }
+            source = .siteCorrelation(scheme: scheme, bits: Int(bits), tapMetric: metric)
         } else if let measure = json["quantised"]?.stringValue {
             guard let parsed = QuantMeasure(rawValue: measure) else {
                 throw reader.fail("\(path).quantised", "must be one of \(QuantMeasure.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -63,7 +83,7 @@ public struct MetricSpec: Sendable, Equatable {
             guard let bits = json["bits"]?.intValue, [4, 6, 8].contains(bits) else { throw reader.fail("\(path).bits", "must be 8, 6 or 4") }
             source = .quantised(QuantRequest(scheme: scheme, bits: bits), parsed)
         } else {
-            throw reader.fail(path, "needs one of 'series', 'summary' or 'quantised'")
+            throw reader.fail(path, "needs one of 'series', 'summary', 'quantised', 'config' or 'site_correlation'")
         }
         switch json["taps"] {
         case nil, .string("mean"): taps = .mean
@@ -98,13 +118,29 @@ public struct MetricSpec: Sendable, Equatable {
             return "\(name)\(excess ? " − 1" : "") (\(tapText), \(steps == .tailMean ? "tail mean" : steps.rawValue))"
         case .summary(let key): return key + (excess ? " − 1" : "")
         case .quantised(let request, let measure): return "\(measure.rawValue) \(request.label)"
+        case .config(let key): return "config \(key)"
+        case .siteCorrelation(let scheme, let bits, let metric):
+            return "Spearman ρ over linear inputs of Δppl (\(scheme) @ \(bits) bit, one input at a time) against the input's \(metric)"
         }
     }
 
-    /// The quantised measurement this metric needs, if any.
-    public var quantRequest: QuantRequest? {
-        if case .quantised(let request, _) = source { return request }
-        return nil
+    /// Whether this metric is a quantised measurement (its resolution is checked before a verdict).
+    public var isQuantised: Bool {
+        switch source {
+        case .quantised, .siteCorrelation: true
+        case .series, .summary, .config: false
+        }
+    }
+
+    /// The quantised measurements this metric needs on a run of `model` (one per linear input for a site
+    /// correlation).
+    public func quantRequests(layers: Int) -> [QuantRequest] {
+        switch source {
+        case .quantised(let request, _): return [request]
+        case .siteCorrelation(let scheme, let bits, _):
+            return (0..<layers).flatMap { l in QuantRequest.linearSites.map { QuantRequest(scheme: scheme, bits: bits, site: "\(l).\($0)") } }
+        case .series, .summary, .config: return []
+        }
     }
 
     /// The metric's value on a finished run.
@@ -129,19 +165,66 @@ public struct MetricSpec: Sendable, Equatable {
         case .quantised(let request, let measure):
             guard let result = run.quantised[request] else { throw OutlierLabError("\(run.directory): no \(request.label) measurement") }
             raw = result.value(measure)
+        case .config(let key):
+            raw = try Self.configValue(key, in: run)
+        case .siteCorrelation(let scheme, let bits, let metric):
+            raw = try Self.siteCorrelation(run, scheme: scheme, bits: bits, metric: metric)
         }
         return excess ? raw - 1 : raw
     }
 }
 
-/// A quantised evaluation: scheme name (SPEC §7, e.g. `w8a8-naive`) and bit width.
+extension MetricSpec {
+    /// A numeric config key of a run; `beta_init` left unset resolves to the block's default 1/√L.
+    static func configValue(_ key: String, in run: RunRecord) throws -> Double {
+        if let value = run.config[key]?.doubleValue { return value }
+        if key == "beta_init", let layers = run.config["layers"]?.intValue, layers > 0 { return 1 / Double(layers).squareRoot() }
+        throw OutlierLabError("\(run.directory)/config.json has no number '\(key)'")
+    }
+
+    /// Spearman ρ over the linear inputs of a run between each input's Δppl when quantised alone and its
+    /// own outlier metric at the last logged step.
+    static func siteCorrelation(_ run: RunRecord, scheme: String, bits: Int, metric: String) throws -> Double {
+        guard let last = run.log.last(where: { $0[QuantRequest.linearSites[0] + "_in_" + metric] != nil }) else {
+            throw OutlierLabError("\(run.directory)/metrics.jsonl has no linear-input taps (set linear_taps true)")
+        }
+        var damage: [Double] = [], outliers: [Double] = []
+        for linear in QuantRequest.linearSites {
+            guard let values = last[linear + "_in_" + metric]?.arrayValue else {
+                throw OutlierLabError("\(run.directory)/metrics.jsonl has no \(linear)_in_\(metric)")
+            }
+            for (layer, value) in values.enumerated() {
+                let request = QuantRequest(scheme: scheme, bits: bits, site: "\(layer).\(linear)")
+                guard let result = run.quantised[request] else { throw OutlierLabError("\(run.directory): no \(request.label) measurement") }
+                damage.append(result.value(.deltaPPL))
+                outliers.append(value.doubleValue ?? .nan)
+            }
+        }
+        return Statistics.spearman(outliers, damage)
+    }
+}
+
+/// A quantised evaluation: scheme name (SPEC §7, e.g. `w8a8-naive`) and bit width, optionally restricted
+/// to one linear layer's input (`site` "layer.linear", e.g. "2.fc": per-site attribution).
 public struct QuantRequest: Hashable, Sendable, Comparable {
     public var scheme: String
     public var bits: Int
-    public init(scheme: String, bits: Int) { self.scheme = scheme; self.bits = bits }
-    public var label: String { "\(scheme) @ \(bits) bit" }
-    public var fileName: String { "quant-\(scheme)-\(bits)bit.json" }
-    public static func < (a: QuantRequest, b: QuantRequest) -> Bool { (a.scheme, a.bits) < (b.scheme, b.bits) }
+    public var site: String?
+    public init(scheme: String, bits: Int, site: String? = nil) { self.scheme = scheme; self.bits = bits; self.site = site }
+
+    /// The linear layers whose inputs are quantisation sites, in forward order (the log keys' prefixes).
+    public static let linearSites = ["qkv", "attn_proj", "fc", "mlp_proj"]
+
+    public var label: String { "\(scheme) @ \(bits) bit" + (site.map { " at \($0) only" } ?? "") }
+    public var fileName: String { "quant-\(scheme)-\(bits)bit" + (site.map { "-site-\($0)" } ?? "") + ".json" }
+    public static func < (a: QuantRequest, b: QuantRequest) -> Bool { (a.scheme, a.bits, a.site ?? "") < (b.scheme, b.bits, b.site ?? "") }
+
+    /// The spec-file form: scheme, bits and (when restricted) site.
+    public var json: JSONValue {
+        var members = [JSONMember("scheme", .string(scheme)), JSONMember("bits", .int(Int64(bits)))]
+        if let site { members.append(JSONMember("site", .string(site))) }
+        return .object(members)
+    }
 }
 
 extension QuantisedPerplexity {
@@ -154,15 +237,21 @@ extension QuantisedPerplexity {
         guard let float = json["float_ppl"]?.doubleValue, let quant = json["quantised_ppl"]?.doubleValue else {
             throw OutlierLabError("\(path): expected numbers float_ppl and quantised_ppl")
         }
-        return QuantisedPerplexity(floatPPL: float, quantisedPPL: quant)
+        var interval: ClosedRange<Double>?
+        if let bounds = json["delta_ppl_ci95"]?.arrayValue, bounds.count == 2, let low = bounds[0].doubleValue, let high = bounds[1].doubleValue, low <= high {
+            interval = low...high
+        }
+        return QuantisedPerplexity(floatPPL: float, quantisedPPL: quant, deltaInterval: interval)
     }
 
     /// Caches this measurement of `request` in a run directory, atomically.
     public func write(_ request: QuantRequest, in directory: String) throws {
-        try AtomicFile.write(JSONValue.object([
-            "scheme": .string(request.scheme), "bits": .int(Int64(request.bits)),
-            "float_ppl": .double(floatPPL), "quantised_ppl": .double(quantisedPPL),
-        ]).serialized(pretty: true) + "\n", to: directory + "/" + request.fileName)
+        var members = request.json.objectMembers ?? []
+        members += [JSONMember("float_ppl", .double(floatPPL)), JSONMember("quantised_ppl", .double(quantisedPPL))]
+        if let deltaInterval {
+            members.append(JSONMember("delta_ppl_ci95", .array([.double(deltaInterval.lowerBound), .double(deltaInterval.upperBound)])))
+        }
+        try AtomicFile.write(JSONValue.object(members).serialized(pretty: true) + "\n", to: directory + "/" + request.fileName)
     }
 }
 
@@ -179,7 +268,17 @@ public enum QuantMeasure: String, Sendable, CaseIterable {
 public struct QuantisedPerplexity: Sendable, Equatable {
     public var floatPPL: Double
     public var quantisedPPL: Double
-    public init(floatPPL: Double, quantisedPPL: Double) { self.floatPPL = floatPPL; self.quantisedPPL = quantisedPPL }
+    /// 95 % paired bootstrap interval of quantised − float ppl over the evaluation windows: the
+    /// measurement's resolution (nil when the evaluator did not compute it).
+    public var deltaInterval: ClosedRange<Double>?
+    public init(floatPPL: Double, quantisedPPL: Double, deltaInterval: ClosedRange<Double>? = nil) {
+        self.floatPPL = floatPPL
+        self.quantisedPPL = quantisedPPL
+        self.deltaInterval = deltaInterval
+    }
+
+    /// Whether the quantisation effect is resolved: its window interval excludes zero.
+    public var isResolved: Bool? { deltaInterval.map { !$0.contains(0) } }
 
     public func value(_ measure: QuantMeasure) -> Double {
         switch measure {

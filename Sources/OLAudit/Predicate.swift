@@ -55,6 +55,9 @@ public struct Predicate: Sendable, Equatable {
         case monotone(arms: [String], increasing: Bool)
         /// Spearman rank correlation of the claim's metric with its `against` metric over the arms.
         case spearman(arms: [String])
+        /// min over the listed arms of the metric itself (for a metric that is already a statistic of one
+        /// run, such as a per-site correlation).
+        case value(arms: [String])
     }
 
     public var kind: Kind
@@ -73,6 +76,7 @@ public struct Predicate: Sendable, Equatable {
         case .margin: "max relative excess"
         case .monotone(_, let increasing): "fraction of steps \(increasing ? "increasing" : "decreasing")"
         case .spearman: "Spearman ρ"
+        case .value: "min value"
         }
     }
 
@@ -81,7 +85,7 @@ public struct Predicate: Sendable, Equatable {
         switch kind {
         case .ratio(let pairs), .difference(let pairs), .margin(let pairs): pairs.flatMap { [$0.first, $0.second] }
         case .monotone(let arms, _): arms
-        case .spearman(let arms): arms.isEmpty ? all : arms
+        case .spearman(let arms), .value(let arms): arms.isEmpty ? all : arms
         }
     }
 
@@ -109,11 +113,16 @@ public struct Predicate: Sendable, Equatable {
             let x = arms.compactMap { values[$0] }, y = arms.compactMap { against[$0] }
             guard x.count == arms.count, y.count == arms.count else { return .nan }
             return Statistics.spearman(x, y)
+        case .value(let listed):
+            let arms = listed.isEmpty ? allArms : listed
+            let measured = arms.compactMap { values[$0] }
+            guard measured.count == arms.count else { return .nan }
+            return measured.min() ?? .nan
         }
     }
 
     init(json: JSONValue, path: String, reader: JSONReader) throws {
-        guard let kindName = json["kind"]?.stringValue else { throw reader.fail("\(path).kind", "must be ratio|difference|margin|monotone|spearman") }
+        guard let kindName = json["kind"]?.stringValue else { throw reader.fail("\(path).kind", "must be ratio|difference|margin|monotone|spearman|value") }
         func pairList() throws -> [ArmPair] {
             guard let values = json["pairs"]?.arrayValue, !values.isEmpty else { throw reader.fail("\(path).pairs", "must be a non-empty array of [arm, arm] pairs") }
             return try values.map {
@@ -135,7 +144,8 @@ public struct Predicate: Sendable, Equatable {
             guard arms.count >= 2 else { throw reader.fail("\(path).arms", "needs at least two arms for a trend") }
             kind = .monotone(arms: arms, increasing: direction == "increasing")
         case "spearman": kind = .spearman(arms: json["arms"] == nil ? [] : try reader.names(json, "arms", path))
-        default: throw reader.fail("\(path).kind", "must be ratio|difference|margin|monotone|spearman, got '\(kindName)'")
+        case "value": kind = .value(arms: json["arms"] == nil ? [] : try reader.names(json, "arms", path))
+        default: throw reader.fail("\(path).kind", "must be ratio|difference|margin|monotone|spearman|value, got '\(kindName)'")
         }
         let atLeast = try reader.number(json, "at_least", path), atMost = try reader.number(json, "at_most", path)
         switch (atLeast, atMost) {

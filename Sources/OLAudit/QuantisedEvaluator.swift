@@ -11,36 +11,61 @@ public protocol QuantisedEvaluator: Sendable {
     /// Schemes this evaluator supports (SPEC §7 names).
     var schemes: Set<String> { get }
     func measure(checkpoint path: String, request: QuantRequest) throws -> QuantisedPerplexity
+    /// Every request on one checkpoint (an evaluator may share the float pass between them).
+    func measure(checkpoint path: String, requests: [QuantRequest]) throws -> [QuantisedPerplexity]
+}
+
+extension QuantisedEvaluator {
+    public func measure(checkpoint path: String, requests: [QuantRequest]) throws -> [QuantisedPerplexity] {
+        try requests.map { try measure(checkpoint: path, request: $0) }
+    }
 }
 
 /// The SPEC §7 schemes as OLQuant implements them, on the run's fixed validation windows with up to 64
 /// windows per forward call (`QuantizedEvaluation.defaultBatch`, as in `summary.json` and `olab eval`).
-/// `w8a8-static` calibrates on 8 batches of the train split.
+/// `w8a8-static` calibrates on 8 batches of the train split. A request with a site quantises only that
+/// linear layer's input ("layer.linear", e.g. "2.fc"). Every result carries the paired 95 % bootstrap
+/// interval of Δppl over the windows: the measurement's resolution.
 public struct SchemeEvaluator: QuantisedEvaluator {
     public init() {}
 
     public var schemes: Set<String> { Set(QuantScheme.allCases.map(\.rawValue)) }
 
     public func measure(checkpoint path: String, request: QuantRequest) throws -> QuantisedPerplexity {
+        try measure(checkpoint: path, requests: [request])[0]
+    }
+
+    public func measure(checkpoint path: String, requests: [QuantRequest]) throws -> [QuantisedPerplexity] {
         let checkpoint = try Checkpoint.read(path)
         let config = checkpoint.config
         let corpus = try config.loadCorpus()
         let windows = try EvaluationWindows(validation: corpus.validation, count: config.evalWindows, sequenceLength: config.model.seq)
         let parameters = FloatArena(layout: config.model.parameterLayout())
         checkpoint.loadParameters(into: parameters)
-        let settings = try QuantSettings(parsing: request.scheme, bits: request.bits)
-        let calibration = settings.scheme == .w8a8Static
-            ? StaticCalibration(train: corpus.train, batches: 8, batchSize: config.batch, seed: 0, percentile: nil)
-            : nil
-        let result = try QuantizedEvaluation.evaluate(config: config.model, parameters: parameters, windows: windows,
-                                                      settings: settings, batch: QuantizedEvaluation.defaultBatch(windows),
-                                                      calibration: calibration)
-        return QuantisedPerplexity(floatPPL: result.ppl, quantisedPPL: result.pplQuant)
+        let batch = QuantizedEvaluation.defaultBatch(windows)
+        let model = try GPT(config: config.model, parameters: parameters, maxBatch: batch)
+        let float = try windowLosses(model: model, windows: windows, batch: batch)
+        return try requests.map { request in
+            let settings = try QuantSettings(parsing: request.scheme, bits: request.bits)
+            let calibration = settings.scheme == .w8a8Static
+                ? StaticCalibration(train: corpus.train, batches: 8, batchSize: config.batch, seed: 0, percentile: nil)
+                : nil
+            let site = try request.site.map { try Self.site($0, layers: config.model.layers) }
+            let result = try QuantizedEvaluation.evaluate(config: config.model, parameters: parameters, windows: windows,
+                                                          settings: settings, batch: batch, calibration: calibration,
+                                                          float: float, onlySite: site)
+            let delta = result.deltaPPLInterval
+            let resolved = delta.lower.isFinite && delta.upper.isFinite && delta.lower <= delta.upper
+            return QuantisedPerplexity(floatPPL: result.ppl, quantisedPPL: result.pplQuant, deltaInterval: resolved ? delta.lower...delta.upper : nil)
+        }
+    }
+
+    /// The linear input named "layer.linear" (e.g. "2.fc"), or a one-line error.
+    static func site(_ text: String, layers: Int) throws -> ActivationSite {
+        let parts = text.split(separator: ".", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let layer = Int(parts[0]), (0..<layers).contains(layer), let linear = LinearLayer(rawValue: parts[1]) else {
+            throw OutlierLabError("quantisation site '\(text)' must be 'layer.linear' with layer 0..<\(layers) and linear one of \(QuantRequest.linearSites.joined(separator: ", "))")
+        }
+        return .linearInput(layer: layer, linear: linear)
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif

@@ -70,17 +70,20 @@ public enum RunExecution {
         } else {
             announce("cached")
         }
-        for request in spec.quantisations where !FilePath.exists(directory + "/" + request.fileName) {
-            let result: QuantisedPerplexity
+        let missing = spec.quantisations.filter { !FilePath.exists(directory + "/" + $0.fileName) }
+        if !missing.isEmpty {
+            let results: [QuantisedPerplexity]
             do {
-                result = try evaluator.measure(checkpoint: directory + "/" + Trainer.finalName, request: request)
+                results = try evaluator.measure(checkpoint: directory + "/" + Trainer.finalName, requests: missing)
             } catch let error as OutlierLabError {
-                let message = "\(request.label): \(error.message)"
+                let message = "quantised evaluation: \(error.message)"
                 try recordFailure(message, at: failurePath)
                 return .failed(message)
             }
-            try result.write(request, in: directory)
-            announce("\(request.label): ppl \(formatNumber(result.floatPPL)) → \(formatNumber(result.quantisedPPL))")
+            for (request, result) in zip(missing, results) {
+                try result.write(request, in: directory)
+                announce("\(request.label): ppl \(formatNumber(result.floatPPL)) → \(formatNumber(result.quantisedPPL))")
+            }
         }
         try seal(spec, directory: directory)
         return .finished(try RunRecord.load(directory, requests: Set(spec.quantisations)), cached: trained)

@@ -14,13 +14,21 @@ public struct RunRecord: Sendable {
     public var log: [JSONValue]
     public var summary: JSONValue
     public var quantised: [QuantRequest: QuantisedPerplexity]
+    /// The run's `config.json` (the trained config, as the trainer wrote it).
+    public var config: JSONValue
 
-    public init(directory: String, log: [JSONValue], summary: JSONValue, quantised: [QuantRequest: QuantisedPerplexity] = [:]) {
+    public init(directory: String, log: [JSONValue], summary: JSONValue, quantised: [QuantRequest: QuantisedPerplexity] = [:],
+                config: JSONValue = .object([])) {
         self.directory = directory
         self.log = log
         self.summary = summary
         self.quantised = quantised
+        self.config = config
     }
+
+    /// The derived series "share of u₄₂ in the kurtosis updates": per tap, cum_u42 / (|cum_u41| + |cum_u42|
+    /// + |cum_u43| + |cum_u44|) of the cumulative decomposition (SPEC §6; needs kurtosis_decomposition).
+    public static let u42ShareKey = "u42_share"
 
     /// Reads a finished run directory and the quantised results for `requests` found in it.
     public static func load(_ directory: String, requests: Set<QuantRequest> = []) throws -> RunRecord {
@@ -31,17 +39,30 @@ public struct RunRecord: Sendable {
         for request in requests {
             quantised[request] = try QuantisedPerplexity.cached(request, in: directory)
         }
-        return RunRecord(directory: directory, log: log, summary: summary, quantised: quantised)
+        let configPath = directory + "/config.json"
+        let config = FilePath.exists(configPath) ? try JSONValue.parse(bytes: try FileBytes.read(configPath), source: configPath) : .object([])
+        return RunRecord(directory: directory, log: log, summary: summary, quantised: quantised, config: config)
     }
 
     /// Number of values per step of a per-tap series (0 if absent).
-    public func tapCount(_ name: String) -> Int { log.last?[name]?.arrayValue?.count ?? 0 }
+    public func tapCount(_ name: String) -> Int { values(name, in: log.last ?? .null)?.count ?? 0 }
+
+    /// The per-tap values of `name` in one log record, derived series included.
+    func values(_ name: String, in record: JSONValue) -> [Double]? {
+        guard name == Self.u42ShareKey else { return record[name]?.arrayValue?.map { $0.doubleValue ?? .nan } }
+        let terms = ["cum_u41", "cum_u42", "cum_u43", "cum_u44"].compactMap { record[$0]?.arrayValue?.map { $0.doubleValue ?? .nan } }
+        guard terms.count == 4, let taps = terms.first?.count, terms.allSatisfy({ $0.count == taps }) else { return nil }
+        return (0..<taps).map { tap in
+            let total = terms.reduce(0) { $0 + abs($1[tap]) }
+            return total > 0 ? terms[1][tap] / total : .nan
+        }
+    }
 
     /// A per-tap series reduced over taps at every logged step (steps without the key are skipped).
     public func series(_ name: String, reducedBy reduction: MetricSpec.TapReduction) throws -> [SeriesPoint] {
         var points: [SeriesPoint] = []
         for record in log {
-            guard let step = record["step"]?.intValue, let values = record[name]?.arrayValue?.map({ $0.doubleValue ?? .nan }), !values.isEmpty else { continue }
+            guard let step = record["step"]?.intValue, let values = values(name, in: record), !values.isEmpty else { continue }
             let value: Double
             switch reduction {
             case .mean: value = Statistics.mean(values)

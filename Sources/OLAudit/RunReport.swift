@@ -28,9 +28,9 @@ public struct RunReport {
         let figures = self.figures()
         for (name, _, svg) in figures { try AtomicFile.write(svg, to: directory + "/figures/" + name) }
         let blocks = document(figures: figures.map { ($0.0, $0.1) })
-        try AtomicFile.write(AuditReport.markdown(blocks), to: directory + "/report.md")
+        try AtomicFile.write(ReportRenderer.markdown(blocks), to: directory + "/report.md")
         let inline = Dictionary(uniqueKeysWithValues: figures.map { ($0.0, $0.2) })
-        try AtomicFile.write(AuditReport.html(blocks, figures: inline, title: title), to: directory + "/report.html")
+        try AtomicFile.write(ReportRenderer.html(blocks, figures: inline, title: title), to: directory + "/report.html")
     }
 
     func document(figures: [(String, String)]) -> [ReportBlock] {

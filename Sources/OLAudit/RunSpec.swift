@@ -33,7 +33,7 @@ public struct RunSpec: Sendable, Equatable {
             "key": .string(key),
             "label": .string(label),
             "config": config.json,
-            "quantisations": .array(quantisations.map { .object(["scheme": .string($0.scheme), "bits": .int(Int64($0.bits))]) }),
+            "quantisations": .array(quantisations.map(\.json)),
         ])
     }
 
@@ -51,7 +51,7 @@ public struct RunSpec: Sendable, Equatable {
             guard let scheme = request["scheme"]?.stringValue, let bits = request["bits"]?.intValue else {
                 throw OutlierLabError("\(path): every quantisation needs a scheme and bits")
             }
-            return QuantRequest(scheme: scheme, bits: bits)
+            return QuantRequest(scheme: scheme, bits: Int(bits), site: request["site"]?.stringValue)
         }
         let expected = AuditPlan.cacheKey(config, corpusFingerprint: try corpusFingerprint(config))
         guard expected == key else {

@@ -82,7 +82,7 @@ public struct SweepResults: Sendable {
         try AtomicFile.write(jsonLines, to: directory + "/results.jsonl")
         try AtomicFile.write(csv, to: directory + "/results.csv")
         let (blocks, figures) = summaryPage()
-        try AtomicFile.write(AuditReport.html(blocks, figures: figures, title: "OutlierLab sweep"), to: directory + "/summary.html")
+        try AtomicFile.write(ReportRenderer.html(blocks, figures: figures, title: "OutlierLab sweep"), to: directory + "/summary.html")
     }
 
     /// The summary page: the grid, one figure per headline value against the first axis (one series per

@@ -190,9 +190,9 @@ public enum QuantizedEvaluation {
     /// As above with the float losses already known (e.g. when sweeping schemes).
     public static func evaluate(config: ModelConfig, parameters: FloatArena, windows: EvaluationWindows,
                                 settings: QuantSettings, batch: Int, calibration: StaticCalibration?,
-                                float: WindowLosses) throws -> QuantEvaluationResult {
+                                float: WindowLosses, onlySite: ActivationSite? = nil) throws -> QuantEvaluationResult {
         let quantized = try QuantizedModel(config: config, parameters: parameters, settings: settings, maxBatch: batch,
-                                           calibration: calibration)
+                                           calibration: calibration, onlySite: onlySite)
         let quant = try windowLosses(model: quantized.model, windows: windows, batch: batch, transform: quantized.transform)
         return QuantEvaluationResult(settings: settings, batch: batch, windows: windows.count, sequenceLength: windows.sequenceLength,
                                      float: float, quant: quant, calibration: quantized.calibration,

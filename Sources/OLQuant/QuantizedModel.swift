@@ -177,6 +177,8 @@ public final class QuantizingTransform: ActivationTransform {
     /// Called after a site is rewritten with the values, rows, columns and scales used (goldens, tests).
     /// Attention scores and probabilities are rewritten row by row on the workers and are not reported.
     var recorder: ((ActivationSite, UnsafeMutableBufferPointer<Float>, Int, Int, [Float]) -> Void)?
+    /// When set, only this site is quantised (per-site attribution); every other site stays float32.
+    public internal(set) var onlySite: ActivationSite?
 
     init(granularity: ActivationQuantization, bits: Int, ranges: [ActivationSite: AffineQuantization] = [:]) {
         self.granularity = granularity
@@ -192,6 +194,7 @@ public final class QuantizingTransform: ActivationTransform {
     }
 
     public func transform(_ site: ActivationSite, _ values: UnsafeMutableBufferPointer<Float>, rows: Int, cols: Int) {
+        if let onlySite, site != onlySite { return }
         let scales: [Float]
         switch granularity {
         case .perTensorDynamic, .perTokenDynamic:
@@ -207,7 +210,7 @@ public final class QuantizingTransform: ActivationTransform {
     }
 
     public func attentionTransform(layer: Int, batch: Int, heads: Int, length: Int) -> AttentionTransform? {
-        attention[layer]
+        onlySite == nil ? attention[layer] : nil
     }
 }
 
@@ -339,18 +342,21 @@ public final class QuantizedModel {
     /// The activation sites this scheme quantises, in forward order: every calibrated site (static), every
     /// linear input (dynamic) or none.
     public var activationSites: [ActivationSite] {
+        if let onlySite = transform?.onlySite { return [onlySite] }
         switch settings.scheme.activations {
-        case nil: []
-        case .staticAsymmetric: ranges.map(\.site)
+        case nil: return []
+        case .staticAsymmetric: return ranges.map(\.site)
         case .perTensorDynamic, .perTokenDynamic:
-            (0..<config.layers).flatMap { l in LinearLayer.allCases.map { ActivationSite.linearInput(layer: l, linear: $0) } }
+            return (0..<config.layers).flatMap { l in LinearLayer.allCases.map { ActivationSite.linearInput(layer: l, linear: $0) } }
         }
     }
 
     /// Quantises a clone of `parameters` for `settings`. `w8a8-static` needs `calibration` (train-split
     /// bytes and options); other schemes ignore it.
+    /// `onlySite` restricts activation quantisation to one site (weights follow the scheme everywhere):
+    /// with `a8-only` it measures what quantising that one input costs.
     public init(config: ModelConfig, parameters: FloatArena, settings: QuantSettings, maxBatch: Int,
-                calibration: StaticCalibration? = nil) throws {
+                calibration: StaticCalibration? = nil, onlySite: ActivationSite? = nil) throws {
         try config.validate()
         guard parameters.layout == config.parameterLayout() else {
             throw OutlierLabError("the parameters do not match the model config (\(config.block.rawValue), d=\(config.width), L=\(config.layers))")
@@ -381,6 +387,12 @@ public final class QuantizedModel {
             transform = QuantizingTransform(granularity: granularity, bits: settings.bits)
             ranges = []
             self.calibration = nil
+        }
+        if let onlySite {
+            guard let transform, onlySite.isLinearInput || settings.scheme.activations == .staticAsymmetric else {
+                throw OutlierLabError("\(settings.scheme.rawValue) does not quantise activation site \(onlySite.name)")
+            }
+            transform.onlySite = onlySite
         }
     }
 

@@ -47,9 +47,11 @@ extension TrainingConfig {
             c.epsConvention = convention ?? c.epsConvention
             resolved = .adamw(c)
         case .adafactor(var c):
+            try requireOwnConvention(convention, kind)
             applyAdamSettings(to: &c)
             resolved = .adafactor(c)
         case .rotated(var c):
+            try requireOwnConvention(convention, kind)
             applyAdamSettings(to: &c)
             c.preconditionFrequency = preconditionFrequency ?? c.preconditionFrequency
             c.shampooBeta = shampooBeta ?? c.shampooBeta
@@ -66,8 +68,17 @@ extension TrainingConfig {
         switch config {
         case .sgd: ["momentum", "nesterov"]
         case .adamw: ["beta1", "beta2", "eps", "eps_convention"]
-        case .adafactor: ["beta1", "beta2", "eps"]
-        case .rotated: ["beta1", "beta2", "eps", "precondition_frequency", "shampoo_beta", "precondition_embeddings"]
+        case .adafactor: ["beta1", "beta2", "eps", "eps_convention"]
+        case .rotated: ["beta1", "beta2", "eps", "eps_convention", "precondition_frequency", "shampoo_beta", "precondition_embeddings"]
+        }
+    }
+
+    /// AdaFactor and the SOAP family implement only the `hf` convention (ε added to √v, bias correction in
+    /// the step size, decay after the update); naming it lets one config state the same convention for
+    /// every optimiser it compares, and naming `torch` for them is an error, not silently ignored.
+    private func requireOwnConvention(_ convention: EpsConvention?, _ kind: OptimizerKind) throws {
+        if let convention, convention != .hf {
+            throw OutlierLabError("eps_convention \(convention.rawValue) does not apply to optimizer \(kind.rawValue), which implements only the hf convention")
         }
     }
 

@@ -42,10 +42,10 @@ struct AuditCommand: ParsableCommand {
         AuditRunner.printLine("[audit] \(scale.rawValue) scale: \(plan.runs.count) runs, estimated \(duration(plan.estimatedSeconds)) before cache hits; corpus: \(corpus.description)")
         if let note = corpus.fallbackNote { AuditRunner.printLine("[audit] note: \(note)") }
         let started = ContinuousClock.now
-        guard let outcomes = try AuditRunner(plan: plan, outDirectory: out, backend: backend, executable: BackendOptions.executable)
-            .run(collectOnly: execution.collect) else { return }
-        let results = AuditJudging.judge(plan: plan, outcomes: outcomes)
-        let report = AuditReport(plan: plan, results: results, outcomes: outcomes,
+        let runner = AuditRunner(plan: plan, outDirectory: out, backend: backend, executable: BackendOptions.executable)
+        guard let outcomes = try runner.run(collectOnly: execution.collect) else { return }
+        let results = AuditJudging.judge(plan: runner.plan, outcomes: outcomes)
+        let report = AuditReport(plan: runner.plan, results: results, outcomes: outcomes,
                                  wallSeconds: Double((ContinuousClock.now - started).components.seconds))
         try report.write(to: out)
         for result in results {

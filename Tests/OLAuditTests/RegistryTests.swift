@@ -5,15 +5,45 @@ import Testing
 
 @Suite("Claims registry and cache keys")
 struct RegistryTests {
-    @Test("the bundled registry parses and covers at least twelve claims of SPEC §9")
+    @Test("the bundled registry parses and covers at least eighteen claims, every claim SPEC §9 lists among them")
     func bundledParses() throws {
         let registry = try ClaimRegistry.bundled()
-        #expect(registry.claims.count >= 12)
+        #expect(registry.claims.count >= 18)
         let ids = Set(registry.claims.map(\.id))
-        for required in ["op-vs-preln-kurtosis", "norms-all-have-ofs", "lr-lowers-kurtosis", "eps-lowers-kurtosis", "beta2-lowers-kurtosis",
-                         "soap-lowers-kurtosis", "rotated-adafactor-lowers-kurtosis", "signal-propagation-tracks-ofs", "nonorm-entropy-collapse",
-                         "of-reduction-keeps-loss", "kurtosis-predicts-quantisation", "op-soap-quantises-best"] {
+        for required in ["op-vs-preln-kurtosis", "op-vs-preln-kurtosis-best-lr", "norms-all-have-ofs", "lr-raises-kurtosis", "eps-lowers-kurtosis",
+                         "residual-beta-lowers-kurtosis", "op-final-norm-ablation", "u42-dominates-under-adam", "soap-lowers-kurtosis",
+                         "soap-lowers-kurtosis-best-lr", "rotated-adafactor-lowers-kurtosis", "adafactor-like-adamw", "eigenbasis-not-any-rotation",
+                         "token-correlation-tracks-ofs", "mmr-tracks-kurtosis", "nonorm-entropy-collapse", "softcap-rescues-nonorm",
+                         "of-reduction-keeps-loss", "kurtosis-predicts-w8a8", "kurtosis-predicts-a4", "site-attribution", "op-soap-quantises-best"] {
             #expect(ids.contains(required), "missing claim \(required)")
+        }
+    }
+
+    @Test("the bundled registry compares optimisers under one ε convention: only the ε sweep uses torch's")
+    func oneEpsilonConvention() throws {
+        let registry = try ClaimRegistry.bundled()
+        for claim in registry.claims {
+            for arm in claim.arms {
+                let config = try registry.config(claim: claim, arm: arm, scale: .quick, seed: 1, corpus: "synthetic", lr: arm.bestLearningRate ? 0.01 : nil)
+                let expected = claim.id == "eps-lowers-kurtosis" ? "torch" : "hf"
+                #expect(config.epsConvention == expected, "\(claim.id) / \(arm.name): \(config.epsConvention ?? "default")")
+                if ["soap", "rotated-adafactor", "adam-random-rotation", "adafactor"].contains(config.optimizer) {
+                    #expect(config.beta1 == 0.95 && config.beta2 == 0.95, "\(claim.id) / \(arm.name) must run on soap.py's documented betas")
+                }
+                if ["soap", "rotated-adafactor"].contains(config.optimizer) {
+                    #expect(config.shampooBeta == 0.95, "\(claim.id) / \(arm.name) states its shampoo β, never inheriting β₂ silently")
+                }
+            }
+        }
+    }
+
+    @Test("best-lr arms are chosen on the calibration seed, which no claim confirms on")
+    func calibrationSeedIsDisjoint() throws {
+        let registry = try ClaimRegistry.bundled()
+        let sweep = try #require(registry.learningRateSweep)
+        #expect(sweep.values.count >= 3)
+        for claim in registry.claims where claim.arms.contains(where: \.bestLearningRate) {
+            for scale in AuditScale.allCases { #expect(!registry.seeds(claim: claim, scale: scale).contains(sweep.calibrationSeed), "\(claim.id)") }
         }
     }
 
@@ -25,7 +55,8 @@ struct RegistryTests {
                 // The arm's own keys parse on their own: no unknown keys, no wrong types.
                 _ = try TrainingConfig(json: .object(arm.config), source: "\(claim.id)/\(arm.name)")
                 for scale in AuditScale.allCases {
-                    let config = try registry.config(claim: claim, arm: arm, scale: scale, seed: 7, corpus: "synthetic")
+                    let config = try registry.config(claim: claim, arm: arm, scale: scale, seed: 7, corpus: "synthetic",
+                                                     lr: arm.bestLearningRate ? registry.learningRateSweep?.values.first : nil)
                     #expect(config.seed == 7)
                     #expect(config.metrics, "claim \(claim.id) needs the outlier metrics logged")
                 }
@@ -55,7 +86,7 @@ struct RegistryTests {
     func scales() throws {
         let registry = try ClaimRegistry.bundled()
         let quick = Set(registry.claims.filter { !registry.seeds(claim: $0, scale: .quick).isEmpty }.map(\.id))
-        for core in ["op-vs-preln-kurtosis", "soap-lowers-kurtosis", "lr-lowers-kurtosis", "eps-lowers-kurtosis", "kurtosis-predicts-quantisation"] {
+        for core in ["op-vs-preln-kurtosis", "soap-lowers-kurtosis", "lr-raises-kurtosis", "eps-lowers-kurtosis", "kurtosis-predicts-w8a8"] {
             #expect(quick.contains(core), "quick scale must judge \(core)")
         }
         for claim in registry.claims { #expect(registry.seeds(claim: claim, scale: .full).count >= 3, "\(claim.id)") }

@@ -188,6 +188,23 @@ struct QuantizedEvaluationTests {
         }
     }
 
+    @Test("a model quantised at one site only rewrites that linear input and leaves every other site in float32")
+    func onlyOneSite() throws {
+        let site = ActivationSite.linearInput(layer: 1, linear: .fc)
+        let quantized = try QuantizedModel(config: fixture.config, parameters: fixture.parameters, settings: QuantSettings(.a8Only, 4),
+                                           maxBatch: fixture.batch, onlySite: site)
+        #expect(quantized.activationSites == [site])
+        let records = recordSites(quantized)
+        #expect(records.map(\.site) == [site], "exactly one rewrite per forward, at the chosen input")
+        let all = recordSites(try QuantizedModel(config: fixture.config, parameters: fixture.parameters, settings: QuantSettings(.a8Only, 4),
+                                                 maxBatch: fixture.batch))
+        #expect(all.count == 4 * fixture.config.layers, "unrestricted, every linear input is rewritten")
+        #expect(throws: OutlierLabError.self, "a weight-only scheme has no activation site to restrict to") {
+            try QuantizedModel(config: fixture.config, parameters: fixture.parameters, settings: QuantSettings(.w8Only, 4),
+                               maxBatch: fixture.batch, onlySite: site)
+        }
+    }
+
     /// Runs one batch of windows through `quantized` and records every rewritten site.
     func recordSites(_ quantized: QuantizedModel) -> [SiteRecord] {
         var records: [SiteRecord] = []

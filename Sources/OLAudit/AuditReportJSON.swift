@@ -1,0 +1,137 @@
+import OLCore
+import OLTraining
+
+/// `report.json` (every number the report shows) and the `--dry-run` listing.
+extension AuditReport {
+    func json() -> JSONValue {
+        func number(_ x: Double) -> JSONValue { x.isFinite ? .double(x) : .null }
+        func perSeed(_ values: [UInt64: Double]) -> JSONValue {
+            .object(values.keys.sorted().map { JSONMember(String($0), number(values[$0]!)) })
+        }
+        let claims: [JSONValue] = results.map { result in
+            let claim = result.claim
+            return .object([
+                JSONMember("id", .string(claim.id)),
+                JSONMember("statement", .string(claim.statement)),
+                JSONMember("paper", .string(claim.paperLocation)),
+                JSONMember("paper_says", .string(claim.paperSays)),
+                JSONMember("metric", .string(claim.metric.label)),
+                JSONMember("against", claim.against.map { .string($0.label) } ?? .null),
+                JSONMember("predicate", .object([
+                    JSONMember("statistic", .string(claim.predicate.statisticName)),
+                    JSONMember("comparison", .string(claim.predicate.comparison.text)),
+                    JSONMember("threshold", .double(claim.predicate.comparison.threshold)),
+                ])),
+                JSONMember("verdict", .string(result.judgement.verdict.rawValue)),
+                JSONMember("reason", .string(result.judgement.reason)),
+                JSONMember("statistic", number(result.judgement.statistic)),
+                JSONMember("seed_statistics", .array(result.judgement.seedStatistics.map(number))),
+                JSONMember("interval_95", result.judgement.interval.map { .array([number($0.lowerBound), number($0.upperBound)]) } ?? .null),
+                JSONMember("permutation_p", result.judgement.pValue.map(number) ?? .null),
+                JSONMember("seeds", .array(result.seeds.map { .int(Int64($0)) })),
+                JSONMember("arms", .array(result.arms.map { arm in
+                    .object([
+                        JSONMember("name", .string(arm.name)),
+                        JSONMember("config", .object(claim.arm(named: arm.name)?.config ?? [])),
+                        JSONMember("values", perSeed(arm.values)),
+                        JSONMember("mean", number(arm.mean)),
+                        JSONMember("mean_interval_95", Statistics.meanInterval(result.seeds.compactMap { arm.values[$0] })
+                            .map { .array([number($0.lowerBound), number($0.upperBound)]) } ?? .null),
+                        JSONMember("sd", number(arm.standardDeviation)),
+                        JSONMember("against_values", perSeed(arm.againstValues)),
+                        JSONMember("runs", .object(arm.runDirectories.keys.sorted().map { JSONMember(String($0), .string(arm.runDirectories[$0]!)) })),
+                        JSONMember("failures", .array(arm.failures.map(JSONValue.string))),
+                    ])
+                })),
+            ])
+        }
+        let runs: [JSONValue] = plan.runs.map { run in
+            var members = [
+                JSONMember("key", .string(run.key)),
+                JSONMember("directory", .string(run.relativeDirectory)),
+                JSONMember("uses", .array(run.uses.map(JSONValue.string))),
+                JSONMember("estimated_s", .double(run.estimatedSeconds)),
+                JSONMember("config", run.config.json),
+            ]
+            switch outcomes[run.key] {
+            case .finished(let record, let cached)?:
+                members.append(JSONMember("status", .string(cached ? "cached" : "trained")))
+                members.append(JSONMember("summary", record.summary))
+                members.append(JSONMember("quantised", .array(record.quantised.keys.sorted().map { request in
+                    let q = record.quantised[request]!
+                    var members = request.json.objectMembers ?? []
+                    members += [JSONMember("float_ppl", number(q.floatPPL)), JSONMember("quantised_ppl", number(q.quantisedPPL)),
+                                JSONMember("delta_ppl_ci95", q.deltaInterval.map { .array([number($0.lowerBound), number($0.upperBound)]) } ?? .null)]
+                    return .object(members)
+                })))
+            case .failed(let message)?:
+                members.append(JSONMember("status", .string("failed")))
+                members.append(JSONMember("error", .string(message)))
+            case nil: members.append(JSONMember("status", .string("not run")))
+            }
+            return .object(members)
+        }
+        let blas = BLASInfo.current
+        return .object([
+            JSONMember("harness_version", .string(Harness.version)),
+            JSONMember("scale", .string(plan.scale.rawValue)),
+            JSONMember("corpus", .object([
+                JSONMember("path", .string(plan.corpus.path)),
+                JSONMember("sha256", .string(plan.corpus.fingerprint)),
+                JSONMember("description", .string(plan.corpus.description)),
+                JSONMember("fallback", plan.corpus.fallbackNote.map(JSONValue.string) ?? .null),
+            ])),
+            JSONMember("blas", blas.json),
+            JSONMember("registry_sha256", .string(plan.registrySHA256)),
+            JSONMember("wall_time_s", .double(wallSeconds)),
+            JSONMember("runs_wall_time_s", .double(runsWallSeconds)),
+            JSONMember("learning_rate_selection", .array(plan.families.map { family in
+                .object([
+                    JSONMember("arms", .array(family.uses.map(JSONValue.string))),
+                    JSONMember("calibration", .array(family.calibration.map { entry in
+                        .object(["lr": .double(entry.rate), "run": .string("runs/" + entry.key),
+                                 "val_loss": record(entry.key)?.summary["val_loss"].map { $0 } ?? .null])
+                    })),
+                    JSONMember("chosen_lr", family.chosen.map(JSONValue.double) ?? .null),
+                ])
+            })),
+            JSONMember("quantisation_study", .array(studyCells().map { cell in
+                .object([
+                    JSONMember("arm", .string(cell.arm)), JSONMember("request", cell.request.json),
+                    JSONMember("ppl_ratios", .array(cell.ratios.map(number))), JSONMember("mean", number(Statistics.mean(cell.ratios))),
+                    JSONMember("mean_interval_95", Statistics.meanInterval(cell.ratios).map { .array([number($0.lowerBound), number($0.upperBound)]) } ?? .null),
+                    JSONMember("resolved_seeds", .int(Int64(cell.resolved))),
+                ])
+            })),
+            JSONMember("estimated_s", .double(plan.estimatedSeconds)),
+            JSONMember("paper_headline_opt125m", .array(Self.paperHeadline.map {
+                .object(["arm": .string($0.0), "float_ppl": .string($0.1), "w8a8_ppl": .string($0.2), "status": "quoted from the paper, not reproduced"])
+            })),
+            JSONMember("claims", .array(claims)),
+            JSONMember("runs", .array(runs)),
+        ])
+    }
+
+    /// What `--dry-run` prints: every run with its uses and estimated cost, cache hits marked.
+    public static func dryRunListing(_ plan: AuditPlan, outDirectory: String) -> String {
+        var lines = ["audit plan (\(plan.scale.rawValue) scale), corpus: \(plan.corpus.description)"]
+        if let note = plan.corpus.fallbackNote { lines.append("note: \(note)") }
+        var pending = 0.0
+        for (index, run) in plan.runs.enumerated() {
+            let cached = FilePath.exists(outDirectory + "/" + run.relativeDirectory + "/summary.json")
+            if !cached { pending += run.estimatedSeconds }
+            let c = run.config
+            lines.append("\(index + 1). \(run.key.prefix(12)) \(runLabel(run)) d=\(c.model.width) L=\(c.model.layers) T=\(c.model.seq) B=\(c.batch) steps=\(c.steps) seed=\(c.seed) ~\(duration(run.estimatedSeconds))\(cached ? " (cached)" : "")")
+            lines.append("     " + run.uses.joined(separator: "; ") + (run.quantisations.isEmpty ? "" : "; then " + run.quantisations.sorted().map(\.label).joined(separator: ", ")))
+        }
+        for claim in plan.claims {
+            if let reason = plan.skipped[claim.claim.id] { lines.append("skipped \(claim.claim.id): \(reason)") }
+        }
+        if !plan.isResolved {
+            lines.append("+ \(plan.pendingRuns) confirming runs of best-lr arms, planned once the calibration runs above have chosen their rates (~\(duration(plan.pendingSeconds)))")
+            pending += plan.pendingSeconds
+        }
+        lines.append("\(plan.runs.count + plan.pendingRuns) runs, estimated \(duration(plan.estimatedSeconds)) of one core in total, \(duration(pending)) not yet cached")
+        return lines.joined(separator: "\n")
+    }
+}
