@@ -87,4 +87,18 @@ struct BrowserRenderingTests {
             #expect(pixels.coloured >= 500, "\(page) shows no coloured curves: \(pixels)")
         }
     }
+
+    @Test(
+        "the audit report renders in Chromium with its summary figure, verdict colours and every claim's figures drawn",
+        .enabled(if: chromium != nil, "chromium is not installed (make deps-test installs it); the audit report was not rendered")
+    )
+    func auditReportRenders() throws {
+        let (_, plan, outcomes) = try syntheticAuditOutcomes()
+        let root = try temporaryDirectory("audit-browser")
+        try AuditReport(plan: plan, results: AuditJudging.judge(plan: plan, outcomes: outcomes), outcomes: outcomes, wallSeconds: 1).write(to: root)
+        let pixels = try render(root + "/report.html", to: root + "/audit.png")
+        #expect(pixels.width == 600 && pixels.height == 1200, "\(pixels)")
+        #expect(Double(pixels.ink) >= 0.02 * Double(pixels.width * pixels.height), "the audit report is nearly blank: \(pixels)")
+        #expect(pixels.coloured >= 500, "no coloured verdicts or estimates in the first screen: \(pixels)")
+    }
 }

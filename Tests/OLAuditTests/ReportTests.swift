@@ -46,6 +46,29 @@ let fixtureRegistryJSON = """
  ]}
 """
 
+/// The fixture registry's plan with synthetic finished runs: Pre-LN's kurtosis highest, so its ratio to
+/// OP holds on every seed, and a quantised measurement that grows with the run's level.
+func syntheticAuditOutcomes() throws -> (ClaimRegistry, AuditPlan, [String: RunOutcome]) {
+        let registry = try ClaimRegistry(json: try JSONValue.parse(fixtureRegistryJSON))
+    let plan = try AuditPlan(registry: registry, scale: .quick, corpus: .synthetic)
+    var outcomes: [String: RunOutcome] = [:]
+    for (index, run) in plan.runs.enumerated() {
+        let level = Double(plan.runs.count - index)  // Pre-LN highest: its kurtosis ratio to OP holds on every seed
+        let log: [JSONValue] = (0...2).map { k in
+            .object([
+                JSONMember("step", .int(Int64(4 * k))), JSONMember("loss", .double(3 - Double(k))), JSONMember("probe_loss", .double(3.1 - Double(k))),
+                JSONMember("kurtosis", .array([.double(1), .double(level + Double(k)), .double(level * 2)])),
+                JSONMember("mmr", .array([.double(3), .double(4 + level)])),
+                JSONMember("feature_corr_rms", .array([.double(0.1 * level), .double(0.2)])),
+            ])
+        }
+        let quant = QuantisedPerplexity(floatPPL: 5, quantisedPPL: 5 + level)
+        outcomes[run.key] = .finished(RunRecord(directory: "runs/\(run.key)", log: log, summary: .object(["val_loss": .double(2)]),
+                                                quantised: [QuantRequest(scheme: "w8a8-naive", bits: 4): quant]), cached: false)
+    }
+    return (registry, plan, outcomes)
+}
+
 @Suite("SVG figures and report files")
 struct ReportTests {
     @Test("an SVG chart is well-formed XML with a frame, ticks, axis labels, a title and a legend entry per series")
@@ -77,23 +100,7 @@ struct ReportTests {
 
     @Test("the report writer produces every file from synthetic results, atomically and with no temporary files left")
     func writesAllFiles() throws {
-        let registry = try ClaimRegistry(json: try JSONValue.parse(fixtureRegistryJSON))
-        let plan = try AuditPlan(registry: registry, scale: .quick, corpus: .synthetic)
-        var outcomes: [String: RunOutcome] = [:]
-        for (index, run) in plan.runs.enumerated() {
-            let level = Double(plan.runs.count - index)  // Pre-LN highest: its kurtosis ratio to OP holds on every seed
-            let log: [JSONValue] = (0...2).map { k in
-                .object([
-                    JSONMember("step", .int(Int64(4 * k))), JSONMember("loss", .double(3 - Double(k))), JSONMember("probe_loss", .double(3.1 - Double(k))),
-                    JSONMember("kurtosis", .array([.double(1), .double(level + Double(k)), .double(level * 2)])),
-                    JSONMember("mmr", .array([.double(3), .double(4 + level)])),
-                    JSONMember("feature_corr_rms", .array([.double(0.1 * level), .double(0.2)])),
-                ])
-            }
-            let quant = QuantisedPerplexity(floatPPL: 5, quantisedPPL: 5 + level)
-            outcomes[run.key] = .finished(RunRecord(directory: "runs/\(run.key)", log: log, summary: .object(["val_loss": .double(2)]),
-                                                    quantised: [QuantRequest(scheme: "w8a8-naive", bits: 4): quant]), cached: false)
-        }
+        let (registry, plan, outcomes) = try syntheticAuditOutcomes()
         let results = AuditJudging.judge(plan: plan, outcomes: outcomes)
         #expect(results[0].judgement.verdict == .held, "\(results[0].judgement.reason)")
         // A perfect rank correlation over three arms arises by chance for one ordering in six: not significant.
