@@ -23,11 +23,13 @@ normalised() {
     *.json) /usr/bin/python3 -c '
 import json, sys
 def strip(x):
-    if isinstance(x, dict): return {k: strip(v) for k, v in x.items() if k not in ("wall_time_s", "tokens_per_s", "workers")}
+    if isinstance(x, dict): return {k: strip(v) for k, v in x.items() if k not in ("wall_time_s", "runs_wall_time_s", "tokens_per_s", "workers")}
     if isinstance(x, list): return [strip(v) for v in x]
     return x
 print(json.dumps(strip(json.load(open(sys.argv[1]))), sort_keys=True, indent=1))' "$1" ;;
-    *) sed -E 's/wall time [0-9][^,]*,/wall time …,/' "$1" ;;
+    *) sed -E -e 's/wall time [0-9][^,]*,/wall time …,/' -e 's/invocation took [^;]*;/invocation took …;/' \
+              -e 's/wall times add up to [^(]*\(/wall times add up to … (/' \
+              -e 's/\| [^|]* \| (cached|trained) \|$/| … | \1 |/' -e 's#<td>[^<]*</td><td>(cached|trained)</td>#<td>…</td><td>\1</td>#g' "$1" ;;
   esac
 }
 same_reports() {
