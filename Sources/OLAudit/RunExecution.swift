@@ -70,7 +70,10 @@ public enum RunExecution {
         } else {
             announce("cached")
         }
-        let missing = spec.quantisations.filter { !FilePath.exists(directory + "/" + $0.fileName) }
+        // A request the seal does not cover is evaluated again (an unsealed file may be a leftover of an
+        // interrupted evaluation or an edit), without retraining the sealed run.
+        let sealed = sealedNames(directory)
+        let missing = spec.quantisations.filter { !FilePath.exists(directory + "/" + $0.fileName) || (!sealed.isEmpty && !sealed.contains($0.fileName)) }
         if !missing.isEmpty {
             let results: [QuantisedPerplexity]
             do {
@@ -104,6 +107,14 @@ public enum RunExecution {
         let directory = RunSpec.directory(spec.key, in: runs)
         if FilePath.exists(directory + "/" + failureName) { return true }
         return FilePath.exists(directory + "/" + sealName) && sealProblem(spec, directory: directory) == nil
+            && spec.quantisations.allSatisfy { sealedNames(directory).contains($0.fileName) }
+    }
+
+    /// The file names a run's seal lists (empty without a readable seal).
+    static func sealedNames(_ directory: String) -> Set<String> {
+        guard let seal = try? JSONValue.parse(bytes: try FileBytes.read(directory + "/" + sealName)),
+              let members = seal["sha256"]?.objectMembers else { return [] }
+        return Set(members.map(\.key))
     }
 
     // MARK: Cache integrity
@@ -111,26 +122,36 @@ public enum RunExecution {
     /// The seal of a finished run: its key, step count and the SHA-256 of every output a report reads.
     public static let sealName = "cache.json"
 
+    /// The training outputs every seal must cover.
+    static let trainingFiles = ["config.json", "metrics.jsonl", "summary.json", Trainer.finalName]
+
     /// Outputs whose digests the seal records: the run's files and its quantised evaluations.
     static func sealedFiles(_ spec: RunSpec) -> [String] {
-        ["config.json", "metrics.jsonl", "summary.json", Trainer.finalName] + spec.quantisations.map(\.fileName)
+        trainingFiles + spec.quantisations.map(\.fileName)
     }
 
+    /// Seals the run's training outputs and quantised evaluations: this spec's, and those an earlier seal
+    /// covered (another audit or sweep sharing the run) that are still there.
     static func seal(_ spec: RunSpec, directory: String) throws {
-        let digests = try sealedFiles(spec).map { JSONMember($0, .string(SHA256.hex(try FileBytes.read(directory + "/" + $0)))) }
+        var names = sealedFiles(spec)
+        for name in sealedNames(directory).sorted() where !names.contains(name) && FilePath.exists(directory + "/" + name) { names.append(name) }
+        let digests = try names.map { JSONMember($0, .string(SHA256.hex(try FileBytes.read(directory + "/" + $0)))) }
         try AtomicFile.write(JSONValue.object([
             JSONMember("format_version", 1), JSONMember("key", .string(spec.key)),
             JSONMember("steps", .int(Int64(spec.config.steps))), JSONMember("sha256", .object(digests)),
         ]).serialized(pretty: true) + "\n", to: directory + "/" + sealName)
     }
 
-    /// Why a sealed run may not be used (nil when it may): another key or step count, a file missing,
-    /// or an output whose bytes changed since the run finished.
+    /// Why a sealed run may not be used (nil when it may): another key or step count, a training output
+    /// missing from the seal, or a sealed file missing or changed since it was sealed. A quantised
+    /// evaluation the seal does not list yet is not a problem: it is evaluated without retraining.
     static func sealProblem(_ spec: RunSpec, directory: String) -> String? {
         guard let seal = try? JSONValue.parse(bytes: try FileBytes.read(directory + "/" + sealName)) else { return "unreadable \(sealName)" }
         guard seal["key"]?.stringValue == spec.key else { return "\(sealName) names another run" }
         guard seal["steps"]?.intValue == spec.config.steps else { return "it ran another number of steps" }
-        for name in sealedFiles(spec) {
+        let listed = (seal["sha256"]?.objectMembers ?? []).map(\.key)
+        for name in trainingFiles where !listed.contains(name) { return "\(name) is not sealed" }
+        for name in listed {
             guard let expected = seal["sha256"]?[name]?.stringValue else { return "\(name) is not sealed" }
             guard let bytes = try? FileBytes.read(directory + "/" + name) else { return "\(name) is missing" }
             guard SHA256.hex(bytes) == expected else { return "\(name) changed since the run finished" }
