@@ -41,26 +41,24 @@ public struct AdamW: Optimizer {
     public let config: AdamWConfig
     public let layout: ArenaLayout
     public var kind: OptimizerKind { .adamw }
-    private var states: [AdamState?]
+    private var states: TensorStates<AdamState>
 
     public init(config: AdamWConfig = AdamWConfig(), layout: ArenaLayout) throws {
         try config.validate()
         self.config = config
         self.layout = layout
-        states = Array(repeating: nil, count: layout.specs.count)
+        states = TensorStates(count: layout.specs.count)
     }
 
     public mutating func step(parameters: FloatArena, gradients: FloatArena, learningRate: Float) throws {
         try Check.stepInputs(layout: layout, parameters: parameters, gradients: gradients, learningRate: learningRate)
+        let (config, specs) = (config, layout.specs)
         let eps = Float(config.epsilon)
         let decayFactor = Float(1 - Double(learningRate) * config.weightDecay)  // torch, before the update
         let decayAfter = Float(Double(learningRate) * config.weightDecay)        // hf, after the update
-        for (index, spec) in layout.specs.enumerated() {
-            let w = SendablePointer(parameters.view(index))
-            let g = SendablePointer(gradients.view(index))
-            let decays = config.decayedRoles.contains(spec.role) && config.weightDecay > 0
-            var state = states[index] ?? AdamState(count: spec.count)
-            states[index] = nil  // keeps `state` uniquely referenced: its arrays update in place
+        let torch = config.epsConvention == .torch
+        states.forEachTensor(layout, parameters: parameters, gradients: gradients, fresh: { AdamState(count: specs[$0].count) }) { index, state, w, g in
+            let decays = config.decayedRoles.contains(specs[index].role) && config.weightDecay > 0
             state.step += 1
             let t = Double(state.step)
             let stepSize: Float, bias2Sqrt: Float
@@ -72,9 +70,8 @@ public struct AdamW: Optimizer {
                 stepSize = hfStepSize(learningRate: learningRate, beta1: config.beta1, beta2: config.beta2, step: state.step)
                 bias2Sqrt = 1
             }
-            let torch = config.epsConvention == .torch
             state.withMoments(beta1: config.beta1, beta2: config.beta2) { m, v, b1, c1, b2, c2 in
-                forEachElementChunk(spec.count) { range in
+                forEachElementChunk(specs[index].count) { range in
                     for i in range {
                         if decays && torch { w[i] = w[i] * decayFactor }
                         m[i] = b1 * m[i] + c1 * g[i]
@@ -85,31 +82,27 @@ public struct AdamW: Optimizer {
                     }
                 }
             }
-            states[index] = state
         }
     }
 
-    public func exportState() -> [NamedTensor] {
-        var writer = StateWriter()
-        for (spec, state) in zip(layout.specs, states) {
-            state?.export(spec, to: &writer)
+    /// The state table: `opt.<p>.m` and `opt.<p>.v`, shaped like the parameter.
+    static func stateFields(_ layout: ArenaLayout) -> (Int) -> [StateField<AdamState>] {
+        { index in
+            let shape = layout.specs[index].shape
+            return [StateField(name: "m", shape: shape, values: \.m), StateField(name: "v", shape: shape, values: \.v)]
         }
-        return writer.tensors
     }
+
+    public func exportState() -> [NamedTensor] { states.export(layout, fields: Self.stateFields(layout)) }
 
     public mutating func importState(_ tensors: [NamedTensor]) throws {
-        var reader = try StateReader(tensors)
-        var imported = [AdamState?]()
-        for spec in layout.specs {
-            imported.append(reader.hasState(for: spec.name) ? try AdamState(spec, from: &reader) : nil)
-        }
-        try reader.finish()
-        states = imported
+        let (layout, specs) = (layout, layout.specs)
+        try states.import(tensors, layout, fresh: { AdamState(count: specs[$0].count) }, fields: Self.stateFields(layout))
     }
 }
 
 /// Adam's per-tensor state: step count and the two moments, element-wise.
-struct AdamState: Sendable {
+struct AdamState: TensorState {
     var step = 0
     var m: [Float]
     var v: [Float]
@@ -117,18 +110,6 @@ struct AdamState: Sendable {
     init(count: Int) {
         m = Array(repeating: 0, count: count)
         v = Array(repeating: 0, count: count)
-    }
-
-    init(_ spec: TensorSpec, from reader: inout StateReader) throws {
-        step = try reader.step(spec.name)
-        m = try reader.floats(spec.name, "m", shape: spec.shape)
-        v = try reader.floats(spec.name, "v", shape: spec.shape)
-    }
-
-    func export(_ spec: TensorSpec, to writer: inout StateWriter) {
-        writer.step(spec.name, step)
-        writer.floats(spec.name, "m", shape: spec.shape, m)
-        writer.floats(spec.name, "v", shape: spec.shape, v)
     }
 
     /// Calls `body` with pointers to m and v and the Float coefficients β₁, 1−β₁, β₂, 1−β₂

@@ -37,9 +37,9 @@ public struct SGD: Optimizer {
     public let layout: ArenaLayout
     public var kind: OptimizerKind { .sgd }
     /// Per parameter: nil until the first step.
-    private var states: [ElementState?]
+    private var states: TensorStates<MomentumState>
 
-    struct ElementState: Sendable {
+    struct MomentumState: TensorState {
         var step = 0
         var buffer: [Float]
     }
@@ -48,24 +48,21 @@ public struct SGD: Optimizer {
         try config.validate()
         self.config = config
         self.layout = layout
-        states = Array(repeating: nil, count: layout.specs.count)
+        states = TensorStates(count: layout.specs.count)
     }
 
     public mutating func step(parameters: FloatArena, gradients: FloatArena, learningRate: Float) throws {
         try Check.stepInputs(layout: layout, parameters: parameters, gradients: gradients, learningRate: learningRate)
+        let (config, specs) = (config, layout.specs)
         let mu = Float(config.momentum)
         let nesterov = config.nesterov
         let weightDecay = Float(config.weightDecay)
-        for (index, spec) in layout.specs.enumerated() {
-            let w = SendablePointer(parameters.view(index))
-            let g = SendablePointer(gradients.view(index))
-            let decays = config.decayedRoles.contains(spec.role) && config.weightDecay > 0
-            var state = states[index] ?? ElementState(buffer: Array(repeating: 0, count: spec.count))
-            states[index] = nil  // keeps `state` uniquely referenced: its arrays update in place
+        states.forEachTensor(layout, parameters: parameters, gradients: gradients, fresh: Self.fresh(specs)) { index, state, w, g in
+            let decays = config.decayedRoles.contains(specs[index].role) && config.weightDecay > 0
             let first = state.step == 0
             state.buffer.withUnsafeMutableBufferPointer { bufferView in
                 let buf = SendablePointer(bufferView)
-                forEachElementChunk(spec.count) { range in
+                forEachElementChunk(specs[index].count) { range in
                     for i in range {
                         let gradient = decays ? g[i] + weightDecay * w[i] : g[i]
                         var direction = gradient
@@ -78,28 +75,22 @@ public struct SGD: Optimizer {
                 }
             }
             state.step += 1
-            states[index] = state
         }
     }
 
-    public func exportState() -> [NamedTensor] {
-        var writer = StateWriter()
-        for (spec, state) in zip(layout.specs, states) {
-            guard let state else { continue }
-            writer.step(spec.name, state.step)
-            writer.floats(spec.name, "m", shape: spec.shape, state.buffer)
-        }
-        return writer.tensors
+    static func fresh(_ specs: [TensorSpec]) -> (Int) -> MomentumState {
+        { MomentumState(buffer: Array(repeating: 0, count: specs[$0].count)) }
     }
+
+    /// The state table: the momentum buffer as `opt.<p>.m`.
+    static func stateFields(_ layout: ArenaLayout) -> (Int) -> [StateField<MomentumState>] {
+        { [StateField(name: "m", shape: layout.specs[$0].shape, values: \.buffer)] }
+    }
+
+    public func exportState() -> [NamedTensor] { states.export(layout, fields: Self.stateFields(layout)) }
 
     public mutating func importState(_ tensors: [NamedTensor]) throws {
-        var reader = try StateReader(tensors)
-        var imported = [ElementState?]()
-        for spec in layout.specs {
-            guard reader.hasState(for: spec.name) else { imported.append(nil); continue }
-            imported.append(ElementState(step: try reader.step(spec.name), buffer: try reader.floats(spec.name, "m", shape: spec.shape)))
-        }
-        try reader.finish()
-        states = imported
+        let layout = layout
+        try states.import(tensors, layout, fresh: Self.fresh(layout.specs), fields: Self.stateFields(layout))
     }
 }

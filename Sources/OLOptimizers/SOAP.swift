@@ -20,6 +20,8 @@ public struct SOAPConfig: Sendable, Equatable {
         /// standard-normal matrix drawn from the stream `opt.random-rotation.<param>.L|R` under `seed`,
         /// columns multiplied by sign(diag R) (the ablation).
         case random(seed: UInt64)
+        /// No rotation and no first-call skip: rotated AdaFactor in this basis is AdaFactor (`AdaFactor`).
+        case identity
     }
 
     /// Default peak learning rate for the trainer's schedule.
@@ -64,8 +66,11 @@ public struct SOAPConfig: Sendable, Equatable {
     }
 
     public var kind: OptimizerKind {
-        if case .random = basis { return .adamRandomRotation }
-        return secondMoment == .factored ? .rotatedAdafactor : .soap
+        switch basis {
+        case .random: .adamRandomRotation
+        case .identity: .adafactor
+        case .shampoo: secondMoment == .factored ? .rotatedAdafactor : .soap
+        }
     }
 
     var shampooBetaOrBeta2: Double { shampooBeta ?? beta2 }
@@ -131,7 +136,7 @@ public struct SOAP: Optimizer {
     public let layout: ArenaLayout
     public var kind: OptimizerKind { config.kind }
     private let routes: [Route]
-    private var states: [RotatedState?]
+    private var states: TensorStates<RotatedState>
     /// One per worker thread (see `step`); created on first use.
     private var workspaces: [SOAPWorkspace] = []
     /// Tensor indices, most expensive first: the order workers pick them up in.
@@ -172,7 +177,7 @@ public struct SOAP: Optimizer {
             switch spec.role {
             case .matrix, .embedding:
                 let (rows, cols) = try Check.matrixShape(spec)
-                let rotated = spec.role == .matrix || config.preconditionEmbeddings
+                let rotated = config.basis != .identity && (spec.role == .matrix || config.preconditionEmbeddings)
                 routes.append(Route(rows: rows, cols: cols,
                                     left: rotated && rows <= config.maxPreconditionedDimension,
                                     right: rotated && cols <= config.maxPreconditionedDimension,
@@ -182,7 +187,7 @@ public struct SOAP: Optimizer {
             }
         }
         self.routes = routes
-        states = Array(repeating: nil, count: layout.specs.count)
+        states = TensorStates(count: layout.specs.count)
         taskOrder = routes.indices.sorted { routes[$0].cost > routes[$1].cost || (routes[$0].cost == routes[$1].cost && $0 < $1) }
     }
 
@@ -200,7 +205,7 @@ public struct SOAP: Optimizer {
         while workspaces.count < workers { workspaces.append(SOAPWorkspace(routes: routes)) }
         let (config, routes, taskOrder, specs, failures) = (config, routes, taskOrder, layout.specs, failures)
         failures.reset()
-        states.withUnsafeMutableBufferPointer { statesView in
+        states.slots.withUnsafeMutableBufferPointer { statesView in
             workspaces.withUnsafeMutableBufferPointer { workspacesView in
                 let statesBase = SendablePointer(statesView), workspacesBase = SendablePointer(workspacesView)
                 Parallel.forEachTask(count: taskOrder.count, workers: workers) { task, worker in
@@ -237,6 +242,8 @@ public struct SOAP: Optimizer {
             case .random(let seed):
                 if route.left { state.qLeft = try ws.randomBasis(n: route.rows, seed: seed, purpose: "opt.random-rotation.\(name).L") }
                 if route.right { state.qRight = try ws.randomBasis(n: route.cols, seed: seed, purpose: "opt.random-rotation.\(name).R") }
+                slot = state
+            case .identity:
                 slot = state
             }
         }
@@ -288,66 +295,42 @@ public struct SOAP: Optimizer {
         if rotateMomentum { state.rotateForward(ws.original, into: &state.m, tmp: &ws.tmp, route: route) }
     }
 
-    public func exportState() -> [NamedTensor] {
-        var writer = StateWriter()
-        for (index, spec) in layout.specs.enumerated() {
-            guard let state = states[index] else { continue }
-            let route = routes[index]
-            writer.step(spec.name, state.step)
-            writer.floats(spec.name, "m", shape: spec.shape, state.m)
+    /// The state table: `m`, then `v` or `r`/`c`, then per rotated side `GG` (Shampoo basis only) and `Q`.
+    static func stateFields(_ layout: ArenaLayout, routes: [Route], basis: SOAPConfig.Basis) -> (Int) -> [StateField<RotatedState>] {
+        { index in
+            let route = routes[index], shape = layout.specs[index].shape, shampoo = basis == .shampoo
+            var fields = [StateField<RotatedState>(name: "m", shape: shape, values: \.m)]
             if route.factored {
-                writer.floats(spec.name, "r", shape: [route.rows], state.r)
-                writer.floats(spec.name, "c", shape: [route.cols], state.c)
+                fields += [StateField(name: "r", shape: [route.rows], values: \.r), StateField(name: "c", shape: [route.cols], values: \.c)]
             } else {
-                writer.floats(spec.name, "v", shape: spec.shape, state.v)
+                fields.append(StateField(name: "v", shape: shape, values: \.v))
             }
-            let shampoo = config.basis == .shampoo
             if route.left {
-                if shampoo { writer.floats(spec.name, "GGL", shape: [route.rows, route.rows], state.ggLeft) }
-                writer.floats(spec.name, "QL", shape: [route.rows, route.rows], state.qLeft)
+                if shampoo { fields.append(StateField(name: "GGL", shape: [route.rows, route.rows], values: \.ggLeft)) }
+                fields.append(StateField(name: "QL", shape: [route.rows, route.rows], values: \.qLeft))
             }
             if route.right {
-                if shampoo { writer.floats(spec.name, "GGR", shape: [route.cols, route.cols], state.ggRight) }
-                writer.floats(spec.name, "QR", shape: [route.cols, route.cols], state.qRight)
+                if shampoo { fields.append(StateField(name: "GGR", shape: [route.cols, route.cols], values: \.ggRight)) }
+                fields.append(StateField(name: "QR", shape: [route.cols, route.cols], values: \.qRight))
             }
+            return fields
         }
-        return writer.tensors
+    }
+
+    public func exportState() -> [NamedTensor] {
+        states.export(layout, fields: Self.stateFields(layout, routes: routes, basis: config.basis))
     }
 
     public mutating func importState(_ tensors: [NamedTensor]) throws {
-        var reader = try StateReader(tensors)
-        var imported = [RotatedState?]()
-        let shampoo = config.basis == .shampoo
-        for (index, spec) in layout.specs.enumerated() {
-            guard reader.hasState(for: spec.name) else { imported.append(nil); continue }
-            let route = routes[index]
-            var state = RotatedState(route: route)
-            state.step = try reader.step(spec.name)
-            state.m = try reader.floats(spec.name, "m", shape: spec.shape)
-            if route.factored {
-                state.r = try reader.floats(spec.name, "r", shape: [route.rows])
-                state.c = try reader.floats(spec.name, "c", shape: [route.cols])
-            } else {
-                state.v = try reader.floats(spec.name, "v", shape: spec.shape)
-            }
-            if route.left {
-                if shampoo { state.ggLeft = try reader.floats(spec.name, "GGL", shape: [route.rows, route.rows]) }
-                state.qLeft = try reader.floats(spec.name, "QL", shape: [route.rows, route.rows])
-            }
-            if route.right {
-                if shampoo { state.ggRight = try reader.floats(spec.name, "GGR", shape: [route.cols, route.cols]) }
-                state.qRight = try reader.floats(spec.name, "QR", shape: [route.cols, route.cols])
-            }
-            imported.append(state)
-        }
-        try reader.finish()
-        states = imported
+        let (layout, routes) = (layout, routes)
+        try states.import(tensors, layout, fresh: { RotatedState(route: routes[$0]) },
+                          fields: Self.stateFields(layout, routes: routes, basis: config.basis))
     }
 }
 
 /// One tensor's SOAP state (a value). Matrices are row-major; Q's column j is basis vector j.
 /// Arrays of sides that are not rotated, and of the unused second-moment form, are empty.
-struct RotatedState: Sendable {
+struct RotatedState: TensorState {
     var step = 0
     /// Momentum in the rotated basis.                      (rows, cols)
     var m: [Float]

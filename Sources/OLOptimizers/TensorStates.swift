@@ -1,0 +1,64 @@
+import OLCore
+
+/// One tensor's optimiser state: a step count and float arrays (moments, factors, bases).
+protocol TensorState: Sendable {
+    var step: Int { get set }
+}
+
+/// One float field of a tensor's state as checkpoints store it: `opt.<param>.<name>`, F32 of `shape`.
+struct StateField<State: TensorState> {
+    let name: String
+    let shape: [Int]
+    let values: WritableKeyPath<State, [Float]>
+}
+
+/// Per-tensor states in layout order (nil until a tensor's first step), stepped by one loop and exported
+/// and imported by one state table: each optimiser only says which fields a tensor has.
+struct TensorStates<State: TensorState>: Sendable {
+    var slots: [State?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    /// The per-tensor loop: for every tensor, its state (`fresh` before its first step), its parameter and
+    /// its gradient. The state is taken out of its slot while `body` runs, so its arrays are uniquely
+    /// referenced and update in place.
+    mutating func forEachTensor(
+        _ layout: ArenaLayout, parameters: FloatArena, gradients: FloatArena, fresh: (Int) -> State,
+        _ body: (_ index: Int, _ state: inout State, _ w: SendablePointer<Float>, _ g: SendablePointer<Float>) -> Void
+    ) {
+        for index in layout.specs.indices {
+            var state = slots[index] ?? fresh(index)
+            slots[index] = nil
+            body(index, &state, SendablePointer(parameters.view(index)), SendablePointer(gradients.view(index)))
+            slots[index] = state
+        }
+    }
+
+    /// `opt.<param>.step` and then every field of `fields(index)`, for each tensor that has state.
+    func export(_ layout: ArenaLayout, fields: (Int) -> [StateField<State>]) -> [NamedTensor] {
+        var writer = StateWriter()
+        for (index, spec) in layout.specs.enumerated() {
+            guard let state = slots[index] else { continue }
+            writer.step(spec.name, state.step)
+            for field in fields(index) { writer.floats(spec.name, field.name, shape: field.shape, state[keyPath: field.values]) }
+        }
+        return writer.tensors
+    }
+
+    /// Reads back what `export` wrote (checking every dtype and shape, and that nothing is left over);
+    /// a tensor without state stays nil.
+    mutating func `import`(_ tensors: [NamedTensor], _ layout: ArenaLayout, fresh: (Int) -> State,
+                           fields: (Int) -> [StateField<State>]) throws {
+        var reader = try StateReader(tensors)
+        var imported = [State?]()
+        for (index, spec) in layout.specs.enumerated() {
+            guard reader.hasState(for: spec.name) else { imported.append(nil); continue }
+            var state = fresh(index)
+            state.step = try reader.step(spec.name)
+            for field in fields(index) { state[keyPath: field.values] = try reader.floats(spec.name, field.name, shape: field.shape) }
+            imported.append(state)
+        }
+        try reader.finish()
+        slots = imported
+    }
+}
