@@ -1,4 +1,5 @@
 import OLCore
+import OLData
 import OLModel
 
 /// JSON form of `TrainingConfig`: a flat object with snake_case keys, one per field. Reading rejects
@@ -39,20 +40,24 @@ extension TrainingConfig {
         Field(key: key, read: { config, value, source in config[keyPath: path] = try Self.string(value, key, source) },
               write: { .string($0[keyPath: path]) })
     }
-    static func optionalText(_ key: String, _ path: WritableKeyPath<TrainingConfig, String?> & Sendable) -> Field {
-        Field(key: key, read: { config, value, source in config[keyPath: path] = value == .null ? nil : try Self.string(value, key, source) },
-              write: { $0[keyPath: path].map(JSONValue.string) ?? .null })
-    }
     static func choice<E: RawRepresentable & CaseIterable & Sendable>(
         _ key: String, _ path: WritableKeyPath<TrainingConfig, E> & Sendable
     ) -> Field where E.RawValue == String {
-        Field(key: key, read: { config, value, source in
-            let name = try Self.string(value, key, source)
-            guard let parsed = E(rawValue: name) else {
-                throw OutlierLabError("\(source): \(key) must be one of \(E.allCases.map(\.rawValue).joined(separator: "|")), got '\(name)'")
-            }
-            config[keyPath: path] = parsed
-        }, write: { .string($0[keyPath: path].rawValue) })
+        Field(key: key, read: { config, value, source in config[keyPath: path] = try Self.parse(value, key, source) },
+              write: { .string($0[keyPath: path].rawValue) })
+    }
+    static func optionalChoice<E: RawRepresentable & CaseIterable & Sendable>(
+        _ key: String, _ path: WritableKeyPath<TrainingConfig, E?> & Sendable
+    ) -> Field where E.RawValue == String {
+        Field(key: key, read: { config, value, source in config[keyPath: path] = value == .null ? nil : try Self.parse(value, key, source) },
+              write: { $0[keyPath: path].map { .string($0.rawValue) } ?? .null })
+    }
+    static func parse<E: RawRepresentable & CaseIterable>(_ value: JSONValue, _ key: String, _ source: String) throws -> E where E.RawValue == String {
+        let name = try Self.string(value, key, source)
+        guard let parsed = E(rawValue: name) else {
+            throw OutlierLabError("\(source): \(key) must be one of \(E.allCases.map(\.rawValue).joined(separator: "|")), got '\(name)'")
+        }
+        return parsed
     }
 
     /// Every key, in the order `config.json` lists them.
@@ -69,12 +74,12 @@ extension TrainingConfig {
         flag("trainable_beta", \.model.trainableBeta),
         optionalNumber("soft_cap", \.model.softCap),
         number("init_std", \.model.initStd),
-        text("optimizer", \.optimizer),
+        choice("optimizer", \.optimizerKind),
         optionalNumber("lr", \.lr),
         optionalNumber("beta1", \.beta1),
         optionalNumber("beta2", \.beta2),
         optionalNumber("eps", \.eps),
-        optionalText("eps_convention", \.epsConvention),
+        optionalChoice("eps_convention", \.epsilonConvention),
         optionalNumber("weight_decay", \.weightDecay),
         optionalNumber("momentum", \.momentum),
         optionalFlag("nesterov", \.nesterov),
@@ -90,7 +95,8 @@ extension TrainingConfig {
             guard case .int(let raw) = value, raw >= 0 else { throw OutlierLabError("\(source): seed must be a non-negative integer") }
             config.seed = UInt64(raw)
         }, write: { .int(Int64(bitPattern: $0.seed)) }),
-        text("corpus", \.corpus),
+        Field(key: "corpus", read: { config, value, source in config.corpusSource = CorpusSource(spelling: try Self.string(value, "corpus", source)) },
+              write: { .string($0.corpusSource.spelling) }),
         integer("synthetic_bytes", \.syntheticBytes),
         number("train_fraction", \.trainFraction),
         integer("log_every", \.logEvery),
@@ -153,7 +159,7 @@ extension TrainingConfig {
         try require(probeBatch > 0, "probe_batch must be positive, got \(probeBatch)")
         try require(metrics || !linearTaps, "linear_taps needs metrics true: it logs the outlier metrics of the linear layers' inputs")
         try require(syntheticBytes >= 4096, "synthetic_bytes must be at least 4096, got \(syntheticBytes)")
-        try require(!corpus.isEmpty, "corpus must be 'synthetic' or a path")
+        try require(corpusSource != .file(""), "corpus must be 'synthetic' or a path")
         try requireFitsInMemory(source: source)
     }
 

@@ -186,13 +186,13 @@ enum FuzzSeeds {
 
     static func configs() -> [[UInt8]] {
         var soap = TrainingConfig()
-        soap.optimizer = "soap"
+        soap.optimizerKind = .soap
         soap.model.block = .op
         soap.beta2 = 0.99
         soap.preconditionFrequency = 10
         soap.shampooBeta = 0.9
         var sgd = TrainingConfig()
-        sgd.optimizer = "sgd"
+        sgd.optimizerKind = .sgd
         sgd.momentum = 0.9
         sgd.nesterov = true
         sgd.model.block = .noNorm

@@ -47,7 +47,7 @@ struct TrainingConfigTests {
         config.model.block = .op
         config.model.width = 48
         config.model.heads = 6
-        config.optimizer = "soap"
+        config.optimizerKind = .soap
         config.beta2 = 0.999
         config.eps = 3e-4
         config.preconditionFrequency = 10
@@ -63,7 +63,7 @@ struct TrainingConfigTests {
         var config = TrainingConfig()
         config.model.width = 48
         config.model.heads = 6
-        config.optimizer = "soap"
+        config.optimizerKind = .soap
         #expect(config.nonDefaultJSON.objectMembers?.map(\.key) == ["width", "heads", "optimizer"])
         #expect(try TrainingConfig(json: config.nonDefaultJSON) == config)
         #expect(TrainingConfig().nonDefaultJSON == .object([]))
