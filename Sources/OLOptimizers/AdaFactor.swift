@@ -1,7 +1,7 @@
 import OLCore
 
 /// Hyper-parameters of AdaFactor in its "Adam with a factored second moment" form.
-public struct AdaFactorConfig: Sendable, Equatable {
+public struct AdaFactorConfig: AdamFamilySettings, OptimizerSettings, Equatable {
     /// Default peak learning rate for the trainer's schedule.
     public var learningRate: Double = 1e-3
     /// Momentum β₁ (the paper's AdaFactor keeps first-moment momentum).
@@ -14,13 +14,9 @@ public struct AdaFactorConfig: Sendable, Equatable {
 
     public init() {}
 
-    public func validate() throws {
-        try Check.learningRate(learningRate)
-        try Check.beta(beta1, "beta1")
-        try Check.beta(beta2, "beta2")
-        try Check.nonNegative(epsilon, "epsilon")
-        try Check.nonNegative(weightDecay, "weight decay")
-    }
+    public func validate() throws { try validateAdamFamily() }
+    var kind: OptimizerKind { .adafactor }
+    func makeOptimizer(layout: ArenaLayout) throws -> any Optimizer { try AdaFactor(config: self, layout: layout) }
 
     var hyperParameters: [(name: String, value: Double)] {
         [("lr", learningRate), ("beta1", beta1), ("beta2", beta2), ("eps", epsilon), ("weight_decay", weightDecay)]

@@ -1,7 +1,7 @@
 import OLCore
 
 /// Hyper-parameters of AdamW.
-public struct AdamWConfig: Sendable, Equatable {
+public struct AdamWConfig: AdamFamilySettings, OptimizerSettings, Equatable {
     /// Default peak learning rate for the trainer's schedule.
     public var learningRate: Double = 1e-3
     public var beta1: Double = 0.9
@@ -14,13 +14,9 @@ public struct AdamWConfig: Sendable, Equatable {
 
     public init() {}
 
-    public func validate() throws {
-        try Check.learningRate(learningRate)
-        try Check.beta(beta1, "beta1")
-        try Check.beta(beta2, "beta2")
-        try Check.nonNegative(epsilon, "epsilon")
-        try Check.nonNegative(weightDecay, "weight decay")
-    }
+    public func validate() throws { try validateAdamFamily() }
+    var kind: OptimizerKind { .adamw }
+    func makeOptimizer(layout: ArenaLayout) throws -> any Optimizer { try AdamW(config: self, layout: layout) }
 
     var hyperParameters: [(name: String, value: Double)] {
         [("lr", learningRate), ("beta1", beta1), ("beta2", beta2), ("eps", epsilon),
@@ -51,14 +47,13 @@ public struct AdamW: Optimizer {
     }
 
     public mutating func step(parameters: FloatArena, gradients: FloatArena, learningRate: Float) throws {
-        try Check.stepInputs(layout: layout, parameters: parameters, gradients: gradients, learningRate: learningRate)
-        let (config, specs) = (config, layout.specs)
+        let config = config
         let eps = Float(config.epsilon)
         let decayFactor = Float(1 - Double(learningRate) * config.weightDecay)  // torch, before the update
         let decayAfter = Float(Double(learningRate) * config.weightDecay)        // hf, after the update
         let torch = config.epsConvention == .torch
-        states.forEachTensor(layout, parameters: parameters, gradients: gradients, fresh: { AdamState(count: specs[$0].count) }) { index, state, w, g in
-            let decays = config.decayedRoles.contains(specs[index].role) && config.weightDecay > 0
+        try states.step(layout, parameters: parameters, gradients: gradients, learningRate: learningRate, decayedRoles: config.decayedRoles,
+                        weightDecay: config.weightDecay, fresh: { AdamState(count: $0.count) }) { spec, state, w, g, decays in
             state.step += 1
             let t = Double(state.step)
             let stepSize: Float, bias2Sqrt: Float
@@ -71,7 +66,7 @@ public struct AdamW: Optimizer {
                 bias2Sqrt = 1
             }
             state.withMoments(beta1: config.beta1, beta2: config.beta2) { m, v, b1, c1, b2, c2 in
-                forEachElementChunk(specs[index].count) { range in
+                forEachElementChunk(spec.count) { range in
                     for i in range {
                         if decays && torch { w[i] = w[i] * decayFactor }
                         m[i] = b1 * m[i] + c1 * g[i]

@@ -43,26 +43,27 @@ struct RotatedState: TensorState {
 
     /// out = Q_Lᵀ x Q_R (x and out distinct; identity on sides that are not rotated).
     func rotateForward(_ x: UnsafePointer<Float>, into out: inout [Float], tmp: inout [Float], route: SOAP.Route) {
-        let rows = route.rows, cols = route.cols
-        switch (route.left, route.right) {
-        case (true, true):
-            BLAS.sgemm(transposeA: true, transposeB: false, m: rows, n: cols, k: rows, alpha: 1, a: qLeft, lda: rows, b: x, ldb: cols, beta: 0, c: &tmp, ldc: cols)
-            BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: cols, k: cols, alpha: 1, a: tmp, lda: cols, b: qRight, ldb: cols, beta: 0, c: &out, ldc: cols)
-        case (true, false): BLAS.sgemm(transposeA: true, transposeB: false, m: rows, n: cols, k: rows, alpha: 1, a: qLeft, lda: rows, b: x, ldb: cols, beta: 0, c: &out, ldc: cols)
-        case (false, true): BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: cols, k: cols, alpha: 1, a: x, lda: cols, b: qRight, ldb: cols, beta: 0, c: &out, ldc: cols)
-        case (false, false): out.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: x, count: route.count) }
-        }
+        rotate(x, into: &out, tmp: &tmp, route: route, back: false)
     }
 
     /// out = Q_L x Q_Rᵀ.
     func rotateBack(_ x: UnsafePointer<Float>, into out: inout [Float], tmp: inout [Float], route: SOAP.Route) {
+        rotate(x, into: &out, tmp: &tmp, route: route, back: true)
+    }
+
+    /// One sgemm per rotated side, the left side first (into `tmp` when both sides are rotated).
+    private func rotate(_ x: UnsafePointer<Float>, into out: inout [Float], tmp: inout [Float], route: SOAP.Route, back: Bool) {
         let rows = route.rows, cols = route.cols
+        func left(_ x: UnsafePointer<Float>, _ out: inout [Float]) {
+            BLAS.sgemm(transposeA: !back, transposeB: false, m: rows, n: cols, k: rows, alpha: 1, a: qLeft, lda: rows, b: x, ldb: cols, beta: 0, c: &out, ldc: cols)
+        }
+        func right(_ x: UnsafePointer<Float>, _ out: inout [Float]) {
+            BLAS.sgemm(transposeA: false, transposeB: back, m: rows, n: cols, k: cols, alpha: 1, a: x, lda: cols, b: qRight, ldb: cols, beta: 0, c: &out, ldc: cols)
+        }
         switch (route.left, route.right) {
-        case (true, true):
-            BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: cols, k: rows, alpha: 1, a: qLeft, lda: rows, b: x, ldb: cols, beta: 0, c: &tmp, ldc: cols)
-            BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: cols, k: cols, alpha: 1, a: tmp, lda: cols, b: qRight, ldb: cols, beta: 0, c: &out, ldc: cols)
-        case (true, false): BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: cols, k: rows, alpha: 1, a: qLeft, lda: rows, b: x, ldb: cols, beta: 0, c: &out, ldc: cols)
-        case (false, true): BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: cols, k: cols, alpha: 1, a: x, lda: cols, b: qRight, ldb: cols, beta: 0, c: &out, ldc: cols)
+        case (true, true): left(x, &tmp); right(tmp, &out)
+        case (true, false): left(x, &out)
+        case (false, true): right(x, &out)
         case (false, false): out.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: x, count: route.count) }
         }
     }

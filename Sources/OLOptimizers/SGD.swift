@@ -1,7 +1,7 @@
 import OLCore
 
 /// Hyper-parameters of SGD with momentum.
-public struct SGDConfig: Sendable, Equatable {
+public struct SGDConfig: OptimizerSettings, Equatable {
     /// Default peak learning rate for the trainer's schedule.
     public var learningRate: Double = 0.01
     /// Momentum μ (0 turns momentum off).
@@ -21,6 +21,8 @@ public struct SGDConfig: Sendable, Equatable {
         try Check.nonNegative(weightDecay, "weight decay")
         if nesterov && momentum == 0 { throw OutlierLabError("Nesterov SGD needs momentum > 0") }
     }
+    var kind: OptimizerKind { .sgd }
+    func makeOptimizer(layout: ArenaLayout) throws -> any Optimizer { try SGD(config: self, layout: layout) }
 
     var hyperParameters: [(name: String, value: Double)] {
         [("lr", learningRate), ("momentum", momentum), ("nesterov", nesterov ? 1 : 0), ("weight_decay", weightDecay)]
@@ -52,17 +54,16 @@ public struct SGD: Optimizer {
     }
 
     public mutating func step(parameters: FloatArena, gradients: FloatArena, learningRate: Float) throws {
-        try Check.stepInputs(layout: layout, parameters: parameters, gradients: gradients, learningRate: learningRate)
-        let (config, specs) = (config, layout.specs)
+        let config = config
         let mu = Float(config.momentum)
         let nesterov = config.nesterov
         let weightDecay = Float(config.weightDecay)
-        states.forEachTensor(layout, parameters: parameters, gradients: gradients, fresh: Self.fresh(specs)) { index, state, w, g in
-            let decays = config.decayedRoles.contains(specs[index].role) && config.weightDecay > 0
+        try states.step(layout, parameters: parameters, gradients: gradients, learningRate: learningRate, decayedRoles: config.decayedRoles,
+                        weightDecay: config.weightDecay, fresh: Self.fresh) { spec, state, w, g, decays in
             let first = state.step == 0
             state.buffer.withUnsafeMutableBufferPointer { bufferView in
                 let buf = SendablePointer(bufferView)
-                forEachElementChunk(specs[index].count) { range in
+                forEachElementChunk(spec.count) { range in
                     for i in range {
                         let gradient = decays ? g[i] + weightDecay * w[i] : g[i]
                         var direction = gradient
@@ -78,9 +79,7 @@ public struct SGD: Optimizer {
         }
     }
 
-    static func fresh(_ specs: [TensorSpec]) -> (Int) -> MomentumState {
-        { MomentumState(buffer: Array(repeating: 0, count: specs[$0].count)) }
-    }
+    static func fresh(_ spec: TensorSpec) -> MomentumState { MomentumState(buffer: Array(repeating: 0, count: spec.count)) }
 
     /// The state table: the momentum buffer as `opt.<p>.m`.
     static func stateFields(_ layout: ArenaLayout) -> (Int) -> [StateField<MomentumState>] {
@@ -91,6 +90,6 @@ public struct SGD: Optimizer {
 
     public mutating func importState(_ tensors: [NamedTensor]) throws {
         let layout = layout
-        try states.import(tensors, layout, fresh: Self.fresh(layout.specs), fields: Self.stateFields(layout))
+        try states.import(tensors, layout, fresh: { Self.fresh(layout.specs[$0]) }, fields: Self.stateFields(layout))
     }
 }

@@ -2,7 +2,7 @@ import OLCore
 
 /// Hyper-parameters of SOAP and of the two optimisers built on its machinery (rotated AdaFactor and the
 /// random-rotation Adam ablation).
-public struct SOAPConfig: Sendable, Equatable {
+public struct SOAPConfig: AdamFamilySettings, OptimizerSettings, Equatable {
     /// How the rotated second moment is kept.
     public enum SecondMoment: String, Sendable, Equatable, Codable {
         /// Element-wise V (SOAP).
@@ -74,13 +74,10 @@ public struct SOAPConfig: Sendable, Equatable {
 
     var shampooBetaOrBeta2: Double { shampooBeta ?? beta2 }
 
+    func makeOptimizer(layout: ArenaLayout) throws -> any Optimizer { try SOAP(config: self, layout: layout) }
+
     public func validate() throws {
-        try Check.learningRate(learningRate)
-        try Check.beta(beta1, "beta1")
-        try Check.beta(beta2, "beta2")
-        try Check.beta(shampooBetaOrBeta2, "shampoo beta")
-        try Check.nonNegative(epsilon, "epsilon")
-        try Check.nonNegative(weightDecay, "weight decay")
+        try validateAdamFamily(extraBeta: (shampooBetaOrBeta2, "shampoo beta"))
         guard preconditionFrequency >= 1 else {
             throw OutlierLabError("precondition frequency f must be ≥ 1, got \(preconditionFrequency)")
         }

@@ -19,17 +19,21 @@ struct TensorStates<State: TensorState>: Sendable {
 
     init(count: Int) { slots = Array(repeating: nil, count: count) }
 
-    /// The per-tensor loop: for every tensor, its state (`fresh` before its first step), its parameter and
-    /// its gradient. The state is taken out of its slot while `body` runs, so its arrays are uniquely
-    /// referenced and update in place.
-    mutating func forEachTensor(
-        _ layout: ArenaLayout, parameters: FloatArena, gradients: FloatArena, fresh: (Int) -> State,
-        _ body: (_ index: Int, _ state: inout State, _ w: SendablePointer<Float>, _ g: SendablePointer<Float>) -> Void
-    ) {
-        for index in layout.specs.indices {
-            var state = slots[index] ?? fresh(index)
+    /// The per-tensor loop of an element-wise optimiser step: checks the inputs (`Check.stepInputs`),
+    /// then hands `body` every tensor's spec, its state (`fresh` before its first step), its parameter,
+    /// its gradient and whether it is decayed. The state is taken out of its slot while `body` runs, so
+    /// its arrays are uniquely referenced and update in place.
+    mutating func step(
+        _ layout: ArenaLayout, parameters: FloatArena, gradients: FloatArena, learningRate: Float,
+        decayedRoles: Set<ParameterRole>, weightDecay: Double, fresh: (TensorSpec) -> State,
+        _ body: (_ spec: TensorSpec, _ state: inout State, _ w: SendablePointer<Float>, _ g: SendablePointer<Float>, _ decays: Bool) -> Void
+    ) throws {
+        try Check.stepInputs(layout: layout, parameters: parameters, gradients: gradients, learningRate: learningRate)
+        for (index, spec) in layout.specs.enumerated() {
+            var state = slots[index] ?? fresh(spec)
             slots[index] = nil
-            body(index, &state, SendablePointer(parameters.view(index)), SendablePointer(gradients.view(index)))
+            body(spec, &state, SendablePointer(parameters.view(index)), SendablePointer(gradients.view(index)),
+                 decayedRoles.contains(spec.role) && weightDecay > 0)
             slots[index] = state
         }
     }

@@ -63,16 +63,3 @@ extension TrainingConfig {
         c.weightDecay = weightDecay ?? c.weightDecay
     }
 }
-
-/// The hyper-parameters the Adam-like optimisers have in common.
-protocol AdamFamilySettings {
-    var learningRate: Double { get set }
-    var beta1: Double { get set }
-    var beta2: Double { get set }
-    var epsilon: Double { get set }
-    var weightDecay: Double { get set }
-}
-
-extension AdamWConfig: AdamFamilySettings {}
-extension AdaFactorConfig: AdamFamilySettings {}
-extension SOAPConfig: AdamFamilySettings {}
