@@ -1,6 +1,7 @@
 import OLCore
 import OLData
 import OLModel
+@testable import OLQuant
 
 /// The quantisation golden case (SPEC §8), for the golden system to write and check later: a fixed tiny
 /// seeded model and batch, and what every W8A8 scheme makes of them.
