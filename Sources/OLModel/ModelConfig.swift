@@ -102,6 +102,11 @@ public struct ModelConfig: Sendable, Equatable {
 
     public init() {}
 
+    /// The default config with the shape (and block) given.
+    public init(width: Int, layers: Int, heads: Int, seq: Int, block: BlockKind = .preLN) {
+        (self.width, self.layers, self.heads, self.seq, self.block) = (width, layers, heads, seq, block)
+    }
+
     public var headDim: Int { width / heads }
     /// Whether the final norm is applied.
     public var usesFinalNorm: Bool { finalNorm ?? block.defaultFinalNorm }

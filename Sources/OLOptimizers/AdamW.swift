@@ -33,11 +33,11 @@ public struct AdamWConfig: AdamFamilySettings, OptimizerSettings, Equatable {
 /// Scalar factors (step sizes, √(1−β₂ᵗ), 1 − lr·wd, lr·wd) are computed in Double and rounded once to
 /// Float; everything element-wise is Float. (torch's `lerp` for m rounds differently: agreement is to ~1 ulp.)
 /// State: `opt.<p>.step`, `opt.<p>.m`, `opt.<p>.v`.
-public struct AdamW: Optimizer {
+public struct AdamW: ElementwiseOptimizer {
     public let config: AdamWConfig
     public let layout: ArenaLayout
     public var kind: OptimizerKind { .adamw }
-    private var states: TensorStates<AdamState>
+    var states: TensorStates<AdamState>
 
     public init(config: AdamWConfig = AdamWConfig(), layout: ArenaLayout) throws {
         try config.validate()
@@ -53,7 +53,7 @@ public struct AdamW: Optimizer {
         let decayAfter = Float(Double(learningRate) * config.weightDecay)        // hf, after the update
         let torch = config.epsConvention == .torch
         try states.step(layout, parameters: parameters, gradients: gradients, learningRate: learningRate, decayedRoles: config.decayedRoles,
-                        weightDecay: config.weightDecay, fresh: { AdamState(count: $0.count) }) { spec, state, w, g, decays in
+                        weightDecay: config.weightDecay, fresh: Self.fresh) { spec, state, w, g, decays in
             state.step += 1
             let t = Double(state.step)
             let stepSize: Float, bias2Sqrt: Float
@@ -80,19 +80,11 @@ public struct AdamW: Optimizer {
         }
     }
 
+    static func fresh(_ spec: TensorSpec) -> AdamState { AdamState(count: spec.count) }
+
     /// The state table: `opt.<p>.m` and `opt.<p>.v`, shaped like the parameter.
-    static func stateFields(_ layout: ArenaLayout) -> (Int) -> [StateField<AdamState>] {
-        { index in
-            let shape = layout.specs[index].shape
-            return [StateField(name: "m", shape: shape, values: \.m), StateField(name: "v", shape: shape, values: \.v)]
-        }
-    }
-
-    public func exportState() -> [NamedTensor] { states.export(layout, fields: Self.stateFields(layout)) }
-
-    public mutating func importState(_ tensors: [NamedTensor]) throws {
-        let (layout, specs) = (layout, layout.specs)
-        try states.import(tensors, layout, fresh: { AdamState(count: specs[$0].count) }, fields: Self.stateFields(layout))
+    static func stateFields(_ spec: TensorSpec) -> [StateField<AdamState>] {
+        [StateField(name: "m", shape: spec.shape, values: \.m), StateField(name: "v", shape: spec.shape, values: \.v)]
     }
 }
 

@@ -91,25 +91,29 @@ struct RotatedState: TensorState {
 
     /// Row i of V (or r_i) becomes old row order[i].
     mutating func permuteRows(order: [Int], scratch: inout [Float], route: SOAP.Route) {
-        let rows = route.rows, cols = route.cols
-        if route.factored {
-            for i in 0..<rows { scratch[i] = r[order[i]] }
-            for i in 0..<rows { r[i] = scratch[i] }
-            return
-        }
-        for i in 0..<rows { for j in 0..<cols { scratch[i * cols + j] = v[order[i] * cols + j] } }
-        for k in 0..<route.count { v[k] = scratch[k] }
+        permute(rows: true, order: order, scratch: &scratch, route: route)
     }
 
     /// Column j of V (or c_j) becomes old column order[j].
     mutating func permuteColumns(order: [Int], scratch: inout [Float], route: SOAP.Route) {
+        permute(rows: false, order: order, scratch: &scratch, route: route)
+    }
+
+    private mutating func permute(rows permutesRows: Bool, order: [Int], scratch: inout [Float], route: SOAP.Route) {
         let rows = route.rows, cols = route.cols
         if route.factored {
-            for j in 0..<cols { scratch[j] = c[order[j]] }
-            for j in 0..<cols { c[j] = scratch[j] }
+            if permutesRows { Self.permute(&r, order: order, scratch: &scratch) } else { Self.permute(&c, order: order, scratch: &scratch) }
             return
         }
-        for i in 0..<rows { for j in 0..<cols { scratch[i * cols + j] = v[i * cols + order[j]] } }
+        for i in 0..<rows {
+            for j in 0..<cols { scratch[i * cols + j] = permutesRows ? v[order[i] * cols + j] : v[i * cols + order[j]] }
+        }
         for k in 0..<route.count { v[k] = scratch[k] }
+    }
+
+    /// x[i] ← old x[order[i]].
+    private static func permute(_ x: inout [Float], order: [Int], scratch: inout [Float]) {
+        for i in x.indices { scratch[i] = x[order[i]] }
+        for i in x.indices { x[i] = scratch[i] }
     }
 }

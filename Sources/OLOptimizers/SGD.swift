@@ -34,12 +34,12 @@ public struct SGDConfig: OptimizerSettings, Equatable {
 ///   buf ← g on the first call, μ·buf + g after it
 ///   W ← W − lr·buf, or W − lr·(g + μ·buf) with Nesterov
 /// All arithmetic is Float, in torch's order. State: `opt.<p>.m` (the buffer), `opt.<p>.step`.
-public struct SGD: Optimizer {
+public struct SGD: ElementwiseOptimizer {
     public let config: SGDConfig
     public let layout: ArenaLayout
     public var kind: OptimizerKind { .sgd }
     /// Per parameter: nil until the first step.
-    private var states: TensorStates<MomentumState>
+    var states: TensorStates<MomentumState>
 
     struct MomentumState: TensorState {
         var step = 0
@@ -82,14 +82,7 @@ public struct SGD: Optimizer {
     static func fresh(_ spec: TensorSpec) -> MomentumState { MomentumState(buffer: Array(repeating: 0, count: spec.count)) }
 
     /// The state table: the momentum buffer as `opt.<p>.m`.
-    static func stateFields(_ layout: ArenaLayout) -> (Int) -> [StateField<MomentumState>] {
-        { [StateField(name: "m", shape: layout.specs[$0].shape, values: \.buffer)] }
-    }
-
-    public func exportState() -> [NamedTensor] { states.export(layout, fields: Self.stateFields(layout)) }
-
-    public mutating func importState(_ tensors: [NamedTensor]) throws {
-        let layout = layout
-        try states.import(tensors, layout, fresh: { Self.fresh(layout.specs[$0]) }, fields: Self.stateFields(layout))
+    static func stateFields(_ spec: TensorSpec) -> [StateField<MomentumState>] {
+        [StateField(name: "m", shape: spec.shape, values: \.buffer)]
     }
 }

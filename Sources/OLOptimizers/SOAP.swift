@@ -125,21 +125,9 @@ public struct SOAP: Optimizer {
     ) throws {
         let beta2 = config.beta2
         if slot == nil {
-            var state = RotatedState(route: route)
-            switch config.basis {
-            case .shampoo:
-                state.accumulateStatistics(g: g, route: route, decay: 0, weight: Float(1 - config.shampooBetaOrBeta2))
-                if route.left { state.qLeft = try ws.eigenbasis(state.ggLeft, n: route.rows, context: "opt.\(name).QL") }
-                if route.right { state.qRight = try ws.eigenbasis(state.ggRight, n: route.cols, context: "opt.\(name).QR") }
-                slot = state
-                return  // the first gradient only seeds the preconditioner
-            case .random(let seed):
-                if route.left { state.qLeft = try ws.randomBasis(n: route.rows, seed: seed, purpose: "opt.random-rotation.\(name).L") }
-                if route.right { state.qRight = try ws.randomBasis(n: route.cols, seed: seed, purpose: "opt.random-rotation.\(name).R") }
-                slot = state
-            case .identity:
-                slot = state
-            }
+            let (state, seedsOnly) = try firstState(route: route, name: name, config: config, g: g, workspace: &ws)
+            slot = state
+            if seedsOnly { return }  // the first gradient only seeds the preconditioner
         }
         var state = slot!
         slot = nil  // keeps `state` uniquely referenced, so its arrays are updated in place
@@ -171,6 +159,37 @@ public struct SOAP: Optimizer {
         if route.decays { decayAfterUpdate(w, Float(Double(learningRate) * config.weightDecay)) }
 
         guard case .shampoo = config.basis, rotated else { return }
+        try updateBasis(&state, route: route, name: name, config: config, g: g, workspace: &ws)
+    }
+
+    /// A tensor's state before its first update: Shampoo's first gradient seeds GG and Q (and is not
+    /// applied: `seedsOnly`), the random rotation draws its fixed bases, the identity basis needs nothing.
+    private static func firstState(
+        route: Route, name: String, config: SOAPConfig, g: UnsafeMutablePointer<Float>, workspace ws: inout SOAPWorkspace
+    ) throws -> (state: RotatedState, seedsOnly: Bool) {
+        var state = RotatedState(route: route)
+        switch config.basis {
+        case .shampoo:
+            state.accumulateStatistics(g: g, route: route, decay: 0, weight: Float(1 - config.shampooBetaOrBeta2))
+            if route.left { state.qLeft = try ws.eigenbasis(state.ggLeft, n: route.rows, context: "opt.\(name).QL") }
+            if route.right { state.qRight = try ws.eigenbasis(state.ggRight, n: route.cols, context: "opt.\(name).QR") }
+            return (state, true)
+        case .random(let seed):
+            if route.left { state.qLeft = try ws.randomBasis(n: route.rows, seed: seed, purpose: "opt.random-rotation.\(name).L") }
+            if route.right { state.qRight = try ws.randomBasis(n: route.cols, seed: seed, purpose: "opt.random-rotation.\(name).R") }
+            return (state, false)
+        case .identity:
+            return (state, false)
+        }
+    }
+
+    /// After a Shampoo-basis update: GG's moving average, every f steps a refresh of Q (with V's axes
+    /// permuted to match), and M carried from the old basis to the new one.
+    private static func updateBasis(
+        _ state: inout RotatedState, route: Route, name: String, config: SOAPConfig, g: UnsafeMutablePointer<Float>,
+        workspace ws: inout SOAPWorkspace
+    ) throws {
+        let rows = route.rows, cols = route.cols
         let refresh = state.step % config.preconditionFrequency == 0
         let rotateMomentum = refresh || config.rotateMomentumEveryStep
         if rotateMomentum { state.rotateBack(state.m, into: &ws.original, tmp: &ws.tmp, route: route) }

@@ -66,3 +66,26 @@ struct TensorStates<State: TensorState>: Sendable {
         slots = imported
     }
 }
+
+/// An optimiser whose per-tensor state depends only on the tensor's spec (SGD, AdamW): its state export
+/// and import come from its state table alone.
+protocol ElementwiseOptimizer: Optimizer {
+    associatedtype State: TensorState
+    var states: TensorStates<State> { get set }
+    /// The state before a tensor's first step.
+    static func fresh(_ spec: TensorSpec) -> State
+    /// The fields of a tensor's state, in export order.
+    static func stateFields(_ spec: TensorSpec) -> [StateField<State>]
+}
+
+extension ElementwiseOptimizer {
+    public func exportState() -> [NamedTensor] {
+        let specs = layout.specs
+        return states.export(layout) { Self.stateFields(specs[$0]) }
+    }
+
+    public mutating func importState(_ tensors: [NamedTensor]) throws {
+        let (layout, specs) = (layout, layout.specs)
+        try states.import(tensors, layout, fresh: { Self.fresh(specs[$0]) }, fields: { Self.stateFields(specs[$0]) })
+    }
+}

@@ -440,14 +440,7 @@ func runOlab(_ arguments: [String], fileSizeLimit: Int) throws -> (status: Int32
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/bash")
     process.arguments = ["-c", "trap '' XFSZ; exec prlimit --fsize=\(fileSizeLimit) -- \"$0\" \"$@\"", olabExecutable] + arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    return try runToCompletion(process)
 }
 
 /// A tmpfs mounted for one test (needs CAP_SYS_ADMIN; tests using it are skipped where mount fails).
