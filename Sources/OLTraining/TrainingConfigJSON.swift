@@ -1,6 +1,7 @@
 import OLCore
 import OLData
 import OLModel
+import OLOptimizers
 
 /// JSON form of `TrainingConfig`: a flat object with snake_case keys, one per field. Reading rejects
 /// unknown keys, wrong types and out-of-range values with one line naming the key.
@@ -22,46 +23,26 @@ extension TrainingConfig {
         Field(key: key, read: { config, value, source in config[keyPath: path] = value == .null ? nil : try T(value, key, source) },
               write: { $0[keyPath: path]?.json ?? .null })
     }
-    static func choice<E: RawRepresentable & CaseIterable & Sendable>(
-        _ key: String, _ path: WritableKeyPath<TrainingConfig, E> & Sendable
-    ) -> Field where E.RawValue == String {
-        Field(key: key, read: { config, value, source in config[keyPath: path] = try Self.parse(value, key, source) },
-              write: { .string($0[keyPath: path].rawValue) })
-    }
-    static func optionalChoice<E: RawRepresentable & CaseIterable & Sendable>(
-        _ key: String, _ path: WritableKeyPath<TrainingConfig, E?> & Sendable
-    ) -> Field where E.RawValue == String {
-        Field(key: key, read: { config, value, source in config[keyPath: path] = value == .null ? nil : try Self.parse(value, key, source) },
-              write: { $0[keyPath: path].map { .string($0.rawValue) } ?? .null })
-    }
-    static func parse<E: RawRepresentable & CaseIterable>(_ value: JSONValue, _ key: String, _ source: String) throws -> E where E.RawValue == String {
-        let name = try Self.string(value, key, source)
-        guard let parsed = E(rawValue: name) else {
-            throw OutlierLabError("\(source): \(key) must be one of \(E.allCases.map(\.rawValue).joined(separator: "|")), got '\(name)'")
-        }
-        return parsed
-    }
-
     /// Every key, in the order `config.json` lists them.
     static let fields: [Field] = [
-        choice("block", \.model.block),
+        value("block", \.model.block),
         value("width", \.model.width),
         value("layers", \.model.layers),
         value("heads", \.model.heads),
         value("seq", \.model.seq),
-        choice("activation", \.model.activation),
+        value("activation", \.model.activation),
         value("tied_head", \.model.tiedHead),
         optional("final_norm", \.model.finalNorm),
         optional("beta_init", \.model.betaInit),
         value("trainable_beta", \.model.trainableBeta),
         optional("soft_cap", \.model.softCap),
         value("init_std", \.model.initStd),
-        choice("optimizer", \.optimizerKind),
+        value("optimizer", \.optimizerKind),
         optional("lr", \.lr),
         optional("beta1", \.beta1),
         optional("beta2", \.beta2),
         optional("eps", \.eps),
-        optionalChoice("eps_convention", \.epsilonConvention),
+        optional("eps_convention", \.epsilonConvention),
         optional("weight_decay", \.weightDecay),
         optional("momentum", \.momentum),
         optional("nesterov", \.nesterov),
@@ -69,7 +50,7 @@ extension TrainingConfig {
         optional("shampoo_beta", \.shampooBeta),
         value("precondition_embeddings", \.preconditionEmbeddings),
         value("warmup_fraction", \.warmupFraction),
-        choice("schedule", \.schedule),
+        value("schedule", \.schedule),
         value("grad_clip", \.gradClip),
         value("steps", \.steps),
         value("batch", \.batch),
@@ -182,3 +163,23 @@ extension Bool: ConfigValue {
     }
     var json: JSONValue { .bool(self) }
 }
+
+/// Enumerations read by their config spelling (the raw value), refusing any other with the list.
+protocol ConfigChoice: ConfigValue, RawRepresentable, CaseIterable where RawValue == String {}
+
+extension ConfigChoice {
+    init(_ value: JSONValue, _ key: String, _ source: String) throws {
+        let name = try TrainingConfig.string(value, key, source)
+        guard let parsed = Self(rawValue: name) else {
+            throw OutlierLabError("\(source): \(key) must be one of \(Self.allCases.map(\.rawValue).joined(separator: "|")), got '\(name)'")
+        }
+        self = parsed
+    }
+    var json: JSONValue { .string(rawValue) }
+}
+
+extension BlockKind: ConfigChoice {}
+extension Activation: ConfigChoice {}
+extension LearningRateSchedule.Decay: ConfigChoice {}
+extension OptimizerKind: ConfigChoice {}
+extension EpsConvention: ConfigChoice {}
