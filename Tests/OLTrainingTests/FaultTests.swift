@@ -342,9 +342,7 @@ struct FaultTests {
 
     @Test("olab golden accept on a full disk leaves Goldens/ and the manifest as they were and keeps the candidates")
     func goldenAcceptOnFullDisk() throws {
-        let root = try scratchDirectory("golden-root")
-        let store = GoldenStore(packageRoot: root)
-        try AtomicFile.write("// swift-tools-version: 6.0\n", to: root + "/Package.swift")
+        let (root, store) = try goldenPackage("golden-root")
         func sample(_ scale: Float) -> GoldenCase {
             GoldenCase(suite: "unit", name: "sample", kind: "kernel", seed: 1, tensors: [
                 GoldenTensor(NamedTensor(name: "x", shape: [3], floats: [1, 2, 3].map { $0 * scale }), compare: .exact),
@@ -369,9 +367,7 @@ struct FaultTests {
 
     @Test("a full disk while accepting a new golden: the golden is not left in Goldens/, nothing else changes")
     func goldenAcceptNewOnFullDisk() throws {
-        let root = try scratchDirectory("golden-root-new")
-        let store = GoldenStore(packageRoot: root)
-        try AtomicFile.write("// swift-tools-version: 6.0\n", to: root + "/Package.swift")
+        let (root, store) = try goldenPackage("golden-root-new")
         func sample(_ name: String) -> GoldenCase {
             GoldenCase(suite: "unit", name: name, kind: "kernel", seed: 1, tensors: [
                 GoldenTensor(NamedTensor(name: "x", shape: [1], floats: [1]), compare: .exact),
@@ -431,6 +427,13 @@ func runOlabKilled(_ arguments: [String], atStep step: Int) throws -> KilledRun 
     process.waitUntilExit()
     if process.terminationReason == .uncaughtSignal { return .killed }
     return process.terminationStatus == 0 ? .finished : .failed(process.terminationStatus)
+}
+
+/// A scratch package root (a Package.swift and nothing else) and its golden store.
+func goldenPackage(_ name: String) throws -> (root: String, store: GoldenStore) {
+    let root = try scratchDirectory(name)
+    try AtomicFile.write("// swift-tools-version: 6.0\n", to: root + "/Package.swift")
+    return (root, GoldenStore(packageRoot: root))
 }
 
 /// Runs `olab` with RLIMIT_FSIZE set to `fileSizeLimit` bytes (util-linux `prlimit`) and SIGXFSZ
