@@ -13,15 +13,10 @@ extension TrainingConfig {
         let write: @Sendable (TrainingConfig) -> JSONValue
     }
 
-    /// A required field of a plain JSON type.
+    /// A field of a plain JSON type; an optional one may be null (nil: the default applies).
     static func value<T: ConfigValue>(_ key: String, _ path: WritableKeyPath<TrainingConfig, T> & Sendable) -> Field {
         Field(key: key, read: { config, value, source in config[keyPath: path] = try T(value, key, source) },
               write: { $0[keyPath: path].json })
-    }
-    /// A field that may be null (nil: the default applies).
-    static func optional<T: ConfigValue>(_ key: String, _ path: WritableKeyPath<TrainingConfig, T?> & Sendable) -> Field {
-        Field(key: key, read: { config, value, source in config[keyPath: path] = value == .null ? nil : try T(value, key, source) },
-              write: { $0[keyPath: path]?.json ?? .null })
     }
     /// Every key, in the order `config.json` lists them.
     static let fields: [Field] = [
@@ -32,22 +27,22 @@ extension TrainingConfig {
         value("seq", \.model.seq),
         value("activation", \.model.activation),
         value("tied_head", \.model.tiedHead),
-        optional("final_norm", \.model.finalNorm),
-        optional("beta_init", \.model.betaInit),
+        value("final_norm", \.model.finalNorm),
+        value("beta_init", \.model.betaInit),
         value("trainable_beta", \.model.trainableBeta),
-        optional("soft_cap", \.model.softCap),
+        value("soft_cap", \.model.softCap),
         value("init_std", \.model.initStd),
         value("optimizer", \.optimizerKind),
-        optional("lr", \.lr),
-        optional("beta1", \.beta1),
-        optional("beta2", \.beta2),
-        optional("eps", \.eps),
-        optional("eps_convention", \.epsilonConvention),
-        optional("weight_decay", \.weightDecay),
-        optional("momentum", \.momentum),
-        optional("nesterov", \.nesterov),
-        optional("precondition_frequency", \.preconditionFrequency),
-        optional("shampoo_beta", \.shampooBeta),
+        value("lr", \.lr),
+        value("beta1", \.beta1),
+        value("beta2", \.beta2),
+        value("eps", \.eps),
+        value("eps_convention", \.epsilonConvention),
+        value("weight_decay", \.weightDecay),
+        value("momentum", \.momentum),
+        value("nesterov", \.nesterov),
+        value("precondition_frequency", \.preconditionFrequency),
+        value("shampoo_beta", \.shampooBeta),
         value("precondition_embeddings", \.preconditionEmbeddings),
         value("warmup_fraction", \.warmupFraction),
         value("schedule", \.schedule),
@@ -162,6 +157,13 @@ extension Bool: ConfigValue {
         self = flag
     }
     var json: JSONValue { .bool(self) }
+}
+
+extension Optional: ConfigValue where Wrapped: ConfigValue {
+    init(_ value: JSONValue, _ key: String, _ source: String) throws {
+        self = value == .null ? nil : try Wrapped(value, key, source)
+    }
+    var json: JSONValue { self?.json ?? .null }
 }
 
 /// Enumerations read by their config spelling (the raw value), refusing any other with the list.
