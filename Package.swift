@@ -15,7 +15,7 @@ let cLibraries: [Target] = [
 /// Library modules in data-flow order: each depends only on modules above it.
 let modules: [(name: String, dependencies: [Target.Dependency])] = [
     ("OLCore", ["CJSON", "CBLAS", "CBLASStartup"]),
-    ("OLKernels", ["OLCore", "CBLAS"]),
+    ("OLKernels", ["OLCore"]),
     ("OLData", ["OLCore"]),
     ("OLModel", ["OLCore", "OLKernels"]),
     ("OLOptimizers", ["OLCore", "CBLAS"]),

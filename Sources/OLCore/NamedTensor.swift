@@ -20,15 +20,7 @@ public struct NamedTensor: Sendable, Equatable {
         }
 
         /// The safetensors / NumPy-style dtype name: F32, F64, I64, U8, I8.
-        public var dtype: String {
-            switch self {
-            case .float32: "F32"
-            case .float64: "F64"
-            case .int64: "I64"
-            case .uint8: "U8"
-            case .int8: "I8"
-            }
-        }
+        public var dtype: String { TensorDType(self).rawValue }
     }
 
     public var name: String

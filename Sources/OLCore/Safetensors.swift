@@ -49,7 +49,7 @@ public enum Safetensors {
         for tensor in tensors {
             guard tensor.name != metadataKey else { throw OutlierLabError("\(source): a tensor may not be named \(metadataKey)") }
             guard seen.insert(tensor.name).inserted else { throw OutlierLabError("\(source): duplicate tensor name \(tensor.name)") }
-            let byteCount = tensor.values.count * DType(tensor.values).size
+            let byteCount = tensor.values.count * TensorDType(tensor.values).size
             members.append(JSONMember(tensor.name, .object([
                 JSONMember("dtype", .string(tensor.values.dtype)),
                 JSONMember("shape", .array(tensor.shape.map { .int(Int64($0)) })),
@@ -63,15 +63,7 @@ public enum Safetensors {
         bytes.reserveCapacity(8 + header.count + offset)
         appendLittleEndian(UInt64(header.count), to: &bytes)
         bytes += header
-        for tensor in tensors {
-            switch tensor.values {
-            case .float32(let values): for value in values { appendLittleEndian(value.bitPattern, to: &bytes) }
-            case .float64(let values): for value in values { appendLittleEndian(value.bitPattern, to: &bytes) }
-            case .int64(let values): for value in values { appendLittleEndian(UInt64(bitPattern: value), to: &bytes) }
-            case .uint8(let values): bytes += values
-            case .int8(let values): bytes += values.map { UInt8(bitPattern: $0) }
-            }
-        }
+        for tensor in tensors { TensorDType.appendLittleEndian(tensor.values, to: &bytes) }
         return bytes
     }
 
@@ -83,9 +75,44 @@ public enum Safetensors {
     /// Validates and decodes safetensors bytes; `source` names the file in errors.
     public static func decode(_ bytes: [UInt8], source: String = "safetensors") throws -> Contents {
         // Tensor names and keys come from the file: escaped, so that the error stays one line.
-        func failure(_ reason: String) -> OutlierLabError {
-            OutlierLabError("\(source): not a valid safetensors file: \(reason.escapingControlCharacters)")
+        let failure = { (reason: String) in OutlierLabError("\(source): not a valid safetensors file: \(reason.escapingControlCharacters)") }
+        let (members, headerLength) = try header(bytes, failure: failure)
+        let bufferCount = bytes.count - 8 - headerLength
+        var metadata: [String: String] = [:]
+        var entries: [Entry] = []
+        for member in members {
+            guard member.key == metadataKey else {
+                entries.append(try entry(member, bufferCount: bufferCount, failure: failure))
+                continue
+            }
+            guard let pairs = member.value.objectMembers else { throw failure("\(metadataKey) is not an object") }
+            for pair in pairs {
+                guard let text = pair.value.stringValue else { throw failure("\(metadataKey) value \(pair.key) is not a string") }
+                metadata[pair.key] = text
+            }
         }
+        try requireTiling(&entries, bufferCount: bufferCount, failure: failure)
+        let base = 8 + headerLength
+        let tensors = bytes.withUnsafeBytes { raw in
+            entries.map { entry in
+                NamedTensor(name: entry.name, shape: entry.shape,
+                            values: entry.dtype.decode(UnsafeRawBufferPointer(rebasing: raw[base + entry.begin ..< base + entry.end])))
+            }
+        }
+        return Contents(tensors: tensors, metadata: metadata)
+    }
+
+    /// One tensor's header entry.
+    private struct Entry {
+        let name: String
+        let dtype: TensorDType
+        let shape: [Int]
+        let begin: Int
+        let end: Int
+    }
+
+    /// The header's members and its length, after the length, UTF-8, JSON and duplicate-key checks.
+    private static func header(_ bytes: [UInt8], failure: (String) -> OutlierLabError) throws -> (members: [JSONMember], length: Int) {
         guard bytes.count >= 8 else { throw failure("\(bytes.count) bytes, shorter than the 8-byte header length") }
         let declared = loadLittleEndian(UInt64.self, from: bytes, at: 0)
         guard declared <= UInt64(maximumHeaderBytes) else {
@@ -103,55 +130,48 @@ public enum Safetensors {
         }
         guard let members = header.objectMembers else { throw failure("header is not a JSON object") }
         if let duplicate = duplicateTopLevelKey(headerBytes) { throw failure("duplicate entry \(duplicate)") }
+        return (members, headerLength)
+    }
 
-        let bufferCount = bytes.count - 8 - headerLength
-        var metadata: [String: String] = [:]
-        var entries: [(name: String, dtype: DType, shape: [Int], begin: Int, end: Int)] = []
-        for member in members {
-            let name = member.key
-            if name == metadataKey {
-                guard let pairs = member.value.objectMembers else { throw failure("\(metadataKey) is not an object") }
-                for pair in pairs {
-                    guard let text = pair.value.stringValue else { throw failure("\(metadataKey) value \(pair.key) is not a string") }
-                    metadata[pair.key] = text
-                }
-                continue
-            }
-            guard let fields = member.value.objectMembers else { throw failure("entry \(name) is not an object") }
-            let keys = Set(fields.map(\.key))
-            guard keys == ["dtype", "shape", "data_offsets"], fields.count == 3 else {
-                throw failure("entry \(name) must have exactly dtype, shape and data_offsets (has \(fields.map(\.key).joined(separator: ", ")))")
-            }
-            guard let dtypeName = member.value["dtype"]?.stringValue else { throw failure("entry \(name): dtype is not a string") }
-            guard let dtype = DType(rawValue: dtypeName) else {
-                throw failure("entry \(name): unsupported dtype \(dtypeName) (supported: F32, F64, I64, U8, I8)")
-            }
-            guard let shape = nonNegativeIntegers(member.value["shape"]) else {
-                throw failure("entry \(name): shape is not an array of non-negative integers")
-            }
-            guard let offsets = nonNegativeIntegers(member.value["data_offsets"]), offsets.count == 2 else {
-                throw failure("entry \(name): data_offsets is not two non-negative integers")
-            }
-            var count = 1
-            for dim in shape {
-                let (product, overflow) = count.multipliedReportingOverflow(by: dim)
-                guard !overflow else { throw failure("entry \(name): shape \(shape) has too many elements") }
-                count = product
-            }
-            let (byteCount, overflow) = count.multipliedReportingOverflow(by: dtype.size)
-            guard !overflow else { throw failure("entry \(name): shape \(shape) has too many bytes") }
-            let (begin, end) = (offsets[0], offsets[1])
-            guard begin <= end else { throw failure("entry \(name): data_offsets [\(begin), \(end)] are reversed") }
-            guard end <= bufferCount else {
-                throw failure("entry \(name): data_offsets [\(begin), \(end)] run past the \(bufferCount)-byte buffer")
-            }
-            guard end - begin == byteCount else {
-                throw failure("entry \(name): data_offsets span \(end - begin) bytes but \(dtype.rawValue) shape \(shape) needs \(byteCount)")
-            }
-            entries.append((name, dtype, shape, begin, end))
+    /// A tensor entry with exactly dtype, shape and data_offsets, whose span fits the buffer and the shape.
+    private static func entry(_ member: JSONMember, bufferCount: Int, failure: (String) -> OutlierLabError) throws -> Entry {
+        let name = member.key
+        guard let fields = member.value.objectMembers else { throw failure("entry \(name) is not an object") }
+        let keys = Set(fields.map(\.key))
+        guard keys == ["dtype", "shape", "data_offsets"], fields.count == 3 else {
+            throw failure("entry \(name) must have exactly dtype, shape and data_offsets (has \(fields.map(\.key).joined(separator: ", ")))")
         }
+        guard let dtypeName = member.value["dtype"]?.stringValue else { throw failure("entry \(name): dtype is not a string") }
+        guard let dtype = TensorDType(rawValue: dtypeName) else {
+            throw failure("entry \(name): unsupported dtype \(dtypeName) (supported: F32, F64, I64, U8, I8)")
+        }
+        guard let shape = nonNegativeIntegers(member.value["shape"]) else {
+            throw failure("entry \(name): shape is not an array of non-negative integers")
+        }
+        guard let offsets = nonNegativeIntegers(member.value["data_offsets"]), offsets.count == 2 else {
+            throw failure("entry \(name): data_offsets is not two non-negative integers")
+        }
+        var count = 1
+        for dim in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: dim)
+            guard !overflow else { throw failure("entry \(name): shape \(shape) has too many elements") }
+            count = product
+        }
+        let (byteCount, overflow) = count.multipliedReportingOverflow(by: dtype.size)
+        guard !overflow else { throw failure("entry \(name): shape \(shape) has too many bytes") }
+        let (begin, end) = (offsets[0], offsets[1])
+        guard begin <= end else { throw failure("entry \(name): data_offsets [\(begin), \(end)] are reversed") }
+        guard end <= bufferCount else {
+            throw failure("entry \(name): data_offsets [\(begin), \(end)] run past the \(bufferCount)-byte buffer")
+        }
+        guard end - begin == byteCount else {
+            throw failure("entry \(name): data_offsets span \(end - begin) bytes but \(dtype.rawValue) shape \(shape) needs \(byteCount)")
+        }
+        return Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end)
+    }
 
-        // The tensors must tile the buffer: sorted by offsets, each begins where the previous one ended.
+    /// The tensors must tile the buffer: sorted by offsets, each begins where the previous one ended.
+    private static func requireTiling(_ entries: inout [Entry], bufferCount: Int, failure: (String) -> OutlierLabError) throws {
         entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
         var covered = 0
         for entry in entries {
@@ -166,45 +186,9 @@ public enum Safetensors {
         guard covered == bufferCount else {
             throw failure("buffer has \(bufferCount) bytes but the tensors cover \(covered)")
         }
-
-        let base = 8 + headerLength
-        let tensors = bytes.withUnsafeBytes { raw in
-            entries.map { entry -> NamedTensor in
-                let count = (entry.end - entry.begin) / entry.dtype.size
-                let data = UnsafeRawBufferPointer(rebasing: raw[base + entry.begin ..< base + entry.end])
-                func words<W: FixedWidthInteger>(_: W.Type) -> [W] {
-                    (0..<count).map { W(littleEndian: data.loadUnaligned(fromByteOffset: $0 * MemoryLayout<W>.size, as: W.self)) }
-                }
-                let values: NamedTensor.Values
-                switch entry.dtype {
-                case .f32: values = .float32(words(UInt32.self).map(Float.init(bitPattern:)))
-                case .f64: values = .float64(words(UInt64.self).map(Double.init(bitPattern:)))
-                case .i64: values = .int64(words(UInt64.self).map(Int64.init(bitPattern:)))
-                case .u8: values = .uint8(Array(data))
-                case .i8: values = .int8(data.map { Int8(bitPattern: $0) })
-                }
-                return NamedTensor(name: entry.name, shape: entry.shape, values: values)
-            }
-        }
-        return Contents(tensors: tensors, metadata: metadata)
     }
 
     static let metadataKey = "__metadata__"
-
-    /// The element types we read and write, with their safetensors names.
-    enum DType: String {
-        case f32 = "F32", f64 = "F64", i64 = "I64", u8 = "U8", i8 = "I8"
-
-        init(_ values: NamedTensor.Values) { self.init(rawValue: values.dtype)! }
-
-        var size: Int {
-            switch self {
-            case .f32: 4
-            case .f64, .i64: 8
-            case .u8, .i8: 1
-            }
-        }
-    }
 
     /// The elements of a JSON array of non-negative JSON integers, else nil.
     private static func nonNegativeIntegers(_ value: JSONValue?) -> [Int]? {
@@ -283,15 +267,4 @@ public enum Safetensors {
         }
         return (result, index + 1)
     }
-}
-
-/// Appends the little-endian bytes of `value`.
-@inline(__always) func appendLittleEndian<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
-    var word = value.littleEndian
-    withUnsafeBytes(of: &word) { bytes.append(contentsOf: $0) }
-}
-
-/// The little-endian integer at byte `offset` of `bytes` (bounds checked by the caller).
-@inline(__always) func loadLittleEndian<T: FixedWidthInteger>(_: T.Type, from bytes: [UInt8], at offset: Int) -> T {
-    bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
 }

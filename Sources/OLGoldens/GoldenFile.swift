@@ -64,7 +64,7 @@ public struct GoldenFile: Sendable, Equatable {
         var descriptors: [JSONValue] = []
         for entry in goldenCase.tensors {
             let offset = data.count
-            appendLittleEndian(entry.tensor.values, to: &data)
+            TensorDType.appendLittleEndian(entry.tensor.values, to: &data)
             descriptors.append(.object([
                 "name": .string(entry.tensor.name),
                 "dtype": .string(entry.tensor.values.dtype),
@@ -150,8 +150,7 @@ public struct GoldenFile: Sendable, Equatable {
 
     private static func decode(header: JSONValue, formatVersion: Int, data: ArraySlice<UInt8>, source: String) throws -> GoldenFile {
         func field<T>(_ value: JSONValue?, _ name: String, _ get: (JSONValue) -> T?) throws -> T {
-            guard let value, let result = get(value) else { throw OutlierLabError("\(source): header field \(name) is missing or has the wrong type") }
-            return result
+            try headerField(value, name, source: source, get)
         }
         guard try field(header["format_version"], "format_version", \.intValue) == formatVersion else {
             throw OutlierLabError("\(source): header format_version disagrees with the first line")
@@ -171,37 +170,7 @@ public struct GoldenFile: Sendable, Equatable {
             blasCore: try field(blas?["core"], "blas.core", \.stringValue),
             blasThreads: try field(blas?["threads"], "blas.threads", \.intValue)
         )
-        var tensors: [GoldenTensor] = []
-        var expectedOffset = 0
-        for (index, descriptor) in try field(header["tensors"], "tensors", \.arrayValue).enumerated() {
-            let label = "tensors[\(index)]"
-            let name = try field(descriptor["name"], "\(label).name", \.stringValue)
-            let dtype = try field(descriptor["dtype"], "\(label).dtype", \.stringValue)
-            let shape = try field(descriptor["shape"], "\(label).shape") { $0.arrayValue?.compactMap(\.intValue) }
-            guard shape.count == descriptor["shape"]?.arrayValue?.count, shape.allSatisfy({ $0 >= 0 }) else {
-                throw OutlierLabError("\(source): tensor \"\(name)\" has a bad shape")
-            }
-            let offset = try field(descriptor["offset"], "\(label).offset", \.intValue)
-            let length = try field(descriptor["length"], "\(label).length", \.intValue)
-            guard let itemSize = itemSize(dtype) else { throw OutlierLabError("\(source): tensor \"\(name)\" has unknown dtype \(dtype)") }
-            let (count, overflow) = shape.reduce((1, false)) { acc, dim in
-                let (product, o) = acc.0.multipliedReportingOverflow(by: dim)
-                return (product, acc.1 || o)
-            }
-            guard !overflow, count.multipliedReportingOverflow(by: itemSize) == (length, false) else {
-                throw OutlierLabError("\(source): tensor \"\(name)\" length \(length) does not match shape \(shape) of \(dtype)")
-            }
-            guard offset == expectedOffset else { throw OutlierLabError("\(source): tensor \"\(name)\" offset \(offset) should be \(expectedOffset) (tensors are contiguous)") }
-            guard data.count - offset >= length else { throw OutlierLabError("\(source): truncated golden (tensor \"\(name)\" data is cut short)") }
-            let start = data.startIndex + offset
-            let values = readLittleEndian(dtype, data[start ..< start + length])
-            let compare = try compareMode(descriptor["compare"], tensor: name, source: source)
-            tensors.append(GoldenTensor(NamedTensor(name: name, shape: shape, values: values), compare: compare))
-            expectedOffset += length
-        }
-        guard expectedOffset == data.count else {
-            throw OutlierLabError("\(source): \(data.count - expectedOffset) bytes of data after the last tensor")
-        }
+        let tensors = try decodeTensors(try field(header["tensors"], "tensors", \.arrayValue), data: data, source: source)
         let goldenCase = GoldenCase(
             suite: try field(header["suite"], "suite", \.stringValue),
             name: try field(header["case"], "case", \.stringValue),
@@ -212,6 +181,51 @@ public struct GoldenFile: Sendable, Equatable {
         )
         do { try goldenCase.validate() } catch let error as OutlierLabError { throw OutlierLabError("\(source): \(error.message)") }
         return GoldenFile(goldenCase: goldenCase, provenance: provenance, formatVersion: formatVersion)
+    }
+
+    private static func headerField<T>(_ value: JSONValue?, _ name: String, source: String, _ get: (JSONValue) -> T?) throws -> T {
+        guard let value, let result = get(value) else { throw OutlierLabError("\(source): header field \(name) is missing or has the wrong type") }
+        return result
+    }
+
+    /// The tensors the header's descriptors name, read from `data` (contiguous, in order, covering it).
+    private static func decodeTensors(_ descriptors: [JSONValue], data: ArraySlice<UInt8>, source: String) throws -> [GoldenTensor] {
+        func field<T>(_ value: JSONValue?, _ name: String, _ get: (JSONValue) -> T?) throws -> T {
+            try headerField(value, name, source: source, get)
+        }
+        var tensors: [GoldenTensor] = []
+        var expectedOffset = 0
+        for (index, descriptor) in descriptors.enumerated() {
+            let label = "tensors[\(index)]"
+            let name = try field(descriptor["name"], "\(label).name", \.stringValue)
+            let dtype = try field(descriptor["dtype"], "\(label).dtype", \.stringValue)
+            let shape = try field(descriptor["shape"], "\(label).shape") { $0.arrayValue?.compactMap(\.intValue) }
+            guard shape.count == descriptor["shape"]?.arrayValue?.count, shape.allSatisfy({ $0 >= 0 }) else {
+                throw OutlierLabError("\(source): tensor \"\(name)\" has a bad shape")
+            }
+            let offset = try field(descriptor["offset"], "\(label).offset", \.intValue)
+            let length = try field(descriptor["length"], "\(label).length", \.intValue)
+            guard let type = TensorDType(rawValue: dtype) else { throw OutlierLabError("\(source): tensor \"\(name)\" has unknown dtype \(dtype)") }
+            let itemSize = type.size
+            let (count, overflow) = shape.reduce((1, false)) { acc, dim in
+                let (product, o) = acc.0.multipliedReportingOverflow(by: dim)
+                return (product, acc.1 || o)
+            }
+            guard !overflow, count.multipliedReportingOverflow(by: itemSize) == (length, false) else {
+                throw OutlierLabError("\(source): tensor \"\(name)\" length \(length) does not match shape \(shape) of \(dtype)")
+            }
+            guard offset == expectedOffset else { throw OutlierLabError("\(source): tensor \"\(name)\" offset \(offset) should be \(expectedOffset) (tensors are contiguous)") }
+            guard data.count - offset >= length else { throw OutlierLabError("\(source): truncated golden (tensor \"\(name)\" data is cut short)") }
+            let start = data.startIndex + offset
+            let values = data[start ..< start + length].withUnsafeBytes { type.decode($0) }
+            let compare = try compareMode(descriptor["compare"], tensor: name, source: source)
+            tensors.append(GoldenTensor(NamedTensor(name: name, shape: shape, values: values), compare: compare))
+            expectedOffset += length
+        }
+        guard expectedOffset == data.count else {
+            throw OutlierLabError("\(source): \(data.count - expectedOffset) bytes of data after the last tensor")
+        }
+        return tensors
     }
 
     private static func compareMode(_ value: JSONValue?, tensor: String, source: String) throws -> CompareMode {
@@ -227,45 +241,5 @@ public struct GoldenFile: Sendable, Equatable {
         default:
             throw OutlierLabError("\(source): tensor \"\(tensor)\" has unknown compare mode \"\(mode)\"")
         }
-    }
-
-    static func itemSize(_ dtype: String) -> Int? {
-        switch dtype {
-        case "F32": 4
-        case "F64", "I64": 8
-        case "U8", "I8": 1
-        default: nil
-        }
-    }
-}
-
-// MARK: Little-endian tensor bytes
-
-func appendLittleEndian(_ values: NamedTensor.Values, to data: inout [UInt8]) {
-    func append<T: FixedWidthInteger>(_ words: some Sequence<T>) {
-        for word in words { withUnsafeBytes(of: word.littleEndian) { data.append(contentsOf: $0) } }
-    }
-    switch values {
-    case .float32(let v): data.reserveCapacity(data.count + 4 * v.count); append(v.lazy.map(\.bitPattern))
-    case .float64(let v): data.reserveCapacity(data.count + 8 * v.count); append(v.lazy.map(\.bitPattern))
-    case .int64(let v): data.reserveCapacity(data.count + 8 * v.count); append(v)
-    case .uint8(let v): data.append(contentsOf: v)
-    case .int8(let v): data.append(contentsOf: v.map { UInt8(bitPattern: $0) })
-    }
-}
-
-func readLittleEndian(_ dtype: String, _ bytes: ArraySlice<UInt8>) -> NamedTensor.Values {
-    func words<T: FixedWidthInteger>(_: T.Type) -> [T] {
-        let size = MemoryLayout<T>.size
-        return bytes.withUnsafeBytes { raw in
-            (0 ..< raw.count / size).map { T(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * size, as: T.self)) }
-        }
-    }
-    switch dtype {
-    case "F32": return .float32(words(UInt32.self).map(Float.init(bitPattern:)))
-    case "F64": return .float64(words(UInt64.self).map(Double.init(bitPattern:)))
-    case "I64": return .int64(words(Int64.self))
-    case "I8": return .int8(bytes.map { Int8(bitPattern: $0) })
-    default: return .uint8(Array(bytes))
     }
 }

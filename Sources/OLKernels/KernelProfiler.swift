@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
+import OLCore
 
 /// The stages of a training step that `KernelProfiler` times separately (what `olab bench` breaks a
 /// step into). The raw value is the stage's slot in the profiler's table.
@@ -63,10 +59,6 @@ public final class KernelProfiler {
     /// Calls of `stage` (forward or backward) since the last reset.
     public func calls(_ stage: ProfiledStage, backward: Bool) -> Int { calls[stage.rawValue * 2 + (backward ? 1 : 0)] }
 
-    /// Monotonic seconds (CLOCK_MONOTONIC, a vDSO call on Linux: tens of nanoseconds).
-    @inline(__always) public static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-    }
+    /// Monotonic seconds (`monotonicSeconds`).
+    @inline(__always) public static func now() -> Double { monotonicSeconds() }
 }

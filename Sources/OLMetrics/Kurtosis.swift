@@ -41,13 +41,18 @@ public func kurtosisCentred(_ x: [Float], rows: Int, width: Int) -> Double {
 /// Unbiased variance over j of v_j = mean_α f_αj² for already centred and normalised features f.
 func kurtosisCentred(normalisedFeatures f: UnsafeBufferPointer<Double>, rows: Int, width: Int) -> Double {
     guard width > 1 else { return 0 }
-    let v = neuronMeanSquares(f, rows: rows, width: width)
+    return unbiasedVariance(neuronMeanSquares(f, rows: rows, width: width))
+}
+
+/// Σ(v − mean)²/(n − 1), both sums in Double in index order; 0 for fewer than two values.
+func unbiasedVariance(_ v: [Double]) -> Double {
+    guard v.count > 1 else { return 0 }
     var mean = 0.0
     for value in v { mean += value }
-    mean /= Double(width)
+    mean /= Double(v.count)
     var squares = 0.0
     for value in v { squares += (value - mean) * (value - mean) }
-    return squares / Double(width - 1)
+    return squares / Double(v.count - 1)
 }
 
 /// The features the official logger and the signal-propagation metrics work on:

@@ -128,16 +128,7 @@ struct FeatureStatistics {
     }
 
     /// Unbiased variance of F_jj over j: `kurtosisCentred`.
-    var kurtosisCentred: Double {
-        let d = featureMeanSquares.count
-        guard d > 1 else { return 0 }
-        var mean = 0.0
-        for v in featureMeanSquares { mean += v }
-        mean /= Double(d)
-        var squares = 0.0
-        for v in featureMeanSquares { squares += (v - mean) * (v - mean) }
-        return squares / Double(d - 1)
-    }
+    var kurtosisCentred: Double { unbiasedVariance(featureMeanSquares) }
 }
 
 /// Σ_i a_i b_i with four interleaved partial sums (lanes i mod 4, combined as (s0 + s1) + (s2 + s3)): a

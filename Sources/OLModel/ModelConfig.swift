@@ -16,31 +16,49 @@ public enum BlockKind: String, Sendable, CaseIterable {
     /// logit soft-capping).
     case noNorm
 
-    /// Whether a final norm before the head is used when the config does not say.
-    public var defaultFinalNorm: Bool {
+    /// What the block is made of; every other property of a block kind follows from it.
+    ///
+    ///     preLN    x ← x + Attn(LN(x));       x ← x + MLP(LN(x))
+    ///     postLN   x ← LN(x + Attn(x));       x ← LN(x + MLP(x))
+    ///     op       x ← x + β·Attn_qk(x);      x ← x + β·MLP(x)     (block 0: Attn_qk(LN(x)))
+    public var recipe: BlockRecipe {
         switch self {
-        case .preLN, .preRMS, .preSRMS: true
-        case .postLN, .op, .noNorm: false
+        case .preLN:   BlockRecipe(preNorm: .layerNorm)
+        case .preRMS:  BlockRecipe(preNorm: .rmsNorm)
+        case .preSRMS: BlockRecipe(preNorm: .srmsNorm)
+        case .postLN:  BlockRecipe(postNorm: .layerNorm)
+        case .op:      BlockRecipe(scaledBranches: true, qkNorm: true, normsFirstAttentionInput: true)
+        case .noNorm:  BlockRecipe(scaledBranches: true, normsFirstAttentionInput: true)
         }
     }
 
-    /// The norm applied before each sub-block (nil: none) and as the final norm.
-    public var norm: NormKind? {
-        switch self {
-        case .preLN, .postLN: .layerNorm
-        case .preRMS: .rmsNorm
-        case .preSRMS: .srmsNorm
-        case .op, .noNorm: nil
-        }
-    }
+    /// Whether a final norm before the head is used when the config does not say: pre-norm blocks only.
+    public var defaultFinalNorm: Bool { recipe.preNorm != nil }
+
+    /// The norm applied before each sub-block, or after each residual sum (nil: none); also the final norm.
+    public var norm: NormKind? { recipe.preNorm ?? recipe.postNorm }
 
     /// Whether the residual branches are scaled by trainable scalars β.
-    public var scalesBranches: Bool { self == .op || self == .noNorm }
+    public var scalesBranches: Bool { recipe.scaledBranches }
 
     /// Whether block 0's attention input gets a LayerNorm (`h0.ln0`) while the skip path stays
     /// un-normalised: OP, and noNorm as the paper code's unnormalised variant, which differs from OP only
     /// by QK-Norm.
-    public var normsFirstAttentionInput: Bool { self == .op || self == .noNorm }
+    public var normsFirstAttentionInput: Bool { recipe.normsFirstAttentionInput }
+}
+
+/// A residual block as a recipe: both sub-blocks compute x ← post(x + β·branch(pre(x))).
+public struct BlockRecipe: Sendable, Equatable {
+    /// Norm of each branch's input (pre-norm blocks); nil: the branch reads the residual stream itself.
+    public var preNorm: NormKind? = nil
+    /// Norm of each residual sum (Post-LN); nil: the sum is the new residual stream.
+    public var postNorm: NormKind? = nil
+    /// Branch outputs scaled by a (trainable) scalar β per branch; otherwise β = 1.
+    public var scaledBranches = false
+    /// RMS-normalised queries and keys, with learned per-dimension scales.
+    public var qkNorm = false
+    /// Block 0's attention input gets a LayerNorm (`h0.ln0`); its skip path stays un-normalised.
+    public var normsFirstAttentionInput = false
 }
 
 /// The normalisation layers of SPEC §3.
@@ -84,13 +102,18 @@ public struct ModelConfig: Sendable, Equatable {
 
     public init() {}
 
+    /// The default config with the shape (and block) given.
+    public init(width: Int, layers: Int, heads: Int, seq: Int, block: BlockKind = .preLN) {
+        (self.width, self.layers, self.heads, self.seq, self.block) = (width, layers, heads, seq, block)
+    }
+
     public var headDim: Int { width / heads }
     /// Whether the final norm is applied.
     public var usesFinalNorm: Bool { finalNorm ?? block.defaultFinalNorm }
     /// β₀.
     public var resolvedBetaInit: Double { betaInit ?? 1 / Double(layers).squareRoot() }
     /// QK-Norm is part of the OP block.
-    public var qkNorm: Bool { block == .op }
+    public var qkNorm: Bool { block.recipe.qkNorm }
 
     /// Checks every field; the message names the field and says what is allowed.
     public func validate() throws {

@@ -1,7 +1,7 @@
 import OLCore
 
 /// Hyper-parameters of AdaFactor in its "Adam with a factored second moment" form.
-public struct AdaFactorConfig: Sendable, Equatable {
+public struct AdaFactorConfig: AdamFamilySettings, OptimizerSettings, Equatable {
     /// Default peak learning rate for the trainer's schedule.
     public var learningRate: Double = 1e-3
     /// Momentum β₁ (the paper's AdaFactor keeps first-moment momentum).
@@ -14,16 +14,27 @@ public struct AdaFactorConfig: Sendable, Equatable {
 
     public init() {}
 
-    public func validate() throws {
-        try Check.learningRate(learningRate)
-        try Check.beta(beta1, "beta1")
-        try Check.beta(beta2, "beta2")
-        try Check.nonNegative(epsilon, "epsilon")
-        try Check.nonNegative(weightDecay, "weight decay")
-    }
+    public func validate() throws { try validateAdamFamily() }
+    var kind: OptimizerKind { .adafactor }
+    func makeOptimizer(layout: ArenaLayout) throws -> any Optimizer { try AdaFactor(config: self, layout: layout) }
 
     var hyperParameters: [(name: String, value: Double)] {
         [("lr", learningRate), ("beta1", beta1), ("beta2", beta2), ("eps", epsilon), ("weight_decay", weightDecay)]
+    }
+}
+
+extension AdaFactorConfig {
+    /// Rotated AdaFactor in the identity basis (no rotation, no first-call skip): the same optimiser.
+    var identityBasis: SOAPConfig {
+        var config = SOAPConfig.rotatedAdafactor()
+        config.basis = .identity
+        config.learningRate = learningRate
+        config.beta1 = beta1
+        config.beta2 = beta2
+        config.epsilon = epsilon
+        config.weightDecay = weightDecay
+        config.decayedRoles = decayedRoles
+        return config
     }
 }
 
@@ -32,104 +43,27 @@ public struct AdaFactorConfig: Sendable, Equatable {
 ///   r ← β₂r + (1−β₂)·rowmean(g²+1e-30),  c ← β₂c + (1−β₂)·colmean(g²+1e-30),  v̂ = r cᵀ / mean(r);
 /// vectors and scalars keep a full v. SOAP's conventions otherwise: t ← t+1, m ← β₁m + (1−β₁)g,
 /// W ← W − α · m/(√v̂ + ε) with α = lr·√(1−β₂ᵗ)/(1−β₁ᵗ) (Double, rounded to Float), then decoupled decay
-/// W ← W − lr·wd·W AFTER the update (as SOAP, so rotated AdaFactor in the identity basis is exactly this).
-/// No first-call skip. State: `opt.<p>.step`, `.m`, and `.r` [rows], `.c` [cols] or `.v`.
+/// W ← W − lr·wd·W AFTER the update. It is rotated AdaFactor in the identity basis (`SOAPConfig.Basis.identity`)
+/// and runs as exactly that. No first-call skip. State: `opt.<p>.step`, `.m`, and `.r` [rows], `.c` [cols] or `.v`.
 public struct AdaFactor: Optimizer {
     public let config: AdaFactorConfig
-    public let layout: ArenaLayout
+    private var rotated: SOAP
+    public var layout: ArenaLayout { rotated.layout }
     public var kind: OptimizerKind { .adafactor }
-    private var states: [FactoredState?]
-    /// Column sums in Double, reused by every factored update.
-    private var columnSums: [Double] = []
-    /// r / mean(r), reused by every factored update.
-    private var rowScale: [Float] = []
-
-    struct FactoredState: Sendable {
-        var step = 0
-        var m: [Float]
-        /// Full second moment (vectors, scalars) — empty when factored.
-        var v: [Float]
-        var r: [Float]
-        var c: [Float]
-    }
 
     public init(config: AdaFactorConfig = AdaFactorConfig(), layout: ArenaLayout) throws {
         try config.validate()
-        for spec in layout.specs where spec.role == .matrix || spec.role == .embedding { _ = try Check.matrixShape(spec) }
         self.config = config
-        self.layout = layout
-        states = Array(repeating: nil, count: layout.specs.count)
+        rotated = try SOAP(config: config.identityBasis, layout: layout)
     }
-
-    static func isFactored(_ spec: TensorSpec) -> Bool { spec.role == .matrix || spec.role == .embedding }
 
     public mutating func step(parameters: FloatArena, gradients: FloatArena, learningRate: Float) throws {
-        try Check.stepInputs(layout: layout, parameters: parameters, gradients: gradients, learningRate: learningRate)
-        let eps = Float(config.epsilon)
-        let decay = Float(Double(learningRate) * config.weightDecay)
-        for (index, spec) in layout.specs.enumerated() {
-            let factored = Self.isFactored(spec)
-            let rows = factored ? spec.shape[0] : 1
-            let cols = spec.count / rows
-            var state = states[index] ?? FactoredState(
-                m: Array(repeating: 0, count: spec.count),
-                v: factored ? [] : Array(repeating: 0, count: spec.count),
-                r: factored ? Array(repeating: 0, count: rows) : [],
-                c: factored ? Array(repeating: 0, count: cols) : []
-            )
-            states[index] = nil  // keeps `state` uniquely referenced: its arrays update in place
-            state.step += 1
-            let alpha = hfStepSize(learningRate: learningRate, beta1: config.beta1, beta2: config.beta2, step: state.step)
-            let w = parameters.view(index), g = gradients.view(index)
-            let decays = config.decayedRoles.contains(spec.role) && config.weightDecay > 0
-            momentumUpdate(&state.m, g.baseAddress!, beta1: config.beta1)
-            if factored {
-                FactoredSecondMoment.update(r: &state.r, c: &state.c, g: g.baseAddress!, rows: rows, cols: cols,
-                                            beta2: config.beta2, columnSums: &columnSums)
-                FactoredSecondMoment.rowScale(state.r, into: &rowScale)
-                FactoredSecondMoment.applyUpdate(w: w, m: state.m, rowScale: rowScale, c: state.c, rows: rows, cols: cols,
-                                                 alpha: alpha, eps: eps)
-            } else {
-                fullSecondMomentStep(w: w, m: state.m, v: &state.v, g: UnsafeBufferPointer(g), beta2: config.beta2, alpha: alpha, eps: eps)
-            }
-            if decays { decayAfterUpdate(w, decay) }
-            states[index] = state
-        }
+        try rotated.step(parameters: parameters, gradients: gradients, learningRate: learningRate)
     }
 
-    public func exportState() -> [NamedTensor] {
-        var writer = StateWriter()
-        for (spec, state) in zip(layout.specs, states) {
-            guard let state else { continue }
-            writer.step(spec.name, state.step)
-            writer.floats(spec.name, "m", shape: spec.shape, state.m)
-            if Self.isFactored(spec) {
-                writer.floats(spec.name, "r", shape: [spec.shape[0]], state.r)
-                writer.floats(spec.name, "c", shape: [spec.shape[1]], state.c)
-            } else {
-                writer.floats(spec.name, "v", shape: spec.shape, state.v)
-            }
-        }
-        return writer.tensors
-    }
+    public func exportState() -> [NamedTensor] { rotated.exportState() }
 
-    public mutating func importState(_ tensors: [NamedTensor]) throws {
-        var reader = try StateReader(tensors)
-        var imported = [FactoredState?]()
-        for spec in layout.specs {
-            guard reader.hasState(for: spec.name) else { imported.append(nil); continue }
-            let factored = Self.isFactored(spec)
-            imported.append(FactoredState(
-                step: try reader.step(spec.name),
-                m: try reader.floats(spec.name, "m", shape: spec.shape),
-                v: factored ? [] : try reader.floats(spec.name, "v", shape: spec.shape),
-                r: factored ? try reader.floats(spec.name, "r", shape: [spec.shape[0]]) : [],
-                c: factored ? try reader.floats(spec.name, "c", shape: [spec.shape[1]]) : []
-            ))
-        }
-        try reader.finish()
-        states = imported
-    }
+    public mutating func importState(_ tensors: [NamedTensor]) throws { try rotated.importState(tensors) }
 }
 
 // MARK: - Shared Adam-family kernels (Float, element-wise, fixed chunks)
@@ -142,25 +76,6 @@ func momentumUpdate(_ m: inout [Float], _ g: UnsafePointer<Float>, beta1: Double
         let mp = SendablePointer(mView)
         forEachElementChunk(mView.count) { range in
             for i in range { mp[i] = b1 * mp[i] + c1 * gp[i] }
-        }
-    }
-}
-
-/// v ← β₂v + (1−β₂)g², then W ← W − α · m/(√v + ε).
-func fullSecondMomentStep(w: UnsafeMutableBufferPointer<Float>, m: [Float], v: inout [Float], g: UnsafeBufferPointer<Float>,
-                          beta2: Double, alpha: Float, eps: Float) {
-    let b2 = Float(beta2), c2 = Float(1 - beta2)
-    let wp = SendablePointer(w), gp = SendablePointer(UnsafeMutablePointer(mutating: g.baseAddress!))
-    m.withUnsafeBufferPointer { mView in
-        let mp = SendablePointer(UnsafeMutablePointer(mutating: mView.baseAddress!))
-        v.withUnsafeMutableBufferPointer { vView in
-            let vp = SendablePointer(vView)
-            forEachElementChunk(vView.count) { range in
-                for i in range {
-                    vp[i] = b2 * vp[i] + c2 * (gp[i] * gp[i])
-                    wp[i] = wp[i] - alpha * (mp[i] / (vp[i].squareRoot() + eps))
-                }
-            }
         }
     }
 }
@@ -214,18 +129,6 @@ enum FactoredSecondMoment {
             let scale = rowScale[i]
             for j in 0..<cols {
                 out[i * cols + j] = m[i * cols + j] / ((scale * c[j]).squareRoot() + eps)
-            }
-        }
-    }
-
-    /// W ← W − α · m/(√v̂ + ε).
-    static func applyUpdate(w: UnsafeMutableBufferPointer<Float>, m: [Float], rowScale: [Float], c: [Float],
-                            rows: Int, cols: Int, alpha: Float, eps: Float) {
-        for i in 0..<rows {
-            let scale = rowScale[i]
-            for j in 0..<cols {
-                let k = i * cols + j
-                w[k] = w[k] - alpha * (m[k] / ((scale * c[j]).squareRoot() + eps))
             }
         }
     }

@@ -1,7 +1,7 @@
 import OLCore
 
 /// Hyper-parameters of AdamW.
-public struct AdamWConfig: Sendable, Equatable {
+public struct AdamWConfig: AdamFamilySettings, OptimizerSettings, Equatable {
     /// Default peak learning rate for the trainer's schedule.
     public var learningRate: Double = 1e-3
     public var beta1: Double = 0.9
@@ -14,13 +14,9 @@ public struct AdamWConfig: Sendable, Equatable {
 
     public init() {}
 
-    public func validate() throws {
-        try Check.learningRate(learningRate)
-        try Check.beta(beta1, "beta1")
-        try Check.beta(beta2, "beta2")
-        try Check.nonNegative(epsilon, "epsilon")
-        try Check.nonNegative(weightDecay, "weight decay")
-    }
+    public func validate() throws { try validateAdamFamily() }
+    var kind: OptimizerKind { .adamw }
+    func makeOptimizer(layout: ArenaLayout) throws -> any Optimizer { try AdamW(config: self, layout: layout) }
 
     var hyperParameters: [(name: String, value: Double)] {
         [("lr", learningRate), ("beta1", beta1), ("beta2", beta2), ("eps", epsilon),
@@ -37,30 +33,27 @@ public struct AdamWConfig: Sendable, Equatable {
 /// Scalar factors (step sizes, √(1−β₂ᵗ), 1 − lr·wd, lr·wd) are computed in Double and rounded once to
 /// Float; everything element-wise is Float. (torch's `lerp` for m rounds differently: agreement is to ~1 ulp.)
 /// State: `opt.<p>.step`, `opt.<p>.m`, `opt.<p>.v`.
-public struct AdamW: Optimizer {
+public struct AdamW: ElementwiseOptimizer {
     public let config: AdamWConfig
     public let layout: ArenaLayout
     public var kind: OptimizerKind { .adamw }
-    private var states: [AdamState?]
+    var states: TensorStates<AdamState>
 
     public init(config: AdamWConfig = AdamWConfig(), layout: ArenaLayout) throws {
         try config.validate()
         self.config = config
         self.layout = layout
-        states = Array(repeating: nil, count: layout.specs.count)
+        states = TensorStates(count: layout.specs.count)
     }
 
     public mutating func step(parameters: FloatArena, gradients: FloatArena, learningRate: Float) throws {
-        try Check.stepInputs(layout: layout, parameters: parameters, gradients: gradients, learningRate: learningRate)
+        let config = config
         let eps = Float(config.epsilon)
         let decayFactor = Float(1 - Double(learningRate) * config.weightDecay)  // torch, before the update
         let decayAfter = Float(Double(learningRate) * config.weightDecay)        // hf, after the update
-        for (index, spec) in layout.specs.enumerated() {
-            let w = SendablePointer(parameters.view(index))
-            let g = SendablePointer(gradients.view(index))
-            let decays = config.decayedRoles.contains(spec.role) && config.weightDecay > 0
-            var state = states[index] ?? AdamState(count: spec.count)
-            states[index] = nil  // keeps `state` uniquely referenced: its arrays update in place
+        let torch = config.epsConvention == .torch
+        try states.step(layout, parameters: parameters, gradients: gradients, learningRate: learningRate, decayedRoles: config.decayedRoles,
+                        weightDecay: config.weightDecay, fresh: Self.fresh) { spec, state, w, g, decays in
             state.step += 1
             let t = Double(state.step)
             let stepSize: Float, bias2Sqrt: Float
@@ -72,7 +65,6 @@ public struct AdamW: Optimizer {
                 stepSize = hfStepSize(learningRate: learningRate, beta1: config.beta1, beta2: config.beta2, step: state.step)
                 bias2Sqrt = 1
             }
-            let torch = config.epsConvention == .torch
             state.withMoments(beta1: config.beta1, beta2: config.beta2) { m, v, b1, c1, b2, c2 in
                 forEachElementChunk(spec.count) { range in
                     for i in range {
@@ -85,31 +77,19 @@ public struct AdamW: Optimizer {
                     }
                 }
             }
-            states[index] = state
         }
     }
 
-    public func exportState() -> [NamedTensor] {
-        var writer = StateWriter()
-        for (spec, state) in zip(layout.specs, states) {
-            state?.export(spec, to: &writer)
-        }
-        return writer.tensors
-    }
+    static func fresh(_ spec: TensorSpec) -> AdamState { AdamState(count: spec.count) }
 
-    public mutating func importState(_ tensors: [NamedTensor]) throws {
-        var reader = try StateReader(tensors)
-        var imported = [AdamState?]()
-        for spec in layout.specs {
-            imported.append(reader.hasState(for: spec.name) ? try AdamState(spec, from: &reader) : nil)
-        }
-        try reader.finish()
-        states = imported
+    /// The state table: `opt.<p>.m` and `opt.<p>.v`, shaped like the parameter.
+    static func stateFields(_ spec: TensorSpec) -> [StateField<AdamState>] {
+        [StateField(name: "m", shape: spec.shape, values: \.m), StateField(name: "v", shape: spec.shape, values: \.v)]
     }
 }
 
 /// Adam's per-tensor state: step count and the two moments, element-wise.
-struct AdamState: Sendable {
+struct AdamState: TensorState {
     var step = 0
     var m: [Float]
     var v: [Float]
@@ -117,18 +97,6 @@ struct AdamState: Sendable {
     init(count: Int) {
         m = Array(repeating: 0, count: count)
         v = Array(repeating: 0, count: count)
-    }
-
-    init(_ spec: TensorSpec, from reader: inout StateReader) throws {
-        step = try reader.step(spec.name)
-        m = try reader.floats(spec.name, "m", shape: spec.shape)
-        v = try reader.floats(spec.name, "v", shape: spec.shape)
-    }
-
-    func export(_ spec: TensorSpec, to writer: inout StateWriter) {
-        writer.step(spec.name, step)
-        writer.floats(spec.name, "m", shape: spec.shape, m)
-        writer.floats(spec.name, "v", shape: spec.shape, v)
     }
 
     /// Calls `body` with pointers to m and v and the Float coefficients β₁, 1−β₁, β₂, 1−β₂

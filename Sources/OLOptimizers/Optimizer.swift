@@ -60,53 +60,58 @@ public enum OptimizerConfig: Sendable, Equatable {
         }
     }
 
-    public var kind: OptimizerKind {
+    /// The hyper-parameters inside, whatever the kind.
+    var settings: any OptimizerSettings {
         switch self {
-        case .sgd: .sgd
-        case .adamw: .adamw
-        case .adafactor: .adafactor
-        case .rotated(let config): config.kind
+        case .sgd(let c): c
+        case .adamw(let c): c
+        case .adafactor(let c): c
+        case .rotated(let c): c
         }
     }
+
+    public var kind: OptimizerKind { settings.kind }
 
     /// The default peak learning rate for the trainer's schedule.
-    public var learningRate: Double {
-        switch self {
-        case .sgd(let c): c.learningRate
-        case .adamw(let c): c.learningRate
-        case .adafactor(let c): c.learningRate
-        case .rotated(let c): c.learningRate
-        }
-    }
+    public var learningRate: Double { settings.learningRate }
 
     /// Every numeric hyper-parameter by name, in a fixed order (recorded in goldens as float64 scalars).
-    public var hyperParameters: [(name: String, value: Double)] {
-        switch self {
-        case .sgd(let c): c.hyperParameters
-        case .adamw(let c): c.hyperParameters
-        case .adafactor(let c): c.hyperParameters
-        case .rotated(let c): c.hyperParameters
-        }
-    }
+    public var hyperParameters: [(name: String, value: Double)] { settings.hyperParameters }
 
     /// Throws a one-line error for the first invalid hyper-parameter.
-    public func validate() throws {
-        switch self {
-        case .sgd(let c): try c.validate()
-        case .adamw(let c): try c.validate()
-        case .adafactor(let c): try c.validate()
-        case .rotated(let c): try c.validate()
-        }
-    }
+    public func validate() throws { try settings.validate() }
 
     /// A fresh optimiser (no state yet) for parameters laid out as `layout`.
-    public func makeOptimizer(layout: ArenaLayout) throws -> any Optimizer {
-        switch self {
-        case .sgd(let c): try SGD(config: c, layout: layout)
-        case .adamw(let c): try AdamW(config: c, layout: layout)
-        case .adafactor(let c): try AdaFactor(config: c, layout: layout)
-        case .rotated(let c): try SOAP(config: c, layout: layout)
-        }
+    public func makeOptimizer(layout: ArenaLayout) throws -> any Optimizer { try settings.makeOptimizer(layout: layout) }
+}
+
+/// What every optimiser config provides, so `OptimizerConfig` forwards instead of switching.
+protocol OptimizerSettings: Sendable {
+    var kind: OptimizerKind { get }
+    var learningRate: Double { get }
+    var hyperParameters: [(name: String, value: Double)] { get }
+    func validate() throws
+    func makeOptimizer(layout: ArenaLayout) throws -> any Optimizer
+}
+
+/// The hyper-parameters the Adam-like optimisers (AdamW, AdaFactor, the SOAP family) have in common.
+public protocol AdamFamilySettings: Sendable {
+    var learningRate: Double { get set }
+    var beta1: Double { get set }
+    var beta2: Double { get set }
+    var epsilon: Double { get set }
+    var weightDecay: Double { get set }
+}
+
+extension AdamFamilySettings {
+    /// lr ≥ 0, β₁ and β₂ in [0, 1), ε and weight decay ≥ 0, in that order.
+    func validateAdamFamily(extraBeta: (value: Double, name: String)? = nil) throws {
+        try Check.learningRate(learningRate)
+        try Check.beta(beta1, "beta1")
+        try Check.beta(beta2, "beta2")
+        if let extraBeta { try Check.beta(extraBeta.value, extraBeta.name) }
+        try Check.nonNegative(epsilon, "epsilon")
+        try Check.nonNegative(weightDecay, "weight decay")
     }
 }
 

@@ -1,7 +1,7 @@
 import OLCore
 
 /// Hyper-parameters of SGD with momentum.
-public struct SGDConfig: Sendable, Equatable {
+public struct SGDConfig: OptimizerSettings, Equatable {
     /// Default peak learning rate for the trainer's schedule.
     public var learningRate: Double = 0.01
     /// Momentum μ (0 turns momentum off).
@@ -21,6 +21,8 @@ public struct SGDConfig: Sendable, Equatable {
         try Check.nonNegative(weightDecay, "weight decay")
         if nesterov && momentum == 0 { throw OutlierLabError("Nesterov SGD needs momentum > 0") }
     }
+    var kind: OptimizerKind { .sgd }
+    func makeOptimizer(layout: ArenaLayout) throws -> any Optimizer { try SGD(config: self, layout: layout) }
 
     var hyperParameters: [(name: String, value: Double)] {
         [("lr", learningRate), ("momentum", momentum), ("nesterov", nesterov ? 1 : 0), ("weight_decay", weightDecay)]
@@ -32,14 +34,14 @@ public struct SGDConfig: Sendable, Equatable {
 ///   buf ← g on the first call, μ·buf + g after it
 ///   W ← W − lr·buf, or W − lr·(g + μ·buf) with Nesterov
 /// All arithmetic is Float, in torch's order. State: `opt.<p>.m` (the buffer), `opt.<p>.step`.
-public struct SGD: Optimizer {
+public struct SGD: ElementwiseOptimizer {
     public let config: SGDConfig
     public let layout: ArenaLayout
     public var kind: OptimizerKind { .sgd }
     /// Per parameter: nil until the first step.
-    private var states: [ElementState?]
+    var states: TensorStates<MomentumState>
 
-    struct ElementState: Sendable {
+    struct MomentumState: TensorState {
         var step = 0
         var buffer: [Float]
     }
@@ -48,20 +50,16 @@ public struct SGD: Optimizer {
         try config.validate()
         self.config = config
         self.layout = layout
-        states = Array(repeating: nil, count: layout.specs.count)
+        states = TensorStates(count: layout.specs.count)
     }
 
     public mutating func step(parameters: FloatArena, gradients: FloatArena, learningRate: Float) throws {
-        try Check.stepInputs(layout: layout, parameters: parameters, gradients: gradients, learningRate: learningRate)
+        let config = config
         let mu = Float(config.momentum)
         let nesterov = config.nesterov
         let weightDecay = Float(config.weightDecay)
-        for (index, spec) in layout.specs.enumerated() {
-            let w = SendablePointer(parameters.view(index))
-            let g = SendablePointer(gradients.view(index))
-            let decays = config.decayedRoles.contains(spec.role) && config.weightDecay > 0
-            var state = states[index] ?? ElementState(buffer: Array(repeating: 0, count: spec.count))
-            states[index] = nil  // keeps `state` uniquely referenced: its arrays update in place
+        try states.step(layout, parameters: parameters, gradients: gradients, learningRate: learningRate, decayedRoles: config.decayedRoles,
+                        weightDecay: config.weightDecay, fresh: Self.fresh) { spec, state, w, g, decays in
             let first = state.step == 0
             state.buffer.withUnsafeMutableBufferPointer { bufferView in
                 let buf = SendablePointer(bufferView)
@@ -78,28 +76,13 @@ public struct SGD: Optimizer {
                 }
             }
             state.step += 1
-            states[index] = state
         }
     }
 
-    public func exportState() -> [NamedTensor] {
-        var writer = StateWriter()
-        for (spec, state) in zip(layout.specs, states) {
-            guard let state else { continue }
-            writer.step(spec.name, state.step)
-            writer.floats(spec.name, "m", shape: spec.shape, state.buffer)
-        }
-        return writer.tensors
-    }
+    static func fresh(_ spec: TensorSpec) -> MomentumState { MomentumState(buffer: Array(repeating: 0, count: spec.count)) }
 
-    public mutating func importState(_ tensors: [NamedTensor]) throws {
-        var reader = try StateReader(tensors)
-        var imported = [ElementState?]()
-        for spec in layout.specs {
-            guard reader.hasState(for: spec.name) else { imported.append(nil); continue }
-            imported.append(ElementState(step: try reader.step(spec.name), buffer: try reader.floats(spec.name, "m", shape: spec.shape)))
-        }
-        try reader.finish()
-        states = imported
+    /// The state table: the momentum buffer as `opt.<p>.m`.
+    static func stateFields(_ spec: TensorSpec) -> [StateField<MomentumState>] {
+        [StateField(name: "m", shape: spec.shape, values: \.buffer)]
     }
 }

@@ -200,16 +200,6 @@ public enum QuantizedEvaluation {
     }
 }
 
-/// Float and quantised perplexity, for the trainer's summary (`w8a8-naive`, 8 bits, by default):
-/// `quantisedPerplexity(config: config.model, parameters: model.parameters, windows: windows,
-/// settings: .naive8, batch: config.batch)`.
-public func quantisedPerplexity(config: ModelConfig, parameters: FloatArena, windows: EvaluationWindows,
-                                settings: QuantSettings = .naive8, batch: Int,
-                                calibration: StaticCalibration? = nil) throws -> QuantEvaluationResult {
-    try QuantizedEvaluation.evaluate(config: config, parameters: parameters, windows: windows, settings: settings,
-                                     batch: batch, calibration: calibration)
-}
-
 extension QuantSettings {
     /// The default scheme of summaries: `w8a8-naive` at 8 bits.
     public static let naive8 = try! QuantSettings(scheme: .w8a8Naive, bits: 8)

@@ -100,10 +100,3 @@ final class MetricsLog {
         }
     }
 }
-
-/// Monotonic seconds, for throughput only (never stored in checkpoints).
-func monotonicSeconds() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-}

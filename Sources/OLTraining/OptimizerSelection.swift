@@ -2,27 +2,10 @@ import OLCore
 import OLOptimizers
 
 extension TrainingConfig {
-    /// The optimiser kind named by `optimizer`.
-    public var optimizerKind: OptimizerKind {
-        get throws {
-            guard let kind = OptimizerKind(rawValue: optimizer) else {
-                throw OutlierLabError("optimizer must be one of \(OptimizerKind.allCases.map(\.rawValue).joined(separator: "|")), got '\(optimizer)'")
-            }
-            return kind
-        }
-    }
-
     /// The optimiser's spec defaults overridden by every hyper-parameter this config sets. A setting the
     /// chosen optimiser does not have (e.g. `momentum` for AdamW) is an error, not silently ignored.
     public func optimizerConfig() throws -> OptimizerConfig {
-        let kind = try optimizerKind
-        var convention: EpsConvention?
-        if let name = epsConvention {
-            guard let parsed = EpsConvention(rawValue: name) else {
-                throw OutlierLabError("eps_convention must be torch|hf, got '\(name)'")
-            }
-            convention = parsed
-        }
+        let kind = optimizerKind, convention = epsilonConvention
         let defaults = OptimizerConfig.defaults(for: kind)
         let given: [(key: String, isSet: Bool)] = [
             ("beta1", beta1 != nil), ("beta2", beta2 != nil), ("eps", eps != nil), ("eps_convention", convention != nil),
@@ -91,16 +74,3 @@ extension TrainingConfig {
         c.weightDecay = weightDecay ?? c.weightDecay
     }
 }
-
-/// The hyper-parameters the Adam-like optimisers have in common.
-protocol AdamFamilySettings {
-    var learningRate: Double { get set }
-    var beta1: Double { get set }
-    var beta2: Double { get set }
-    var epsilon: Double { get set }
-    var weightDecay: Double { get set }
-}
-
-extension AdamWConfig: AdamFamilySettings {}
-extension AdaFactorConfig: AdamFamilySettings {}
-extension SOAPConfig: AdamFamilySettings {}

@@ -67,13 +67,3 @@ public struct ProbeReport: Sendable {
             + summary.peak.keyedValues.map { JSONMember("peak_" + name($0.key), .double($0.value)) }
     }
 }
-
-extension TrainingConfig {
-    /// The corpus this config trains on: the synthetic corpus (always seed 0, `synthetic_bytes` long) or
-    /// the file/directory at `corpus`, split at `train_fraction`.
-    public func loadCorpus() throws -> ByteCorpus {
-        corpus == "synthetic"
-            ? try SyntheticCorpus.corpus(seed: 0, byteCount: syntheticBytes, trainFraction: trainFraction)
-            : try ByteCorpus(path: corpus, trainFraction: trainFraction)
-    }
-}

@@ -81,3 +81,25 @@ public enum SizeLimits {
         }
     }
 }
+
+extension TrainingConfig {
+    /// Refuses a config whose model cannot fit in this machine's memory before anything is allocated:
+    /// a lower bound on the bytes of parameters, gradients, two optimiser moments, activations and the
+    /// synthetic corpus, computed with overflow checks. Without it an absurd width, depth or batch
+    /// (from a config file or a corrupt checkpoint) would trap on overflow or die allocating.
+    public func requireFitsInMemory(source: String) throws {
+        let rows = max(batch, probeBatch)
+        let bytes = SizeLimits.sum(SizeLimits.modelBytes(model, rows: rows, parameterCopies: 4), corpusSource == .synthetic ? syntheticBytes : 0)
+        try SizeLimits.requireMemory(bytes, source: source,
+                                     what: "this config (width \(model.width), layers \(model.layers), seq \(model.seq), batch \(rows))",
+                                     remedy: "reduce width, layers, seq or batch")
+        // The summary's W8A8 evaluation runs every window in one forward call (one dynamic scale).
+        try SizeLimits.requireMemory(SizeLimits.modelBytes(model, rows: evalWindows, parameterCopies: 2), source: source,
+                                     what: "evaluating eval_windows \(evalWindows) windows of \(model.seq) tokens in one call",
+                                     remedy: "reduce eval_windows")
+        // Token counts over the schedule (throughput, progress) must be representable.
+        guard SizeLimits.product(steps, batch, model.seq) != nil else {
+            throw OutlierLabError("\(source): steps \(steps) × batch \(batch) × seq \(model.seq) tokens is more than can be counted; reduce steps")
+        }
+    }
+}

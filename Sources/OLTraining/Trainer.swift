@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 import OLCore
 import OLData
 import OLMetrics
@@ -36,24 +31,24 @@ public final class Trainer {
     public private(set) var optimizer: any Optimizer
     public private(set) var step: Int
     private var sampler: BatchSampler
-    private let windows: EvaluationWindows
-    private let probe: ProbeBatch
-    private let schedule: LearningRateSchedule
+    let windows: EvaluationWindows
+    let probe: ProbeBatch
+    let schedule: LearningRateSchedule
     private let inputs: UnsafeMutableBufferPointer<Int32>
     private let targets: UnsafeMutableBufferPointer<Int32>
     private let log: MetricsLog
     /// Running kurtosis-update totals per tap, and the probe taps after the last step (decomposition on).
-    private var kurtosisUpdates: [KurtosisUpdateAccumulator] = []
-    private var previousTaps: [[Float]] = []
+    var kurtosisUpdates: [KurtosisUpdateAccumulator] = []
+    var previousTaps: [[Float]] = []
 
-    public static let checkpointName = "checkpoint.safetensors"
-    public static let finalName = "model.safetensors"
+    public static let checkpointName = RunDirectory.checkpointName
+    public static let finalName = RunDirectory.finalName
     /// The corpus a run trains on, recorded when it starts (`ByteCorpus.summary` with an absolute
     /// `source`), and any change accepted with `allowCorpusChange` since.
-    public static let corpusRecordName = "corpus.json"
+    public static let corpusRecordName = RunDirectory.corpusRecordName
 
-    /// Held for the trainer's lifetime: one writer per run directory.
-    private let lock: RunDirectoryLock
+    /// The run directory, locked for the trainer's lifetime: one writer per run directory.
+    private let runDirectory: RunDirectory
     /// What a resume found and repaired (metrics.jsonl lines, an accepted corpus change), one line each,
     /// for the command line to print.
     public private(set) var notes: [String] = []
@@ -66,34 +61,13 @@ public final class Trainer {
     public convenience init(config: TrainingConfig, directory: String) throws {
         try config.validate()
         var config = config
-        config.corpus = Trainer.absoluteCorpusPath(config.corpus)
-        // Checked before the lock (no lock file is left in a stranger's directory) and again under it.
-        func requireEmpty() throws {
-            guard FilePath.isDirectory(directory) else { return }
-            for name in ["config.json", Trainer.checkpointName, Trainer.finalName] where FilePath.exists(directory + "/" + name) {
-                throw OutlierLabError("\(directory) already holds a run (\(name)); resume it with --resume \(directory) or choose another --out")
-            }
-            let strangers = try FilePath.entries(of: directory).filter { $0 != RunDirectoryLock.fileName && AtomicFile.temporaryOwner($0) == nil }
-            if let first = strangers.first {
-                throw OutlierLabError("\(directory) is not empty and is not a run directory (it holds \(first.escapingControlCharacters)\(strangers.count > 1 ? " and \(strangers.count - 1) more" : "")); choose a new or empty --out")
-            }
-        }
-        try requireEmpty()
-        let created = try FilePath.makeDirectories(directory)
-        let lock: RunDirectoryLock
+        if case .file(let path) = config.corpusSource { config.corpusSource = .file(RunDirectory.absolutePath(path)) }
+        let (run, created) = try RunDirectory.claimNew(directory)
         do {
-            lock = try RunDirectoryLock(directory: directory)
-            try requireEmpty()
-            AtomicFile.removeTemporaries(in: directory)
+            try self.init(config: config, run: run, checkpoint: nil, allowCorpusChange: false)
         } catch {
-            Trainer.removeCreated(created, directory: directory)
-            throw error
-        }
-        do {
-            try self.init(config: config, directory: directory, checkpoint: nil, lock: lock, allowCorpusChange: false)
-        } catch {
-            lock.release()
-            Trainer.removeCreated(created, directory: directory)
+            run.lock.release()
+            RunDirectory.removeCreated(created, directory: directory)
             throw error
         }
     }
@@ -104,51 +78,20 @@ public final class Trainer {
     /// `corpus.json`). A run killed before its first checkpoint restarts from step 0 with its
     /// `config.json`, which reproduces it exactly.
     public convenience init(resuming directory: String, allowCorpusChange: Bool = false) throws {
-        guard FilePath.isDirectory(directory) else { throw OutlierLabError("\(directory) is not a run directory (no such directory)") }
-        let lock = try RunDirectoryLock(directory: directory)
-        AtomicFile.removeTemporaries(in: directory)
-        let path = directory + "/" + Trainer.checkpointName
-        let configPath = directory + "/config.json"
-        guard FilePath.exists(path) else {
-            if FilePath.exists(directory + "/" + Trainer.finalName) {
-                throw OutlierLabError("\(directory) holds a finished run (\(Trainer.finalName)); nothing to resume")
-            }
-            guard FilePath.exists(configPath) else {
-                throw OutlierLabError("\(directory) has no \(Trainer.checkpointName) to resume from")
-            }
-            let config = try TrainingConfig(json: try JSONValue.parse(bytes: try FileBytes.read(configPath), source: configPath), source: configPath)
-            try self.init(config: config, directory: directory, checkpoint: nil, lock: lock, allowCorpusChange: allowCorpusChange)
-            return
-        }
-        let checkpoint = try Checkpoint.read(path)
-        if FilePath.exists(configPath) {
-            let recorded = try TrainingConfig(json: try JSONValue.parse(bytes: try FileBytes.read(configPath), source: configPath), source: configPath)
-            guard recorded == checkpoint.config else {
-                let differing = zip(recorded.json.objectMembers!, checkpoint.config.json.objectMembers!)
-                    .filter { $0.0.value != $0.1.value }
-                    .map { "\($0.0.key) \($0.0.value.serialized()) vs \($0.1.value.serialized())" }
-                throw OutlierLabError("\(path): the checkpoint's config disagrees with \(configPath) (\(differing.joined(separator: ", "))); it belongs to another run")
-            }
-        }
-        try self.init(config: checkpoint.config, directory: directory, checkpoint: checkpoint, lock: lock, allowCorpusChange: allowCorpusChange)
+        let (run, config, checkpoint) = try RunDirectory.openForResume(directory)
+        try self.init(config: config, run: run, checkpoint: checkpoint, allowCorpusChange: allowCorpusChange)
     }
 
-    private init(config: TrainingConfig, directory: String, checkpoint: Checkpoint?, lock: RunDirectoryLock, allowCorpusChange: Bool) throws {
+    private init(config: TrainingConfig, run: RunDirectory, checkpoint: Checkpoint?, allowCorpusChange: Bool) throws {
         self.config = config
-        self.directory = directory
-        self.lock = lock
+        directory = run.path
+        runDirectory = run
         let seq = config.model.seq
         corpus = try config.loadCorpus()
         corpusDigest = corpus.sha256
-        let recordPath = directory + "/" + Trainer.corpusRecordName
-        // The digest the run recorded: the checkpoint's, else (killed before its first checkpoint) the
-        // record written at the start; a fresh run has none yet.
-        var recordedDigest = checkpoint?.corpusSHA256
-        if recordedDigest == nil && FilePath.exists(recordPath) {
-            recordedDigest = try JSONValue.parse(bytes: try FileBytes.read(recordPath), source: recordPath)["sha256"]?.stringValue
-        }
+        let recordPath = run.corpusRecordPath
         var corpusNote: String?
-        if let recordedDigest, recordedDigest != corpusDigest {
+        if let recordedDigest = try run.recordedCorpusDigest(checkpoint), recordedDigest != corpusDigest {
             let change = "the corpus \(config.corpus) has changed since the run started (SHA-256 \(String(recordedDigest.prefix(12)).escapingControlCharacters)… recorded, \(corpusDigest.prefix(12))… now)"
             guard allowCorpusChange else {
                 throw OutlierLabError("\(directory): \(change); restore it, or pass --allow-corpus-change to continue on the new data")
@@ -176,66 +119,19 @@ public final class Trainer {
                                                  loggedSteps: config.loggedSteps(through: checkpoint.step))
             log = opened.log
             notes += opened.notes
-            if !FilePath.exists(directory + "/config.json") {
-                try AtomicFile.write(config.json.serialized(pretty: true) + "\n", to: directory + "/config.json")
-            }
+            if !FilePath.exists(run.configPath) { try run.writeConfig(config) }
             if corpusNote != nil || !FilePath.exists(recordPath) {
-                try Trainer.recordCorpus(corpus, digest: corpusDigest, change: corpusNote, step: step, at: recordPath)
+                try run.recordCorpus(corpus, digest: corpusDigest, change: corpusNote, step: step)
             }
         } else {
             let (loaded, digest) = (corpus, corpusDigest)
-            log = try Trainer.startFiles(config: config, directory: directory) {
-                try Trainer.recordCorpus(loaded, digest: digest, change: corpusNote, step: 0, at: recordPath)
+            log = try run.startFiles(config: config) {
+                try run.recordCorpus(loaded, digest: digest, change: corpusNote, step: 0)
             }
         }
         if let corpusNote { notes.append(corpusNote) }
         inputs = .allocate(capacity: config.batch * seq)
         targets = .allocate(capacity: config.batch * seq)
-    }
-
-    /// Writes `corpus.json`: the corpus summary, plus every accepted change (step, old and new digest).
-    private static func recordCorpus(_ corpus: ByteCorpus, digest: String, change: String?, step: Int, at path: String) throws {
-        var changes: [JSONValue] = []
-        if FilePath.exists(path), let old = try? JSONValue.parse(bytes: try FileBytes.read(path), source: path) {
-            changes = old["changes"]?.arrayValue ?? []
-        }
-        if let change {
-            changes.append(.object([JSONMember("step", .int(Int64(step))), JSONMember("to_sha256", .string(digest)),
-                                    JSONMember("note", .string(change))]))
-        }
-        let members = (corpus.summary.objectMembers ?? []) + [JSONMember("changes", .array(changes))]
-        try AtomicFile.write(JSONValue.object(members).serialized(pretty: true) + "\n", to: path)
-    }
-
-    /// A corpus path made absolute (symbolic links resolved) so that the run, its resume and `eval`
-    /// read the same data from any working directory; "synthetic" and paths that do not resolve stay.
-    static func absoluteCorpusPath(_ path: String) -> String {
-        guard path != "synthetic", let resolved = realpath(path, nil) else { return path }
-        defer { free(resolved) }
-        return String(cString: resolved)
-    }
-
-    /// Undoes a failed fresh start: the lock file and the directories it created.
-    private static func removeCreated(_ created: [String], directory: String) {
-        guard !created.isEmpty else { return }
-        unlink(directory + "/" + RunDirectoryLock.fileName)
-        for made in created.reversed() { rmdir(made) }
-    }
-
-    /// Creates `config.json`, `corpus.json` and an empty `metrics.jsonl` in the (locked) run directory.
-    /// If any of them cannot be written (unwritable or full disk), removes what it created, so a failed
-    /// start leaves no partial run.
-    private static func startFiles(config: TrainingConfig, directory: String, recordCorpus: () throws -> Void) throws -> MetricsLog {
-        let names = ["config.json", "metrics.jsonl", corpusRecordName]
-        let existed = names.map { FilePath.exists(directory + "/" + $0) }
-        do {
-            try AtomicFile.write(config.json.serialized(pretty: true) + "\n", to: directory + "/config.json")
-            try recordCorpus()
-            return try MetricsLog(path: directory + "/metrics.jsonl")
-        } catch {
-            for (name, existed) in zip(names, existed) where !existed { unlink(directory + "/" + name) }
-            throw error
-        }
     }
 
     deinit {
@@ -306,14 +202,8 @@ public final class Trainer {
         return summary
     }
 
-    /// Writes one output file of the run; a failure (full disk, unwritable directory) names the step and
-    /// says what survived: writes are atomic, so every file on disk is still its previous complete version.
     private func writeOutput(_ name: String, _ write: (String) throws -> Void) throws {
-        do {
-            try Interruption.deferringSecondSignal { try write(directory + "/" + name) }
-        } catch let error as OutlierLabError {
-            throw OutlierLabError("step \(step): \(error.message); the files already in \(directory) are unchanged, continue with: olab train --resume \(directory)")
-        }
+        try runDirectory.writeOutput(name, step: step, write)
     }
 
     /// The name of the first tensor of `arena` holding a NaN or infinity, nil if all are finite.
@@ -329,146 +219,14 @@ public final class Trainer {
                    trainingState: kurtosisUpdates.isEmpty ? [] : [kurtosisUpdateTensor], corpusSHA256: corpusDigest)
     }
 
-    // MARK: - Kurtosis-update decomposition (SPEC §6)
-
-    /// The residual taps of the current parameters on the probe batch.
-    private func probeTaps() -> [[Float]] {
-        let B = probe.batchSize, T = probe.sequenceLength
-        probe.inputs.withUnsafeBufferPointer { x in _ = model.forward(tokens: x, targets: nil, B: B, T: T) }
-        return (0...config.model.layers).map { Array(model.tap($0)) }
-    }
-
-    /// Adds the decomposition of the step just taken: ΔX of every tap between the probe activations
-    /// before and after the update.
-    private func accumulateKurtosisUpdates() {
-        let after = probeTaps()
-        let rows = probe.batchSize * probe.sequenceLength
-        for tap in after.indices {
-            kurtosisUpdates[tap].add(kurtosisUpdateTerms(before: previousTaps[tap], after: after[tap], rows: rows, width: config.model.width))
-        }
-        previousTaps = after
-    }
-
-    /// `train.kurtosis_update` (L+1, 9) F64: per tap the step count and the eight running totals.
-    private var kurtosisUpdateTensor: NamedTensor {
-        let values = kurtosisUpdates.flatMap { [Double($0.steps)] + $0.keyedTotals.map(\.value) }
-        return NamedTensor(name: "train.kurtosis_update", shape: [kurtosisUpdates.count, 9], values: .float64(values))
-    }
-
-    static func kurtosisUpdates(from state: [NamedTensor], config: TrainingConfig) throws -> [KurtosisUpdateAccumulator] {
-        guard let tensor = state.first(where: { $0.name == "train.kurtosis_update" }) else {
-            return []
-        }
-        let taps = config.model.layers + 1
-        guard tensor.shape == [taps, 9], let values = tensor.doubles else {
-            throw OutlierLabError("train.kurtosis_update has shape \(tensor.shape) \(tensor.values.dtype), expected [\(taps), 9] F64")
-        }
-        return (0..<taps).map { KurtosisUpdateAccumulator(steps: Int(values[9 * $0]), totals: Array(values[9 * $0 + 1 ..< 9 * $0 + 9])) }
-    }
-
-    /// The global gradient norm (Double, index order), after which gradients are scaled to `gradClip`
-    /// if it is exceeded. A non-finite norm names the first tensor with a non-finite gradient.
+    /// The global gradient norm, after which gradients are scaled to `gradClip` if it is exceeded
+    /// (`clipGlobalNorm`). A non-finite norm names the first tensor with a non-finite gradient.
     private func clipGradients() throws -> Double {
-        var sum = 0.0
-        for value in model.gradients.storage { sum += Double(value) * Double(value) }
-        let norm = sum.squareRoot()
+        let norm = clipGlobalNorm(model.gradients, maxNorm: config.gradClip)
         guard norm.isFinite else {
             let name = Trainer.firstNonFiniteTensor(model.gradients) ?? "?"
             throw OutlierLabError("step \(step + 1): non-finite gradient in \(name); stopped, the last checkpoint in \(directory) is kept")
         }
-        if config.gradClip > 0 && norm > config.gradClip {
-            let scale = Float(config.gradClip / norm)
-            for i in model.gradients.storage.indices { model.gradients.storage[i] *= scale }
-        }
         return norm
-    }
-
-    /// Probe loss and, when enabled, every outlier metric per tap on the fixed probe batch.
-    public func probeMeasurements() -> ProbeReport {
-        ProbeReport(model: model, probe: probe, metrics: config.metrics, linearTaps: config.linearTaps)
-    }
-
-    private func logRecord(loss: Double?, gradNorm: Double?, tokensPerSecond: Double?) throws -> JSONValue {
-        let probe = probeMeasurements()
-        let members: [JSONMember] = [
-            JSONMember("step", .int(Int64(step))),
-            JSONMember("loss", loss.map(JSONValue.double) ?? .null),
-            JSONMember("probe_loss", .double(probe.loss)),
-            JSONMember("lr", .double(schedule.rate(at: max(0, step - 1)))),
-            JSONMember("grad_norm", gradNorm.map(JSONValue.double) ?? .null),
-            JSONMember("tokens_per_s", tokensPerSecond.map(JSONValue.double) ?? .null),
-        ]
-        var decomposition: [JSONMember] = []
-        if let keys = kurtosisUpdates.first?.keyedTotals.map(\.key) {
-            decomposition = keys.indices.map { k in JSONMember(keys[k], .array(kurtosisUpdates.map { .double($0.keyedTotals[k].value) })) }
-        }
-        return .object(members + probe.perTapMembers + decomposition)
-    }
-
-    /// Mean token cross-entropy over the fixed validation windows (summed in Double in window order).
-    public func validationLoss() throws -> Double {
-        try validationLosses().mean
-    }
-
-    /// Per-window and mean token cross-entropy over the fixed validation windows.
-    public func validationLosses() throws -> WindowLosses {
-        try windowLosses(model: model, windows: windows, batch: config.batch)
-    }
-
-    private func summaryRecord(wallSeconds: Double) throws -> JSONValue {
-        let validation = try validationLosses()
-        // The W8A8-naive perplexity of SPEC §7 on the same windows, up to 64 windows per forward call so the
-        // dynamic activation scale spans at least 64 windows: the number the paper's quantisation claims
-        // are about, recorded for every run.
-        let quantised = try QuantizedEvaluation.evaluate(config: config.model, parameters: model.parameters, windows: windows,
-                                                         settings: .naive8, batch: QuantizedEvaluation.defaultBatch(windows),
-                                                         calibration: nil)
-        let probe = probeMeasurements()
-        let blas = BLASInfo.current
-        let delta = quantised.deltaPPLInterval
-        let members: [JSONMember] = [
-            JSONMember("steps", .int(Int64(step))),
-            JSONMember("final_loss", .double(probe.loss)),
-            JSONMember("val_loss", .double(validation.mean)),
-            JSONMember("val_ppl", .double(validation.perplexity)),
-            JSONMember("val_ppl_ci95", validation.perplexityInterval.json),
-            JSONMember("val_windows", .int(Int64(windows.count))),
-            JSONMember("val_tokens", .int(Int64(windows.tokenCount))),
-            JSONMember("val_ppl_w8a8_naive", .double(quantised.pplQuant)),
-            JSONMember("w8a8_naive_ratio", .double(quantised.ratio)),
-            JSONMember("w8a8_naive_delta_ppl_ci95", delta.json),
-            JSONMember("w8a8_naive_eval_batch", .int(Int64(quantised.batch))),
-            JSONMember("val_ppl_resolution", delta.methodJSON),
-            JSONMember("wall_time_s", .double(wallSeconds)),
-            JSONMember("tokens_per_s", .double(Double(step * config.batch * config.model.seq) / max(wallSeconds, 1e-9))),
-            JSONMember("parameters", .int(Int64(model.parameters.layout.parameterCount))),
-            JSONMember("blas", blas.json),
-            JSONMember("harness_version", .string(Harness.version)),
-            JSONMember("corpus", corpus.summary),
-        ]
-        return .object(members + probe.summaryMembers)
-    }
-}
-
-
-extension TrainingConfig {
-    /// Refuses a config whose model cannot fit in this machine's memory before anything is allocated:
-    /// a lower bound on the bytes of parameters, gradients, two optimiser moments, activations and the
-    /// synthetic corpus, computed with overflow checks. Without it an absurd width, depth or batch
-    /// (from a config file or a corrupt checkpoint) would trap on overflow or die allocating.
-    public func requireFitsInMemory(source: String) throws {
-        let rows = max(batch, probeBatch)
-        let bytes = SizeLimits.sum(SizeLimits.modelBytes(model, rows: rows, parameterCopies: 4), corpus == "synthetic" ? syntheticBytes : 0)
-        try SizeLimits.requireMemory(bytes, source: source,
-                                     what: "this config (width \(model.width), layers \(model.layers), seq \(model.seq), batch \(rows))",
-                                     remedy: "reduce width, layers, seq or batch")
-        // The summary's W8A8 evaluation runs every window in one forward call (one dynamic scale).
-        try SizeLimits.requireMemory(SizeLimits.modelBytes(model, rows: evalWindows, parameterCopies: 2), source: source,
-                                     what: "evaluating eval_windows \(evalWindows) windows of \(model.seq) tokens in one call",
-                                     remedy: "reduce eval_windows")
-        // Token counts over the schedule (throughput, progress) must be representable.
-        guard SizeLimits.product(steps, batch, model.seq) != nil else {
-            throw OutlierLabError("\(source): steps \(steps) × batch \(batch) × seq \(model.seq) tokens is more than can be counted; reduce steps")
-        }
     }
 }

@@ -1,20 +1,22 @@
 import OLCore
+import OLData
 import OLModel
+import OLOptimizers
 
 /// Everything that determines a training run. Serialised as `config.json` in the run directory and in
 /// checkpoint metadata; two runs with equal configs (and the same binary and machine) are bit-identical.
 /// Optimiser hyper-parameters left nil take the optimiser's own defaults (SPEC §5).
 public struct TrainingConfig: Sendable, Equatable {
     public var model = ModelConfig()
-    /// Optimiser name: sgd, adamw, adafactor, soap, rotated-adafactor, adam-random-rotation.
-    public var optimizer = "adamw"
+    /// The optimiser (config spelling in `optimizer`).
+    public var optimizerKind: OptimizerKind = .adamw
     /// Peak learning rate; nil means the optimiser's default (SPEC §5: 1e-3 AdamW, 3e-3 SOAP, ...).
     public var lr: Double? = nil
     public var beta1: Double? = nil
     public var beta2: Double? = nil
     public var eps: Double? = nil
-    /// AdamW ε placement: torch (ε added to √v̂) or hf.
-    public var epsConvention: String? = nil
+    /// AdamW ε placement: torch (ε added to √v̂) or hf; nil: AdamW's default (torch).
+    public var epsilonConvention: EpsConvention? = nil
     public var weightDecay: Double? = nil
     /// SGD momentum and Nesterov switch.
     public var momentum: Double? = nil
@@ -36,8 +38,8 @@ public struct TrainingConfig: Sendable, Equatable {
     /// Sequences per batch B.
     public var batch = 8
     public var seed: UInt64 = 0
-    /// "synthetic" or a file/directory path.
-    public var corpus = "synthetic"
+    /// The synthetic corpus or a file/directory (config spelling in `corpus`).
+    public var corpusSource: CorpusSource = .synthetic
     /// Size of the synthetic corpus in bytes.
     public var syntheticBytes = 1 << 20
     /// Fraction of corpus bytes used for training; the rest is validation.
@@ -69,5 +71,22 @@ extension TrainingConfig {
         var steps = [0] + Array(stride(from: logEvery, through: step, by: logEvery))
         if step >= self.steps && self.steps % logEvery != 0 { steps.append(self.steps) }
         return steps
+    }
+}
+
+extension TrainingConfig {
+    /// The optimiser's config spelling (`OptimizerKind.rawValue`).
+    public var optimizer: String { optimizerKind.rawValue }
+    /// The ε convention's config spelling, nil when unset.
+    public var epsConvention: String? { epsilonConvention?.rawValue }
+    /// The corpus's config spelling: "synthetic" or the path; setting it parses the same spelling.
+    public var corpus: String {
+        get { corpusSource.spelling }
+        set { corpusSource = CorpusSource(spelling: newValue) }
+    }
+
+    /// The corpus this config trains on, split at `train_fraction`.
+    public func loadCorpus() throws -> ByteCorpus {
+        try corpusSource.load(syntheticBytes: syntheticBytes, trainFraction: trainFraction)
     }
 }

@@ -1,5 +1,7 @@
 import OLCore
+import OLData
 import OLModel
+import OLOptimizers
 
 /// JSON form of `TrainingConfig`: a flat object with snake_case keys, one per field. Reading rejects
 /// unknown keys, wrong types and out-of-range values with one line naming the key.
@@ -11,95 +13,57 @@ extension TrainingConfig {
         let write: @Sendable (TrainingConfig) -> JSONValue
     }
 
-    static func number(_ key: String, _ path: WritableKeyPath<TrainingConfig, Double> & Sendable) -> Field {
-        Field(key: key, read: { config, value, source in config[keyPath: path] = try Self.double(value, key, source) },
-              write: { .double($0[keyPath: path]) })
+    /// A field of a plain JSON type; an optional one may be null (nil: the default applies).
+    static func value<T: ConfigValue>(_ key: String, _ path: WritableKeyPath<TrainingConfig, T> & Sendable) -> Field {
+        Field(key: key, read: { config, value, source in config[keyPath: path] = try T(value, key, source) },
+              write: { $0[keyPath: path].json })
     }
-    static func optionalNumber(_ key: String, _ path: WritableKeyPath<TrainingConfig, Double?> & Sendable) -> Field {
-        Field(key: key, read: { config, value, source in config[keyPath: path] = value == .null ? nil : try Self.double(value, key, source) },
-              write: { $0[keyPath: path].map(JSONValue.double) ?? .null })
-    }
-    static func integer(_ key: String, _ path: WritableKeyPath<TrainingConfig, Int> & Sendable) -> Field {
-        Field(key: key, read: { config, value, source in config[keyPath: path] = try Self.int(value, key, source) },
-              write: { .int(Int64($0[keyPath: path])) })
-    }
-    static func optionalInteger(_ key: String, _ path: WritableKeyPath<TrainingConfig, Int?> & Sendable) -> Field {
-        Field(key: key, read: { config, value, source in config[keyPath: path] = value == .null ? nil : try Self.int(value, key, source) },
-              write: { $0[keyPath: path].map { .int(Int64($0)) } ?? .null })
-    }
-    static func flag(_ key: String, _ path: WritableKeyPath<TrainingConfig, Bool> & Sendable) -> Field {
-        Field(key: key, read: { config, value, source in config[keyPath: path] = try Self.bool(value, key, source) },
-              write: { .bool($0[keyPath: path]) })
-    }
-    static func optionalFlag(_ key: String, _ path: WritableKeyPath<TrainingConfig, Bool?> & Sendable) -> Field {
-        Field(key: key, read: { config, value, source in config[keyPath: path] = value == .null ? nil : try Self.bool(value, key, source) },
-              write: { $0[keyPath: path].map(JSONValue.bool) ?? .null })
-    }
-    static func text(_ key: String, _ path: WritableKeyPath<TrainingConfig, String> & Sendable) -> Field {
-        Field(key: key, read: { config, value, source in config[keyPath: path] = try Self.string(value, key, source) },
-              write: { .string($0[keyPath: path]) })
-    }
-    static func optionalText(_ key: String, _ path: WritableKeyPath<TrainingConfig, String?> & Sendable) -> Field {
-        Field(key: key, read: { config, value, source in config[keyPath: path] = value == .null ? nil : try Self.string(value, key, source) },
-              write: { $0[keyPath: path].map(JSONValue.string) ?? .null })
-    }
-    static func choice<E: RawRepresentable & CaseIterable & Sendable>(
-        _ key: String, _ path: WritableKeyPath<TrainingConfig, E> & Sendable
-    ) -> Field where E.RawValue == String {
-        Field(key: key, read: { config, value, source in
-            let name = try Self.string(value, key, source)
-            guard let parsed = E(rawValue: name) else {
-                throw OutlierLabError("\(source): \(key) must be one of \(E.allCases.map(\.rawValue).joined(separator: "|")), got '\(name)'")
-            }
-            config[keyPath: path] = parsed
-        }, write: { .string($0[keyPath: path].rawValue) })
-    }
-
     /// Every key, in the order `config.json` lists them.
     static let fields: [Field] = [
-        choice("block", \.model.block),
-        integer("width", \.model.width),
-        integer("layers", \.model.layers),
-        integer("heads", \.model.heads),
-        integer("seq", \.model.seq),
-        choice("activation", \.model.activation),
-        flag("tied_head", \.model.tiedHead),
-        optionalFlag("final_norm", \.model.finalNorm),
-        optionalNumber("beta_init", \.model.betaInit),
-        flag("trainable_beta", \.model.trainableBeta),
-        optionalNumber("soft_cap", \.model.softCap),
-        number("init_std", \.model.initStd),
-        text("optimizer", \.optimizer),
-        optionalNumber("lr", \.lr),
-        optionalNumber("beta1", \.beta1),
-        optionalNumber("beta2", \.beta2),
-        optionalNumber("eps", \.eps),
-        optionalText("eps_convention", \.epsConvention),
-        optionalNumber("weight_decay", \.weightDecay),
-        optionalNumber("momentum", \.momentum),
-        optionalFlag("nesterov", \.nesterov),
-        optionalInteger("precondition_frequency", \.preconditionFrequency),
-        optionalNumber("shampoo_beta", \.shampooBeta),
-        flag("precondition_embeddings", \.preconditionEmbeddings),
-        number("warmup_fraction", \.warmupFraction),
-        choice("schedule", \.schedule),
-        number("grad_clip", \.gradClip),
-        integer("steps", \.steps),
-        integer("batch", \.batch),
+        value("block", \.model.block),
+        value("width", \.model.width),
+        value("layers", \.model.layers),
+        value("heads", \.model.heads),
+        value("seq", \.model.seq),
+        value("activation", \.model.activation),
+        value("tied_head", \.model.tiedHead),
+        value("final_norm", \.model.finalNorm),
+        value("beta_init", \.model.betaInit),
+        value("trainable_beta", \.model.trainableBeta),
+        value("soft_cap", \.model.softCap),
+        value("init_std", \.model.initStd),
+        value("optimizer", \.optimizerKind),
+        value("lr", \.lr),
+        value("beta1", \.beta1),
+        value("beta2", \.beta2),
+        value("eps", \.eps),
+        value("eps_convention", \.epsilonConvention),
+        value("weight_decay", \.weightDecay),
+        value("momentum", \.momentum),
+        value("nesterov", \.nesterov),
+        value("precondition_frequency", \.preconditionFrequency),
+        value("shampoo_beta", \.shampooBeta),
+        value("precondition_embeddings", \.preconditionEmbeddings),
+        value("warmup_fraction", \.warmupFraction),
+        value("schedule", \.schedule),
+        value("grad_clip", \.gradClip),
+        value("steps", \.steps),
+        value("batch", \.batch),
         Field(key: "seed", read: { config, value, source in
             guard case .int(let raw) = value, raw >= 0 else { throw OutlierLabError("\(source): seed must be a non-negative integer") }
             config.seed = UInt64(raw)
         }, write: { .int(Int64(bitPattern: $0.seed)) }),
-        text("corpus", \.corpus),
-        integer("synthetic_bytes", \.syntheticBytes),
-        number("train_fraction", \.trainFraction),
-        integer("log_every", \.logEvery),
-        integer("checkpoint_every", \.checkpointEvery),
-        integer("eval_windows", \.evalWindows),
-        integer("probe_batch", \.probeBatch),
-        flag("metrics", \.metrics),
-        flag("linear_taps", \.linearTaps),
-        flag("kurtosis_decomposition", \.kurtosisDecomposition),
+        Field(key: "corpus", read: { config, value, source in config.corpusSource = CorpusSource(spelling: try Self.string(value, "corpus", source)) },
+              write: { .string($0.corpusSource.spelling) }),
+        value("synthetic_bytes", \.syntheticBytes),
+        value("train_fraction", \.trainFraction),
+        value("log_every", \.logEvery),
+        value("checkpoint_every", \.checkpointEvery),
+        value("eval_windows", \.evalWindows),
+        value("probe_batch", \.probeBatch),
+        value("metrics", \.metrics),
+        value("linear_taps", \.linearTaps),
+        value("kurtosis_decomposition", \.kurtosisDecomposition),
     ]
 
     /// The config as a JSON object with every key.
@@ -153,22 +117,10 @@ extension TrainingConfig {
         try require(probeBatch > 0, "probe_batch must be positive, got \(probeBatch)")
         try require(metrics || !linearTaps, "linear_taps needs metrics true: it logs the outlier metrics of the linear layers' inputs")
         try require(syntheticBytes >= 4096, "synthetic_bytes must be at least 4096, got \(syntheticBytes)")
-        try require(!corpus.isEmpty, "corpus must be 'synthetic' or a path")
+        try require(corpusSource != .file(""), "corpus must be 'synthetic' or a path")
         try requireFitsInMemory(source: source)
     }
 
-    static func double(_ value: JSONValue, _ key: String, _ source: String) throws -> Double {
-        guard let number = value.doubleValue else { throw OutlierLabError("\(source): \(key) must be a number, got \(value.serialized())") }
-        return number
-    }
-    static func int(_ value: JSONValue, _ key: String, _ source: String) throws -> Int {
-        guard let number = value.intValue else { throw OutlierLabError("\(source): \(key) must be an integer, got \(value.serialized())") }
-        return number
-    }
-    static func bool(_ value: JSONValue, _ key: String, _ source: String) throws -> Bool {
-        guard let flag = value.boolValue else { throw OutlierLabError("\(source): \(key) must be true or false, got \(value.serialized())") }
-        return flag
-    }
     static func string(_ value: JSONValue, _ key: String, _ source: String) throws -> String {
         guard let text = value.stringValue else { throw OutlierLabError("\(source): \(key) must be a string, got \(value.serialized())") }
         // A NUL would cut the string short wherever it reaches C (paths, json-c): refused, not truncated.
@@ -177,3 +129,59 @@ extension TrainingConfig {
     }
 }
 
+/// A config value of a plain JSON type: how it is read (with a one-line error naming the key) and written.
+protocol ConfigValue: Sendable {
+    init(_ value: JSONValue, _ key: String, _ source: String) throws
+    var json: JSONValue { get }
+}
+
+extension Double: ConfigValue {
+    init(_ value: JSONValue, _ key: String, _ source: String) throws {
+        guard let number = value.doubleValue else { throw OutlierLabError("\(source): \(key) must be a number, got \(value.serialized())") }
+        self = number
+    }
+    var json: JSONValue { .double(self) }
+}
+
+extension Int: ConfigValue {
+    init(_ value: JSONValue, _ key: String, _ source: String) throws {
+        guard let number = value.intValue else { throw OutlierLabError("\(source): \(key) must be an integer, got \(value.serialized())") }
+        self = number
+    }
+    var json: JSONValue { .int(Int64(self)) }
+}
+
+extension Bool: ConfigValue {
+    init(_ value: JSONValue, _ key: String, _ source: String) throws {
+        guard let flag = value.boolValue else { throw OutlierLabError("\(source): \(key) must be true or false, got \(value.serialized())") }
+        self = flag
+    }
+    var json: JSONValue { .bool(self) }
+}
+
+extension Optional: ConfigValue where Wrapped: ConfigValue {
+    init(_ value: JSONValue, _ key: String, _ source: String) throws {
+        self = value == .null ? nil : try Wrapped(value, key, source)
+    }
+    var json: JSONValue { self?.json ?? .null }
+}
+
+/// Enumerations read by their config spelling (the raw value), refusing any other with the list.
+protocol ConfigChoice: ConfigValue, RawRepresentable, CaseIterable where RawValue == String {}
+
+extension ConfigChoice {
+    init(_ value: JSONValue, _ key: String, _ source: String) throws {
+        let name = try TrainingConfig.string(value, key, source)
+        guard let parsed = Self(rawValue: name) else {
+            throw OutlierLabError("\(source): \(key) must be one of \(Self.allCases.map(\.rawValue).joined(separator: "|")), got '\(name)'")
+        }
+        self = parsed
+    }
+    var json: JSONValue { .string(rawValue) }
+}
+
+extension BlockKind: ConfigChoice {}
+extension Activation: ConfigChoice {}
+extension LearningRateSchedule.Decay: ConfigChoice {}
+extension OptimizerKind: ConfigChoice {}
+extension EpsConvention: ConfigChoice {}

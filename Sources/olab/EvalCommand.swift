@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 import ArgumentParser
 import OLCore
 import OLData
@@ -74,9 +69,7 @@ struct EvalCommand: ParsableCommand {
         let windows = try EvaluationWindows(validation: loaded.corpus.validation, count: sizes.windows, sequenceLength: config.model.seq)
         var members = [JSONMember("checkpoint", .string(checkpoint)), JSONMember("step", .int(Int64(loaded.checkpoint.step)))]
         if let settings {
-            let calibration = settings.scheme == .w8a8Static ? calibrationOptions.calibration(train: loaded.corpus.train, batchSize: batch) : nil
-            let result = try QuantizedEvaluation.evaluate(config: config.model, parameters: loaded.parameters, windows: windows,
-                                                          settings: settings, batch: batch, calibration: calibration)
+            let result = try calibrationOptions.evaluate(loaded, settings: settings, windows: windows, batch: batch).result
             members += result.json.objectMembers!
             members.insert(JSONMember("loss", .double(result.loss)), at: 3)
         } else {

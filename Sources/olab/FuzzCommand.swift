@@ -48,7 +48,7 @@ struct FuzzCommand: ParsableCommand {
         var random = RandomStream(seed: seed, purpose: "fuzz-" + target.rawValue)
         var accepted = 0, rejected = 0, largest = 0
         FuzzWatchdog.install(seed: seed)
-        let started = monotonicClock()
+        let started = monotonicSeconds()
         for iteration in 0..<iterations {
             var input = seeds[random.nextInt(below: seeds.count)]
             let compressAfterMutation = target == .golden && random.nextInt(below: 2) == 0
@@ -66,7 +66,7 @@ struct FuzzCommand: ParsableCommand {
             }
         }
         alarm(0)
-        let seconds = monotonicClock() - started
+        let seconds = monotonicSeconds() - started
         let peak = peakResidentMiB()
         let tenths = Int((seconds * 10).rounded())
         try printResult("fuzz \(target.rawValue): \(iterations) iterations, seed \(seed): \(accepted) accepted, \(rejected) rejected cleanly, 0 failures; "
@@ -186,13 +186,13 @@ enum FuzzSeeds {
 
     static func configs() -> [[UInt8]] {
         var soap = TrainingConfig()
-        soap.optimizer = "soap"
+        soap.optimizerKind = .soap
         soap.model.block = .op
         soap.beta2 = 0.99
         soap.preconditionFrequency = 10
         soap.shampooBeta = 0.9
         var sgd = TrainingConfig()
-        sgd.optimizer = "sgd"
+        sgd.optimizerKind = .sgd
         sgd.momentum = 0.9
         sgd.nesterov = true
         sgd.model.block = .noNorm
@@ -347,8 +347,3 @@ private func fuzzSignalHandler(_ number: Int32) {
 /// The process's peak resident set size in whole MiB.
 func peakResidentMiB() -> Int { ProcessMemory.peakResidentBytes() / 1_048_576 }
 
-func monotonicClock() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-}

@@ -32,9 +32,7 @@ struct QuantizeCommand: ParsableCommand {
         let windows = try EvaluationWindows(validation: loaded.corpus.validation, count: config.evalWindows, sequenceLength: config.model.seq)
         let batch = self.batch ?? windows.count
         guard batch > 0 else { throw OutlierLabError("--batch must be positive, got \(batch)") }
-        let calibration = settings.scheme == .w8a8Static ? self.calibration.calibration(train: loaded.corpus.train, batchSize: batch) : nil
-        let result = try QuantizedEvaluation.evaluate(config: config.model, parameters: loaded.parameters, windows: windows,
-                                                      settings: settings, batch: batch, calibration: calibration)
+        let (result, calibration) = try self.calibration.evaluate(loaded, settings: settings, windows: windows, batch: batch)
         let model = try QuantizedModel(config: config.model, parameters: loaded.parameters, settings: settings, maxBatch: batch,
                                        calibration: calibration)
         let file = QuantizedCheckpoint(model: model, config: config, result: result, source: checkpoint, step: loaded.checkpoint.step)
@@ -66,6 +64,16 @@ struct CalibrationOptions: ParsableArguments {
 
     func calibration(train: [UInt8], batchSize: Int) -> StaticCalibration {
         StaticCalibration(train: train, batches: batches, batchSize: batchSize, seed: calibrationSeed ?? 0, percentile: percentile)
+    }
+
+    /// The quantised evaluation of `loaded` on `windows`, calibrated from its train split where the scheme
+    /// is w8a8-static; the calibration is returned too (`olab quantize` stores its ranges).
+    func evaluate(_ loaded: LoadedCheckpoint, settings: QuantSettings, windows: EvaluationWindows,
+                  batch: Int) throws -> (result: QuantEvaluationResult, calibration: StaticCalibration?) {
+        let calibration = settings.scheme == .w8a8Static ? calibration(train: loaded.corpus.train, batchSize: batch) : nil
+        let result = try QuantizedEvaluation.evaluate(config: loaded.checkpoint.config.model, parameters: loaded.parameters, windows: windows,
+                                                      settings: settings, batch: batch, calibration: calibration)
+        return (result, calibration)
     }
 }
 

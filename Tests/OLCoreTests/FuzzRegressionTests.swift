@@ -1,3 +1,4 @@
+import OLTestSupport
 import Testing
 @testable import OLCore
 
@@ -7,14 +8,7 @@ import Testing
 @Suite("Safetensors reader: fuzz regressions and hostile sizes")
 struct SafetensorsFuzzRegressionTests {
     func rejection(_ bytes: [UInt8]) -> String? {
-        do {
-            _ = try Safetensors.decode(bytes, source: "f.safetensors")
-            return nil
-        } catch let error as OutlierLabError {
-            return error.message
-        } catch {
-            return "unexpected \(error)"
-        }
+        rejectionMessage { _ = try Safetensors.decode(bytes, source: "f.safetensors") }
     }
 
     func file(header: String, data: Int = 0) -> [UInt8] {

@@ -29,8 +29,8 @@ struct GoldenFormatTests {
         let decoded = try GoldenFile.decode(Gzip.decompress(compressed, source: "bits"), source: "bits")
         let back = try #require(decoded.goldenCase.tensors.first?.tensor)
         var originalBytes: [UInt8] = [], decodedBytes: [UInt8] = []
-        appendLittleEndian(tensor.values, to: &originalBytes)
-        appendLittleEndian(back.values, to: &decodedBytes)
+        TensorDType.appendLittleEndian(tensor.values, to: &originalBytes)
+        TensorDType.appendLittleEndian(back.values, to: &decodedBytes)
         expectBitwiseEqual(decodedBytes, originalBytes, "decoded tensor bytes")
         #expect(back.shape == tensor.shape && back.values.dtype == tensor.values.dtype)
         #expect(TensorComparison.compare(actual: back, golden: tensor, mode: .exact).passed)

@@ -31,7 +31,7 @@ struct InspectionTests {
         let numpyDtype = ["F32": "<f4", "F64": "<f8", "I64": "<i8", "U8": "|u1"]
         let expected = ["unit/sample \(Harness.version)"] + goldenCase.tensors.map { entry in
             var bytes: [UInt8] = []
-            appendLittleEndian(entry.tensor.values, to: &bytes)
+            TensorDType.appendLittleEndian(entry.tensor.values, to: &bytes)
             return "\(entry.name) \(numpyDtype[entry.tensor.values.dtype]!) \(entry.tensor.shape) \(entry.compare.name) \(SHA256.hex(bytes))"
         }
         #expect(result.output.split(separator: "\n").map(String.init) == expected)

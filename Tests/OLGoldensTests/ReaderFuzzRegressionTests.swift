@@ -1,3 +1,4 @@
+import OLTestSupport
 import Testing
 @testable import OLCore
 @testable import OLGoldens
@@ -13,14 +14,7 @@ struct GoldenReaderFuzzRegressionTests {
     static let prefix = #"{"format_version": 1, "suite": "s", "case": "c", "kind": "k", "config": {}, "seed": 1, "recorded_by": {"harness_version": "0", "git_revision": "x"}, "blas": {"config": "b", "core": "c", "threads": 1}, "tensors": "#
 
     func rejection(_ bytes: [UInt8]) -> String? {
-        do {
-            _ = try GoldenFile.decode(bytes, source: "g.golden.gz")
-            return nil
-        } catch let error as OutlierLabError {
-            return error.message
-        } catch {
-            return "unexpected \(error)"
-        }
+        rejectionMessage { _ = try GoldenFile.decode(bytes, source: "g.golden.gz") }
     }
 
     @Test("a tensor claiming 2^40 floats, a header length past the limit, and a newline in a tensor name", arguments: [

@@ -11,12 +11,7 @@ struct TinyModel {
     let B = 2, T = 6
 
     init(block: BlockKind, activation: Activation = .gelu, softCap: Double? = nil, tied: Bool = true, seed: UInt64 = 1) throws {
-        var config = ModelConfig()
-        config.width = 8
-        config.heads = 2
-        config.layers = 2
-        config.seq = 6
-        config.block = block
+        var config = ModelConfig(width: 8, layers: 2, heads: 2, seq: 6, block: block)
         config.activation = activation
         config.softCap = softCap
         config.tiedHead = tied

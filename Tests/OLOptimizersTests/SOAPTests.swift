@@ -226,15 +226,24 @@ struct SOAPTests {
         adamConfig.beta1 = SOAPConfig().beta1
         adamConfig.beta2 = SOAPConfig().beta2
         var adam = try AdamW(config: adamConfig, layout: problem.layout)
+        try stepAfterSeeding(&soap, &adam, &problem, otherParameters: adamParameters) { step, problem in
+            // The same Float operations in the same order: equal, 1e-7 allows for nothing but reassociation.
+            expectClose(problem.values("gain") + problem.values("beta"), adamParameters.view("gain").map(Double.init) + adamParameters.view("beta").map(Double.init),
+                        atol: 1e-7, "vector and scalar after Adam step \(step)")
+        }
+    }
+
+    /// Steps `soap` alone once (its first call only seeds the preconditioner), then both optimisers on the
+    /// same five gradients, calling `compare` with the step and the problem after each.
+    private func stepAfterSeeding(_ soap: inout SOAP, _ other: inout some Optimizer, _ problem: inout Problem, otherParameters: FloatArena,
+                                  compare: (_ step: Int, _ problem: Problem) -> Void) throws {
         problem.drawGradients()
         try soap.step(parameters: problem.parameters, gradients: problem.gradients, learningRate: 0.01)
         for step in 1...5 {
             problem.drawGradients()
             try soap.step(parameters: problem.parameters, gradients: problem.gradients, learningRate: 0.01)
-            try adam.step(parameters: adamParameters, gradients: problem.gradients, learningRate: 0.01)
-            // The same Float operations in the same order: equal, 1e-7 allows for nothing but reassociation.
-            expectClose(problem.values("gain") + problem.values("beta"), adamParameters.view("gain").map(Double.init) + adamParameters.view("beta").map(Double.init),
-                        atol: 1e-7, "vector and scalar after Adam step \(step)")
+            try other.step(parameters: otherParameters, gradients: problem.gradients, learningRate: 0.01)
+            compare(step, problem)
         }
     }
 
@@ -265,12 +274,7 @@ struct SOAPTests {
         var plainConfig = AdaFactorConfig()
         (plainConfig.beta1, plainConfig.beta2, plainConfig.weightDecay) = (config.beta1, config.beta2, config.weightDecay)
         var plain = try AdaFactor(config: plainConfig, layout: problem.layout)
-        problem.drawGradients()
-        try rotated.step(parameters: problem.parameters, gradients: problem.gradients, learningRate: 0.01)
-        for step in 1...5 {
-            problem.drawGradients()
-            try rotated.step(parameters: problem.parameters, gradients: problem.gradients, learningRate: 0.01)
-            try plain.step(parameters: plainParameters, gradients: problem.gradients, learningRate: 0.01)
+        try stepAfterSeeding(&rotated, &plain, &problem, otherParameters: plainParameters) { step, problem in
             // Same Float operations: equal; 1e-7 only allows reassociation.
             expectClose(problem.values("w"), plainParameters.view("w").map(Double.init), atol: 1e-7, "w after step \(step)")
         }

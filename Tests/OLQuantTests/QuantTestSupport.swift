@@ -40,11 +40,7 @@ struct TrainedFixture: @unchecked Sendable {
     static let untrained = try! TrainedFixture(steps: 0)
 
     init(steps: Int) throws {
-        var config = ModelConfig()
-        config.width = 32
-        config.layers = 2
-        config.heads = 4
-        config.seq = 32
+        let config = ModelConfig(width: 32, layers: 2, heads: 4, seq: 32)
         self.config = config
         corpus = try SyntheticCorpus.corpus(seed: 0, byteCount: 1 << 16, trainFraction: 0.9)
         windows = try EvaluationWindows(validation: corpus.validation, count: 32, sequenceLength: config.seq)

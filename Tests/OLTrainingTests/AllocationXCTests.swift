@@ -79,30 +79,26 @@ final class AllocationXCTests: XCTestCase {
 
     func testForwardBackwardAndEveryOptimiserAllocateNothingOnOneThreadAfterWarmUp() throws {
         try requireCounting()
-        try Parallel.withWorkers(1) {
-            for block in Self.blocks {
-                let counted = measure(try modelStep(block))
-                XCTAssertEqual(counted.allocations, 0, "\(block): forward + backward allocated \(counted.allocations) times in 3 steps")
-            }
-            for kind in OptimizerKind.allCases {
-                let counted = try measure(try optimiserStep(kind))
-                XCTAssertEqual(counted.allocations, 0, "\(kind.rawValue): 3 steps allocated \(counted.allocations) times")
-            }
+        try measureSteps(workers: 1, optimisers: OptimizerKind.allCases) { what, _, counted in
+            XCTAssertEqual(counted.allocations, 0, "\(what): 3 steps allocated \(counted.allocations) times")
         }
     }
 
     func testWithTwoWorkersTheOnlyAllocationsAreOnePerLoopHandedToThePool() throws {
         try requireCounting()
-        try Parallel.withWorkers(2) {
-            for block in Self.blocks {
-                let counted = measure(try modelStep(block))
-                XCTAssertGreaterThan(counted.loops, 0, "\(block): the model ran no parallel loop, so this checks nothing")
-                XCTAssertLessThanOrEqual(counted.allocations, counted.loops, "\(block): \(counted.allocations) allocations for \(counted.loops) pool loops")
-            }
-            for kind in [OptimizerKind.adamw, .soap] {
-                let counted = try measure(try optimiserStep(kind))
-                XCTAssertLessThanOrEqual(counted.allocations, counted.loops, "\(kind.rawValue): \(counted.allocations) allocations for \(counted.loops) pool loops")
-            }
+        try measureSteps(workers: 2, optimisers: [.adamw, .soap]) { what, isModel, counted in
+            if isModel { XCTAssertGreaterThan(counted.loops, 0, "\(what): the model ran no parallel loop, so this checks nothing") }
+            XCTAssertLessThanOrEqual(counted.allocations, counted.loops, "\(what): \(counted.allocations) allocations for \(counted.loops) pool loops")
+        }
+    }
+
+    /// Three counted steps (after warm-up) of every block's forward + backward, then of each optimiser,
+    /// on `workers` workers; `check` sees what ran, whether it was the model, and the counts.
+    private func measureSteps(workers: Int, optimisers: [OptimizerKind],
+                              _ check: (_ what: String, _ isModel: Bool, _ counted: (allocations: Int, loops: Int)) -> Void) throws {
+        try Parallel.withWorkers(workers) {
+            for block in Self.blocks { check("\(block): forward + backward", true, measure(try modelStep(block))) }
+            for kind in optimisers { check(kind.rawValue, false, try measure(try optimiserStep(kind))) }
         }
     }
 }

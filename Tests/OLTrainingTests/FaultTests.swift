@@ -342,9 +342,7 @@ struct FaultTests {
 
     @Test("olab golden accept on a full disk leaves Goldens/ and the manifest as they were and keeps the candidates")
     func goldenAcceptOnFullDisk() throws {
-        let root = try scratchDirectory("golden-root")
-        let store = GoldenStore(packageRoot: root)
-        try AtomicFile.write("// swift-tools-version: 6.0\n", to: root + "/Package.swift")
+        let (root, store) = try goldenPackage("golden-root")
         func sample(_ scale: Float) -> GoldenCase {
             GoldenCase(suite: "unit", name: "sample", kind: "kernel", seed: 1, tensors: [
                 GoldenTensor(NamedTensor(name: "x", shape: [3], floats: [1, 2, 3].map { $0 * scale }), compare: .exact),
@@ -369,9 +367,7 @@ struct FaultTests {
 
     @Test("a full disk while accepting a new golden: the golden is not left in Goldens/, nothing else changes")
     func goldenAcceptNewOnFullDisk() throws {
-        let root = try scratchDirectory("golden-root-new")
-        let store = GoldenStore(packageRoot: root)
-        try AtomicFile.write("// swift-tools-version: 6.0\n", to: root + "/Package.swift")
+        let (root, store) = try goldenPackage("golden-root-new")
         func sample(_ name: String) -> GoldenCase {
             GoldenCase(suite: "unit", name: name, kind: "kernel", seed: 1, tensors: [
                 GoldenTensor(NamedTensor(name: "x", shape: [1], floats: [1]), compare: .exact),
@@ -433,6 +429,13 @@ func runOlabKilled(_ arguments: [String], atStep step: Int) throws -> KilledRun 
     return process.terminationStatus == 0 ? .finished : .failed(process.terminationStatus)
 }
 
+/// A scratch package root (a Package.swift and nothing else) and its golden store.
+func goldenPackage(_ name: String) throws -> (root: String, store: GoldenStore) {
+    let root = try scratchDirectory(name)
+    try AtomicFile.write("// swift-tools-version: 6.0\n", to: root + "/Package.swift")
+    return (root, GoldenStore(packageRoot: root))
+}
+
 /// Runs `olab` with RLIMIT_FSIZE set to `fileSizeLimit` bytes (util-linux `prlimit`) and SIGXFSZ
 /// ignored (an ignored signal stays ignored across exec), so that a write past the limit fails with
 /// EFBIG exactly as a write to a full disk fails with ENOSPC.
@@ -440,14 +443,7 @@ func runOlab(_ arguments: [String], fileSizeLimit: Int) throws -> (status: Int32
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/bash")
     process.arguments = ["-c", "trap '' XFSZ; exec prlimit --fsize=\(fileSizeLimit) -- \"$0\" \"$@\"", olabExecutable] + arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    return try runToCompletion(process)
 }
 
 /// A tmpfs mounted for one test (needs CAP_SYS_ADMIN; tests using it are skipped where mount fails).

@@ -47,7 +47,7 @@ struct TrainingConfigTests {
         config.model.block = .op
         config.model.width = 48
         config.model.heads = 6
-        config.optimizer = "soap"
+        config.optimizerKind = .soap
         config.beta2 = 0.999
         config.eps = 3e-4
         config.preconditionFrequency = 10
@@ -63,7 +63,7 @@ struct TrainingConfigTests {
         var config = TrainingConfig()
         config.model.width = 48
         config.model.heads = 6
-        config.optimizer = "soap"
+        config.optimizerKind = .soap
         #expect(config.nonDefaultJSON.objectMembers?.map(\.key) == ["width", "heads", "optimizer"])
         #expect(try TrainingConfig(json: config.nonDefaultJSON) == config)
         #expect(TrainingConfig().nonDefaultJSON == .object([]))
@@ -114,10 +114,7 @@ struct TrainingConfigTests {
 struct ParameterLayoutTests {
     @Test("the OP block has block-0 LayerNorm, QK-norm scales and branch weights, and no final norm")
     func opLayout() {
-        var model = ModelConfig()
-        model.block = .op
-        model.layers = 3
-        let names = model.parameterLayout().specs.map(\.name)
+        let names = ModelConfig(width: 64, layers: 3, heads: 4, seq: 64, block: .op).parameterLayout().specs.map(\.name)
         #expect(names.contains("h0.ln0.g") && !names.contains("h1.ln0.g"))
         #expect(names.contains("h2.attn.q_norm") && names.contains("h2.attn.k_norm"))
         #expect(names.contains("h1.beta_attn") && names.contains("h1.beta_mlp"))
@@ -126,10 +123,7 @@ struct ParameterLayoutTests {
 
     @Test("the noNorm block keeps block 0's LayerNorm and branch weights but has no QK-norm scales or final norm")
     func noNormLayout() {
-        var model = ModelConfig()
-        model.block = .noNorm
-        model.layers = 3
-        let names = model.parameterLayout().specs.map(\.name)
+        let names = ModelConfig(width: 64, layers: 3, heads: 4, seq: 64, block: .noNorm).parameterLayout().specs.map(\.name)
         #expect(names.contains("h0.ln0.g") && names.contains("h0.ln0.b") && !names.contains("h1.ln0.g"))
         #expect(!names.contains { $0.hasSuffix("q_norm") || $0.hasSuffix("k_norm") })
         #expect(names.contains("h2.beta_attn") && !names.contains("lnf.g") && !names.contains("h0.ln1.g"))

@@ -50,6 +50,11 @@ func runOlab(_ arguments: [String], environment: [String: String?] = [:], direct
         for (name, value) in environment { merged[name] = value ?? nil }
         process.environment = merged
     }
+    return try runToCompletion(process)
+}
+
+/// Runs `process` and returns its exit status, stdout and stderr.
+func runToCompletion(_ process: Process) throws -> (status: Int32, out: String, err: String) {
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err

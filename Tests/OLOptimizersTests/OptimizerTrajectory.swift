@@ -1,4 +1,5 @@
 import OLCore
+@testable import OLOptimizers
 
 /// Self-contained multi-step optimiser trajectories for golden files: everything an independent
 /// implementation needs to re-run the steps (initial parameters, every gradient, the hyper-parameters)

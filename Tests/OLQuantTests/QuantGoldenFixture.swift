@@ -1,19 +1,13 @@
 import OLCore
 import OLData
 import OLModel
+@testable import OLQuant
 
 /// The quantisation golden case (SPEC §8), for the golden system to write and check later: a fixed tiny
 /// seeded model and batch, and what every W8A8 scheme makes of them.
 public enum QuantGoldenFixture {
     /// preLN, d = 16, L = 2, H = 2, T = 8, ReLU, tied head.
-    public static var config: ModelConfig {
-        var config = ModelConfig()
-        config.width = 16
-        config.layers = 2
-        config.heads = 2
-        config.seq = 8
-        return config
-    }
+    public static var config: ModelConfig { ModelConfig(width: 16, layers: 2, heads: 2, seq: 8) }
 
     /// Model initialisation seed.
     public static let modelSeed: UInt64 = 7

@@ -1,0 +1,125 @@
+import OLCore
+import OLKernels
+
+extension GPT {
+    /// Accumulates d(mean loss)/d(parameters) of the last forward pass into `gradients` (zero them first
+    /// with `zeroGradients`). Frozen branch weights get no gradient.
+    public func backward() {
+        precondition(hasTargets, "backward needs a forward pass with targets")
+        let B = batch, T = length, N = B * T, C = config.width, V = config.vocab
+        // Only the buffers the first kernels accumulate into; every other scratch buffer is cleared
+        // right before its first use (zeroing the whole scratch arena cost ~5 ms per step).
+        clear(d.logits, N * V)
+        clear(d.residual, N * C)
+        if end.finalNorm != nil { clear(d.final, N * C) }
+        clear(d.throwAwayGradient, 1)
+        for i in 0..<N { d.losses[i] = 1 / Float(N) }
+        timed(.crossEntropy, backward: true) {
+            crossEntropyBackward(dlogits: d.logits, dlosses: d.losses, probs: end.probs, targets: targets.baseAddress!, N: N, V: V)
+        }
+        let last = taps[config.layers]
+        let final = end.finalNorm?.out ?? last
+        let dfinal = end.finalNorm == nil ? d.residual : d.final
+        timed(.matmul, backward: true) {
+            matmulBackward(dinp: dfinal, dweight: end.head.gradient, dout: d.logits, inp: final, weight: end.head.weight, N: N, C: C, OC: V)
+        }
+        if let norm = end.finalNorm { normBackward(norm, dinp: d.residual, dout: d.final, inp: last, N: N) }
+        // d.residual now holds ∂L/∂res[L]; walk the blocks backwards, through the MLP into d.mid and the
+        // attention back into d.residual.
+        for block in blocks.reversed() {
+            subBlockBackward(block.mlp, x: block.attention.out, dx: d.mid, dout: d.residual, N: N) { dinp, inp in
+                mlpBackward(block, dinp: dinp, inp: inp, N: N)
+            }
+            subBlockBackward(block.attention, x: block.input, dx: d.residual, dout: d.mid, N: N) { dinp, inp in
+                attentionBackward(block, dinp: dinp, inp: inp, B: B, T: T)
+            }
+        }
+        timed(.embedding, backward: true) {
+            embeddingBackward(dwte: end.wte.gradient, dwpe: end.wpe.gradient, dout: d.residual, tokens: tokens.baseAddress!, B: B, T: T, C: C, V: V)
+        }
+    }
+
+    /// Backward of out = post(x + β·branch(pre(x))): from dout = ∂L/∂out, overwrites dx with ∂L/∂x and
+    /// accumulates the sub-block's parameter gradients. `branch(dinp, inp)` back-propagates d.branch
+    /// through the branch and accumulates into dinp, given the branch's input inp.
+    private func subBlockBackward(_ site: ResidualSite, x: FloatPointer, dx: FloatPointer, dout: FloatPointer, N: Int,
+                                  branch: (_ dinp: FloatPointer, _ inp: FloatPointer) -> Void) {
+        let C = config.width
+        clear(dx, N * C)
+        clear(d.branch, N * C)
+        residualBackward(site, dx: dx, dout: dout, x: x, N: N)
+        guard let norm = site.preNorm else { return branch(dx, x) }
+        clear(d.normed, N * C)
+        branch(d.normed, norm.out)
+        normBackward(norm, dinp: dx, dout: d.normed, inp: x, N: N)
+    }
+
+    /// Backward of `addBranch`: dx += ∂L/∂x, d.branch += ∂L/∂branch (and β's or the post-norm's
+    /// parameter gradients), from dout = ∂L/∂(its output).
+    private func residualBackward(_ site: ResidualSite, dx: FloatPointer, dout: FloatPointer, x: FloatPointer, N: Int) {
+        let count = N * config.width
+        if let post = site.postNorm {
+            clear(d.sum, count)
+            normBackward(post, dinp: d.sum, dout: dout, inp: site.sum, N: N)
+            timed(.residual, backward: true) {
+                OLKernels.residualBackward(dx: dx, dbranch: d.branch, dbeta: d.throwAwayGradient, dout: d.sum, branch: site.branch, beta: 1, N: count)
+            }
+        } else {
+            timed(.residual, backward: true) {
+                OLKernels.residualBackward(dx: dx, dbranch: d.branch, dbeta: site.dbeta, dout: dout, branch: site.branch, beta: site.weight, N: count)
+            }
+        }
+    }
+
+    /// d.branch → dinp through the MLP (projection, activation, fc).
+    private func mlpBackward(_ b: BlockViews, dinp: FloatPointer, inp: FloatPointer, N: Int) {
+        let C = config.width
+        clear(d.act, N * 4 * C)
+        timed(.matmul, backward: true) {
+            matmulBackward(dinp: d.act, dweight: b.mlpProj.gradient, dout: d.branch, inp: b.act, weight: b.mlpProj.weight, N: N, C: 4 * C, OC: C)
+        }
+        clear(d.fc, N * 4 * C)
+        timed(.activation, backward: true) {
+            switch config.activation {
+            case .relu: reluBackward(dinp: d.fc, dout: d.act, inp: b.fcOut, N: N * 4 * C)
+            case .gelu: geluBackward(dinp: d.fc, dout: d.act, inp: b.fcOut, N: N * 4 * C)
+            }
+        }
+        timed(.matmul, backward: true) {
+            matmulBackward(dinp: dinp, dweight: b.fc.gradient, dout: d.fc, inp: inp, weight: b.fc.weight, N: N, C: C, OC: 4 * C)
+        }
+    }
+
+    /// d.branch → dinp through attention (projection, attention with any QK-Norm, qkv).
+    private func attentionBackward(_ b: BlockViews, dinp: FloatPointer, inp: FloatPointer, B: Int, T: Int) {
+        let N = B * T, C = config.width, H = config.heads
+        clear(d.atty, N * C)
+        timed(.matmul, backward: true) {
+            matmulBackward(dinp: d.atty, dweight: b.attnProj.gradient, dout: d.branch, inp: b.atty, weight: b.attnProj.weight, N: N, C: C, OC: C)
+        }
+        clear(d.qkv, N * 3 * C)
+        timed(.attention, backward: true) {
+            OLKernels.attentionBackward(
+                dqkv: d.qkv, dqScale: b.dqScale, dkScale: b.dkScale, scratch: d.attention, dout: d.atty, qkv: b.qkvOut, att: b.att,
+                qkNormed: b.qkNormed, qkRms: b.qkRms, qScale: b.qScale, kScale: b.kScale, B: B, T: T, C: C, H: H, options: attentionOptions)
+        }
+        timed(.matmul, backward: true) {
+            matmulBackward(dinp: dinp, dweight: b.qkv.gradient, dout: d.qkv, inp: inp, weight: b.qkv.weight, N: N, C: C, OC: 3 * C)
+        }
+    }
+
+    func normBackward(_ norm: NormSite, dinp: FloatPointer, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, N: Int) {
+        let C = config.width
+        timed(.norm, backward: true) {
+            switch norm.kind {
+            case .layerNorm:
+                layerNormBackward(dinp: dinp, dweight: norm.dgain!, dbias: norm.dbias!, dout: dout, inp: inp,
+                                  weight: norm.gain!, mean: norm.mean, rstd: norm.rstd, N: N, C: C)
+            case .rmsNorm:
+                rmsNormBackward(dinp: dinp, dweight: norm.dgain!, dout: dout, inp: inp, weight: norm.gain!, rms: norm.rstd, N: N, C: C)
+            case .srmsNorm:
+                srmsNormBackward(dinp: dinp, dout: dout, inp: inp, rstd: norm.rstd, N: N, C: C)
+            }
+        }
+    }
+}
