@@ -39,7 +39,8 @@ public final class AuditRunner {
     /// A plan with best-lr arms runs in two phases: the calibration runs first, then, with each family's
     /// rate chosen from them, every other run.
     public func run(collectOnly: Bool = false) throws -> [String: RunOutcome]? {
-        let started = monotonic()
+        let started = monotonicSeconds()
+        var computedInPhaseOne = Set<String>()
         if !plan.isResolved {
             // Phase 1: the calibration runs first, then every run that does not wait for a chosen rate, so
             // the workers stay busy; phase 2 finds those cached.
@@ -54,6 +55,7 @@ public final class AuditRunner {
                 return nil
             }
             try summary.requireComplete(total: first.count, name: "audit calibration", say: scheduler.say)
+            computedInPhaseOne = Set(first.map(\.key)).subtracting(summary.doneBefore)
             var outcomes: [String: RunOutcome] = [:]
             for run in calibration {
                 outcomes[run.key] = try RunExecution.outcome(of: run.spec, runs: scheduler.runs, cached: summary.doneBefore.contains(run.key))
@@ -71,9 +73,11 @@ public final class AuditRunner {
         try summary.requireComplete(total: plan.runs.count, name: "audit", say: scheduler.say)
         var outcomes: [String: RunOutcome] = [:]
         for run in plan.runs {
-            outcomes[run.key] = try RunExecution.outcome(of: run.spec, runs: scheduler.runs, cached: summary.doneBefore.contains(run.key))
+            // "Cached" means finished before this invocation, not before its second phase.
+            let cached = summary.doneBefore.contains(run.key) && !computedInPhaseOne.contains(run.key)
+            outcomes[run.key] = try RunExecution.outcome(of: run.spec, runs: scheduler.runs, cached: cached)
         }
-        if !collectOnly { scheduler.say("[audit] \(plan.runs.count) runs done in \(duration(monotonic() - started))") }
+        if !collectOnly { scheduler.say("[audit] \(plan.runs.count) runs done in \(duration(monotonicSeconds() - started))") }
         return outcomes
     }
 }

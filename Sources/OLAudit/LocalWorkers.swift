@@ -26,7 +26,7 @@ struct LocalWorkers {
             while running.count < jobs, next < order.count {
                 let index = order[next]
                 next += 1
-                running[index] = (try start(tasks[index], index: index, finished: finished), monotonic())
+                running[index] = (try start(tasks[index], index: index, finished: finished), monotonicSeconds())
             }
             finished.condition.lock()
             while finished.indices.isEmpty { finished.condition.wait() }
@@ -35,7 +35,7 @@ struct LocalWorkers {
             finished.condition.unlock()
             for index in done {
                 guard let (process, started) = running.removeValue(forKey: index) else { continue }
-                let task = tasks[index], seconds = monotonic() - started
+                let task = tasks[index], seconds = monotonicSeconds() - started
                 progress.finished(estimated: task.estimatedSeconds, actual: seconds)
                 let status = process.terminationReason == .uncaughtSignal ? "killed by signal \(process.terminationStatus)" : "exit status \(process.terminationStatus)"
                 let result = process.terminationReason == .exit && process.terminationStatus == 0

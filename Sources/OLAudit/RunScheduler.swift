@@ -117,14 +117,14 @@ public struct RunScheduler {
         var progress = ProgressEstimate(total: tasks.count, remainingSeconds: tasks.reduce(0) { $0 + $1.estimatedSeconds }, jobs: 1)
         for (index, task) in tasks.enumerated() {
             let header = "[\(name)] run \(index + 1)/\(tasks.count) \(task.spec.key.prefix(12)) (\(task.spec.label))"
-            let started = monotonic()
+            let started = monotonicSeconds()
             _ = try RunExecution.execute(task.spec, runs: runs, evaluator: evaluator, announce: { say("\(header): \($0)") },
                                          progress: { step in
                 let runFraction = Double(step.step) / Double(max(step.steps, 1))
                 let runLeft = step.elapsedSeconds / max(runFraction, 1e-9) * (1 - runFraction)
                 say("\(header): step \(step.step)/\(step.steps) loss \(formatNumber(step.loss)), \(Int(step.tokensPerSecond)) tok/s, ETA run \(duration(runLeft)), \(name) \(duration(runLeft + progress.secondsLeft(excluding: task.estimatedSeconds)))")
             })
-            progress.finished(estimated: task.estimatedSeconds, actual: monotonic() - started)
+            progress.finished(estimated: task.estimatedSeconds, actual: monotonicSeconds() - started)
         }
     }
 
@@ -170,8 +170,3 @@ public func duration(_ seconds: Double) -> String {
     return "\(s / 3600) h \(String(format: "%02d", (s % 3600) / 60)) min"
 }
 
-func monotonic() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-}
