@@ -119,15 +119,8 @@ public func attentionForward(
         for j in 0..<count { row[j] = cap * tanhf(row[j] / cap) }
     }
     transform?.scores(UnsafeMutableBufferPointer(start: row, count: count), head: head, query: query)
-    // The maximum in 16 lanes: exact (no rounding), so the same value as a scalar scan for finite rows.
-    let vectorEnd = count & ~15
     var maxv = -Float.infinity
-    if vectorEnd > 0 {
-        var lanes = SIMD16<Float>(repeating: -.infinity)
-        for j in stride(from: 0, to: vectorEnd, by: 16) { lanes = pointwiseMax(lanes, loadVector(row + j)) }
-        maxv = lanes.max()
-    }
-    for j in vectorEnd..<count { maxv = max(maxv, row[j]) }
+    for j in 0..<count { maxv = max(maxv, row[j]) }
     var sum: Float = 0
     for j in 0..<count {
         row[j] = expf(row[j] - maxv)
