@@ -24,6 +24,8 @@ let modules: [(name: String, dependencies: [Target.Dependency])] = [
     ("OLGoldens", ["OLCore", "CZlib"]),
     ("OLTraining", ["OLCore", "OLKernels", "OLData", "OLModel", "OLOptimizers", "OLMetrics", "OLQuant"]),
     ("OLAudit", ["OLCore", "OLData", "OLModel", "OLOptimizers", "OLMetrics", "OLQuant", "OLTraining"]),
+    // `olab bench`: sgemm speed, training throughput, step breakdown and memory; nothing else depends on it.
+    ("OLBench", ["OLCore", "OLKernels", "OLModel", "OLOptimizers"]),
 ]
 
 /// Bundled resources per library module (the audit's claims registry).

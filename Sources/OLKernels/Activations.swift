@@ -17,18 +17,47 @@ public func reluForward(
     }
 }
 
-/// dinp += dout where x > 0 (the derivative at 0 is taken as 0).
+/// dinp += dout where x > 0 (the derivative at 0 is taken as 0); with `accumulate: false`, dinp = 0 + that
+/// instead (the bits of clearing first), so the caller need not clear dinp (one pass over memory, not two).
+///
+/// Explicit SIMD with a mask: the scalar `x > 0 ? dy : 0` compiled to a data-dependent branch around
+/// the load of dy, so the kernel's speed followed how predictable the signs of x were (OP's MLP input
+/// is not normalised, and its backward ran 4.5× slower than Pre-LN's).
 public func reluBackward(
     dinp: UnsafeMutablePointer<Float>,  // (N)
     dout: UnsafePointer<Float>,         // (N)
     inp: UnsafePointer<Float>,          // (N)
-    N: Int
+    N: Int,
+    accumulate: Bool = true
 ) {
     let (dx, dy, x) = (SendablePointer(dinp), shared(dout), shared(inp))
     Parallel.forEachChunk(count: N, chunkSize: elementChunk) { range in
-        // A select instead of a branch, so the loop vectorises (14 → 3 ms per bench step).
-        for i in range { dx[i] += x[i] > 0 ? dy[i] : 0 }
+        var i = range.lowerBound
+        while i + 16 <= range.upperBound {
+            let xv = loadVector(x.base + i)
+            let local = loadVector(dy.base + i).replacing(with: 0, where: .!(xv .> 0))
+            // Adding to +0 without accumulation keeps the bits of "clear, then accumulate" (−0 + 0 = +0).
+            let previous = accumulate ? loadVector(dx.base + i) : SIMD16(repeating: 0)
+            storeVector(previous + local, dx.base + i)
+            i += 16
+        }
+        for j in i..<range.upperBound {
+            let local: Float = x[j] > 0 ? dy[j] : 0
+            dx[j] = (accumulate ? dx[j] : 0) + local
+        }
     }
+}
+
+/// Sixteen floats from `p` (any alignment).
+@inline(__always) func loadVector(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always) func loadVector(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> { loadVector(UnsafePointer(p)) }
+
+/// Stores sixteen floats at `p` (any alignment).
+@inline(__always) func storeVector(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
 }
 
 private let geluScale = Float((2.0 / Double.pi).squareRoot())
@@ -48,12 +77,14 @@ public func geluForward(
     }
 }
 
-/// dinp += dout · GELU'(x), with sech² written as 1 − tanh² (no cosh overflow for large |x|).
+/// dinp += dout · GELU'(x), with sech² written as 1 − tanh² (no cosh overflow for large |x|); with
+/// `accumulate: false`, dinp = 0 + that instead (the bits of clearing first; no clear of dinp needed).
 public func geluBackward(
     dinp: UnsafeMutablePointer<Float>,  // (N)
     dout: UnsafePointer<Float>,         // (N)
     inp: UnsafePointer<Float>,          // (N)
-    N: Int
+    N: Int,
+    accumulate: Bool = true
 ) {
     let (dx, dy, x) = (SendablePointer(dinp), shared(dout), shared(inp))
     Parallel.forEachChunk(count: N, chunkSize: elementChunk) { range in
@@ -61,7 +92,7 @@ public func geluBackward(
             let v = x[i]
             let th = tanhf(geluScale * (v + 0.044715 * v * v * v))
             let local = 0.5 * (1 + th) + 0.5 * v * (1 - th * th) * geluScale * (1 + 3 * 0.044715 * v * v)
-            dx[i] += local * dy[i]
+            dx[i] = (accumulate ? dx[i] : 0) + local * dy[i]
         }
     }
 }

@@ -31,15 +31,16 @@ public struct AttentionOptions: Sendable, Equatable {
     public func qkNormedCount(B: Int, T: Int, C: Int) -> Int { qkNorm ? B * T * 2 * C : 0 }
     /// Floats of the `qkRms` cache: (B, T, 2H) with QK-norm, else 0.
     public func qkRmsCount(B: Int, T: Int, H: Int) -> Int { qkNorm ? B * T * 2 * H : 0 }
-    /// Floats of the backward's scratch: dlogits (B, H, T, T), plus the recomputed logits (B, H, T, T)
-    /// with a soft-cap, plus dq, dk after QK-norm (B, T, 2C) with QK-norm.
+    /// Floats of the backward's scratch: one query block of dlogits per head (B, H, min(T, 32), T),
+    /// plus one block of recomputed logits with a soft-cap, plus dq, dk after QK-norm (B, T, 2C) with QK-norm.
     public func backwardScratchCount(B: Int, T: Int, C: Int, H: Int) -> Int {
-        B * H * T * T * (softCap == nil ? 1 : 2) + qkNormedCount(B: B, T: T, C: C)
+        B * H * min(T, attentionBlock) * T * (softCap == nil ? 1 : 2) + qkNormedCount(B: B, T: T, C: C)
     }
 }
 
-/// Rows (and columns) per block of the causal block structure: the sgemms of row block r cover only the
-/// key columns 0 ..< (r+1)·attentionBlock, so the masked upper triangle is (mostly) never computed.
+/// Rows per query block of the causal block structure: the sgemms of row block r cover only the key
+/// columns 0 ..< (r+1)·attentionBlock, so the masked upper triangle is (mostly) never computed, and a
+/// block's scores (32 × T floats, 16 KB at T = 128) stay in L1/L2 between the sgemms and the softmax.
 let attentionBlock = 32
 
 /// Causal multi-head self-attention from a fused qkv buffer. Per (b, h), on its own worker (each sgemm
@@ -130,6 +131,19 @@ public func attentionForward(
     transform?.probabilities(UnsafeMutableBufferPointer(start: row, count: count), head: head, query: query)
 }
 
+/// Softmax backward of one row in place over its first `count` entries: dS = P ⊙ (dP − ⟨P, dP⟩), the dot
+/// product summed in 16 fixed lanes, then the lanes in order.
+@inline(__always) func softmaxRowBackward(_ dr: UnsafeMutablePointer<Float>, probs pr: UnsafePointer<Float>, count: Int) {
+    let vectorEnd = count & ~15
+    var dots = SIMD16<Float>(repeating: 0)
+    for j in stride(from: 0, to: vectorEnd, by: 16) { dots += loadVector(pr + j) * loadVector(dr + j) }
+    var dot = dots.sum()
+    for j in vectorEnd..<count { dot += pr[j] * dr[j] }
+    let dotv = SIMD16<Float>(repeating: dot)
+    for j in stride(from: 0, to: vectorEnd, by: 16) { storeVector(loadVector(pr + j) * (loadVector(dr + j) - dotv), dr + j) }
+    for j in vectorEnd..<count { dr[j] = pr[j] * (dr[j] - dot) }
+}
+
 /// Backward of `attentionForward`: dqkv += ∂L/∂qkv, and with QK-norm dqScale, dkScale += their
 /// gradients (summed over rows and heads in index order on one thread). `scratch` holds
 /// `options.backwardScratchCount(B:T:C:H:)` floats; its contents on entry are ignored.
@@ -151,9 +165,10 @@ public func attentionBackward(
     precondition(H > 0 && C % H == 0, "C = \(C) is not divisible by H = \(H)")
     let hs = C / H
     let scale = 1 / Float(hs).squareRoot()
-    let headsCount = B * H * T * T
-    let logitsScratch = scratch + headsCount
-    let dqk = scratch + headsCount * (options.softCap == nil ? 1 : 2)   // (B, T, 2C)
+    let blockRows = min(T, attentionBlock)
+    let headBlock = blockRows * T                                         // one query block of one head
+    let logitsScratch = scratch + B * H * headBlock
+    let dqk = scratch + B * H * headBlock * (options.softCap == nil ? 1 : 2)   // (B, T, 2C)
     let input = shared(qkv), grad = SendablePointer(dqkv)
     var qk = input, ld = 3 * C
     if options.qkNorm {
@@ -164,8 +179,9 @@ public func attentionBackward(
     let (source, ldqk, qkNorm, cap) = (qk, ld, options.qkNorm, options.softCap)
     let (dy, p, dlogits, logits, dqkDestination) = (shared(dout), shared(att), SendablePointer(scratch),
                                                    SendablePointer(logitsScratch), SendablePointer(dqk))
-    // Row block [i0, i1) reads and writes dS, P only in columns < i1; column block [j0, j1) of dv, dk
-    // sums over rows j0 ..< T only. Entries of dS right of the diagonal inside a block are set to 0.
+    // One pass over the query blocks: block [i0, i1) computes its dS (columns < i1; entries right of the
+    // diagonal set to 0) in a block-sized scratch that stays in cache, then adds its share of dq, and of
+    // dk, dv for keys 0 ..< i1 (sgemms with β = 1, blocks in increasing order: deterministic).
     Parallel.forEachChunk(count: B * H, chunkSize: 1) { heads in
         for bh in heads {
             let b = bh / H, h = bh % H
@@ -175,28 +191,33 @@ public func attentionBackward(
             let dv = grad.base + b * T * 3 * C + 2 * C + h * hs
             let dO = dy.base + b * T * C + h * hs
             let probs = p.base + bh * T * T
-            let ds = dlogits.base + bh * T * T
-            let z = logits.base + bh * T * T
-            // dq = dS k /√hs, dk = dSᵀ q /√hs: straight into dqkv, or into dqk for the QK-norm backward.
-            let (dq, ldd, beta) = qkNorm
-                ? (dqkDestination.base + b * T * 2 * C + h * hs, 2 * C, Float(0))
-                : (grad.base + b * T * 3 * C + h * hs, 3 * C, Float(1))
+            let ds = dlogits.base + bh * headBlock
+            let z = logits.base + bh * headBlock
+            // dq = dS k /√hs, dk = dSᵀ q /√hs: straight into dqkv, or into dqk for the QK-norm backward
+            // (this head's columns cleared first, as every block accumulates).
+            let (dq, ldd) = qkNorm
+                ? (dqkDestination.base + b * T * 2 * C + h * hs, 2 * C)
+                : (grad.base + b * T * 3 * C + h * hs, 3 * C)
+            if qkNorm {
+                for t in 0..<T {
+                    (dq + t * ldd).update(repeating: 0, count: hs)
+                    (dq + C + t * ldd).update(repeating: 0, count: hs)
+                }
+            }
             for i0 in stride(from: 0, to: T, by: attentionBlock) {
                 let i1 = min(T, i0 + attentionBlock)
                 // dP = dO vᵀ
                 BLAS.sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: 1,
-                      a: dO + i0 * C, lda: C, b: v, ldb: 3 * C, beta: 0, c: ds + i0 * T, ldc: T)
+                      a: dO + i0 * C, lda: C, b: v, ldb: 3 * C, beta: 0, c: ds, ldc: T)
                 if cap != nil {
                     BLAS.sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: scale,
-                          a: q + i0 * ldqk, lda: ldqk, b: k, ldb: ldqk, beta: 0, c: z + i0 * T, ldc: T)
+                          a: q + i0 * ldqk, lda: ldqk, b: k, ldb: ldqk, beta: 0, c: z, ldc: T)
                 }
                 for i in i0..<i1 {
-                    let pr = probs + i * T, dr = ds + i * T
-                    var dot: Float = 0
-                    for j in 0...i { dot += pr[j] * dr[j] }
-                    for j in 0...i { dr[j] = pr[j] * (dr[j] - dot) }
+                    let dr = ds + (i - i0) * T
+                    softmaxRowBackward(dr, probs: probs + i * T, count: i + 1)
                     if let cap {
-                        let zr = z + i * T
+                        let zr = z + (i - i0) * T
                         for j in 0...i {
                             let t = tanhf(zr[j] / cap)
                             dr[j] *= 1 - t * t
@@ -205,15 +226,12 @@ public func attentionBackward(
                     (dr + i + 1).update(repeating: 0, count: i1 - i - 1)
                 }
                 BLAS.sgemm(transposeA: false, transposeB: false, m: i1 - i0, n: hs, k: i1, alpha: scale,
-                      a: ds + i0 * T, lda: T, b: k, ldb: ldqk, beta: beta, c: dq + i0 * ldd, ldc: ldd)
-            }
-            for j0 in stride(from: 0, to: T, by: attentionBlock) {
-                let j1 = min(T, j0 + attentionBlock)
-                // dv += Pᵀ dO, dk = dSᵀ q /√hs over rows j0 ..< T.
-                BLAS.sgemm(transposeA: true, transposeB: false, m: j1 - j0, n: hs, k: T - j0, alpha: 1,
-                      a: probs + j0 * T + j0, lda: T, b: dO + j0 * C, ldb: C, beta: 1, c: dv + j0 * 3 * C, ldc: 3 * C)
-                BLAS.sgemm(transposeA: true, transposeB: false, m: j1 - j0, n: hs, k: T - j0, alpha: scale,
-                      a: ds + j0 * T + j0, lda: T, b: q + j0 * ldqk, ldb: ldqk, beta: beta, c: dq + C + j0 * ldd, ldc: ldd)
+                      a: ds, lda: T, b: k, ldb: ldqk, beta: 1, c: dq + i0 * ldd, ldc: ldd)
+                // dk[0 ..< i1] += dSᵀ q /√hs, dv[0 ..< i1] += Pᵀ dO over this block's rows.
+                BLAS.sgemm(transposeA: true, transposeB: false, m: i1, n: hs, k: i1 - i0, alpha: scale,
+                      a: ds, lda: T, b: q + i0 * ldqk, ldb: ldqk, beta: 1, c: dq + C, ldc: ldd)
+                BLAS.sgemm(transposeA: true, transposeB: false, m: i1, n: hs, k: i1 - i0, alpha: 1,
+                      a: probs + i0 * T, lda: T, b: dO + i0 * C, ldb: C, beta: 1, c: dv, ldc: 3 * C)
             }
         }
     }

@@ -12,17 +12,20 @@ public func matmulForward(
                        alpha: 1, a: inp, lda: C, b: weight, ldb: C, beta: 0, c: out, ldc: OC)
 }
 
-/// dinp += dout · W and dweight += doutᵀ · inp, each cut into pieces of its own output.
+/// dinp += dout · W and dweight += doutᵀ · inp, each cut into pieces of its own output. With
+/// `accumulateInput: false`, dinp = dout · W instead (sgemm with β = 0: dinp need not be cleared first;
+/// the values equal clear-then-accumulate, up to the sign of exact zeros).
 public func matmulBackward(
     dinp: UnsafeMutablePointer<Float>,      // (N, C)
     dweight: UnsafeMutablePointer<Float>,   // (OC, C)
     dout: UnsafePointer<Float>,             // (N, OC)
     inp: UnsafePointer<Float>,              // (N, C)
     weight: UnsafePointer<Float>,           // (OC, C)
-    N: Int, C: Int, OC: Int
+    N: Int, C: Int, OC: Int,
+    accumulateInput: Bool = true
 ) {
     BLAS.parallelSgemm(transposeA: false, transposeB: false, m: N, n: C, k: OC,
-                       alpha: 1, a: dout, lda: OC, b: weight, ldb: C, beta: 1, c: dinp, ldc: C)
+                       alpha: 1, a: dout, lda: OC, b: weight, ldb: C, beta: accumulateInput ? 1 : 0, c: dinp, ldc: C)
     BLAS.parallelSgemm(transposeA: true, transposeB: false, m: OC, n: C, k: N,
                        alpha: 1, a: dout, lda: OC, b: inp, ldb: C, beta: 1, c: dweight, ldc: C)
 }

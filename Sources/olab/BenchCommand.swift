@@ -1,4 +1,5 @@
 import ArgumentParser
+import OLBench
 import OLCore
 import OLTraining
 #if canImport(Glibc)

@@ -21,6 +21,22 @@ struct ActivationTests {
         #expect(dinp == [0, 0])
     }
 
+    @Test("accumulate: false writes what clearing and accumulating gives, bit for bit", arguments: Cases.Activation.allCases, [1, 17, 100, 40_000])
+    func overwriteEqualsClearThenAccumulate(kind: Cases.Activation, N: Int) {
+        let x = randomFloats(N, seed: 3, std: 2), dout = randomFloats(N, seed: 4, std: 1)
+        var accumulated = [Float](repeating: 0, count: N)
+        var overwritten = randomFloats(N, seed: 5, std: 1)  // stale values the kernel must ignore
+        switch kind {
+        case .relu:
+            reluBackward(dinp: &accumulated, dout: dout, inp: x, N: N)
+            reluBackward(dinp: &overwritten, dout: dout, inp: x, N: N, accumulate: false)
+        case .gelu:
+            geluBackward(dinp: &accumulated, dout: dout, inp: x, N: N)
+            geluBackward(dinp: &overwritten, dout: dout, inp: x, N: N, accumulate: false)
+        }
+        #expect(overwritten.map(\.bitPattern) == accumulated.map(\.bitPattern))
+    }
+
     @Test("GELU uses the tanh approximation: known values at 0, ±1 and large |x|")
     func geluKnownValues() {
         var out = [Float](repeating: 0, count: 5)

@@ -81,6 +81,8 @@ struct AttentionTests {
         #expect(AttentionOptions(softCap: 30).backwardScratchCount(B: B, T: T, C: C, H: H) == 2 * B * H * T * T)
         #expect(AttentionOptions(qkNorm: true, softCap: 30).backwardScratchCount(B: B, T: T, C: C, H: H)
                 == 2 * B * H * T * T + B * T * 2 * C)
+        // Past one query block (32 rows) the backward keeps one block of dS per head, not all T rows.
+        #expect(AttentionOptions().backwardScratchCount(B: B, T: 128, C: C, H: H) == B * H * 32 * 128)
         #expect(AttentionOptions().qkRmsCount(B: B, T: T, H: H) == 0)
         #expect(AttentionOptions(qkNorm: true).qkRmsCount(B: B, T: T, H: H) == B * T * 2 * H)
     }

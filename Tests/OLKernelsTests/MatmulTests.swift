@@ -9,6 +9,21 @@ struct MatmulTests {
         check(Cases.matmul(N: shape.N, C: shape.C, OC: shape.OC, seed: UInt64(shape.N * 100 + shape.C)))
     }
 
+    @Test("accumulateInput: false writes dinp as clearing and accumulating would, stale contents ignored",
+          arguments: [(N: 5, C: 3, OC: 7), (N: 300, C: 64, OC: 256)])
+    func overwriteInputGradient(shape: (N: Int, C: Int, OC: Int)) {
+        let (N, C, OC) = shape
+        let dout = randomFloats(N * OC, seed: 1), inp = randomFloats(N * C, seed: 2), weight = randomFloats(OC * C, seed: 3)
+        var accumulated = [Float](repeating: 0, count: N * C), overwritten = randomFloats(N * C, seed: 4)
+        var dweight1 = [Float](repeating: 0, count: OC * C), dweight2 = dweight1
+        matmulBackward(dinp: &accumulated, dweight: &dweight1, dout: dout, inp: inp, weight: weight, N: N, C: C, OC: OC)
+        matmulBackward(dinp: &overwritten, dweight: &dweight2, dout: dout, inp: inp, weight: weight, N: N, C: C, OC: OC,
+                       accumulateInput: false)
+        // β = 0 and β = 1 onto zeros give the same sums; only an exact zero's sign may differ, and == ignores it.
+        #expect(overwritten == accumulated)
+        #expect(dweight2.map(\.bitPattern) == dweight1.map(\.bitPattern))
+    }
+
     struct GemmCase: Sendable, CustomTestStringConvertible {
         var transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int
         var testDescription: String { "A\(transposeA ? "ᵀ" : "")·B\(transposeB ? "ᵀ" : "") m=\(m) n=\(n) k=\(k)" }

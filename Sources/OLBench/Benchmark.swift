@@ -158,12 +158,36 @@ public struct ArmResult: Sendable {
     public let breakdown: [StageTime]
     /// The profiled steps' total; the stages above cover it up to `untracked`.
     public let profiledStepMilliseconds: Double
+    public let memory: ArmMemory
 
     public var tokensPerSecond: Double { Double(flops.tokensPerStep) / (stepMilliseconds.median / 1000) }
     /// Achieved model FLOP/s in GFLOP/s.
     public var gflops: Double { flops.perStep / (stepMilliseconds.median / 1000) / 1e9 }
     public func mfu(peak: Double) -> Double { gflops / peak }
     public var untrackedMilliseconds: Double { profiledStepMilliseconds - breakdown.reduce(0) { $0 + $1.milliseconds } }
+}
+
+/// One arm's accounted memory budget beside its measured peak resident set size, in bytes.
+public struct ArmMemory: Sendable {
+    /// The parameter arena (and the gradient arena, of the same layout).
+    public let parameters: Int
+    public let gradients: Int
+    /// The optimiser's state after the timed steps (the tensors `exportState` names).
+    public let optimizerState: Int
+    /// The model's activation caches and backward scratch: resident growth while `GPT.init` zero-fills
+    /// its arenas, less the parameter and gradient arenas (the model does not export its cache layouts).
+    public let activationsAndScratch: Int
+    /// Resident memory before the model was built (binary, libraries, the bench's own buffers).
+    public let processBaseline: Int
+    /// Peak resident set size while the arm ran (the high-water mark is reset when the arm starts on
+    /// Linux; elsewhere it is the process's peak so far, and `peakIsPerArm` is false).
+    public let peakResident: Int
+    public let peakIsPerArm: Bool
+
+    /// What the arm needs: parameters, gradients, optimiser state, activations and scratch.
+    public var budget: Int { parameters + gradients + optimizerState + activationsAndScratch }
+    /// Peak RSS over the budget (the issue's target is ≤ 1.5).
+    public var ratio: Double { Double(peakResident) / Double(max(1, budget)) }
 }
 
 /// Everything one `olab bench` run measured.
@@ -263,7 +287,10 @@ public enum Benchmark {
     /// number of steps with the profiler installed for the breakdown (not part of the timed median).
     static func measure(_ arm: BenchmarkArm, options: BenchmarkOptions) throws -> ArmResult {
         let config = arm.model(options.model), B = BenchmarkArm.batch, T = config.seq
+        let peakIsPerArm = resetPeakResident()
+        let baseline = ProcessMemory.peakResidentBytes()
         let model = try GPT(config: config, seed: options.seed, maxBatch: B)
+        let builtModel = ProcessMemory.peakResidentBytes() - baseline
         let optimizerConfig = OptimizerConfig.defaults(for: arm.optimizer)
         var optimizer = try optimizerConfig.makeOptimizer(layout: model.parameters.layout)
         let learningRate = Float(optimizerConfig.learningRate)
@@ -323,8 +350,16 @@ public enum Benchmark {
             let rest = phaseSeconds[index] * 1000 / steps - tracked(phase)
             breakdown.append(StageTime(stage: "other", phase: phase, milliseconds: rest, callsPerStep: 1))
         }
+        // Read the peak before `exportState` copies the state (the copies are not part of a step).
+        let peak = ProcessMemory.peakResidentBytes()
+        let arena = model.parameters.layout.totalCount * MemoryLayout<Float>.size
+        let state = optimizer.exportState().reduce(0) { $0 + byteCount($1.values) }
+        let memory = ArmMemory(parameters: arena, gradients: arena, optimizerState: state,
+                               activationsAndScratch: max(0, builtModel - 2 * arena), processBaseline: baseline,
+                               peakResident: peak, peakIsPerArm: peakIsPerArm)
         return ArmResult(arm: arm, parameters: model.parameters.layout.parameterCount, flops: ModelFLOPs(config, batch: B),
-                         stepMilliseconds: Spread(samples), breakdown: breakdown, profiledStepMilliseconds: profiledMilliseconds)
+                         stepMilliseconds: Spread(samples), breakdown: breakdown, profiledStepMilliseconds: profiledMilliseconds,
+                         memory: memory)
     }
 
     @inline(__always) static func maybeMeasure(_ profiler: KernelProfiler?, _ stage: ProfiledStage, _ body: () throws -> Void) throws {
@@ -332,6 +367,7 @@ public enum Benchmark {
     }
 
     /// The trainer's clipping: global norm in Double in index order, scale down to `maxNorm` if above.
+    // TODO(issue19): use the shared clipping
     static func clipGradients(_ gradients: FloatArena, maxNorm: Double) {
         var sum = 0.0
         for value in gradients.storage { sum += Double(value) * Double(value) }
@@ -344,6 +380,29 @@ public enum Benchmark {
 
     /// Peak resident set size of this process in MiB (see `ProcessMemory.peakResidentBytes`).
     public static func peakRSSMegabytes() -> Double { ProcessMemory.peakResidentMiB() }
+
+    /// Bytes of one exported tensor's values.
+    static func byteCount(_ values: NamedTensor.Values) -> Int {
+        switch values {
+        case .float32(let v): v.count * 4
+        case .float64(let v): v.count * 8
+        case .int64(let v): v.count * 8
+        case .uint8(let v): v.count
+        case .int8(let v): v.count
+        }
+    }
+
+    /// Resets the kernel's resident high-water mark (VmHWM) to the current RSS, so that the next reading
+    /// of `ProcessMemory.peakResidentBytes` is this arm's peak; false where that is not possible.
+    static func resetPeakResident() -> Bool {
+        #if os(Linux)
+        guard let file = fopen("/proc/self/clear_refs", "w") else { return false }
+        defer { fclose(file) }
+        return fputs("5", file) >= 0 && fflush(file) == 0
+        #else
+        return false
+        #endif
+    }
 }
 
 extension BenchmarkReport {
@@ -372,6 +431,14 @@ extension BenchmarkReport {
                 "step_ms_max": .double(arm.stepMilliseconds.max),
                 "parameters": .int(Int64(arm.parameters)),
                 "flops_per_step": .double(arm.flops.perStep),
+                "memory_bytes": .object([
+                    "parameters": .int(Int64(arm.memory.parameters)), "gradients": .int(Int64(arm.memory.gradients)),
+                    "optimizer_state": .int(Int64(arm.memory.optimizerState)),
+                    "activations_and_scratch": .int(Int64(arm.memory.activationsAndScratch)),
+                    "budget": .int(Int64(arm.memory.budget)), "process_baseline": .int(Int64(arm.memory.processBaseline)),
+                    "peak_rss": .int(Int64(arm.memory.peakResident)), "peak_is_per_arm": .bool(arm.memory.peakIsPerArm),
+                    "rss_over_budget": .double(arm.memory.ratio),
+                ]),
             ])
             guard let ratio = stepRatioToAdamW(arm), case .object(var members) = common else { return common }
             members.append(JSONMember("step_ratio_to_preLN_adamw", .double(ratio)))
@@ -465,6 +532,15 @@ extension BenchmarkReport {
             }
         }
         lines.append("")
+        lines.append("memory (MiB)       params  grads  optim  acts+scratch  budget  baseline  peak RSS  RSS/budget")
+        let mib = { (bytes: Int) in fixed(Double(bytes) / 1_048_576, 1) }
+        for arm in arms {
+            let m = arm.memory
+            lines.append(pad(arm.arm.name, 16, left: true) + pad(mib(m.parameters), 9) + pad(mib(m.gradients), 7)
+                         + pad(mib(m.optimizerState), 7) + pad(mib(m.activationsAndScratch), 14) + pad(mib(m.budget), 8)
+                         + pad(mib(m.processBaseline), 10) + pad(mib(m.peakResident), 10) + pad(fixed(m.ratio, 2), 12)
+                         + (m.peakIsPerArm ? "" : "  (process peak)"))
+        }
         lines.append("peak RSS: \(fixed(peakRSSMegabytes, 1)) MB")
         return lines.joined(separator: "\n")
     }
