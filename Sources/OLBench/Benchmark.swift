@@ -316,7 +316,7 @@ public enum Benchmark {
             let endBackward = KernelProfiler.now()
             phaseSeconds[0] += startBackward - startForward
             phaseSeconds[1] += endBackward - startBackward
-            try maybeMeasure(p, .clip) { clipGradients(model.gradients, maxNorm: 1) }
+            try maybeMeasure(p, .clip) { _ = clipGlobalNorm(model.gradients, maxNorm: 1) }
             try maybeMeasure(p, .optimizer) {
                 try optimizer.step(parameters: model.parameters, gradients: model.gradients, learningRate: learningRate)
             }
@@ -367,17 +367,6 @@ public enum Benchmark {
     }
 
     /// The trainer's clipping: global norm in Double in index order, scale down to `maxNorm` if above.
-    // TODO(issue19): use the shared clipping
-    static func clipGradients(_ gradients: FloatArena, maxNorm: Double) {
-        var sum = 0.0
-        for value in gradients.storage { sum += Double(value) * Double(value) }
-        let norm = sum.squareRoot()
-        if norm > maxNorm {
-            let scale = Float(maxNorm / norm)
-            for i in gradients.storage.indices { gradients.storage[i] *= scale }
-        }
-    }
-
     /// Peak resident set size of this process in MiB (see `ProcessMemory.peakResidentBytes`).
     public static func peakRSSMegabytes() -> Double { ProcessMemory.peakResidentMiB() }
 

@@ -74,15 +74,15 @@ extension GPT {
     /// d.branch → dinp through the MLP (projection, activation, fc).
     private func mlpBackward(_ b: BlockViews, dinp: FloatPointer, inp: FloatPointer, N: Int) {
         let C = config.width
-        clear(d.act, N * 4 * C)
+        // d.act and d.fc are written whole by their first kernel (no clear pass before it).
         timed(.matmul, backward: true) {
-            matmulBackward(dinp: d.act, dweight: b.mlpProj.gradient, dout: d.branch, inp: b.act, weight: b.mlpProj.weight, N: N, C: 4 * C, OC: C)
+            matmulBackward(dinp: d.act, dweight: b.mlpProj.gradient, dout: d.branch, inp: b.act, weight: b.mlpProj.weight, N: N, C: 4 * C, OC: C,
+                           accumulateInput: false)
         }
-        clear(d.fc, N * 4 * C)
         timed(.activation, backward: true) {
             switch config.activation {
-            case .relu: reluBackward(dinp: d.fc, dout: d.act, inp: b.fcOut, N: N * 4 * C)
-            case .gelu: geluBackward(dinp: d.fc, dout: d.act, inp: b.fcOut, N: N * 4 * C)
+            case .relu: reluBackward(dinp: d.fc, dout: d.act, inp: b.fcOut, N: N * 4 * C, accumulate: false)
+            case .gelu: geluBackward(dinp: d.fc, dout: d.act, inp: b.fcOut, N: N * 4 * C, accumulate: false)
             }
         }
         timed(.matmul, backward: true) {
@@ -93,9 +93,9 @@ extension GPT {
     /// d.branch → dinp through attention (projection, attention with any QK-Norm, qkv).
     private func attentionBackward(_ b: BlockViews, dinp: FloatPointer, inp: FloatPointer, B: Int, T: Int) {
         let N = B * T, C = config.width, H = config.heads
-        clear(d.atty, N * C)
         timed(.matmul, backward: true) {
-            matmulBackward(dinp: d.atty, dweight: b.attnProj.gradient, dout: d.branch, inp: b.atty, weight: b.attnProj.weight, N: N, C: C, OC: C)
+            matmulBackward(dinp: d.atty, dweight: b.attnProj.gradient, dout: d.branch, inp: b.atty, weight: b.attnProj.weight, N: N, C: C, OC: C,
+                           accumulateInput: false)
         }
         clear(d.qkv, N * 3 * C)
         timed(.attention, backward: true) {
