@@ -1,76 +1,17 @@
 import OLCore
 import OLTraining
 
+/// A finite number, or null (JSON has no nan or inf).
+private func number(_ x: Double) -> JSONValue { x.isFinite ? .double(x) : .null }
+
+/// [low, high], or null without an interval.
+private func interval(_ range: ClosedRange<Double>?) -> JSONValue {
+    range.map { .array([number($0.lowerBound), number($0.upperBound)]) } ?? .null
+}
+
 /// `report.json` (every number the report shows) and the `--dry-run` listing.
 extension AuditReport {
     func json() -> JSONValue {
-        func number(_ x: Double) -> JSONValue { x.isFinite ? .double(x) : .null }
-        func perSeed(_ values: [UInt64: Double]) -> JSONValue {
-            .object(values.keys.sorted().map { JSONMember(String($0), number(values[$0]!)) })
-        }
-        let claims: [JSONValue] = results.map { result in
-            let claim = result.claim
-            return .object([
-                JSONMember("id", .string(claim.id)),
-                JSONMember("statement", .string(claim.statement)),
-                JSONMember("paper", .string(claim.paperLocation)),
-                JSONMember("paper_says", .string(claim.paperSays)),
-                JSONMember("metric", .string(claim.metric.label)),
-                JSONMember("against", claim.against.map { .string($0.label) } ?? .null),
-                JSONMember("predicate", .object([
-                    JSONMember("statistic", .string(claim.predicate.statisticName)),
-                    JSONMember("comparison", .string(claim.predicate.comparison.text)),
-                    JSONMember("threshold", .double(claim.predicate.comparison.threshold)),
-                ])),
-                JSONMember("verdict", .string(result.judgement.verdict.rawValue)),
-                JSONMember("reason", .string(result.judgement.reason)),
-                JSONMember("statistic", number(result.judgement.statistic)),
-                JSONMember("seed_statistics", .array(result.judgement.seedStatistics.map(number))),
-                JSONMember("interval_95", result.judgement.interval.map { .array([number($0.lowerBound), number($0.upperBound)]) } ?? .null),
-                JSONMember("permutation_p", result.judgement.pValue.map(number) ?? .null),
-                JSONMember("seeds", .array(result.seeds.map { .int(Int64($0)) })),
-                JSONMember("arms", .array(result.arms.map { arm in
-                    .object([
-                        JSONMember("name", .string(arm.name)),
-                        JSONMember("config", .object(claim.arm(named: arm.name)?.config ?? [])),
-                        JSONMember("values", perSeed(arm.values)),
-                        JSONMember("mean", number(arm.mean)),
-                        JSONMember("mean_interval_95", Statistics.meanInterval(result.seeds.compactMap { arm.values[$0] })
-                            .map { .array([number($0.lowerBound), number($0.upperBound)]) } ?? .null),
-                        JSONMember("sd", number(arm.standardDeviation)),
-                        JSONMember("against_values", perSeed(arm.againstValues)),
-                        JSONMember("runs", .object(arm.runDirectories.keys.sorted().map { JSONMember(String($0), .string(arm.runDirectories[$0]!)) })),
-                        JSONMember("failures", .array(arm.failures.map(JSONValue.string))),
-                    ])
-                })),
-            ])
-        }
-        let runs: [JSONValue] = plan.runs.map { run in
-            var members = [
-                JSONMember("key", .string(run.key)),
-                JSONMember("directory", .string(run.relativeDirectory)),
-                JSONMember("uses", .array(run.uses.map(JSONValue.string))),
-                JSONMember("estimated_s", .double(run.estimatedSeconds)),
-                JSONMember("config", run.config.json),
-            ]
-            switch outcomes[run.key] {
-            case .finished(let record, let cached)?:
-                members.append(JSONMember("status", .string(cached ? "cached" : "trained")))
-                members.append(JSONMember("summary", record.summary))
-                members.append(JSONMember("quantised", .array(record.quantised.keys.sorted().map { request in
-                    let q = record.quantised[request]!
-                    var members = request.json.objectMembers ?? []
-                    members += [JSONMember("float_ppl", number(q.floatPPL)), JSONMember("quantised_ppl", number(q.quantisedPPL)),
-                                JSONMember("delta_ppl_ci95", q.deltaInterval.map { .array([number($0.lowerBound), number($0.upperBound)]) } ?? .null)]
-                    return .object(members)
-                })))
-            case .failed(let message)?:
-                members.append(JSONMember("status", .string("failed")))
-                members.append(JSONMember("error", .string(message)))
-            case nil: members.append(JSONMember("status", .string("not run")))
-            }
-            return .object(members)
-        }
         let blas = BLASInfo.current
         return .object([
             JSONMember("harness_version", .string(Harness.version)),
@@ -85,21 +26,12 @@ extension AuditReport {
             JSONMember("registry_sha256", .string(plan.registrySHA256)),
             JSONMember("wall_time_s", .double(wallSeconds)),
             JSONMember("runs_wall_time_s", .double(runsWallSeconds)),
-            JSONMember("learning_rate_selection", .array(plan.families.map { family in
-                .object([
-                    JSONMember("arms", .array(family.uses.map(JSONValue.string))),
-                    JSONMember("calibration", .array(family.calibration.map { entry in
-                        .object(["lr": .double(entry.rate), "run": .string("runs/" + entry.key),
-                                 "val_loss": record(entry.key)?.summary["val_loss"].map { $0 } ?? .null])
-                    })),
-                    JSONMember("chosen_lr", family.chosen.map(JSONValue.double) ?? .null),
-                ])
-            })),
+            JSONMember("learning_rate_selection", .array(plan.families.map(familyJSON))),
             JSONMember("quantisation_study", .array(studyCells().map { cell in
                 .object([
                     JSONMember("arm", .string(cell.arm)), JSONMember("request", cell.request.json),
                     JSONMember("ppl_ratios", .array(cell.ratios.map(number))), JSONMember("mean", number(Statistics.mean(cell.ratios))),
-                    JSONMember("mean_interval_95", Statistics.meanInterval(cell.ratios).map { .array([number($0.lowerBound), number($0.upperBound)]) } ?? .null),
+                    JSONMember("mean_interval_95", interval(Statistics.meanInterval(cell.ratios))),
                     JSONMember("resolved_seeds", .int(Int64(cell.resolved))),
                 ])
             })),
@@ -107,9 +39,87 @@ extension AuditReport {
             JSONMember("paper_headline_opt125m", .array(Self.paperHeadline.map {
                 .object(["arm": .string($0.0), "float_ppl": .string($0.1), "w8a8_ppl": .string($0.2), "status": "quoted from the paper, not reproduced"])
             })),
-            JSONMember("claims", .array(claims)),
-            JSONMember("runs", .array(runs)),
+            JSONMember("claims", .array(results.map(claimJSON))),
+            JSONMember("runs", .array(plan.runs.map(runJSON))),
         ])
+    }
+
+    private func familyJSON(_ family: LearningRateFamily) -> JSONValue {
+        .object([
+            JSONMember("arms", .array(family.uses.map(JSONValue.string))),
+            JSONMember("calibration", .array(family.calibration.map { entry in
+                .object(["lr": .double(entry.rate), "run": .string("runs/" + entry.key),
+                         "val_loss": record(entry.key)?.summary["val_loss"].map { $0 } ?? .null])
+            })),
+            JSONMember("chosen_lr", family.chosen.map(JSONValue.double) ?? .null),
+        ])
+    }
+
+    private func claimJSON(_ result: ClaimResult) -> JSONValue {
+        let claim = result.claim
+        func perSeed(_ values: [UInt64: Double]) -> JSONValue {
+            .object(values.keys.sorted().map { JSONMember(String($0), number(values[$0]!)) })
+        }
+        return .object([
+            JSONMember("id", .string(claim.id)),
+            JSONMember("statement", .string(claim.statement)),
+            JSONMember("paper", .string(claim.paperLocation)),
+            JSONMember("paper_says", .string(claim.paperSays)),
+            JSONMember("metric", .string(claim.metric.label)),
+            JSONMember("against", claim.against.map { .string($0.label) } ?? .null),
+            JSONMember("predicate", .object([
+                JSONMember("statistic", .string(claim.predicate.statisticName)),
+                JSONMember("comparison", .string(claim.predicate.comparison.text)),
+                JSONMember("threshold", .double(claim.predicate.comparison.threshold)),
+            ])),
+            JSONMember("verdict", .string(result.judgement.verdict.rawValue)),
+            JSONMember("reason", .string(result.judgement.reason)),
+            JSONMember("statistic", number(result.judgement.statistic)),
+            JSONMember("seed_statistics", .array(result.judgement.seedStatistics.map(number))),
+            JSONMember("interval_95", interval(result.judgement.interval)),
+            JSONMember("permutation_p", result.judgement.pValue.map(number) ?? .null),
+            JSONMember("seeds", .array(result.seeds.map { .int(Int64($0)) })),
+            JSONMember("arms", .array(result.arms.map { arm in
+                .object([
+                    JSONMember("name", .string(arm.name)),
+                    JSONMember("config", .object(claim.arm(named: arm.name)?.config ?? [])),
+                    JSONMember("values", perSeed(arm.values)),
+                    JSONMember("mean", number(arm.mean)),
+                    JSONMember("mean_interval_95", interval(Statistics.meanInterval(result.seeds.compactMap { arm.values[$0] }))),
+                    JSONMember("sd", number(arm.standardDeviation)),
+                    JSONMember("against_values", perSeed(arm.againstValues)),
+                    JSONMember("runs", .object(arm.runDirectories.keys.sorted().map { JSONMember(String($0), .string(arm.runDirectories[$0]!)) })),
+                    JSONMember("failures", .array(arm.failures.map(JSONValue.string))),
+                ])
+            })),
+        ])
+    }
+
+    private func runJSON(_ run: PlannedRun) -> JSONValue {
+        var members = [
+            JSONMember("key", .string(run.key)),
+            JSONMember("directory", .string(run.relativeDirectory)),
+            JSONMember("uses", .array(run.uses.map(JSONValue.string))),
+            JSONMember("estimated_s", .double(run.estimatedSeconds)),
+            JSONMember("config", run.config.json),
+        ]
+        switch outcomes[run.key] {
+        case .finished(let record, let cached)?:
+            members.append(JSONMember("status", .string(cached ? "cached" : "trained")))
+            members.append(JSONMember("summary", record.summary))
+            members.append(JSONMember("quantised", .array(record.quantised.keys.sorted().map { request in
+                let q = record.quantised[request]!
+                return .object((request.json.objectMembers ?? []) + [
+                    JSONMember("float_ppl", number(q.floatPPL)), JSONMember("quantised_ppl", number(q.quantisedPPL)),
+                    JSONMember("delta_ppl_ci95", interval(q.deltaInterval)),
+                ])
+            })))
+        case .failed(let message)?:
+            members.append(JSONMember("status", .string("failed")))
+            members.append(JSONMember("error", .string(message)))
+        case nil: members.append(JSONMember("status", .string("not run")))
+        }
+        return .object(members)
     }
 
     /// What `--dry-run` prints: every run with its uses and estimated cost, cache hits marked.

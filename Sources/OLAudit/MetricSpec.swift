@@ -1,4 +1,5 @@
 import OLCore
+import OLMetrics
 
 /// Which number a claim reads from a finished run: a logged per-tap series reduced over taps and steps,
 /// a `summary.json` value, or a quantised-perplexity measurement.
@@ -51,9 +52,7 @@ public struct MetricSpec: Sendable, Equatable {
     }
 
     /// Log series a claim may name (the `metrics.jsonl` schema).
-    public static let seriesKeys = ["kurtosis", "kurtosis_centred", "mmr", "mmr_centred", "token_corr_mean", "token_corr_rms",
-                                    "feature_corr_rms", "token_cosine_mean", "activation_rms", "attention_entropy",
-                                    RunRecord.u42ShareKey]
+    public static let seriesKeys = TapMetrics.keys + ["attention_entropy", RunRecord.u42ShareKey]
 
     /// Linear-input metrics a site correlation may name.
     public static let siteMetrics = ["kurtosis", "kurtosis_centred", "mmr"]

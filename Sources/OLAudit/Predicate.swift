@@ -157,7 +157,4 @@ public struct Predicate: Sendable, Equatable {
 }
 
 /// Numbers as reports print them: four significant digits (C's %.4g), "n/a" for nan.
-public func formatNumber(_ x: Double) -> String {
-    guard x.isFinite else { return x.isNaN ? "n/a" : (x > 0 ? "inf" : "-inf") }
-    return String(format: "%.4g", x)
-}
+public func formatNumber(_ x: Double) -> String { NumberText.report(x) }

@@ -18,9 +18,7 @@ enum ReportRenderer {
             switch block {
             case .heading(let level, let text): out += String(repeating: "#", count: level) + " " + text + "\n\n"
             case .paragraph(let text): out += text + "\n\n"
-            case .table(let headers, let rows):
-                func row(_ cells: [String]) -> String { "| " + cells.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n" }
-                out += row(headers) + row(headers.map { _ in "---" }) + rows.map(row).joined() + "\n"
+            case .table(let headers, let rows): out += MarkdownTable(header: headers, rows: rows, padded: false).rendered() + "\n\n"
             case .figure(let name, let caption): out += "![\(caption)](figures/\(name))\n\n*\(caption)*\n\n"
             }
         }

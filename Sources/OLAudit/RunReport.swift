@@ -86,7 +86,7 @@ public struct RunReport {
                 let measured = group.runs.compactMap { $0.quantised[request] }
                 guard measured.count == group.runs.count else { return "—" }
                 let ratio = Statistics.mean(measured.map { $0.value(.pplRatio) })
-                return spread(measured.map(\.quantisedPPL)) + String(format: " (×%.4f)", ratio)
+                return spread(measured.map(\.quantisedPPL)) + " (×\(NumberText.fixed(ratio, digits: 4)))"
             })
         }
         return .table(["scheme"] + groups.map(\.label), rows)

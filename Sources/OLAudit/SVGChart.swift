@@ -1,4 +1,5 @@
 import Foundation
+import OLCore
 
 /// One line or set of markers in a chart, optionally with a band (e.g. min–max over seeds) drawn under it.
 public struct ChartSeries: Sendable {
@@ -290,7 +291,7 @@ func svgHeader(width: Double, height: Double) -> String {
 }
 
 /// A coordinate with one decimal.
-func svgNumber(_ x: Double) -> String { String(format: "%.1f", x) }
+func svgNumber(_ x: Double) -> String { NumberText.fixed(x, digits: 1) }
 
 /// Text safe inside XML elements and attribute values.
 public func escapeXML(_ text: String) -> String {

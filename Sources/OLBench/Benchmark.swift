@@ -471,18 +471,7 @@ extension BenchmarkReport {
 
     /// The human-readable report of `olab bench`.
     public var table: String {
-        func fixed(_ value: Double, _ digits: Int) -> String {
-            let scale = _pow10(digits)
-            let rounded = (value * scale).rounded() / scale
-            var text = String(rounded)
-            if let dot = text.firstIndex(of: ".") {
-                let decimals = text.distance(from: dot, to: text.endIndex) - 1
-                if decimals < digits { text += String(repeating: "0", count: digits - decimals) }
-            } else if digits > 0 {
-                text += "." + String(repeating: "0", count: digits)
-            }
-            return text
-        }
+        func fixed(_ value: Double, _ digits: Int) -> String { NumberText.fixed(value, digits: digits) }
         func pad(_ text: String, _ width: Int, left: Bool = false) -> String {
             let fill = String(repeating: " ", count: max(0, width - text.count))
             return left ? text + fill : fill + text

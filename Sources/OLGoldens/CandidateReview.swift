@@ -103,7 +103,7 @@ extension GoldenStore {
     public func reviewTable() throws -> String {
         let reviews = try reviewCandidates()
         guard !reviews.isEmpty else { return "no golden candidates in \(candidatesDirectory)" }
-        var table = TextTable(header: ["case", "status", "tensor", "change", "max abs change", "max rel change"])
+        var table = MarkdownTable(header: ["case", "status", "tensor", "change", "max abs change", "max rel change"])
         for review in reviews {
             for row in review.rows {
                 table.rows.append([review.caseID, review.status.rawValue, row.tensor, row.change, row.maxAbsoluteChange, row.maxRelativeChange])

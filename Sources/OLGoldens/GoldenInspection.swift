@@ -13,7 +13,7 @@ public enum GoldenInspection {
             "config \(goldenCase.config.serialized())",
             "content sha256 \(loaded.contentSHA256)",
         ]
-        var table = TextTable(header: ["tensor", "dtype", "shape", "min", "max", "mean", "rms", "non-finite", "compare"])
+        var table = MarkdownTable(header: ["tensor", "dtype", "shape", "min", "max", "mean", "rms", "non-finite", "compare"])
         for entry in goldenCase.tensors {
             let stats = Statistics(entry.tensor.values)
             let cells = [stats.min, stats.max, stats.mean, stats.rms].map { $0.map { NumberText.general($0, digits: 6) } ?? "-" }
@@ -29,7 +29,7 @@ public enum GoldenInspection {
         for tree in [treeA, treeB] where !FilePath.isDirectory(tree) { throw OutlierLabError("\(tree): not a directory") }
         let filesA = Set(try DirectoryListing.files(under: treeA).filter { $0.hasSuffix(".golden.gz") })
         let filesB = Set(try DirectoryListing.files(under: treeB).filter { $0.hasSuffix(".golden.gz") })
-        var table = TextTable(header: ["golden", "tensor", "status", "max abs diff", "max rel diff"])
+        var table = MarkdownTable(header: ["golden", "tensor", "status", "max abs diff", "max rel diff"])
         var differs = false
         for relative in filesA.union(filesB).sorted() {
             guard filesA.contains(relative), filesB.contains(relative) else {

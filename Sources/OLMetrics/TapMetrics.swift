@@ -74,12 +74,10 @@ public struct TapMetrics: Sendable, Equatable, Codable {
     /// The log keys with the property each names, in log order.
     static var fields: [(key: String, path: WritableKeyPath<TapMetrics, Double>)] {
         [
-            ("kurtosis", \.kurtosis), ("kurtosis_centred", \.kurtosisCentred), ("mmr", \.maxMedianRatio),
-            ("mmr_centred", \.maxMedianRatioCentred),
-            ("token_corr_mean", \.tokenCorrMean), ("token_corr_rms", \.tokenCorrRMS),
-            ("feature_corr_rms", \.featureCorrRMS), ("token_cosine_mean", \.tokenCosineMean),
-            ("activation_rms", \.activationRMS),
-        ]
+            (CodingKeys.kurtosis, \.kurtosis), (.kurtosisCentred, \.kurtosisCentred), (.maxMedianRatio, \.maxMedianRatio),
+            (.maxMedianRatioCentred, \.maxMedianRatioCentred), (.tokenCorrMean, \.tokenCorrMean), (.tokenCorrRMS, \.tokenCorrRMS),
+            (.featureCorrRMS, \.featureCorrRMS), (.tokenCosineMean, \.tokenCosineMean), (.activationRMS, \.activationRMS),
+        ].map { ($0.0.rawValue, $0.1) }
     }
 
     /// The log keys in log order.
