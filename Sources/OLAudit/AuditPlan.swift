@@ -120,25 +120,9 @@ public struct AuditPlan: Sendable {
                 skipped[claim.id] = "not run at the \(scale.rawValue) scale (run `olab audit --full`)"
             } else {
                 for arm in claim.arms {
-                    let layers = try registry.config(claim: claim, arm: arm, scale: scale, seed: seeds[0], corpus: corpus.path).model.layers
-                    let requests = Set([claim.metric, claim.against].compactMap { $0 }.flatMap { $0.quantRequests(layers: layers) })
-                        .union(studyRequests)
-                    var rate: Double?
-                    if arm.bestLearningRate, let sweep = registry.learningRateSweep {
-                        let family = try builder.family(registry: registry, claim: claim, arm: arm, scale: scale, sweep: sweep, chosenRates: chosenRates)
-                        guard let chosen = family.chosen else {
-                            let config = try registry.config(claim: claim, arm: arm, scale: scale, seed: seeds[0], corpus: corpus.path)
-                            for seed in seeds where builder.pending.insert("\(family.id)/\(seed)").inserted {
-                                builder.pendingSeconds += costModel.seconds(config)
-                            }
-                            continue
-                        }
-                        rate = chosen
-                    }
-                    for seed in seeds {
-                        let config = try registry.config(claim: claim, arm: arm, scale: scale, seed: seed, corpus: corpus.path, lr: rate)
-                        keys[arm.name, default: [:]][seed] = builder.add(config, use: "\(claim.id) / \(arm.name) / seed \(seed)", quantisations: requests)
-                    }
+                    let armKeys = try builder.plan(arm, of: claim, registry: registry, scale: scale, seeds: seeds,
+                                                   extraRequests: studyRequests, chosenRates: chosenRates)
+                    if !armKeys.isEmpty { keys[arm.name] = armKeys }
                 }
             }
             claims.append(ClaimRuns(claim: claim, seeds: seeds, runKeys: keys))
@@ -200,6 +184,30 @@ private struct PlanBuilder {
                                    estimatedSeconds: costModel.seconds(config)))
         }
         return key
+    }
+
+    /// Plans the runs of one arm of `claim` at every seed and returns their keys by seed (empty while a
+    /// best-lr arm's rate is not chosen: its runs are counted as pending).
+    mutating func plan(_ arm: ArmSpec, of claim: Claim, registry: ClaimRegistry, scale: AuditScale, seeds: [UInt64],
+                       extraRequests: Set<QuantRequest>, chosenRates: [String: Double]) throws -> [UInt64: String] {
+        let first = try registry.config(claim: claim, arm: arm, scale: scale, seed: seeds[0], corpus: corpus.path)
+        let requests = Set([claim.metric, claim.against].compactMap { $0 }.flatMap { $0.quantRequests(layers: first.model.layers) })
+            .union(extraRequests)
+        var rate: Double?
+        if arm.bestLearningRate, let sweep = registry.learningRateSweep {
+            let family = try family(registry: registry, claim: claim, arm: arm, scale: scale, sweep: sweep, chosenRates: chosenRates)
+            guard let chosen = family.chosen else {
+                for seed in seeds where pending.insert("\(family.id)/\(seed)").inserted { pendingSeconds += costModel.seconds(first) }
+                return [:]
+            }
+            rate = chosen
+        }
+        var keys: [UInt64: String] = [:]
+        for seed in seeds {
+            let config = try registry.config(claim: claim, arm: arm, scale: scale, seed: seed, corpus: corpus.path, lr: rate)
+            keys[seed] = add(config, use: "\(claim.id) / \(arm.name) / seed \(seed)", quantisations: requests)
+        }
+        return keys
     }
 
     /// The family of a best-lr arm, with its calibration runs planned.

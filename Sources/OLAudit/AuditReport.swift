@@ -19,10 +19,7 @@ public struct AuditReport {
     ]
 
     public init(plan: AuditPlan, results: [ClaimResult], outcomes: [String: RunOutcome], wallSeconds: Double) {
-        self.plan = plan
-        self.results = results
-        self.outcomes = outcomes
-        self.wallSeconds = wallSeconds
+        (self.plan, self.results, self.outcomes, self.wallSeconds) = (plan, results, outcomes, wallSeconds)
     }
 
     /// Writes every file; figures first, so a report never links a figure that is not there.

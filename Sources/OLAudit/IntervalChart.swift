@@ -2,50 +2,32 @@ import Foundation
 
 /// One row of an interval chart: an estimate, its 95 % interval, the individual values behind it (seeds)
 /// and, for a summary row, the threshold it is judged against.
-public struct IntervalRow: Sendable {
-    public var label: String
-    public var estimate: Double
-    public var interval: ClosedRange<Double>?
-    public var points: [Double]
-    public var threshold: Double?
+struct IntervalRow: Sendable {
+    var label: String
+    var estimate: Double
+    var interval: ClosedRange<Double>?
+    var points: [Double] = []
+    var threshold: Double? = nil
     /// Fill of the estimate's dot (a verdict colour in the summary, the arm's series colour otherwise).
-    public var colour: String
+    var colour: String
     /// Text printed right of the plot ("3.1 [2.4, 4.1] ≥ 2 held").
-    public var note: String
-
-    public init(label: String, estimate: Double, interval: ClosedRange<Double>?, points: [Double] = [], threshold: Double? = nil,
-                colour: String, note: String) {
-        self.label = label
-        self.estimate = estimate
-        self.interval = interval
-        self.points = points
-        self.threshold = threshold
-        self.colour = colour
-        self.note = note
-    }
+    var note: String
 }
 
 /// A dot-and-whisker (forest) chart: one row per estimate, a whisker for its interval, small open marks
 /// for the values behind it and a dashed line for its threshold. With `sharedAxis` every row uses one x
 /// axis (the arms of one claim, same metric); without it each row gets its own range and end labels (the
 /// summary, where every claim has its own statistic).
-public struct IntervalChart: Sendable {
-    public var title: String
-    public var xLabel: String
-    public var rows: [IntervalRow]
-    public var sharedAxis: Bool
-
-    public init(title: String, xLabel: String, rows: [IntervalRow], sharedAxis: Bool) {
-        self.title = title
-        self.xLabel = xLabel
-        self.rows = rows
-        self.sharedAxis = sharedAxis
-    }
+struct IntervalChart: Sendable {
+    var title: String
+    var xLabel: String
+    var rows: [IntervalRow]
+    var sharedAxis: Bool
 
     static let labelWidth = 280.0, plotWidth = 420.0, noteWidth = 260.0, rowHeight = 26.0
 
     /// Verdict colours shared with the HTML table cells (darker, so a dot reads on white).
-    public static func colour(_ verdict: Verdict) -> String {
+    static func colour(_ verdict: Verdict) -> String {
         switch verdict {
         case .held: "#2e8b3a"
         case .notReproduced: "#c0392b"
@@ -60,7 +42,7 @@ public struct IntervalChart: Sendable {
             .filter(\.isFinite)
     }
 
-    public func render() -> String {
+    func render() -> String {
         let top = 40.0, axisSpace = sharedAxis ? 42.0 : 12.0
         let width = Self.labelWidth + Self.plotWidth + Self.noteWidth
         let height = top + Double(rows.count) * Self.rowHeight + axisSpace

@@ -63,10 +63,7 @@ public struct Predicate: Sendable, Equatable {
     public var kind: Kind
     public var comparison: Comparison
 
-    public init(kind: Kind, comparison: Comparison) {
-        self.kind = kind
-        self.comparison = comparison
-    }
+    public init(kind: Kind, comparison: Comparison) { (self.kind, self.comparison) = (kind, comparison) }
 
     /// What the statistic is, for reports.
     public var statisticName: String {

@@ -335,6 +335,21 @@ public enum Benchmark {
         for _ in 0..<options.stepsPerRepeat { try step(profiled: true) }
         let steps = Double(options.stepsPerRepeat)
         let profiledMilliseconds = (KernelProfiler.now() - start) * 1000 / steps
+        let breakdown = stageBreakdown(profiler, phaseSeconds: phaseSeconds, steps: steps)
+        // Read the peak before `exportState` copies the state (the copies are not part of a step).
+        let peak = ProcessMemory.peakResidentBytes()
+        let arena = model.parameters.layout.totalCount * MemoryLayout<Float>.size
+        let state = optimizer.exportState().reduce(0) { $0 + byteCount($1.values) }
+        let memory = ArmMemory(parameters: arena, gradients: arena, optimizerState: state,
+                               activationsAndScratch: max(0, builtModel - 2 * arena), processBaseline: baseline,
+                               peakResident: peak, peakIsPerArm: peakIsPerArm)
+        return ArmResult(arm: arm, parameters: model.parameters.layout.parameterCount, flops: ModelFLOPs(config, batch: B),
+                         stepMilliseconds: Spread(samples), breakdown: breakdown, profiledStepMilliseconds: profiledMilliseconds,
+                         memory: memory)
+    }
+
+    /// Milliseconds per step of every profiled stage, plus each pass's untimed rest as "other".
+    static func stageBreakdown(_ profiler: KernelProfiler, phaseSeconds: [Double], steps: Double) -> [StageTime] {
         var breakdown: [StageTime] = []
         for stage in ProfiledStage.allCases {
             for backward in [false, true] where profiler.calls(stage, backward: backward) > 0 {
@@ -350,16 +365,7 @@ public enum Benchmark {
             let rest = phaseSeconds[index] * 1000 / steps - tracked(phase)
             breakdown.append(StageTime(stage: "other", phase: phase, milliseconds: rest, callsPerStep: 1))
         }
-        // Read the peak before `exportState` copies the state (the copies are not part of a step).
-        let peak = ProcessMemory.peakResidentBytes()
-        let arena = model.parameters.layout.totalCount * MemoryLayout<Float>.size
-        let state = optimizer.exportState().reduce(0) { $0 + byteCount($1.values) }
-        let memory = ArmMemory(parameters: arena, gradients: arena, optimizerState: state,
-                               activationsAndScratch: max(0, builtModel - 2 * arena), processBaseline: baseline,
-                               peakResident: peak, peakIsPerArm: peakIsPerArm)
-        return ArmResult(arm: arm, parameters: model.parameters.layout.parameterCount, flops: ModelFLOPs(config, batch: B),
-                         stepMilliseconds: Spread(samples), breakdown: breakdown, profiledStepMilliseconds: profiledMilliseconds,
-                         memory: memory)
+        return breakdown
     }
 
     @inline(__always) static func maybeMeasure(_ profiler: KernelProfiler?, _ stage: ProfiledStage, _ body: () throws -> Void) throws {
