@@ -83,8 +83,8 @@ replay:
 bench: build
 	.build/release/olab bench
 
-## audit: the paper's claims at CPU scale (quick by default: 3 seeds, ~7 min on 2 cores; FULL=1 for 5 seeds and 4x the
-## steps); writes audit-out/report.md, report.html, report.json and figures/, reusing cached runs
+## audit: the paper's claims at CPU scale (quick by default: 22 claims, 3 seeds, ~15 min on 2 cores; FULL=1 for 5 seeds
+## and 5x the steps); writes audit-out/report.md, report.html, report.json and figures/, reusing cached runs
 audit: build
 	.build/release/olab audit $(if $(FULL),--full,) --out $(or $(OUT),audit-out)
 
