@@ -336,16 +336,21 @@ public enum Benchmark {
         let steps = Double(options.stepsPerRepeat)
         let profiledMilliseconds = (KernelProfiler.now() - start) * 1000 / steps
         let breakdown = stageBreakdown(profiler, phaseSeconds: phaseSeconds, steps: steps)
-        // Read the peak before `exportState` copies the state (the copies are not part of a step).
-        let peak = ProcessMemory.peakResidentBytes()
-        let arena = model.parameters.layout.totalCount * MemoryLayout<Float>.size
-        let state = optimizer.exportState().reduce(0) { $0 + byteCount($1.values) }
-        let memory = ArmMemory(parameters: arena, gradients: arena, optimizerState: state,
-                               activationsAndScratch: max(0, builtModel - 2 * arena), processBaseline: baseline,
-                               peakResident: peak, peakIsPerArm: peakIsPerArm)
+        let memory = accountedMemory(model: model, optimizer: optimizer, builtModel: builtModel, baseline: baseline, peakIsPerArm: peakIsPerArm)
         return ArmResult(arm: arm, parameters: model.parameters.layout.parameterCount, flops: ModelFLOPs(config, batch: B),
                          stepMilliseconds: Spread(samples), breakdown: breakdown, profiledStepMilliseconds: profiledMilliseconds,
                          memory: memory)
+    }
+
+    /// The arm's memory budget beside its peak RSS. The peak is read before `exportState` copies the
+    /// optimiser state (the copies are not part of a step).
+    static func accountedMemory(model: GPT, optimizer: any Optimizer, builtModel: Int, baseline: Int, peakIsPerArm: Bool) -> ArmMemory {
+        let peak = ProcessMemory.peakResidentBytes()
+        let arena = model.parameters.layout.totalCount * MemoryLayout<Float>.size
+        let state = optimizer.exportState().reduce(0) { $0 + byteCount($1.values) }
+        return ArmMemory(parameters: arena, gradients: arena, optimizerState: state,
+                         activationsAndScratch: max(0, builtModel - 2 * arena), processBaseline: baseline,
+                         peakResident: peak, peakIsPerArm: peakIsPerArm)
     }
 
     /// Milliseconds per step of every profiled stage, plus each pass's untimed rest as "other".
