@@ -82,7 +82,7 @@ public struct AuditReport {
     private func introduction() -> [ReportBlock] {
         let blas = BLASInfo.current
         var blocks: [ReportBlock] = [
-            .paragraph("Scale **\(plan.scale.rawValue)**: \(plan.runs.count) runs (\(cachedCount()) from the cache); this invocation took \(duration(wallSeconds)); the runs' own training wall times add up to \(duration(runsWallSeconds)) (cached runs included); harness \(Harness.version), BLAS \(blas.coreName) with \(blas.threads) thread(s). Paper: He et al., *Understanding and Minimising Outlier Features in Transformer Training*, NeurIPS 2024."),
+            .paragraph("Scale **\(plan.scale.rawValue)**: \(plan.runs.count) runs (\(cachedCount()) from the cache); this invocation took \(NumberText.duration(wallSeconds)); the runs' own training wall times add up to \(NumberText.duration(runsWallSeconds)) (cached runs included); harness \(Harness.version), BLAS \(blas.coreName) with \(blas.threads) thread(s). Paper: He et al., *Understanding and Minimising Outlier Features in Transformer Training*, NeurIPS 2024."),
             .paragraph("Corpus: \(plan.corpus.description)." + (plan.corpus.fallbackNote.map { " **Fallback:** \($0)." } ?? "")),
             .paragraph("Verdicts come from the registry's predicates on the numbers below, with a 95 % bootstrap interval of each statistic over seeds (\(Judge.resamples) resamples): **held** when the interval lies wholly on the passing side of the threshold (and, for a rank correlation, its one-sided permutation p-value is below \(formatNumber(Judge.significance))); **not reproduced** when it lies wholly on the other side; **inconclusive** when it contains the threshold, fewer than \(Judge.minimumSeeds) seeds ran, a run failed or diverged, the statistic is undefined, or — for a quantised measurement — no run's quantised − float perplexity is resolved by its own 95 % interval over the evaluation windows (the effect is below the measurement's resolution). Kurtosis is SPEC Eq. 1 (uncentred) in the verdicts; the official logger's centred form (`kurtosis_centred`, ≈ Eq. 1 − 1) is shown beside it. The max-median ratio is on raw rows (`mmr`). A verdict is about this CPU scale only."),
             .paragraph("Preregistration: arms, metrics and thresholds come from the claims registry with SHA-256 `\(plan.registrySHA256)`, fixed before the confirming seeds ran; learning rates of best-lr arms are chosen on the calibration seed, never a confirming one."),
@@ -167,7 +167,7 @@ public struct AuditReport {
             case .finished(let record, let cached)?:
                 status = cached ? "cached" : "trained"
                 loss = formatNumber(record.summary["val_loss"]?.doubleValue ?? .nan)
-                wall = record.summary["wall_time_s"]?.doubleValue.map { duration($0) } ?? "—"
+                wall = record.summary["wall_time_s"]?.doubleValue.map { NumberText.duration($0) } ?? "—"
             case .failed(let message)?: status = "failed: " + message; loss = "—"; wall = "—"
             case nil: status = "not run"; loss = "—"; wall = "—"
             }

@@ -131,17 +131,17 @@ extension AuditReport {
             let cached = FilePath.exists(outDirectory + "/" + run.relativeDirectory + "/summary.json")
             if !cached { pending += run.estimatedSeconds }
             let c = run.config
-            lines.append("\(index + 1). \(run.key.prefix(12)) \(runLabel(run)) d=\(c.model.width) L=\(c.model.layers) T=\(c.model.seq) B=\(c.batch) steps=\(c.steps) seed=\(c.seed) ~\(duration(run.estimatedSeconds))\(cached ? " (cached)" : "")")
+            lines.append("\(index + 1). \(run.key.prefix(12)) \(runLabel(run)) d=\(c.model.width) L=\(c.model.layers) T=\(c.model.seq) B=\(c.batch) steps=\(c.steps) seed=\(c.seed) ~\(NumberText.duration(run.estimatedSeconds))\(cached ? " (cached)" : "")")
             lines.append("     " + run.uses.joined(separator: "; ") + (run.quantisations.isEmpty ? "" : "; then " + run.quantisations.sorted().map(\.label).joined(separator: ", ")))
         }
         for claim in plan.claims {
             if let reason = plan.skipped[claim.claim.id] { lines.append("skipped \(claim.claim.id): \(reason)") }
         }
         if !plan.isResolved {
-            lines.append("+ \(plan.pendingRuns) confirming runs of best-lr arms, planned once the calibration runs above have chosen their rates (~\(duration(plan.pendingSeconds)))")
+            lines.append("+ \(plan.pendingRuns) confirming runs of best-lr arms, planned once the calibration runs above have chosen their rates (~\(NumberText.duration(plan.pendingSeconds)))")
             pending += plan.pendingSeconds
         }
-        lines.append("\(plan.runs.count + plan.pendingRuns) runs, estimated \(duration(plan.estimatedSeconds)) of one core in total, \(duration(pending)) not yet cached")
+        lines.append("\(plan.runs.count + plan.pendingRuns) runs, estimated \(NumberText.duration(plan.estimatedSeconds)) of one core in total, \(NumberText.duration(pending)) not yet cached")
         return lines.joined(separator: "\n")
     }
 }

@@ -77,7 +77,7 @@ public final class AuditRunner {
             let cached = summary.doneBefore.contains(run.key) && !computedInPhaseOne.contains(run.key)
             outcomes[run.key] = try RunExecution.outcome(of: run.spec, runs: scheduler.runs, cached: cached)
         }
-        if !collectOnly { scheduler.say("[audit] \(plan.runs.count) runs done in \(duration(monotonicSeconds() - started))") }
+        if !collectOnly { scheduler.say("[audit] \(plan.runs.count) runs done in \(NumberText.duration(monotonicSeconds() - started))") }
         return outcomes
     }
 }

@@ -42,7 +42,7 @@ struct LocalWorkers {
                     ? (RunExecution.isDone(task.spec, runs: scheduler.runs) ? "done" : "ended without a result")
                     : "FAILED (\(status); log: \(scheduler.logPath(task.spec.key)))"
                 let left = tasks.count - progress.done
-                scheduler.say("[\(scheduler.name)] \(progress.done)/\(tasks.count) \(task.spec.key.prefix(12)) (\(task.spec.label)): \(result) in \(duration(seconds)); \(left) left, ETA \(duration(progress.secondsLeft()))")
+                scheduler.say("[\(scheduler.name)] \(progress.done)/\(tasks.count) \(task.spec.key.prefix(12)) (\(task.spec.label)): \(result) in \(NumberText.duration(seconds)); \(left) left, ETA \(NumberText.duration(progress.secondsLeft()))")
             }
         }
     }

@@ -88,7 +88,7 @@ public struct RunScheduler {
             if !collectOnly { say("[\(name)] all \(unique.count) runs are in the cache") }
             return summary
         }
-        say("[\(name)] \(pending.count) of \(unique.count) runs to execute (\(doneBefore.count) from the cache), estimated \(duration(pending.reduce(0) { $0 + $1.estimatedSeconds })) of one core")
+        say("[\(name)] \(pending.count) of \(unique.count) runs to execute (\(doneBefore.count) from the cache), estimated \(NumberText.duration(pending.reduce(0) { $0 + $1.estimatedSeconds })) of one core")
         switch backend {
         case .inProcess:
             try executeInProcess(pending)
@@ -122,7 +122,7 @@ public struct RunScheduler {
                                          progress: { step in
                 let runFraction = Double(step.step) / Double(max(step.steps, 1))
                 let runLeft = step.elapsedSeconds / max(runFraction, 1e-9) * (1 - runFraction)
-                say("\(header): step \(step.step)/\(step.steps) loss \(formatNumber(step.loss)), \(Int(step.tokensPerSecond)) tok/s, ETA run \(duration(runLeft)), \(name) \(duration(runLeft + progress.secondsLeft(excluding: task.estimatedSeconds)))")
+                say("\(header): step \(step.step)/\(step.steps) loss \(formatNumber(step.loss)), \(Int(step.tokensPerSecond)) tok/s, ETA run \(NumberText.duration(runLeft)), \(name) \(NumberText.duration(runLeft + progress.secondsLeft(excluding: task.estimatedSeconds)))")
             })
             progress.finished(estimated: task.estimatedSeconds, actual: monotonicSeconds() - started)
         }
@@ -159,14 +159,5 @@ struct ProgressEstimate {
     func secondsLeft(excluding running: Double = 0) -> Double {
         max(0, remainingSeconds - running) * calibration / Double(max(jobs, 1))
     }
-}
-
-/// "42 s", "3 min 05 s", "1 h 12 min".
-public func duration(_ seconds: Double) -> String {
-    guard seconds.isFinite, seconds >= 0 else { return "?" }
-    let s = Int(seconds.rounded())
-    if s < 60 { return "\(s) s" }
-    if s < 3600 { return "\(s / 60) min \(String(format: "%02d", s % 60)) s" }
-    return "\(s / 3600) h \(String(format: "%02d", (s % 3600) / 60)) min"
 }
 

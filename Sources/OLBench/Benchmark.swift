@@ -265,8 +265,8 @@ public enum Benchmark {
         c.initialize(repeating: 0)
         let (lda, ldb) = (transposeA ? m : k, transposeB ? k : n)
         func call() {
-            BLAS.parallelSgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1,
-                               a: a.baseAddress!, lda: lda, b: b.baseAddress!, ldb: ldb, beta: 0, c: c.baseAddress!, ldc: n)
+            BLAS.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1,
+                       a: a.baseAddress!, lda: lda, b: b.baseAddress!, ldb: ldb, beta: 0, c: c.baseAddress!, ldc: n, parallel: true)
         }
         call()
         let start = KernelProfiler.now()

@@ -6,13 +6,17 @@ import CBLAS
 /// the binary loads, before any Swift code, and nothing changes it afterwards. On some kernels (Haswell
 /// among them) OpenBLAS's multi-threaded sgemm splits the work differently from its single-threaded one
 /// and gives different bits, so its thread count must never be part of a result. Every parallel split is
-/// ours instead: `parallelSgemm` cuts the output into pieces whose boundaries depend only on (m, n, k),
+/// ours instead: `sgemm(…, parallel: true)` cuts the output into pieces whose boundaries depend only on (m, n, k),
 /// each piece one single-threaded `sgemm` on a worker. Every output element is computed by the same call
 /// with the same operands whatever the worker count, so the bits cannot depend on it either.
 public enum BLAS {
-    /// C = alpha · op(A) · op(B) + beta · C for row-major matrices, where op(X) is X or Xᵀ: one
-    /// single-threaded OpenBLAS call. op(A) is (m, k), op(B) is (k, n), C is (m, n); lda/ldb/ldc are the
-    /// row strides of the stored matrices.
+    /// C = alpha · op(A) · op(B) + beta · C for row-major matrices, where op(X) is X or Xᵀ. op(A) is
+    /// (m, k), op(B) is (k, n), C is (m, n); lda/ldb/ldc are the row strides of the stored matrices.
+    ///
+    /// `parallel: false` is one single-threaded OpenBLAS call. `parallel: true` cuts the output into
+    /// `GemmPartition(m:n:k:)` pieces run on the `Parallel` workers: bitwise the same for any worker count
+    /// (and when the pool is busy and the pieces run in order on the caller); not bitwise the same as one
+    /// call of the whole product.
     @inline(__always)
     public static func sgemm(
         transposeA: Bool, transposeB: Bool,
@@ -21,37 +25,32 @@ public enum BLAS {
         a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float,
-        c: UnsafeMutablePointer<Float>, ldc: Int
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        parallel: Bool = false
     ) {
         guard m > 0, n > 0 else { return }
-        cblas_sgemm(
-            CblasRowMajor,
-            transposeA ? CblasTrans : CblasNoTrans,
-            transposeB ? CblasTrans : CblasNoTrans,
-            Int32(m), Int32(n), Int32(k),
-            alpha, a, Int32(lda), b, Int32(ldb),
-            beta, c, Int32(ldc)
-        )
+        if parallel {
+            partitioned(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        } else {
+            single(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        }
     }
 
-    /// `sgemm` with the output cut into `GemmPartition(m:n:k:)` pieces run on the `Parallel` workers.
-    /// Bitwise the same for any worker count (and when the pool is busy and the pieces run in order on
-    /// the caller); not bitwise the same as one `sgemm` call of the whole product.
-    public static func parallelSgemm(
-        transposeA: Bool, transposeB: Bool,
-        m: Int, n: Int, k: Int,
-        alpha: Float,
-        a: UnsafePointer<Float>, lda: Int,
-        b: UnsafePointer<Float>, ldb: Int,
-        beta: Float,
-        c: UnsafeMutablePointer<Float>, ldc: Int
-    ) {
-        guard m > 0, n > 0 else { return }
+    /// One single-threaded `cblas_sgemm` (row-major).
+    @inline(__always)
+    private static func single(_ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                               _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                               _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// The product cut into `GemmPartition` pieces, each one `single` call on a worker.
+    private static func partitioned(_ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                                    _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                                    _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
         let partition = GemmPartition(m: m, n: n, k: k)
-        guard partition.pieces > 1 else {
-            return sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                         a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
-        }
+        guard partition.pieces > 1 else { return single(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) }
         let (lhs, rhs, out) = (SendablePointer(UnsafeMutablePointer(mutating: a)),
                                SendablePointer(UnsafeMutablePointer(mutating: b)), SendablePointer(c))
         Parallel.forEachChunk(count: partition.pieces, chunkSize: 1) { pieces in
@@ -60,22 +59,20 @@ public enum BLAS {
                 if partition.splitsRows {
                     // Rows i of C use row i of op(A): row i of A, or column i of Aᵀ's storage.
                     let aPiece = transposeA ? lhs.base + range.lowerBound : lhs.base + range.lowerBound * lda
-                    sgemm(transposeA: transposeA, transposeB: transposeB, m: range.count, n: n, k: k, alpha: alpha,
-                          a: aPiece, lda: lda, b: rhs.base, ldb: ldb, beta: beta,
-                          c: out.base + range.lowerBound * ldc, ldc: ldc)
+                    single(transposeA, transposeB, range.count, n, k, alpha, aPiece, lda, rhs.base, ldb, beta,
+                           out.base + range.lowerBound * ldc, ldc)
                 } else {
                     // Columns j of C use column j of op(B): column j of B, or row j of Bᵀ's storage.
                     let bPiece = transposeB ? rhs.base + range.lowerBound * ldb : rhs.base + range.lowerBound
-                    sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: range.count, k: k, alpha: alpha,
-                          a: lhs.base, lda: lda, b: bPiece, ldb: ldb, beta: beta,
-                          c: out.base + range.lowerBound, ldc: ldc)
+                    single(transposeA, transposeB, m, range.count, k, alpha, lhs.base, lda, bPiece, ldb, beta,
+                           out.base + range.lowerBound, ldc)
                 }
             }
         }
     }
 }
 
-/// How `BLAS.parallelSgemm` cuts an (m, n) output with inner dimension k: along its longer side into
+/// How `BLAS.sgemm(…, parallel: true)` cuts an (m, n) output with inner dimension k: along its longer side into
 /// `pieces` runs of `width` rows or columns (the last may be shorter). A function of (m, n, k) alone —
 /// never of the worker count — which is what makes the product's bits independent of it.
 ///

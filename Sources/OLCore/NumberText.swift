@@ -6,6 +6,17 @@ import Darwin
 
 /// printf-style number formatting for every report, table and log line: the one home of number text.
 public enum NumberText {
+    /// A wall-clock duration for people: "42 s", "3 min 05 s", "1 h 12 min"; "?" when not a duration.
+    public static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "?" }
+        let s = Int(seconds.rounded())
+        if s < 60 { return "\(s) s" }
+        if s < 3600 { return "\(s / 60) min \(twoDigits(s % 60)) s" }
+        return "\(s / 3600) h \(twoDigits((s % 3600) / 60)) min"
+    }
+
+    private static func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+
     /// `%.<digits>g`: compact, scientific when needed; "inf" and "nan" as C prints them.
     public static func general(_ value: Double, digits: Int = 6) -> String { format("%.\(digits)g", value) }
 

@@ -17,21 +17,9 @@ public enum Gzip {
         guard olab_deflate_init_gzip(&stream, level) == Z_OK else { throw OutlierLabError("\(source): cannot initialise gzip compression") }
         defer { deflateEnd(&stream) }
         var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: chunkSize)
-        var input = bytes
-        let status: Int32 = input.withUnsafeMutableBufferPointer { inputBuffer in
-            stream.next_in = inputBuffer.baseAddress
-            stream.avail_in = UInt32(inputBuffer.count)
-            var status = Z_OK
-            while status == Z_OK {
-                status = chunk.withUnsafeMutableBufferPointer { chunkBuffer in
-                    stream.next_out = chunkBuffer.baseAddress
-                    stream.avail_out = UInt32(chunkBuffer.count)
-                    return deflate(&stream, Z_FINISH)
-                }
-                output.append(contentsOf: chunk[0 ..< chunkSize - Int(stream.avail_out)])
-            }
-            return status
+        let status = pump(bytes, through: &stream, { deflate(&$0, Z_FINISH) }) { status, produced, _ in
+            output.append(contentsOf: produced)
+            return status == Z_OK ? nil : status
         }
         guard status == Z_STREAM_END else { throw OutlierLabError("\(source): gzip compression failed (zlib status \(status))") }
         return output
@@ -47,27 +35,15 @@ public enum Gzip {
         guard olab_inflate_init_gzip(&stream) == Z_OK else { throw OutlierLabError("\(source): cannot initialise gzip decompression") }
         defer { inflateEnd(&stream) }
         var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: chunkSize)
-        var input = bytes
-        let end: InflateEnd = input.withUnsafeMutableBufferPointer { inputBuffer in
-            stream.next_in = inputBuffer.baseAddress
-            stream.avail_in = UInt32(inputBuffer.count)
-            while true {
-                let status = chunk.withUnsafeMutableBufferPointer { chunkBuffer in
-                    stream.next_out = chunkBuffer.baseAddress
-                    stream.avail_out = UInt32(chunkBuffer.count)
-                    return inflate(&stream, Z_NO_FLUSH)
-                }
-                let produced = chunkSize - Int(stream.avail_out)
-                if output.count + produced > limit { return .tooLarge }
-                output.append(contentsOf: chunk[0 ..< produced])
-                switch status {
-                case Z_STREAM_END: return .complete(trailingBytes: Int(stream.avail_in))
-                // All input consumed with output space to spare: the stream stopped before its end.
-                case Z_OK where stream.avail_in == 0 && produced < chunkSize, Z_BUF_ERROR: return .truncated
-                case Z_OK: continue
-                default: return .corrupt(stream.msg.map { String(cString: $0) } ?? "zlib status \(status)")
-                }
+        let end: InflateEnd = pump(bytes, through: &stream, { inflate(&$0, Z_NO_FLUSH) }) { status, produced, unread in
+            if output.count + produced.count > limit { return .tooLarge }
+            output.append(contentsOf: produced)
+            switch status {
+            case Z_STREAM_END: return .complete(trailingBytes: unread)
+            // All input consumed with output space to spare: the stream stopped before its end.
+            case Z_OK where unread == 0 && produced.count < chunkSize, Z_BUF_ERROR: return .truncated
+            case Z_OK: return nil
+            default: return .corrupt(status: status)
             }
         }
         switch end {
@@ -75,7 +51,30 @@ public enum Gzip {
         case .complete(let trailing): throw OutlierLabError("\(source): corrupt gzip file (\(trailing) trailing bytes after the stream)")
         case .truncated: throw OutlierLabError("\(source): truncated gzip file (the stream ends early)")
         case .tooLarge: throw OutlierLabError("\(source): refusing a gzip file that decompresses to more than \(limit) bytes")
-        case .corrupt(let reason): throw OutlierLabError("\(source): corrupt gzip file (\(reason))")
+        case .corrupt(let status):
+            let reason = stream.msg.map { String(cString: $0) } ?? "zlib status \(status)"
+            throw OutlierLabError("\(source): corrupt gzip file (\(reason))")
+        }
+    }
+
+    /// Feeds `bytes` to `stream` and runs `operation` (deflate or inflate) into a fresh 64 KiB output chunk
+    /// until `consume` — given the operation's status, the bytes it produced and how many input bytes are
+    /// still unread — returns a result.
+    private static func pump<Result>(_ bytes: [UInt8], through stream: inout z_stream, _ operation: (inout z_stream) -> Int32,
+                                     consume: (Int32, ArraySlice<UInt8>, Int) -> Result?) -> Result {
+        var chunk = [UInt8](repeating: 0, count: chunkSize)
+        var input = bytes
+        return input.withUnsafeMutableBufferPointer { inputBuffer in
+            stream.next_in = inputBuffer.baseAddress
+            stream.avail_in = UInt32(inputBuffer.count)
+            while true {
+                let status = chunk.withUnsafeMutableBufferPointer { chunkBuffer in
+                    stream.next_out = chunkBuffer.baseAddress
+                    stream.avail_out = UInt32(chunkBuffer.count)
+                    return operation(&stream)
+                }
+                if let result = consume(status, chunk[0 ..< chunkSize - Int(stream.avail_out)], Int(stream.avail_in)) { return result }
+            }
         }
     }
 
@@ -83,6 +82,6 @@ public enum Gzip {
         case complete(trailingBytes: Int)
         case truncated
         case tooLarge
-        case corrupt(String)
+        case corrupt(status: Int32)
     }
 }

@@ -89,11 +89,9 @@ public func attentionForward(
     let (o, p, source, ldqk, cap) = (SendablePointer(out), SendablePointer(att), qk, ld, options.softCap)
     Parallel.forEachChunk(count: B * H, chunkSize: 1) { heads in
         for bh in heads {
-            let b = bh / H, h = bh % H
-            let q = source.base + b * T * ldqk + h * hs
-            let k = q + C
-            let v = input.base + b * T * 3 * C + 2 * C + h * hs
-            let probs = p.base + bh * T * T
+            let at = HeadOffsets(bh, T: T, C: C, H: H, ldqk: ldqk)
+            let q = source.base + at.q, k = q + C, v = input.base + at.v
+            let probs = p.base + at.probs
             for i0 in stride(from: 0, to: T, by: attentionBlock) {
                 let i1 = min(T, i0 + attentionBlock)
                 BLAS.sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: scale,
@@ -104,7 +102,7 @@ public func attentionForward(
                 }
                 BLAS.sgemm(transposeA: false, transposeB: false, m: i1 - i0, n: hs, k: i1, alpha: 1,
                       a: probs + i0 * T, lda: T, b: v, ldb: 3 * C, beta: 0,
-                      c: o.base + (b * T + i0) * C + h * hs, ldc: C)
+                      c: o.base + at.o + i0 * C, ldc: C)
             }
         }
     }
@@ -119,16 +117,37 @@ public func attentionForward(
         for j in 0..<count { row[j] = cap * tanhf(row[j] / cap) }
     }
     transform?.scores(UnsafeMutableBufferPointer(start: row, count: count), head: head, query: query)
+    _ = softmax(row, into: row, count: count)
+    transform?.probabilities(UnsafeMutableBufferPointer(start: row, count: count), head: head, query: query)
+}
+
+/// p = softmax(z) over `count` entries in float32, with max-subtraction (p may be z itself); returns the
+/// max and the sum of exp(z − max), from which a cross-entropy is log(sum) + max − z[target].
+@inline(__always) func softmax(_ z: UnsafePointer<Float>, into p: UnsafeMutablePointer<Float>, count: Int) -> (max: Float, sum: Float) {
     var maxv = -Float.infinity
-    for j in 0..<count { maxv = max(maxv, row[j]) }
+    for j in 0..<count where z[j] > maxv { maxv = z[j] }
     var sum: Float = 0
     for j in 0..<count {
-        row[j] = expf(row[j] - maxv)
-        sum += row[j]
+        p[j] = expf(z[j] - maxv)
+        sum += p[j]
     }
     let inv = 1 / sum
-    for j in 0..<count { row[j] *= inv }
-    transform?.probabilities(UnsafeMutableBufferPointer(start: row, count: count), head: head, query: query)
+    for j in 0..<count { p[j] *= inv }
+    return (maxv, sum)
+}
+
+/// Where head h of sequence b lives (bh = b·H + h), in elements: `q` in the q|k source with row stride
+/// ldqk (k is C further on), `v` in qkv and dqkv, `o` in out and dout, `probs` in att (B, H, T, T).
+struct HeadOffsets {
+    let q, v, o, probs: Int
+
+    @inline(__always) init(_ bh: Int, T: Int, C: Int, H: Int, ldqk: Int) {
+        let b = bh / H, h = bh % H, hs = C / H
+        q = b * T * ldqk + h * hs
+        v = b * T * 3 * C + 2 * C + h * hs
+        o = b * T * C + h * hs
+        probs = bh * T * T
+    }
 }
 
 /// Softmax backward of one row in place over its first `count` entries: dS = P ⊙ (dP − ⟨P, dP⟩), the dot
@@ -184,20 +203,15 @@ public func attentionBackward(
     // dk, dv for keys 0 ..< i1 (sgemms with β = 1, blocks in increasing order: deterministic).
     Parallel.forEachChunk(count: B * H, chunkSize: 1) { heads in
         for bh in heads {
-            let b = bh / H, h = bh % H
-            let q = source.base + b * T * ldqk + h * hs
-            let k = q + C
-            let v = input.base + b * T * 3 * C + 2 * C + h * hs
-            let dv = grad.base + b * T * 3 * C + 2 * C + h * hs
-            let dO = dy.base + b * T * C + h * hs
-            let probs = p.base + bh * T * T
+            let at = HeadOffsets(bh, T: T, C: C, H: H, ldqk: ldqk)
+            let q = source.base + at.q, k = q + C, v = input.base + at.v
+            let dv = grad.base + at.v, dO = dy.base + at.o
+            let probs = p.base + at.probs
             let ds = dlogits.base + bh * headBlock
             let z = logits.base + bh * headBlock
-            // dq = dS k /√hs, dk = dSᵀ q /√hs: straight into dqkv, or into dqk for the QK-norm backward
-            // (this head's columns cleared first, as every block accumulates).
-            let (dq, ldd) = qkNorm
-                ? (dqkDestination.base + b * T * 2 * C + h * hs, 2 * C)
-                : (grad.base + b * T * 3 * C + h * hs, 3 * C)
+            // dq = dS k /√hs, dk = dSᵀ q /√hs: straight into dqkv, or into dqk (same layout as the q|k
+            // source) for the QK-norm backward (this head's columns cleared first, as every block accumulates).
+            let dq = (qkNorm ? dqkDestination.base : grad.base) + at.q, ldd = ldqk
             if qkNorm {
                 for t in 0..<T {
                     (dq + t * ldd).update(repeating: 0, count: hs)

@@ -22,15 +22,7 @@ public func crossEntropyForward(
     forEachRowChunk(N: N, C: V) { rows in
         for row in rows {
             let zr = z.base + row * V, pr = p.base + row * V
-            var maxv = -Float.infinity
-            for i in 0..<V where zr[i] > maxv { maxv = zr[i] }
-            var sum: Float = 0
-            for i in 0..<V {
-                pr[i] = expf(zr[i] - maxv)
-                sum += pr[i]
-            }
-            let inv = 1 / sum
-            for i in 0..<V { pr[i] *= inv }
+            let (maxv, sum) = softmax(zr, into: pr, count: V)
             l[row] = logf(sum) + maxv - zr[Int(y[row])]
         }
     }

@@ -1,15 +1,15 @@
 import OLCore
 
 /// out = inp · Wᵀ, with W stored (OC, C) as in nn.Linear. No bias: the model has none.
-/// Row pieces of `out` on the workers (`BLAS.parallelSgemm`): same bits for any worker count.
+/// Row pieces of `out` on the workers (`BLAS.sgemm(…, parallel: true)`): same bits for any worker count.
 public func matmulForward(
     out: UnsafeMutablePointer<Float>,   // (N, OC)
     inp: UnsafePointer<Float>,          // (N, C)
     weight: UnsafePointer<Float>,       // (OC, C)
     N: Int, C: Int, OC: Int
 ) {
-    BLAS.parallelSgemm(transposeA: false, transposeB: true, m: N, n: OC, k: C,
-                       alpha: 1, a: inp, lda: C, b: weight, ldb: C, beta: 0, c: out, ldc: OC)
+    BLAS.sgemm(transposeA: false, transposeB: true, m: N, n: OC, k: C,
+               alpha: 1, a: inp, lda: C, b: weight, ldb: C, beta: 0, c: out, ldc: OC, parallel: true)
 }
 
 /// dinp += dout · W and dweight += doutᵀ · inp, each cut into pieces of its own output. With
@@ -24,8 +24,8 @@ public func matmulBackward(
     N: Int, C: Int, OC: Int,
     accumulateInput: Bool = true
 ) {
-    BLAS.parallelSgemm(transposeA: false, transposeB: false, m: N, n: C, k: OC,
-                       alpha: 1, a: dout, lda: OC, b: weight, ldb: C, beta: accumulateInput ? 1 : 0, c: dinp, ldc: C)
-    BLAS.parallelSgemm(transposeA: true, transposeB: false, m: OC, n: C, k: N,
-                       alpha: 1, a: dout, lda: OC, b: inp, ldb: C, beta: 1, c: dweight, ldc: C)
+    BLAS.sgemm(transposeA: false, transposeB: false, m: N, n: C, k: OC,
+               alpha: 1, a: dout, lda: OC, b: weight, ldb: C, beta: accumulateInput ? 1 : 0, c: dinp, ldc: C, parallel: true)
+    BLAS.sgemm(transposeA: true, transposeB: false, m: OC, n: C, k: N,
+               alpha: 1, a: dout, lda: OC, b: inp, ldb: C, beta: 1, c: dweight, ldc: C, parallel: true)
 }

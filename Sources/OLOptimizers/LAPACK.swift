@@ -35,37 +35,32 @@ struct SymmetricEigensolver: Sendable {
     }
 }
 
-/// The LAPACK QR routines of one precision (Fortran ABI, square n×n column-major matrices).
+/// A precision with LAPACK QR routines (Fortran ABI, square n×n column-major matrices).
 protocol QRScalar: BinaryFloatingPoint, Sendable {
-    static var precisionLetter: String { get }
-    static func geqrf(_ n: inout Int32, _ a: UnsafeMutablePointer<Self>, _ lda: inout Int32, _ tau: UnsafeMutablePointer<Self>,
-                      _ work: UnsafeMutablePointer<Self>, _ lwork: inout Int32, _ info: inout Int32)
-    static func orgqr(_ n: inout Int32, _ a: UnsafeMutablePointer<Self>, _ lda: inout Int32, _ tau: UnsafeMutablePointer<Self>,
-                      _ work: UnsafeMutablePointer<Self>, _ lwork: inout Int32, _ info: inout Int32)
+    static var qr: QRRoutines<Self> { get }
+}
+
+/// `?geqrf` and `?orgqr` of one precision, square case: arguments (n, a, lda, tau, work, lwork, info).
+struct QRRoutines<Scalar>: Sendable {
+    typealias Routine = @Sendable (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Int32>,
+                                   UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Int32>,
+                                   UnsafeMutablePointer<Int32>) -> Void
+    /// "d" or "s", for error messages.
+    let letter: String
+    let geqrf: Routine
+    let orgqr: Routine
 }
 
 extension Double: QRScalar {
-    static var precisionLetter: String { "d" }
-    static func geqrf(_ n: inout Int32, _ a: UnsafeMutablePointer<Double>, _ lda: inout Int32, _ tau: UnsafeMutablePointer<Double>,
-                      _ work: UnsafeMutablePointer<Double>, _ lwork: inout Int32, _ info: inout Int32) {
-        dgeqrf_(&n, &n, a, &lda, tau, work, &lwork, &info)
-    }
-    static func orgqr(_ n: inout Int32, _ a: UnsafeMutablePointer<Double>, _ lda: inout Int32, _ tau: UnsafeMutablePointer<Double>,
-                      _ work: UnsafeMutablePointer<Double>, _ lwork: inout Int32, _ info: inout Int32) {
-        dorgqr_(&n, &n, &n, a, &lda, tau, work, &lwork, &info)
-    }
+    static let qr = QRRoutines<Double>(letter: "d",
+                                       geqrf: { n, a, lda, tau, work, lwork, info in dgeqrf_(n, n, a, lda, tau, work, lwork, info) },
+                                       orgqr: { n, a, lda, tau, work, lwork, info in dorgqr_(n, n, n, a, lda, tau, work, lwork, info) })
 }
 
 extension Float: QRScalar {
-    static var precisionLetter: String { "s" }
-    static func geqrf(_ n: inout Int32, _ a: UnsafeMutablePointer<Float>, _ lda: inout Int32, _ tau: UnsafeMutablePointer<Float>,
-                      _ work: UnsafeMutablePointer<Float>, _ lwork: inout Int32, _ info: inout Int32) {
-        sgeqrf_(&n, &n, a, &lda, tau, work, &lwork, &info)
-    }
-    static func orgqr(_ n: inout Int32, _ a: UnsafeMutablePointer<Float>, _ lda: inout Int32, _ tau: UnsafeMutablePointer<Float>,
-                      _ work: UnsafeMutablePointer<Float>, _ lwork: inout Int32, _ info: inout Int32) {
-        sorgqr_(&n, &n, &n, a, &lda, tau, work, &lwork, &info)
-    }
+    static let qr = QRRoutines<Float>(letter: "s",
+                                      geqrf: { n, a, lda, tau, work, lwork, info in sgeqrf_(n, n, a, lda, tau, work, lwork, info) },
+                                      orgqr: { n, a, lda, tau, work, lwork, info in sorgqr_(n, n, n, a, lda, tau, work, lwork, info) })
 }
 
 /// `?geqrf` + `?orgqr`: the Q factor of a Householder QR of a square matrix (LAPACK's sign convention,
@@ -97,10 +92,10 @@ struct HouseholderQR<Scalar: QRScalar>: Sendable {
         var size = Int32(n), lead = Int32(lda), lwork: Int32 = -1, info: Int32 = 0
         var dummy = [Scalar](repeating: 0, count: max(1, lda * n))
         var factorQuery: Scalar = 0, generateQuery: Scalar = 0
-        Scalar.geqrf(&size, &dummy, &lead, &tau, &factorQuery, &lwork, &info)
-        try LAPACKStatus.check(info, routine: Scalar.precisionLetter + "geqrf", context: "workspace query for n = \(n)")
-        Scalar.orgqr(&size, &dummy, &lead, &tau, &generateQuery, &lwork, &info)
-        try LAPACKStatus.check(info, routine: Scalar.precisionLetter + "orgqr", context: "workspace query for n = \(n)")
+        Scalar.qr.geqrf(&size, &dummy, &lead, &tau, &factorQuery, &lwork, &info)
+        try LAPACKStatus.check(info, routine: Scalar.qr.letter + "geqrf", context: "workspace query for n = \(n)")
+        Scalar.qr.orgqr(&size, &dummy, &lead, &tau, &generateQuery, &lwork, &info)
+        try LAPACKStatus.check(info, routine: Scalar.qr.letter + "orgqr", context: "workspace query for n = \(n)")
         work = Array(repeating: 0, count: max(1, Int(max(factorQuery, generateQuery))))
     }
 
@@ -122,12 +117,12 @@ struct HouseholderQR<Scalar: QRScalar>: Sendable {
         precondition(a.count >= lda * n, "QR matrix buffer too small")
         var size = Int32(n), lead = Int32(lda), lwork = Int32(work.count), info: Int32 = 0
         // Single-threaded like the eigensolver (`BLAS`): OpenBLAS's QR gives other bits on more threads.
-        Scalar.geqrf(&size, &a, &lead, &tau, &work, &lwork, &info)
-        try LAPACKStatus.check(info, routine: Scalar.precisionLetter + "geqrf", context: context)
+        Scalar.qr.geqrf(&size, &a, &lead, &tau, &work, &lwork, &info)
+        try LAPACKStatus.check(info, routine: Scalar.qr.letter + "geqrf", context: context)
         // geqrf leaves R in the upper triangle; orgqr overwrites it with Q.
         if signCorrected { for j in 0..<n { diagonalSigns[j] = a[j + j * lda] < 0 ? -1 : 1 } }
-        Scalar.orgqr(&size, &a, &lead, &tau, &work, &lwork, &info)
-        try LAPACKStatus.check(info, routine: Scalar.precisionLetter + "orgqr", context: context)
+        Scalar.qr.orgqr(&size, &a, &lead, &tau, &work, &lwork, &info)
+        try LAPACKStatus.check(info, routine: Scalar.qr.letter + "orgqr", context: context)
         guard signCorrected else { return }
         for j in 0..<n where diagonalSigns[j] < 0 {
             for i in 0..<n { a[i + j * lda] = -a[i + j * lda] }

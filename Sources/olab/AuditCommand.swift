@@ -39,7 +39,7 @@ struct AuditCommand: ParsableCommand {
             print(AuditReport.dryRunListing(plan, outDirectory: out))
             return
         }
-        AuditRunner.printLine("[audit] \(scale.rawValue) scale: \(plan.runs.count) runs, estimated \(duration(plan.estimatedSeconds)) before cache hits; corpus: \(corpus.description)")
+        AuditRunner.printLine("[audit] \(scale.rawValue) scale: \(plan.runs.count) runs, estimated \(NumberText.duration(plan.estimatedSeconds)) before cache hits; corpus: \(corpus.description)")
         if let note = corpus.fallbackNote { AuditRunner.printLine("[audit] note: \(note)") }
         let started = ContinuousClock.now
         let runner = AuditRunner(plan: plan, outDirectory: out, backend: backend, executable: BackendOptions.executable)

@@ -33,17 +33,6 @@ func writeStandardError(_ text: String) {
 /// Whether standard error is a terminal (live progress line) or not (plain periodic lines).
 var standardErrorIsTerminal: Bool { isatty(2) == 1 }
 
-/// "1h02m", "3m20s", "12s".
-func durationText(_ seconds: Double) -> String {
-    guard seconds.isFinite, seconds >= 0 else { return "?" }
-    let total = Int(seconds.rounded())
-    if total >= 3600 { return "\(total / 3600)h" + String(format2(total % 3600 / 60)) + "m" }
-    if total >= 60 { return "\(total / 60)m" + String(format2(total % 60)) + "s" }
-    return "\(total)s"
-}
-
-private func format2(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-
 /// Writes a result line to standard output unbuffered and checks that it arrived: a full disk or
 /// /dev/full is an error (one line, non-zero exit), not an exit 0 with an empty file.
 func printResult(_ text: String) throws {

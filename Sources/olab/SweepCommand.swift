@@ -26,7 +26,7 @@ struct SweepCommand: ParsableCommand {
         if dryRun {
             for (index, task) in plan.tasks.enumerated() {
                 let cached = RunExecution.isDone(task.spec, runs: runs) ? " (cached)" : ""
-                print("\(index + 1). \(task.spec.key.prefix(12)) \(task.spec.label) ~\(duration(task.estimatedSeconds))\(cached)")
+                print("\(index + 1). \(task.spec.key.prefix(12)) \(task.spec.label) ~\(NumberText.duration(task.estimatedSeconds))\(cached)")
             }
             return
         }

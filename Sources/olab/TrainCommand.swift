@@ -44,7 +44,7 @@ struct TrainCommand: ParsableCommand {
                 * Double(trainer.config.batch) * Double(trainer.config.model.seq)
             let eta = progress.tokensPerSecond > 0 ? remainingTokens / progress.tokensPerSecond : .nan
             let line = "step \(progress.step)/\(progress.steps)  loss \(String(progress.loss.rounded(toPlaces: 4)))  "
-                + "\(Int(progress.tokensPerSecond)) tok/s  ETA \(durationText(eta))"
+                + "\(Int(progress.tokensPerSecond)) tok/s  ETA \(NumberText.duration(eta))"
             if live {
                 writeStandardError("\r\u{1B}[K" + line)
             } else if progress.step % every == 0 || progress.step == progress.steps {

@@ -30,7 +30,7 @@ struct MatmulTests {
         static let all = [(false, false), (false, true), (true, false), (true, true)].flatMap { ta, tb in
             [GemmCase(transposeA: ta, transposeB: tb, m: 3, n: 5, k: 7), GemmCase(transposeA: ta, transposeB: tb, m: 17, n: 9, k: 33)]
         }
-        /// Big enough for `BLAS.parallelSgemm` to cut them into pieces: row runs (m ≥ n), column runs
+        /// Big enough for `BLAS.sgemm(…, parallel: true)` to cut them into pieces: row runs (m ≥ n), column runs
         /// (n > m), each with a shorter last piece.
         static let partitioned = [(false, false), (false, true), (true, false), (true, true)].flatMap { ta, tb in
             [GemmCase(transposeA: ta, transposeB: tb, m: 301, n: 70, k: 400), GemmCase(transposeA: ta, transposeB: tb, m: 37, n: 613, k: 500)]
@@ -54,8 +54,8 @@ struct MatmulTests {
         let tolerance = Tolerance(rtol: Tolerance.forward.rtol, atol: 2 * Double(g.k) * Double(Float.ulpOfOne))
         checkAgainstReference(g, "parallel sgemm", tolerance: tolerance) { a, lda, b, ldb, c, ldc in
             Parallel.withWorkers(2) {
-                BLAS.parallelSgemm(transposeA: g.transposeA, transposeB: g.transposeB, m: g.m, n: g.n, k: g.k, alpha: 0.75,
-                                   a: a, lda: lda, b: b, ldb: ldb, beta: -0.5, c: c, ldc: ldc)
+                BLAS.sgemm(transposeA: g.transposeA, transposeB: g.transposeB, m: g.m, n: g.n, k: g.k, alpha: 0.75,
+                           a: a, lda: lda, b: b, ldb: ldb, beta: -0.5, c: c, ldc: ldc, parallel: true)
             }
         }
     }
