@@ -121,21 +121,6 @@ public func attentionForward(
     transform?.probabilities(UnsafeMutableBufferPointer(start: row, count: count), head: head, query: query)
 }
 
-/// p = softmax(z) over `count` entries in float32, with max-subtraction (p may be z itself); returns the
-/// max and the sum of exp(z − max), from which a cross-entropy is log(sum) + max − z[target].
-@inline(__always) func softmax(_ z: UnsafePointer<Float>, into p: UnsafeMutablePointer<Float>, count: Int) -> (max: Float, sum: Float) {
-    var maxv = -Float.infinity
-    for j in 0..<count where z[j] > maxv { maxv = z[j] }
-    var sum: Float = 0
-    for j in 0..<count {
-        p[j] = expf(z[j] - maxv)
-        sum += p[j]
-    }
-    let inv = 1 / sum
-    for j in 0..<count { p[j] *= inv }
-    return (maxv, sum)
-}
-
 /// Where head h of sequence b lives (bh = b·H + h), in elements: `q` in the q|k source with row stride
 /// ldqk (k is C further on), `v` in qkv and dqkv, `o` in out and dout, `probs` in att (B, H, T, T).
 struct HeadOffsets {
