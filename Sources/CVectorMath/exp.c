@@ -9,10 +9,16 @@
 // glibc 2.36's __expf_fma), so they round exactly as it does. The test "the vectorised exp equals libm's
 // expf on every non-positive float" compares all 2^31 of them with this machine's expf.
 #include "CVectorMath.h"
+#include "portable.h"
 
 #include <math.h>
 #include <stdint.h>
+#include <stdatomic.h>
 #include <string.h>
+
+// Every multiply and add below is the one written: no contraction into fused multiply-adds behind our
+// back (the FMA-enabled and portable functions would then round differently).
+#pragma STDC FP_CONTRACT OFF
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -79,20 +85,28 @@ static void exp_shifted_avx2(const float *in, float shift, float *out, ptrdiff_t
     for (; j < count; j++) out[j] = expf(in[j] - shift);
 }
 
-// The condition under which glibc's ifunc picks __expf_fma (cpu features read once by the runtime at load).
-int olab_exp_is_vectorised(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
-
-void olab_exp_shifted(const float *in, float shift, float *out, ptrdiff_t count) {
-    if (olab_exp_is_vectorised()) { exp_shifted_avx2(in, shift, out, count); return; }
-    for (ptrdiff_t j = 0; j < count; j++) out[j] = expf(in[j] - shift);
-}
-
-#else
-
-int olab_exp_is_vectorised(void) { return 0; }
-
-void olab_exp_shifted(const float *in, float shift, float *out, ptrdiff_t count) {
-    for (ptrdiff_t j = 0; j < count; j++) out[j] = expf(in[j] - shift);
-}
-
 #endif
+
+static atomic_int force_portable = 0;
+
+void olab_vector_math_force_portable(int portable) { atomic_store_explicit(&force_portable, portable != 0, memory_order_relaxed); }
+
+// The condition under which glibc's ifunc picks __expf_fma (cpu features read once by the runtime at load).
+int olab_exp_is_vectorised(void) {
+#if defined(__x86_64__)
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+int olab_vector_lanes(void) {
+    return olab_exp_is_vectorised() && !atomic_load_explicit(&force_portable, memory_order_relaxed);
+}
+
+void olab_exp_shifted(const float *in, float shift, float *out, ptrdiff_t count) {
+#if defined(__x86_64__)
+    if (olab_vector_lanes()) { exp_shifted_avx2(in, shift, out, count); return; }
+#endif
+    for (ptrdiff_t j = 0; j < count; j++) out[j] = expf(in[j] - shift);
+}

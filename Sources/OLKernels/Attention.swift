@@ -1,3 +1,4 @@
+import CVectorMath
 import OLCore
 #if canImport(Glibc)
 import Glibc
@@ -94,15 +95,13 @@ public func attentionForward(
             let probs = p.base + at.probs
             for i0 in stride(from: 0, to: T, by: attentionBlock) {
                 let i1 = min(T, i0 + attentionBlock)
-                BLAS.sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: scale,
-                      a: q + i0 * ldqk, lda: ldqk, b: k, ldb: ldqk, beta: 0, c: probs + i0 * T, ldc: T)
+                // S = q kᵀ/√hs (causal rows), P = softmax(S) (zero right of the diagonal), out = P v.
+                olab_causal_abt(q, ldqk, k, ldqk, Int32(i0), Int32(i1), Int32(hs), scale, probs + i0 * T, T)
                 for i in i0..<i1 {
-                        causalSoftmaxRow(probs + i * T, count: i + 1, cap: cap, transform: transform, head: bh, query: i)
+                    causalSoftmaxRow(probs + i * T, count: i + 1, cap: cap, transform: transform, head: bh, query: i)
                     (probs + i * T + i + 1).update(repeating: 0, count: T - i - 1)
                 }
-                BLAS.sgemm(transposeA: false, transposeB: false, m: i1 - i0, n: hs, k: i1, alpha: 1,
-                      a: probs + i0 * T, lda: T, b: v, ldb: 3 * C, beta: 0,
-                      c: o.base + at.o + i0 * C, ldc: C)
+                olab_causal_pb(probs + i0 * T, T, v, 3 * C, Int32(i0), Int32(i1), Int32(hs), 1, 0, o.base + at.o + i0 * C, C)
             }
         }
     }
@@ -205,12 +204,10 @@ public func attentionBackward(
             }
             for i0 in stride(from: 0, to: T, by: attentionBlock) {
                 let i1 = min(T, i0 + attentionBlock)
-                // dP = dO vᵀ
-                BLAS.sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: 1,
-                      a: dO + i0 * C, lda: C, b: v, ldb: 3 * C, beta: 0, c: ds, ldc: T)
+                // dP = dO vᵀ (causal rows; the kernels below read only columns j <= i).
+                olab_causal_abt(dO, C, v, 3 * C, Int32(i0), Int32(i1), Int32(hs), 1, ds, T)
                 if cap != nil {
-                    BLAS.sgemm(transposeA: false, transposeB: true, m: i1 - i0, n: i1, k: hs, alpha: scale,
-                          a: q + i0 * ldqk, lda: ldqk, b: k, ldb: ldqk, beta: 0, c: z, ldc: T)
+                    olab_causal_abt(q, ldqk, k, ldqk, Int32(i0), Int32(i1), Int32(hs), scale, z, T)
                 }
                 for i in i0..<i1 {
                     let dr = ds + (i - i0) * T
@@ -222,15 +219,12 @@ public func attentionBackward(
                             dr[j] *= 1 - t * t
                         }
                     }
-                    (dr + i + 1).update(repeating: 0, count: i1 - i - 1)
                 }
-                BLAS.sgemm(transposeA: false, transposeB: false, m: i1 - i0, n: hs, k: i1, alpha: scale,
-                      a: ds, lda: T, b: k, ldb: ldqk, beta: 1, c: dq + i0 * ldd, ldc: ldd)
-                // dk[0 ..< i1] += dSᵀ q /√hs, dv[0 ..< i1] += Pᵀ dO over this block's rows.
-                BLAS.sgemm(transposeA: true, transposeB: false, m: i1, n: hs, k: i1 - i0, alpha: scale,
-                      a: ds, lda: T, b: q + i0 * ldqk, ldb: ldqk, beta: 1, c: dq + C, ldc: ldd)
-                BLAS.sgemm(transposeA: true, transposeB: false, m: i1, n: hs, k: i1 - i0, alpha: 1,
-                      a: probs + i0 * T, lda: T, b: dO + i0 * C, ldb: C, beta: 1, c: dv, ldc: 3 * C)
+                // dq[i0 ..< i1] += dS k /√hs; dk[0 ..< i1] += dSᵀ q /√hs and dv[0 ..< i1] += Pᵀ dO over this
+                // block's rows, rows in increasing order (deterministic).
+                olab_causal_pb(ds, T, k, ldqk, Int32(i0), Int32(i1), Int32(hs), scale, 1, dq + i0 * ldd, ldd)
+                olab_causal_ptb(ds, T, q, ldqk, Int32(i0), Int32(i1), Int32(hs), scale, dq + C, ldd)
+                olab_causal_ptb(probs + i0 * T, T, dO, C, Int32(i0), Int32(i1), Int32(hs), 1, dv, 3 * C)
             }
         }
     }

@@ -22,7 +22,11 @@ struct SequenceShape: Sendable, CustomTestStringConvertible {
                             SequenceShape(B: 1, T: 9, C: 16, H: 4), SequenceShape(B: 2, T: 9, C: 33, H: 3),
                             SequenceShape(B: 2, T: 5, C: 7, H: 1),
                             // T = 70 crosses two causal block boundaries (blocks of 32) and ends in a partial block.
-                            SequenceShape(B: 1, T: 70, C: 8, H: 2)]
+                            SequenceShape(B: 1, T: 70, C: 8, H: 2),
+                            // Heads of 16 (the audit model's) and 40 (two 16-column panels and an 8-column
+                            // tail) reach the register-blocked lanes of the causal products: blocks of four
+                            // rows and four keys, with row and key tails (T = 37, 11).
+                            SequenceShape(B: 1, T: 37, C: 32, H: 2), SequenceShape(B: 1, T: 11, C: 40, H: 1)]
 }
 
 import Testing

@@ -12,4 +12,30 @@ void olab_exp_shifted(const float *in, float shift, float *out, ptrdiff_t count)
 /// 1 when olab_exp_shifted runs its AVX2 + FMA lanes on this CPU, 0 when it calls expf per element.
 int olab_exp_is_vectorised(void);
 
+
+// The three causal products of one attention head, for small heads where an sgemm call per product
+// costs more than the product. Every output element is one fixed chain of fused multiply-adds
+// (fmaf's single rounding) in a fixed order, so the AVX2 + FMA lanes and the portable loop give the
+// same bits on every machine (and neither depends on the BLAS kernel). Row-major, strides in floats.
+
+/// s[(i − i0)·lds + j] = scale · (Σ_d a[i·lda + d] · b[j·ldb + d]) for i0 <= i < i1 and 0 <= j <= i: the
+/// causal rows of scale · a·bᵀ (a, b with n columns); the sum is fmaf over d = 0, 1, …, n − 1 from 0.
+/// Entries right of the diagonal are not written.
+void olab_causal_abt(const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, int i0, int i1, int n,
+                     float scale, float *s, ptrdiff_t lds);
+
+/// out[(i − i0)·ldo + d] = scale · (Σ_{j <= i} p[(i − i0)·ldp + j] · b[j·ldb + d]) for i0 <= i < i1, d < n,
+/// the sum fmaf over j = 0, 1, …, i from 0; with accumulate, out + that instead.
+void olab_causal_pb(const float *p, ptrdiff_t ldp, const float *b, ptrdiff_t ldb, int i0, int i1, int n,
+                    float scale, int accumulate, float *out, ptrdiff_t ldo);
+
+/// out[j·ldo + d] = fmaf(scale · p[(i − i0)·ldp + j], b[i·ldb + d], out[j·ldo + d]) for i = i0, …, i1 − 1 in
+/// order and every j <= i, d < n: adds the causal scale · pᵀ·b of a block of rows to out, row by row.
+void olab_causal_ptb(const float *p, ptrdiff_t ldp, const float *b, ptrdiff_t ldb, int i0, int i1, int n,
+                     float scale, float *out, ptrdiff_t ldo);
+
+/// Tests only: 1 makes every function here take its portable loop (expf per element, fmaf chains), to
+/// compare it with the vector lanes on the same machine; 0 restores the CPU's choice.
+void olab_vector_math_force_portable(int portable);
+
 #endif
