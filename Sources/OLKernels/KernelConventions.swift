@@ -24,3 +24,64 @@ let elementChunk = 16_384
 @inline(__always) func shared(_ pointer: UnsafePointer<Float>) -> SendablePointer<Float> {
     SendablePointer(UnsafeMutablePointer(mutating: pointer))
 }
+
+/// Calls `body(first, count)` for consecutive groups of up to four rows of `rows` (four, then what is left).
+@inline(__always) func forEachRowGroup(_ rows: Range<Int>, _ body: (_ first: Int, _ count: Int) -> Void) {
+    var row = rows.lowerBound
+    while row < rows.upperBound {
+        let count = min(4, rows.upperBound - row)
+        body(row, count)
+        row += count
+    }
+}
+
+/// Σ_i term(g, i) over i = 0..<count for each row g < group (≤ 4): every lane is one float sum in index
+/// order, exactly the loop `for i in 0..<count { sum += term(g, i) }` of that row alone, but four rows'
+/// chains run side by side instead of one waiting on each add's latency. Lanes ≥ group are 0.
+@inline(__always) func rowSums(_ group: Int, count: Int, _ term: (_ row: Int, _ i: Int) -> Float) -> SIMD4<Float> {
+    var sums = SIMD4<Float>(repeating: 0)
+    if group == 4 {
+        for i in 0..<count { sums += SIMD4(term(0, i), term(1, i), term(2, i), term(3, i)) }
+    } else {
+        for g in 0..<group { for i in 0..<count { sums[g] += term(g, i) } }
+    }
+    return sums
+}
+
+/// `rowSums` of two terms at once (one pass over the row).
+@inline(__always) func rowSumPairs(_ group: Int, count: Int,
+                                   _ terms: (_ row: Int, _ i: Int) -> (Float, Float)) -> (SIMD4<Float>, SIMD4<Float>) {
+    var (first, second) = (SIMD4<Float>(repeating: 0), SIMD4<Float>(repeating: 0))
+    if group == 4 {
+        for i in 0..<count {
+            let (a0, b0) = terms(0, i), (a1, b1) = terms(1, i), (a2, b2) = terms(2, i), (a3, b3) = terms(3, i)
+            first += SIMD4(a0, a1, a2, a3)
+            second += SIMD4(b0, b1, b2, b3)
+        }
+    } else {
+        for g in 0..<group {
+            for i in 0..<count {
+                let (a, b) = terms(g, i)
+                first[g] += a
+                second[g] += b
+            }
+        }
+    }
+    return (first, second)
+}
+
+/// `body(i)` for i = 0, 16, 32, … while 16 elements remain, then `tail(i)` for each element left:
+/// an element-wise loop in 16 lanes whose lanes compute exactly what the scalar tail computes.
+@inline(__always) func forEachLane(_ count: Int, _ body: (Int) -> Void, tail: (Int) -> Void) {
+    let vectorEnd = count & ~15
+    for i in stride(from: 0, to: vectorEnd, by: 16) { body(i) }
+    for i in vectorEnd..<count { tail(i) }
+}
+
+extension SIMD4 where Scalar == Float {
+    /// Lanes value(g) for g < lanes, 0 after.
+    @inline(__always) init(lanes: Int, _ value: (Int) -> Float) {
+        self.init(repeating: 0)
+        for g in 0..<lanes { self[g] = value(g) }
+    }
+}

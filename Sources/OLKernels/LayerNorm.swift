@@ -14,17 +14,19 @@ public func layerNormForward(
     let (o, m, r, x, w, b) = (SendablePointer(out), SendablePointer(mean), SendablePointer(rstd),
                               shared(inp), shared(weight), shared(bias))
     forEachRowChunk(N: N, C: C) { rows in
-        for row in rows {
-            let xr = x.base + row * C, orow = o.base + row * C
-            var sum: Float = 0
-            for i in 0..<C { sum += xr[i] }
-            let mu = sum / Float(C)
-            var sq: Float = 0
-            for i in 0..<C { let d = xr[i] - mu; sq += d * d }
+        forEachRowGroup(rows) { row, group in
+            // Each row's sums are one float chain in index order; the rows of a group run side by side.
+            let mu = rowSums(group, count: C) { g, i in x[(row + g) * C + i] } / Float(C)
+            let sq = rowSums(group, count: C) { g, i in let d = x[(row + g) * C + i] - mu[g]; return d * d }
             let s = 1 / (sq / Float(C) + eps).squareRoot()
-            for i in 0..<C { orow[i] = (xr[i] - mu) * s * w[i] + b[i] }
-            m[row] = mu
-            r[row] = s
+            for g in 0..<group {
+                let xr = x.base + (row + g) * C, orow = o.base + (row + g) * C
+                let (mug, sg) = (mu[g], s[g])
+                forEachLane(C) { i in storeVector((loadVector(xr + i) - SIMD16(repeating: mug)) * SIMD16(repeating: sg) * loadVector(w.base + i) + loadVector(b.base + i), orow + i) }
+                    tail: { i in orow[i] = (xr[i] - mug) * sg * w[i] + b[i] }
+                m[row + g] = mug
+                r[row + g] = sg
+            }
         }
     }
 }
@@ -46,27 +48,35 @@ public func layerNormBackward(
     let (dx, dy, x, w, m, r) = (SendablePointer(dinp), shared(dout), shared(inp), shared(weight),
                                 shared(UnsafePointer(mean)), shared(UnsafePointer(rstd)))
     forEachRowChunk(N: N, C: C) { rows in
-        for row in rows {
-            let xr = x.base + row * C, dyr = dy.base + row * C, dxr = dx.base + row * C
-            let mu = m[row], s = r[row]
-            var dnormMean: Float = 0, dnormNormMean: Float = 0
-            for i in 0..<C {
-                let dnorm = w[i] * dyr[i]
-                dnormMean += dnorm
-                dnormNormMean += dnorm * (xr[i] - mu) * s
+        forEachRowGroup(rows) { row, group in
+            let (mu, s) = (SIMD4(lanes: group) { m[row + $0] }, SIMD4(lanes: group) { r[row + $0] })
+            let (dnormSum, dnormNormSum) = rowSumPairs(group, count: C) { g, i in
+                let dnorm = w[i] * dy[(row + g) * C + i]
+                return (dnorm, dnorm * (x[(row + g) * C + i] - mu[g]) * s[g])
             }
-            dnormMean /= Float(C)
-            dnormNormMean /= Float(C)
-            for i in 0..<C {
-                let norm = (xr[i] - mu) * s
-                dxr[i] += s * (w[i] * dyr[i] - dnormMean - norm * dnormNormMean)
+            let (dnormMean, dnormNormMean) = (dnormSum / Float(C), dnormNormSum / Float(C))
+            for g in 0..<group {
+                let xr = x.base + (row + g) * C, dyr = dy.base + (row + g) * C, dxr = dx.base + (row + g) * C
+                let (mug, sg, a, c) = (mu[g], s[g], dnormMean[g], dnormNormMean[g])
+                forEachLane(C) { i in
+                    let norm = (loadVector(xr + i) - SIMD16(repeating: mug)) * SIMD16(repeating: sg)
+                    let local = loadVector(w.base + i) * loadVector(dyr + i) - SIMD16(repeating: a) - norm * SIMD16(repeating: c)
+                    storeVector(loadVector(dxr + i) + SIMD16(repeating: sg) * local, dxr + i)
+                } tail: { i in
+                    let norm = (xr[i] - mug) * sg
+                    dxr[i] += sg * (w[i] * dyr[i] - a - norm * c)
+                }
             }
         }
     }
     for row in 0..<N {
         let xr = inp + row * C, dyr = dout + row * C
         let mu = mean[row], s = rstd[row]
-        for i in 0..<C {
+        forEachLane(C) { i in
+            let dy = loadVector(dyr + i)
+            storeVector(loadVector(dweight + i) + (loadVector(xr + i) - SIMD16(repeating: mu)) * SIMD16(repeating: s) * dy, dweight + i)
+            storeVector(loadVector(dbias + i) + dy, dbias + i)
+        } tail: { i in
             dweight[i] += (xr[i] - mu) * s * dyr[i]
             dbias[i] += dyr[i]
         }

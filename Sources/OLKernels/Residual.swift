@@ -16,23 +16,33 @@ public func residualForward(
 }
 
 /// dx += dout, dbranch += beta · dout, dbeta += Σ dout · branch. The β sum runs in Double in index order
-/// on one thread, so it is the same for every worker count.
+/// on one thread, so it is the same for every worker count; with `dbeta` nil (β not trained) it is not
+/// computed. With `accumulate: false`, dx = 0 + dout and dbranch = 0 + beta · dout instead (the bits of
+/// clearing first), so the caller need not clear them.
 public func residualBackward(
     dx: UnsafeMutablePointer<Float>,        // (N)
     dbranch: UnsafeMutablePointer<Float>,   // (N)
-    dbeta: UnsafeMutablePointer<Float>,     // (1)
+    dbeta: UnsafeMutablePointer<Float>?,    // (1), nil when β is not trained
     dout: UnsafePointer<Float>,             // (N)
     branch: UnsafePointer<Float>,           // (N)
     beta: Float,
-    N: Int
+    N: Int,
+    accumulate: Bool = true
 ) {
     let (dxs, dbr, dy) = (SendablePointer(dx), SendablePointer(dbranch), shared(dout))
     Parallel.forEachChunk(count: N, chunkSize: elementChunk) { range in
-        for i in range {
-            dxs[i] += dy[i]
-            dbr[i] += beta * dy[i]
+        let (x, b, d) = (dxs.base + range.lowerBound, dbr.base + range.lowerBound, dy.base + range.lowerBound)
+        // Adding to +0 without accumulation keeps the bits of "clear, then accumulate" (−0 + 0 = +0).
+        forEachLane(range.count) { i in
+            let g = loadVector(d + i)
+            storeVector((accumulate ? loadVector(x + i) : SIMD16(repeating: 0)) + g, x + i)
+            storeVector((accumulate ? loadVector(b + i) : SIMD16(repeating: 0)) + SIMD16(repeating: beta) * g, b + i)
+        } tail: { i in
+            x[i] = (accumulate ? x[i] : 0) + d[i]
+            b[i] = (accumulate ? b[i] : 0) + beta * d[i]
         }
     }
+    guard let dbeta else { return }
     var sum = 0.0
     for i in 0..<N { sum += Double(dout[i]) * Double(branch[i]) }
     dbeta[0] += Float(sum)

@@ -52,7 +52,7 @@ public final class GPT: @unchecked Sendable {
         let d = BackwardScratch(scratch)
         self.d = d
         blocks = (0..<config.layers).map {
-            BlockViews(layer: $0, recipe: config.block.recipe, in: arenas, throwAwayGradient: d.throwAwayGradient)
+            BlockViews(layer: $0, recipe: config.block.recipe, in: arenas)
         }
         end = EndViews(in: arenas)
         taps = (0...config.layers).map { acts.pointer("res\($0)") }
@@ -112,7 +112,6 @@ public final class GPT: @unchecked Sendable {
         add("dqkv", n * 3 * d); add("dfc", n * 4 * d); add("dact", n * 4 * d)
         add("dlogits", n * c.vocab); add("dlosses", n)
         add("attention", attention.backwardScratchCount(B: batch, T: c.seq, C: d, H: c.heads))
-        add("dbeta.unused", 1)
         return layout
     }
 

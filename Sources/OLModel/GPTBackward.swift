@@ -12,7 +12,6 @@ extension GPT {
         clear(d.logits, N * V)
         clear(d.residual, N * C)
         if end.finalNorm != nil { clear(d.final, N * C) }
-        clear(d.throwAwayGradient, 1)
         for i in 0..<N { d.losses[i] = 1 / Float(N) }
         timed(.crossEntropy, backward: true) {
             crossEntropyBackward(dlogits: d.logits, dlosses: d.losses, probs: end.probs, targets: targets.baseAddress!, N: N, V: V)
@@ -45,9 +44,7 @@ extension GPT {
     private func subBlockBackward(_ site: ResidualSite, x: FloatPointer, dx: FloatPointer, dout: FloatPointer, N: Int,
                                   branch: (_ dinp: FloatPointer, _ inp: FloatPointer) -> Void) {
         let C = config.width
-        clear(dx, N * C)
-        clear(d.branch, N * C)
-        residualBackward(site, dx: dx, dout: dout, x: x, N: N)
+        residualBackward(site, dx: dx, dout: dout, x: x, N: N)   // the first writer of dx and d.branch
         guard let norm = site.preNorm else { return branch(dx, x) }
         clear(d.normed, N * C)
         branch(d.normed, norm.out)
@@ -62,11 +59,11 @@ extension GPT {
             clear(d.sum, count)
             normBackward(post, dinp: d.sum, dout: dout, inp: site.sum, N: N)
             timed(.residual, backward: true) {
-                OLKernels.residualBackward(dx: dx, dbranch: d.branch, dbeta: d.throwAwayGradient, dout: d.sum, branch: site.branch, beta: 1, N: count)
+                OLKernels.residualBackward(dx: dx, dbranch: d.branch, dbeta: nil, dout: d.sum, branch: site.branch, beta: 1, N: count, accumulate: false)
             }
         } else {
             timed(.residual, backward: true) {
-                OLKernels.residualBackward(dx: dx, dbranch: d.branch, dbeta: site.dbeta, dout: dout, branch: site.branch, beta: site.weight, N: count)
+                OLKernels.residualBackward(dx: dx, dbranch: d.branch, dbeta: site.dbeta, dout: dout, branch: site.branch, beta: site.weight, N: count, accumulate: false)
             }
         }
     }

@@ -44,8 +44,8 @@ struct ResidualSite {
     let out: FloatPointer       // (N, C) the new residual stream
     /// β (a parameter) for scaled branches, nil for β = 1.
     let beta: FloatPointer?
-    /// Where ∂L/∂β goes: the gradient of a trainable β, a throw-away scalar otherwise.
-    let dbeta: FloatPointer
+    /// Where ∂L/∂β goes: the gradient of a trainable β; nil where β is not trained (not computed).
+    let dbeta: FloatPointer?
 
     var weight: Float { beta?.pointee ?? 1 }
 }
@@ -76,7 +76,7 @@ struct BlockViews {
     let fcOut: FloatPointer     // (N, 4C) before the activation
     let act: FloatPointer       // (N, 4C) after it
 
-    init(layer l: Int, recipe: BlockRecipe, in model: ModelArenas, throwAwayGradient: FloatPointer) {
+    init(layer l: Int, recipe: BlockRecipe, in model: ModelArenas) {
         let p = "h\(l).", a = model.acts
         input = a.pointer("res\(l)")
         func site(_ slot: Int, out: FloatPointer, branch: String, beta: String) -> ResidualSite {
@@ -90,7 +90,7 @@ struct BlockViews {
             let trainsBeta = recipe.scaledBranches && model.config.trainableBeta
             return ResidualSite(index: slot - 1, preNorm: pre, postNorm: post, branch: a.pointer(p + branch), sum: a.pointer(p + "sum\(slot)"), out: out,
                                 beta: recipe.scaledBranches ? model.parameters.pointer(p + beta) : nil,
-                                dbeta: trainsBeta ? model.gradients.pointer(p + beta) : throwAwayGradient)
+                                dbeta: trainsBeta ? model.gradients.pointer(p + beta) : nil)
         }
         attention = site(1, out: a.pointer(p + "mid"), branch: "attproj", beta: "beta_attn")
         mlp = site(2, out: a.pointer("res\(l + 1)"), branch: "mlpproj", beta: "beta_mlp")
@@ -152,14 +152,12 @@ struct BackwardScratch {
     let logits: FloatPointer    // (N, V)
     let losses: FloatPointer    // (N)
     let attention: FloatPointer // the attention kernel's own scratch
-    let throwAwayGradient: FloatPointer  // (1) ∂L/∂β where β is not trained
 
     init(_ s: FloatArena) {
         residual = s.pointer("dres"); mid = s.pointer("dmid"); normed = s.pointer("dx"); atty = s.pointer("datty")
         branch = s.pointer("dbranch"); sum = s.pointer("dsum"); final = s.pointer("dfinal")
         qkv = s.pointer("dqkv"); fc = s.pointer("dfc"); act = s.pointer("dact")
         logits = s.pointer("dlogits"); losses = s.pointer("dlosses"); attention = s.pointer("attention")
-        throwAwayGradient = s.pointer("dbeta.unused")
     }
 }
 
