@@ -48,18 +48,6 @@ public func reluBackward(
     }
 }
 
-/// Sixteen floats from `p` (any alignment).
-@inline(__always) func loadVector(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always) func loadVector(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> { loadVector(UnsafePointer(p)) }
-
-/// Stores sixteen floats at `p` (any alignment).
-@inline(__always) func storeVector(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-}
-
 private let geluScale = Float((2.0 / Double.pi).squareRoot())
 
 /// GELU, tanh approximation: out = ½x(1 + tanh(√(2/π)(x + 0.044715x³))).

@@ -70,14 +70,6 @@ let elementChunk = 16_384
     return (first, second)
 }
 
-/// `body(i)` for i = 0, 16, 32, … while 16 elements remain, then `tail(i)` for each element left:
-/// an element-wise loop in 16 lanes whose lanes compute exactly what the scalar tail computes.
-@inline(__always) func forEachLane(_ count: Int, _ body: (Int) -> Void, tail: (Int) -> Void) {
-    let vectorEnd = count & ~15
-    for i in stride(from: 0, to: vectorEnd, by: 16) { body(i) }
-    for i in vectorEnd..<count { tail(i) }
-}
-
 extension SIMD4 where Scalar == Float {
     /// Lanes value(g) for g < lanes, 0 after.
     @inline(__always) init(lanes: Int, _ value: (Int) -> Float) {

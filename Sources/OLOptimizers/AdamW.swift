@@ -67,7 +67,22 @@ public struct AdamW: ElementwiseOptimizer {
             }
             state.withMoments(beta1: config.beta1, beta2: config.beta2) { m, v, b1, c1, b2, c2 in
                 forEachElementChunk(spec.count) { range in
-                    for i in range {
+                    // Sixteen lanes at a time, each the scalar tail's arithmetic (same bits).
+                    forEachLane(range) { i in
+                        let (wp, gp, mp, vp) = (w.base + i, g.base + i, m.base + i, v.base + i)
+                        var wv = loadVector(wp)
+                        if decays && torch { wv = wv * SIMD16(repeating: decayFactor) }
+                        let gv = loadVector(gp)
+                        let mv = SIMD16(repeating: b1) * loadVector(mp) + SIMD16(repeating: c1) * gv
+                        let vv = SIMD16(repeating: b2) * loadVector(vp) + SIMD16(repeating: c2) * (gv * gv)
+                        storeVector(mv, mp)
+                        storeVector(vv, vp)
+                        let denominator = torch ? vv.squareRoot() / SIMD16(repeating: bias2Sqrt) + SIMD16(repeating: eps)
+                                                : vv.squareRoot() + SIMD16(repeating: eps)
+                        wv = wv - SIMD16(repeating: stepSize) * (mv / denominator)
+                        if decays && !torch { wv = wv - SIMD16(repeating: decayAfter) * wv }
+                        storeVector(wv, wp)
+                    } tail: { i in
                         if decays && torch { w[i] = w[i] * decayFactor }
                         m[i] = b1 * m[i] + c1 * g[i]
                         v[i] = b2 * v[i] + c2 * (g[i] * g[i])
