@@ -13,7 +13,11 @@ public func reluForward(
 ) {
     let (o, x) = (SendablePointer(out), shared(inp))
     Parallel.forEachChunk(count: N, chunkSize: elementChunk) { range in
-        for i in range { o[i] = x[i] > 0 ? x[i] : 0 }
+        // A lane-wise select (nan > 0 is false, so nan → 0 in both): no branch on the signs.
+        forEachLane(range) { i in
+            let v = loadVector(x.base + i)
+            storeVector(v.replacing(with: 0, where: .!(v .> 0)), o.base + i)
+        } tail: { i in o[i] = x[i] > 0 ? x[i] : 0 }
     }
 }
 

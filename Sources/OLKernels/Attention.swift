@@ -97,9 +97,9 @@ public func attentionForward(
                 let i1 = min(T, i0 + attentionBlock)
                 // S = q kᵀ/√hs (causal rows), P = softmax(S) (zero right of the diagonal), out = P v.
                 olab_causal_abt(q, ldqk, k, ldqk, Int32(i0), Int32(i1), Int32(hs), scale, probs + i0 * T, T)
-                for i in i0..<i1 {
-                    causalSoftmaxRow(probs + i * T, count: i + 1, cap: cap, transform: transform, head: bh, query: i)
-                    (probs + i * T + i + 1).update(repeating: 0, count: T - i - 1)
+                forEachRowGroup(i0..<i1) { i, group in
+                    causalSoftmaxRows(probs + i * T, stride: T, first: i, group: group, cap: cap, transform: transform, head: bh)
+                    for r in i..<(i + group) { zeroFill(probs + r * T + r + 1, count: T - r - 1) }
                 }
                 olab_causal_pb(probs + i0 * T, T, v, 3 * C, Int32(i0), Int32(i1), Int32(hs), 1, 0, o.base + at.o + i0 * C, C)
             }
@@ -107,17 +107,23 @@ public func attentionForward(
     }
 }
 
-/// Softmax of one row of logits in place over its first `count` entries (the causal prefix), with the
-/// optional tanh soft-cap applied first; `transform` sees the softmax's input and output (row `query` of
-/// head `head`).
-@inline(__always) func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int, cap: Float?,
-                                        transform: AttentionTransform? = nil, head: Int = 0, query: Int = 0) {
-    if let cap {
-        for j in 0..<count { row[j] = cap * tanhf(row[j] / cap) }
+/// Softmax in place of causal rows `first ..< first + group` (≤ 4) of one head's logits (row r at
+/// rows + (r − first)·stride, over its first r + 1 entries), with the optional tanh soft-cap applied
+/// first; `transform` sees each row's softmax input and output (row `query` of head `head`).
+@inline(__always) func causalSoftmaxRows(_ rows: UnsafeMutablePointer<Float>, stride: Int, first: Int, group: Int, cap: Float?,
+                                         transform: AttentionTransform? = nil, head: Int = 0) {
+    for g in 0..<group {
+        let row = rows + g * stride, count = first + g + 1
+        if let cap {
+            for j in 0..<count { row[j] = cap * tanhf(row[j] / cap) }
+        }
+        transform?.scores(UnsafeMutableBufferPointer(start: row, count: count), head: head, query: first + g)
     }
-    transform?.scores(UnsafeMutableBufferPointer(start: row, count: count), head: head, query: query)
-    _ = softmax(row, into: row, count: count)
-    transform?.probabilities(UnsafeMutableBufferPointer(start: row, count: count), head: head, query: query)
+    _ = softmaxRows(group, z: { UnsafePointer(rows + $0 * stride) }, p: { rows + $0 * stride }, count: { first + $0 + 1 })
+    guard let transform else { return }
+    for g in 0..<group {
+        transform.probabilities(UnsafeMutableBufferPointer(start: rows + g * stride, count: first + g + 1), head: head, query: first + g)
+    }
 }
 
 /// Where head h of sequence b lives (bh = b·H + h), in elements: `q` in the q|k source with row stride

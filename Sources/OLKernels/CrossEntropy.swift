@@ -20,10 +20,9 @@ public func crossEntropyForward(
     let (l, p, z, y) = (SendablePointer(losses), SendablePointer(probs), shared(logits),
                         SendablePointer(UnsafeMutablePointer(mutating: targets)))
     forEachRowChunk(N: N, C: V) { rows in
-        for row in rows {
-            let zr = z.base + row * V, pr = p.base + row * V
-            let (maxv, sum) = softmax(zr, into: pr, count: V)
-            l[row] = logf(sum) + maxv - zr[Int(y[row])]
+        forEachRowGroup(rows) { row, group in
+            let (maxes, sums) = softmaxRows(group, z: { UnsafePointer(z.base + (row + $0) * V) }, p: { p.base + (row + $0) * V }, count: { _ in V })
+            for g in 0..<group { l[row + g] = logf(sums[g]) + maxes[g] - z[(row + g) * V + Int(y[row + g])] }
         }
     }
 }

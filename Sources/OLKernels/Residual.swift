@@ -11,7 +11,9 @@ public func residualForward(
 ) {
     let (o, xs, br) = (SendablePointer(out), shared(x), shared(branch))
     Parallel.forEachChunk(count: N, chunkSize: elementChunk) { range in
-        for i in range { o[i] = xs[i] + beta * br[i] }
+        forEachLane(range) { i in
+            storeVector(loadVector(xs.base + i) + SIMD16(repeating: beta) * loadVector(br.base + i), o.base + i)
+        } tail: { i in o[i] = xs[i] + beta * br[i] }
     }
 }
 

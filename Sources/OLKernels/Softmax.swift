@@ -9,6 +9,41 @@ import OLCore
 /// the loop), the exponentials by `olab_exp_shifted` (bitwise libm's expf, eight at a time), the
 /// normalisation in 16 lanes. The sum stays one float added in index order.
 @inline(__always) func softmax(_ z: UnsafePointer<Float>, into p: UnsafeMutablePointer<Float>, count: Int) -> (max: Float, sum: Float) {
+    let maxv = rowMax(z, count: count)
+    olab_exp_shifted(z, maxv, p, count)
+    var sum: Float = 0
+    for j in 0..<count { sum += p[j] }
+    scale(p, count: count, by: 1 / sum)
+    return (maxv, sum)
+}
+
+/// `softmax` of `group` (≤ 4) rows at once — row g reads z(g) and writes p(g), count(g) entries — with the
+/// bits of calling it row by row: each row's sum is still one float chain in index order, but the rows'
+/// chains run side by side (one chain alone waits on each add's latency).
+@inline(__always) func softmaxRows(_ group: Int, z: (Int) -> UnsafePointer<Float>, p: (Int) -> UnsafeMutablePointer<Float>,
+                                   count: (Int) -> Int) -> (max: SIMD4<Float>, sum: SIMD4<Float>) {
+    var maxes = SIMD4<Float>(repeating: 0), sums = SIMD4<Float>(repeating: 0)
+    for g in 0..<group {
+        maxes[g] = rowMax(z(g), count: count(g))
+        olab_exp_shifted(z(g), maxes[g], p(g), count(g))
+    }
+    var common = 0
+    if group == 4 {
+        let (p0, p1, p2, p3) = (p(0), p(1), p(2), p(3))
+        common = min(min(count(0), count(1)), min(count(2), count(3)))
+        for j in 0..<common { sums += SIMD4(p0[j], p1[j], p2[j], p3[j]) }
+    }
+    for g in 0..<group {
+        let row = p(g)
+        for j in common..<count(g) { sums[g] += row[j] }
+        scale(row, count: count(g), by: 1 / sums[g])
+    }
+    return (maxes, sums)
+}
+
+/// The largest of `count` floats in 16 lanes (a max does not depend on the order; nan never wins, as in
+/// the loop `for v in z where v > max { max = v }`); −inf for an empty row.
+@inline(__always) func rowMax(_ z: UnsafePointer<Float>, count: Int) -> Float {
     let vectorEnd = count & ~15
     var lanes = SIMD16<Float>(repeating: -.infinity)
     for j in stride(from: 0, to: vectorEnd, by: 16) {
@@ -18,12 +53,16 @@ import OLCore
     var maxv = -Float.infinity
     for i in 0..<16 where lanes[i] > maxv { maxv = lanes[i] }
     for j in vectorEnd..<count where z[j] > maxv { maxv = z[j] }
-    olab_exp_shifted(z, maxv, p, count)
-    var sum: Float = 0
-    for j in 0..<count { sum += p[j] }
-    let inv = 1 / sum
-    let invv = SIMD16<Float>(repeating: inv)
-    for j in stride(from: 0, to: vectorEnd, by: 16) { storeVector(loadVector(p + j) * invv, p + j) }
-    for j in vectorEnd..<count { p[j] *= inv }
-    return (maxv, sum)
+    return maxv
+}
+
+/// p[j] *= factor for j < count, in 16 lanes.
+@inline(__always) func scale(_ p: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
+    forEachLane(count) { j in storeVector(loadVector(p + j) * SIMD16(repeating: factor), p + j) } tail: { j in p[j] *= factor }
+}
+
+/// p[j] = 0 for j < count, in 16 lanes (inline: the rows right of a causal diagonal are too short for a
+/// memset call to pay).
+@inline(__always) func zeroFill(_ p: UnsafeMutablePointer<Float>, count: Int) {
+    forEachLane(count) { j in storeVector(SIMD16(repeating: 0), p + j) } tail: { j in p[j] = 0 }
 }
