@@ -288,26 +288,24 @@ static void causal_ptb_avx2(const float *p, ptrdiff_t ldp, const float *b, ptrdi
 }
 #endif
 
+// Runs name_avx2 where the vector lanes run, else name_portable, with the same arguments (same bits).
+#if defined(__x86_64__)
+#define DISPATCH(name, ...) do { if (olab_vector_lanes()) name##_avx2(__VA_ARGS__); else name##_portable(__VA_ARGS__); } while (0)
+#else
+#define DISPATCH(name, ...) name##_portable(__VA_ARGS__)
+#endif
+
 void olab_causal_abt(const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, int i0, int i1, int n,
                      float scale, float *s, ptrdiff_t lds) {
-#if defined(__x86_64__)
-    if (olab_vector_lanes()) { causal_abt_avx2(a, lda, b, ldb, i0, i1, n, scale, s, lds); return; }
-#endif
-    causal_abt_portable(a, lda, b, ldb, i0, i1, n, scale, s, lds);
+    DISPATCH(causal_abt, a, lda, b, ldb, i0, i1, n, scale, s, lds);
 }
 
 void olab_causal_pb(const float *p, ptrdiff_t ldp, const float *b, ptrdiff_t ldb, int i0, int i1, int n,
                     float scale, int accumulate, float *out, ptrdiff_t ldo) {
-#if defined(__x86_64__)
-    if (olab_vector_lanes()) { causal_pb_avx2(p, ldp, b, ldb, i0, i1, n, scale, accumulate, out, ldo); return; }
-#endif
-    causal_pb_portable(p, ldp, b, ldb, i0, i1, n, scale, accumulate, out, ldo);
+    DISPATCH(causal_pb, p, ldp, b, ldb, i0, i1, n, scale, accumulate, out, ldo);
 }
 
 void olab_causal_ptb(const float *p, ptrdiff_t ldp, const float *b, ptrdiff_t ldb, int i0, int i1, int n,
                      float scale, float *out, ptrdiff_t ldo) {
-#if defined(__x86_64__)
-    if (olab_vector_lanes()) { causal_ptb_avx2(p, ldp, b, ldb, i0, i1, n, scale, out, ldo); return; }
-#endif
-    causal_ptb_portable(p, ldp, b, ldb, i0, i1, n, scale, out, ldo);
+    DISPATCH(causal_ptb, p, ldp, b, ldb, i0, i1, n, scale, out, ldo);
 }
