@@ -238,13 +238,14 @@ private struct PlanBuilder {
 public struct CostModel: Sendable {
     /// Multiply-adds per second of one single-threaded run while another runs beside it on the second
     /// core (the local backend's default), with the run's validation and quantised evaluations folded
-    /// in. Measured 2026-12-01 on the quick audit of 22 claims: 87 runs (d=64, T=64, B=16, 400 steps,
-    /// linear-input taps) took 14 min 24 s on two workers, 1.5× what 2.7e10 predicted.
+    /// in. Measured on the quick audit of 22 claims, 87 runs (d=64, T=64, B=16, 400 steps, linear-input
+    /// taps) on two workers: 14 min 24 s on 2026-12-01 (1.5× what 2.7e10 predicted, hence 1.8e10), 13 min
+    /// 22 s on 2026-12-02 after the round-3 kernels.
     public var trainingRate: Double
     /// Extra factor for optimisers with eigenbases (SOAP, rotated AdaFactor): 20–23 s for the same runs.
     public var rotatedFactor: Double
 
-    public static let measured = CostModel(trainingRate: 1.8e10, rotatedFactor: 1.3)
+    public static let measured = CostModel(trainingRate: 1.95e10, rotatedFactor: 1.3)
 
     public func seconds(_ config: TrainingConfig) -> Double {
         let d = Double(config.model.width), L = Double(config.model.layers), T = Double(config.model.seq)
