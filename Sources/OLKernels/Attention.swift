@@ -39,14 +39,13 @@ public struct AttentionOptions: Sendable, Equatable {
     }
 }
 
-/// Rows per query block of the causal block structure: the sgemms of row block r cover only the key
-/// columns 0 ..< (r+1)·attentionBlock, so the masked upper triangle is (mostly) never computed, and a
-/// block's scores (32 × T floats, 16 KB at T = 128) stay in L1/L2 between the sgemms and the softmax.
+/// Rows per query block: a block's scores (32 × T floats, 16 KB at T = 128) stay in L1/L2 between the
+/// products and the softmax; the products compute only the causal entries (j ≤ i).
 let attentionBlock = 32
 
-/// Causal multi-head self-attention from a fused qkv buffer. Per (b, h), on its own worker (each sgemm
-/// one single-threaded call): S = q kᵀ/√hs (sgemm per row block, lower block triangle only), optional
-/// soft-cap, causal softmax in float32 with max-subtraction, out = P v (sgemm per row block).
+/// Causal multi-head self-attention from a fused qkv buffer. Per (b, h), on its own worker, per row
+/// block: S = q kᵀ/√hs over the causal entries (`olab_causal_abt`, fixed fma chains), optional soft-cap,
+/// causal softmax in float32 with max-subtraction, out = P v (`olab_causal_pb`).
 /// `att` keeps P (zero above the diagonal) for the backward and for attention entropy.
 public func attentionForward(
     out: UnsafeMutablePointer<Float>,           // (B, T, C)
@@ -188,9 +187,9 @@ public func attentionBackward(
     let (source, ldqk, qkNorm, cap) = (qk, ld, options.qkNorm, options.softCap)
     let (dy, p, dlogits, logits, dqkDestination) = (shared(dout), shared(att), SendablePointer(scratch),
                                                    SendablePointer(logitsScratch), SendablePointer(dqk))
-    // One pass over the query blocks: block [i0, i1) computes its dS (columns < i1; entries right of the
-    // diagonal set to 0) in a block-sized scratch that stays in cache, then adds its share of dq, and of
-    // dk, dv for keys 0 ..< i1 (sgemms with β = 1, blocks in increasing order: deterministic).
+    // One pass over the query blocks: block [i0, i1) computes its dS (causal entries j ≤ i only; the
+    // products never read the rest) in a block-sized scratch that stays in cache, then adds its share of
+    // dq, and of dk, dv for keys 0 ..< i1 (blocks and rows in increasing order: deterministic).
     Parallel.forEachChunk(count: B * H, chunkSize: 1) { heads in
         for bh in heads {
             let at = HeadOffsets(bh, T: T, C: C, H: H, ldqk: ldqk)

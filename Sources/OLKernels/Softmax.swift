@@ -9,12 +9,8 @@ import OLCore
 /// the loop), the exponentials by `olab_exp_shifted` (bitwise libm's expf, eight at a time), the
 /// normalisation in 16 lanes. The sum stays one float added in index order.
 @inline(__always) func softmax(_ z: UnsafePointer<Float>, into p: UnsafeMutablePointer<Float>, count: Int) -> (max: Float, sum: Float) {
-    let maxv = rowMax(z, count: count)
-    olab_exp_shifted(z, maxv, p, count)
-    var sum: Float = 0
-    for j in 0..<count { sum += p[j] }
-    scale(p, count: count, by: 1 / sum)
-    return (maxv, sum)
+    let (maxes, sums) = softmaxRows(1, z: { _ in z }, p: { _ in p }, count: { _ in count })
+    return (maxes[0], sums[0])
 }
 
 /// `softmax` of `group` (≤ 4) rows at once — row g reads z(g) and writes p(g), count(g) entries — with the

@@ -124,4 +124,26 @@ struct SoftmaxTests {
         _ = withNaN.withUnsafeBufferPointer { softmax($0.baseAddress!, into: &p, count: count) }
         #expect(p.allSatisfy { $0.isNaN }, "a row with a nan logit is all nan")
     }
+
+    @Test("four softmax rows at once give each row's own bits, for rows of different lengths")
+    func groupedRowsMatchPlainLoopBitwise() {
+        // Lengths as a causal block has them (i + 1 for four consecutive i) and as the cross-entropy has
+        // them (all V); the grouped sums run side by side over the common prefix, then each row alone.
+        for lengths in [[5, 6, 7, 8], [31, 32, 33, 34], [256, 256, 256, 256], [1, 2, 3, 4], [3, 9]] {
+            let rows = lengths.enumerated().map { randomFloats($0.element, seed: UInt64(100 + $0.offset), std: 6) }
+            var outputs = lengths.map { [Float](repeating: .nan, count: $0) }
+            let inputs = rows.map { row in UnsafeMutablePointer<Float>.allocate(capacity: row.count) }
+            let results = inputs.map { _ in UnsafeMutablePointer<Float>.allocate(capacity: 256) }
+            defer { inputs.forEach { $0.deallocate() }; results.forEach { $0.deallocate() } }
+            for (g, row) in rows.enumerated() { inputs[g].initialize(from: row, count: row.count) }
+            let (maxes, sums) = softmaxRows(lengths.count, z: { UnsafePointer(inputs[$0]) }, p: { results[$0] }, count: { lengths[$0] })
+            for g in lengths.indices {
+                outputs[g] = Array(UnsafeBufferPointer(start: results[g], count: lengths[g]))
+                let plain = Self.plainSoftmax(rows[g])
+                expectBitwiseEqual(outputs[g], plain.p, "lengths \(lengths), row \(g)")
+                #expect(maxes[g].bitPattern == plain.max.bitPattern && sums[g].bitPattern == plain.sum.bitPattern,
+                        "lengths \(lengths), row \(g): max \(maxes[g]) vs \(plain.max), sum \(sums[g]) vs \(plain.sum)")
+            }
+        }
+    }
 }
