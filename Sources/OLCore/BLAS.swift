@@ -83,9 +83,19 @@ public enum BLAS {
 /// (when above one), so two workers — one per core here — always get equal shares, and at most
 /// `maximumPieces`; widths are multiples of `alignment` so every piece but the last keeps OpenBLAS's
 /// micro-kernel on whole tiles.
+///
+/// Why at most 4: every row piece packs the whole of op(B) again (a column piece, op(A)), so pieces
+/// cost packing that grows with their number. On the bench model (d = 256) the products ran at
+/// 168–188 GFLOP/s on two workers in 16 pieces and 186–209 in 4 (2 pieces: within noise of 4), three
+/// alternated runs each. Four still lets a single run use four cores.
+///
+/// The partition decides the bits on some kernels: OpenBLAS's Haswell and Zen sgemm round the last
+/// rows of a call differently (its 12-column register tiles have a narrower tail), so pieces of other
+/// widths give other last bits there; Sandybridge, SkylakeX and Cooperlake gave the same bits for every
+/// row split we tried. Either way a partition is a function of the shape alone.
 public struct GemmPartition: Sendable, Equatable {
     public static let minimumFlops = 1 << 23
-    public static let maximumPieces = 16
+    public static let maximumPieces = 4
     public static let alignment = 16
 
     /// Whether the pieces are runs of rows (else runs of columns).
