@@ -5,7 +5,7 @@ import Glibc
 import Darwin
 #endif
 
-/// out = max(x, 0).
+/// out = max(x, 0); out may be inp (the model runs it in place).
 public func reluForward(
     out: UnsafeMutablePointer<Float>,   // (N)
     inp: UnsafePointer<Float>,          // (N)
@@ -23,6 +23,7 @@ public func reluForward(
 
 /// dinp += dout where x > 0 (the derivative at 0 is taken as 0); with `accumulate: false`, dinp = 0 + that
 /// instead (the bits of clearing first), so the caller need not clear dinp (one pass over memory, not two).
+/// dinp may be dout (in place); inp may be the ReLU's output instead of its input (x > 0 ⇔ relu(x) > 0).
 ///
 /// Explicit SIMD with a mask: the scalar `x > 0 ? dy : 0` compiled to a data-dependent branch around
 /// the load of dy, so the kernel's speed followed how predictable the signs of x were (OP's MLP input
@@ -71,6 +72,7 @@ public func geluForward(
 
 /// dinp += dout · GELU'(x), with sech² written as 1 − tanh² (no cosh overflow for large |x|); with
 /// `accumulate: false`, dinp = 0 + that instead (the bits of clearing first; no clear of dinp needed).
+/// dinp may be dout (in place).
 public func geluBackward(
     dinp: UnsafeMutablePointer<Float>,  // (N)
     dout: UnsafePointer<Float>,         // (N)

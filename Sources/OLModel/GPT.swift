@@ -95,7 +95,9 @@ public final class GPT: @unchecked Sendable {
             add(p + "atty", n, d); add(p + "attproj", n, d)
             add(p + "sum1", n, d); add(p + "mid", n, d)                       // postLN: LN(sum1) = mid
             add(p + "x2", n, d); add(p + "n2.mean", n); add(p + "n2.rstd", n)
-            add(p + "fc", n, 4 * d); add(p + "act", n, 4 * d); add(p + "mlpproj", n, d)
+            add(p + "fc", n, 4 * d)
+            if c.activation != .relu { add(p + "act", n, 4 * d) }            // ReLU runs in place on fc
+            add(p + "mlpproj", n, d)
             add(p + "sum2", n, d)
         }
         add("lnf.out", n, d); add("lnf.mean", n); add("lnf.rstd", n)
@@ -109,7 +111,7 @@ public final class GPT: @unchecked Sendable {
         var layout = ArenaLayout()
         func add(_ name: String, _ count: Int) { layout.append(TensorSpec(name: name, shape: [count], role: .vector)) }
         for name in ["dres", "dmid", "dx", "datty", "dbranch", "dsum", "dfinal"] { add(name, n * d) }
-        add("dqkv", n * 3 * d); add("dfc", n * 4 * d); add("dact", n * 4 * d)
+        add("dqkv", n * 3 * d); add("dact", n * 4 * d)                      // the activation's backward runs in place
         add("dlogits", n * c.vocab); add("dlosses", n)
         add("attention", attention.backwardScratchCount(B: batch, T: c.seq, C: d, H: c.heads))
         return layout

@@ -71,7 +71,8 @@ extension GPT {
     /// d.branch → dinp through the MLP (projection, activation, fc).
     private func mlpBackward(_ b: BlockViews, dinp: FloatPointer, inp: FloatPointer, N: Int) {
         let C = config.width
-        // d.act and d.fc are written whole by their first kernel (no clear pass before it).
+        // d.act is written whole by its first kernel (no clear pass before it); the activation's backward
+        // turns it into d.fc in place.
         timed(.matmul, backward: true) {
             matmulBackward(dinp: d.act, dweight: b.mlpProj.gradient, dout: d.branch, inp: b.act, weight: b.mlpProj.weight, N: N, C: 4 * C, OC: C,
                            accumulateInput: false)

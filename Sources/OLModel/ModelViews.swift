@@ -74,7 +74,7 @@ struct BlockViews {
     let qScale: FloatPointer?, kScale: FloatPointer?, dqScale: FloatPointer?, dkScale: FloatPointer?
     let atty: FloatPointer      // (N, C) attention output before its projection
     let fcOut: FloatPointer     // (N, 4C) before the activation
-    let act: FloatPointer       // (N, 4C) after it
+    let act: FloatPointer       // (N, 4C) after it: fcOut itself for ReLU (in place; x > 0 ⇔ relu(x) > 0 for the backward)
 
     init(layer l: Int, recipe: BlockRecipe, in model: ModelArenas) {
         let p = "h\(l).", a = model.acts
@@ -109,7 +109,7 @@ struct BlockViews {
         dkScale = qk ? model.gradients.pointer(p + "attn.k_norm") : nil
         atty = a.pointer(p + "atty")
         fcOut = a.pointer(p + "fc")
-        act = a.pointer(p + "act")
+        act = model.config.activation == .relu ? fcOut : a.pointer(p + "act")
     }
 }
 
@@ -147,8 +147,8 @@ struct BackwardScratch {
     let sum: FloatPointer       // (N, C) ∂L/∂(residual sum) under a post-norm
     let final: FloatPointer     // (N, C) ∂L/∂(final norm output)
     let qkv: FloatPointer       // (N, 3C)
-    let fc: FloatPointer        // (N, 4C)
-    let act: FloatPointer       // (N, 4C)
+    let act: FloatPointer       // (N, 4C) ∂L/∂(activation output)
+    let fc: FloatPointer        // (N, 4C) ∂L/∂(fc output): act itself (the activation's backward runs in place)
     let logits: FloatPointer    // (N, V)
     let losses: FloatPointer    // (N)
     let attention: FloatPointer // the attention kernel's own scratch
@@ -156,7 +156,7 @@ struct BackwardScratch {
     init(_ s: FloatArena) {
         residual = s.pointer("dres"); mid = s.pointer("dmid"); normed = s.pointer("dx"); atty = s.pointer("datty")
         branch = s.pointer("dbranch"); sum = s.pointer("dsum"); final = s.pointer("dfinal")
-        qkv = s.pointer("dqkv"); fc = s.pointer("dfc"); act = s.pointer("dact")
+        qkv = s.pointer("dqkv"); act = s.pointer("dact"); fc = act
         logits = s.pointer("dlogits"); losses = s.pointer("dlosses"); attention = s.pointer("attention")
     }
 }
