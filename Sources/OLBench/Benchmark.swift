@@ -159,6 +159,8 @@ public struct ArmResult: Sendable {
     /// The profiled steps' total; the stages above cover it up to `untracked`.
     public let profiledStepMilliseconds: Double
     public let memory: ArmMemory
+    /// The SOAP family's own arithmetic per step (nil for the element-wise optimisers).
+    public let optimizerArithmetic: SOAPArithmetic?
 
     public var tokensPerSecond: Double { Double(flops.tokensPerStep) / (stepMilliseconds.median / 1000) }
     /// Achieved model FLOP/s in GFLOP/s.
@@ -202,12 +204,26 @@ public struct BenchmarkReport: Sendable {
     /// The measured sgemm peak (GFLOP/s): the fastest shape's median; the denominator of MFU.
     public var peakGflops: Double { sgemm.map(\.gflops.median).max() ?? .nan }
 
-    /// Median step time of `arm` over that of Pre-LN + AdamW in the same run (the SOAP target is
-    /// ≤ 1.6); nil when the Pre-LN + AdamW arm did not run.
+    /// Median step time of `arm` over that of Pre-LN + AdamW in the same run; nil when the Pre-LN + AdamW
+    /// arm did not run.
     public func stepRatioToAdamW(_ arm: ArmResult) -> Double? {
-        guard let reference = arms.first(where: { $0.arm.name == BenchmarkArm.all[0].name }) else { return nil }
+        guard let reference = adamWReference else { return nil }
         return arm.stepMilliseconds.median / reference.stepMilliseconds.median
     }
+
+    /// The lowest step ratio to Pre-LN + AdamW that `arm`'s optimiser arithmetic allows on this machine:
+    /// the AdamW arm's step without its optimiser stage (the model's forward, backward and clipping, which
+    /// the SOAP arm runs too), plus the SOAP family's own flops (`SOAPArithmetic`) at the measured sgemm
+    /// peak, over the AdamW step. A bound, not an estimate: ssyrk and QR run no faster than the best sgemm,
+    /// and the element-wise work is left out. Nil for element-wise optimisers or without the AdamW arm.
+    public func arithmeticFloorRatio(_ arm: ArmResult) -> Double? {
+        guard let work = arm.optimizerArithmetic, let reference = adamWReference, peakGflops > 0 else { return nil }
+        let adamW = reference.stepMilliseconds.median
+        let model = adamW - (reference.breakdown.first { $0.stage == ProfiledStage.optimizer.name }?.milliseconds ?? 0)
+        return (model + work.total / (peakGflops * 1e9) * 1000) / adamW
+    }
+
+    private var adamWReference: ArmResult? { arms.first { $0.arm.name == BenchmarkArm.all[0].name } }
 }
 
 /// The measurements behind `olab bench`: sgemm speed, training throughput and MFU per arm, a per-stage
@@ -339,7 +355,7 @@ public enum Benchmark {
         let memory = accountedMemory(model: model, optimizer: optimizer, builtModel: builtModel, baseline: baseline, peakIsPerArm: peakIsPerArm)
         return ArmResult(arm: arm, parameters: model.parameters.layout.parameterCount, flops: ModelFLOPs(config, batch: B),
                          stepMilliseconds: Spread(samples), breakdown: breakdown, profiledStepMilliseconds: profiledMilliseconds,
-                         memory: memory)
+                         memory: memory, optimizerArithmetic: (optimizer as? SOAP)?.arithmetic)
     }
 
     /// The arm's memory budget beside its peak RSS. The peak is read before `exportState` copies the
@@ -377,7 +393,6 @@ public enum Benchmark {
         if let profiler { try profiler.measure(stage, backward: false, body) } else { try body() }
     }
 
-    /// The trainer's clipping: global norm in Double in index order, scale down to `maxNorm` if above.
     /// Peak resident set size of this process in MiB (see `ProcessMemory.peakResidentBytes`).
     public static func peakRSSMegabytes() -> Double { ProcessMemory.peakResidentMiB() }
 
@@ -440,8 +455,16 @@ extension BenchmarkReport {
                     "rss_over_budget": .double(arm.memory.ratio),
                 ]),
             ])
-            guard let ratio = stepRatioToAdamW(arm), case .object(var members) = common else { return common }
-            members.append(JSONMember("step_ratio_to_preLN_adamw", .double(ratio)))
+            guard case .object(var members) = common else { return common }
+            if let ratio = stepRatioToAdamW(arm) { members.append(JSONMember("step_ratio_to_preLN_adamw", .double(ratio))) }
+            if let work = arm.optimizerArithmetic {
+                var arithmetic = [JSONMember("rotations_gflop", .double(work.rotations / 1e9)),
+                                  JSONMember("statistics_gflop", .double(work.statistics / 1e9)),
+                                  JSONMember("refresh_gflop_per_step", .double(work.refreshPerStep / 1e9)),
+                                  JSONMember("total_gflop", .double(work.total / 1e9))]
+                if let floor = arithmeticFloorRatio(arm) { arithmetic.append(JSONMember("floor_ratio_to_preLN_adamw", .double(floor))) }
+                members.append(JSONMember("optimizer_arithmetic", .object(arithmetic)))
+            }
             return .object(members)
         }
         let breakdown = arms.map { arm in
@@ -509,6 +532,12 @@ extension BenchmarkReport {
                          + pad(fixed(arm.stepMilliseconds.range, 1), 9) + pad(fixed(arm.tokensPerSecond, 0), 11)
                          + pad(fixed(arm.gflops, 1), 10) + pad(fixed(100 * arm.mfu(peak: peakGflops), 1) + "%", 8)
                          + pad(stepRatioToAdamW(arm).map { fixed($0, 2) } ?? "–", 9))
+        }
+        for arm in arms {
+            guard let work = arm.optimizerArithmetic else { continue }
+            let floor = arithmeticFloorRatio(arm).map { "; at the sgemm peak the lowest possible ×AdamW is " + fixed($0, 2) } ?? ""
+            lines.append("\(arm.arm.name): its optimiser's own products \(fixed(work.total / 1e9, 1)) GFLOP/step (rotations "
+                         + "\(fixed(work.rotations / 1e9, 1)), GG \(fixed(work.statistics / 1e9, 1)), refresh \(fixed(work.refreshPerStep / 1e9, 1)) per step)" + floor)
         }
         for arm in arms {
             lines.append("")

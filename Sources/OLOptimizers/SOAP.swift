@@ -29,7 +29,7 @@ public struct SOAP: Optimizer {
     public let config: SOAPConfig
     public let layout: ArenaLayout
     public var kind: OptimizerKind { config.kind }
-    private let routes: [Route]
+    let routes: [Route]
     private var states: TensorStates<RotatedState>
     /// One per worker thread (see `step`); created on first use.
     private var workspaces: [SOAPWorkspace] = []

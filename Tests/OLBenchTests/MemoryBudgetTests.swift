@@ -25,3 +25,28 @@ struct MemoryBudgetTests {
         #expect(memory.peakResident > 0 && memory.ratio > 0 && memory.ratio.isFinite)
     }
 }
+
+@Suite("Bench SOAP arithmetic floor")
+struct SOAPFloorTests {
+    @Test("the SOAP arm reports its own arithmetic and a floor that its measured ratio does not undercut")
+    func soapFloorIsABound() throws {
+        var options = BenchmarkOptions.quick
+        options.model = .audit
+        options.arms = ["preLN+adamw", "preLN+soap"]
+        options.repeats = 1
+        let report = try Benchmark.run(options)
+        let (adamW, soap) = (try #require(report.arms.first), try #require(report.arms.last))
+        #expect(adamW.optimizerArithmetic == nil && report.arithmeticFloorRatio(adamW) == nil)
+        let work = try #require(soap.optimizerArithmetic)
+        #expect(work.rotations > 0 && work.statistics > 0 && work.refreshPerStep > 0)
+        let floor = try #require(report.arithmeticFloorRatio(soap))
+        // The floor leaves out AdamW's optimiser stage, so it can sit a little below 1 when SOAP's
+        // arithmetic is tiny; it is a lower bound, so the measured ratio may not fall below it by more
+        // than timing noise (quick runs of one repetition: allow 30 %).
+        let ratio = try #require(report.stepRatioToAdamW(soap))
+        #expect(floor > 0.5 && floor < 1.3 * ratio, "floor \(floor), measured \(ratio)")
+        let json = report.json.serialized()
+        #expect(json.contains("\"floor_ratio_to_preLN_adamw\""), "the JSON names the floor")
+        #expect(report.table.contains("lowest possible ×AdamW"), "the table states the floor")
+    }
+}
