@@ -176,8 +176,11 @@ public struct ArmMemory: Sendable {
     public let gradients: Int
     /// The optimiser's state after the timed steps (the tensors `exportState` names).
     public let optimizerState: Int
-    /// The model's activation caches and backward scratch: resident growth while `GPT.init` zero-fills
-    /// its arenas, less the parameter and gradient arenas (the model does not export its cache layouts).
+    /// The optimiser's own scratch (SOAP's per-worker workspaces; 0 for the element-wise optimisers).
+    public let optimizerScratch: Int
+    /// The model's activation caches and backward scratch: the bytes of their arenas (`GPT.cacheBytes`).
+    /// Counted, not inferred from resident growth: a model built after another arm may reuse memory
+    /// the allocator kept, which made that growth under-count by up to 50 MB.
     public let activationsAndScratch: Int
     /// Resident memory before the model was built (binary, libraries, the bench's own buffers).
     public let processBaseline: Int
@@ -186,8 +189,8 @@ public struct ArmMemory: Sendable {
     public let peakResident: Int
     public let peakIsPerArm: Bool
 
-    /// What the arm needs: parameters, gradients, optimiser state, activations and scratch.
-    public var budget: Int { parameters + gradients + optimizerState + activationsAndScratch }
+    /// What the arm needs: parameters, gradients, optimiser state and scratch, activations and scratch.
+    public var budget: Int { parameters + gradients + optimizerState + optimizerScratch + activationsAndScratch }
     /// Peak RSS over the budget (the target is ≤ 1.5).
     public var ratio: Double { Double(peakResident) / Double(max(1, budget)) }
 }
@@ -306,7 +309,6 @@ public enum Benchmark {
         let peakIsPerArm = resetPeakResident()
         let baseline = ProcessMemory.peakResidentBytes()
         let model = try GPT(config: config, seed: options.seed, maxBatch: B)
-        let builtModel = ProcessMemory.peakResidentBytes() - baseline
         let optimizerConfig = OptimizerConfig.defaults(for: arm.optimizer)
         var optimizer = try optimizerConfig.makeOptimizer(layout: model.parameters.layout)
         let learningRate = Float(optimizerConfig.learningRate)
@@ -352,7 +354,7 @@ public enum Benchmark {
         let steps = Double(options.stepsPerRepeat)
         let profiledMilliseconds = (KernelProfiler.now() - start) * 1000 / steps
         let breakdown = stageBreakdown(profiler, phaseSeconds: phaseSeconds, steps: steps)
-        let memory = accountedMemory(model: model, optimizer: optimizer, builtModel: builtModel, baseline: baseline, peakIsPerArm: peakIsPerArm)
+        let memory = accountedMemory(model: model, optimizer: optimizer, baseline: baseline, peakIsPerArm: peakIsPerArm)
         return ArmResult(arm: arm, parameters: model.parameters.layout.parameterCount, flops: ModelFLOPs(config, batch: B),
                          stepMilliseconds: Spread(samples), breakdown: breakdown, profiledStepMilliseconds: profiledMilliseconds,
                          memory: memory, optimizerArithmetic: (optimizer as? SOAP)?.arithmetic)
@@ -360,12 +362,13 @@ public enum Benchmark {
 
     /// The arm's memory budget beside its peak RSS. The peak is read before `exportState` copies the
     /// optimiser state (the copies are not part of a step).
-    static func accountedMemory(model: GPT, optimizer: any Optimizer, builtModel: Int, baseline: Int, peakIsPerArm: Bool) -> ArmMemory {
+    static func accountedMemory(model: GPT, optimizer: any Optimizer, baseline: Int, peakIsPerArm: Bool) -> ArmMemory {
         let peak = ProcessMemory.peakResidentBytes()
         let arena = model.parameters.layout.totalCount * MemoryLayout<Float>.size
         let state = optimizer.exportState().reduce(0) { $0 + byteCount($1.values) }
         return ArmMemory(parameters: arena, gradients: arena, optimizerState: state,
-                         activationsAndScratch: max(0, builtModel - 2 * arena), processBaseline: baseline,
+                         optimizerScratch: (optimizer as? SOAP)?.workspaceBytes ?? 0,
+                         activationsAndScratch: model.cacheBytes, processBaseline: baseline,
                          peakResident: peak, peakIsPerArm: peakIsPerArm)
     }
 
@@ -449,6 +452,7 @@ extension BenchmarkReport {
                 "memory_bytes": .object([
                     "parameters": .int(Int64(arm.memory.parameters)), "gradients": .int(Int64(arm.memory.gradients)),
                     "optimizer_state": .int(Int64(arm.memory.optimizerState)),
+                    "optimizer_scratch": .int(Int64(arm.memory.optimizerScratch)),
                     "activations_and_scratch": .int(Int64(arm.memory.activationsAndScratch)),
                     "budget": .int(Int64(arm.memory.budget)), "process_baseline": .int(Int64(arm.memory.processBaseline)),
                     "peak_rss": .int(Int64(arm.memory.peakResident)), "peak_is_per_arm": .bool(arm.memory.peakIsPerArm),
@@ -550,12 +554,12 @@ extension BenchmarkReport {
             }
         }
         lines.append("")
-        lines.append("memory (MiB)       params  grads  optim  acts+scratch  budget  baseline  peak RSS  RSS/budget")
+        lines.append("memory (MiB)       params  grads  optim  o.scratch  acts+scratch  budget  baseline  peak RSS  RSS/budget")
         let mib = { (bytes: Int) in fixed(Double(bytes) / 1_048_576, 1) }
         for arm in arms {
             let m = arm.memory
             lines.append(pad(arm.arm.name, 16, left: true) + pad(mib(m.parameters), 9) + pad(mib(m.gradients), 7)
-                         + pad(mib(m.optimizerState), 7) + pad(mib(m.activationsAndScratch), 14) + pad(mib(m.budget), 8)
+                         + pad(mib(m.optimizerState), 7) + pad(mib(m.optimizerScratch), 11) + pad(mib(m.activationsAndScratch), 14) + pad(mib(m.budget), 8)
                          + pad(mib(m.processBaseline), 10) + pad(mib(m.peakResident), 10) + pad(fixed(m.ratio, 2), 12)
                          + (m.peakIsPerArm ? "" : "  (process peak)"))
         }

@@ -150,6 +150,9 @@ public final class GPT: @unchecked Sendable {
 
     public func zeroGradients() { gradients.zero() }
 
+    /// Bytes of the activation caches and the backward scratch (their arenas), for memory accounting.
+    public var cacheBytes: Int { (acts.layout.totalCount + scratch.layout.totalCount) * MemoryLayout<Float>.size }
+
     // MARK: - Profiling
 
     @inline(__always) func clear(_ p: FloatPointer, _ count: Int) {

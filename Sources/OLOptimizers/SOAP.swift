@@ -42,6 +42,10 @@ public struct SOAP: Optimizer {
     /// rejected gradient never reached LAPACK.
     public var lapackCalls: Int { workspaces.reduce(0) { $0 + $1.lapackCalls } }
 
+    /// Bytes of the per-worker scratch workspaces built so far (one per worker that stepped), beside the
+    /// exported state: what a memory budget must count too.
+    public var workspaceBytes: Int { workspaces.reduce(0) { $0 + $1.bytes } }
+
     /// How one tensor is treated: its matrix view and which sides are rotated.
     struct Route: Sendable {
         let rows: Int

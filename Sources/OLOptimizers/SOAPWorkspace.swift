@@ -39,6 +39,13 @@ struct SOAPWorkspace: Sendable {
         order = Array(0..<maxSide)
     }
 
+    /// Bytes of the buffers above (the LAPACK solvers' own work arrays are not counted).
+    var bytes: Int {
+        let floats = [projected, direction, update, original, tmp, rowScale, power, a32, transposed].reduce(0) { $0 + $1.count }
+        return floats * MemoryLayout<Float>.size + (columnSums.count + a64.count + estimates.count) * MemoryLayout<Double>.size
+            + order.count * MemoryLayout<Int>.size
+    }
+
     /// W ← W − α·u, with u from `update` (rotated tensors) or `direction` (unrotated).
     func applyUpdate(_ w: UnsafeMutableBufferPointer<Float>, alpha: Float, fromUpdate: Bool) {
         let source = fromUpdate ? update : direction

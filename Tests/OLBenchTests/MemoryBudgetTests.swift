@@ -20,7 +20,15 @@ struct MemoryBudgetTests {
         #expect(memory.gradients == memory.parameters)
         // AdamW keeps m and v per parameter (plus step counts); SOAP adds GG and Q per side.
         #expect(memory.optimizerState >= 2 * result.parameters * 4)
-        #expect(memory.budget == memory.parameters + memory.gradients + memory.optimizerState + memory.activationsAndScratch)
+        #expect(memory.budget == memory.parameters + memory.gradients + memory.optimizerState + memory.optimizerScratch
+                + memory.activationsAndScratch)
+        // SOAP's per-worker workspaces are counted; AdamW has none.
+        #expect((memory.optimizerScratch > 0) == (arm == "preLN+soap"), "optimiser scratch \(memory.optimizerScratch) B")
+        // The caches are counted from the arenas: at least the L + 1 residual taps and the attention
+        // probabilities (B·H·T² per layer) of B = 16.
+        let (B, N) = (16, 16 * config.seq)
+        let floor = ((config.layers + 1) * N * config.width + config.layers * B * config.heads * config.seq * config.seq) * 4
+        #expect(memory.activationsAndScratch >= floor, "caches \(memory.activationsAndScratch) B < \(floor) B")
         // RSS readings are process-wide and other tests run beside this one, so only their sanity is checked.
         #expect(memory.peakResident > 0 && memory.ratio > 0 && memory.ratio.isFinite)
     }

@@ -138,3 +138,19 @@ struct ModelGradientTests {
         #expect(model.gradients.view("h1.attn.q_norm").contains { $0 != 0 })
     }
 }
+
+@Suite("Activation buffers")
+struct ActivationBufferTests {
+    @Test("ReLU runs in place: its caches are one (N, 4d) activation per layer smaller than GELU's")
+    func reluKeepsNoSeparateActivation() throws {
+        var config = ModelConfig(width: 16, layers: 3, heads: 2, seq: 8, block: .preLN)
+        config.activation = .relu
+        let relu = try GPT(config: config, seed: 1, maxBatch: 4)
+        config.activation = .gelu
+        let gelu = try GPT(config: config, seed: 1, maxBatch: 4)
+        // Arena tensors are padded to 16 floats; (N, 4d) = 32 × 64 floats is already a multiple.
+        let activation = 4 * 8 * 4 * 16 * MemoryLayout<Float>.size
+        #expect(gelu.cacheBytes - relu.cacheBytes == config.layers * activation,
+                "GELU \(gelu.cacheBytes) B, ReLU \(relu.cacheBytes) B")
+    }
+}
