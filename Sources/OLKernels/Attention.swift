@@ -153,7 +153,7 @@ struct HeadOffsets {
 }
 
 /// Backward of `attentionForward`: dqkv += ∂L/∂qkv, and with QK-norm dqScale, dkScale += their
-/// gradients (summed over rows and heads in index order on one thread). `scratch` holds
+/// gradients (summed over rows and heads in index order on one thread, beside the rows' dqkv). `scratch` holds
 /// `options.backwardScratchCount(B:T:C:H:)` floats; its contents on entry are ignored.
 public func attentionBackward(
     dqkv: UnsafeMutablePointer<Float>,          // (B, T, 3C)
@@ -238,7 +238,21 @@ public func attentionBackward(
         preconditionFailure("QK-norm needs the qkRms cache, both scales and both scale gradients")
     }
     let (rms, gq, gk, eps) = (shared(qkRms), shared(qScale), shared(kScale), options.qkNormEps)
-    forEachRowChunk(N: B * T, C: 3 * C) { rows in
+    let (dgq, dgk, x, dnormed) = (SendablePointer(dqScale), SendablePointer(dkScale), input, SendablePointer(dqk))
+    // The scales' gradients (over rows and heads in order, one thread) beside the row chunks of dqkv.
+    forEachChunk(count: B * T, chunkSize: rowChunk(3 * C), besides: {
+        for bt in 0..<(B * T) {
+            for part in 0..<2 {
+                let dg = part == 0 ? dgq : dgk
+                for h in 0..<H {
+                    let offset = part * C + h * hs
+                    let xr = x.base + bt * 3 * C + offset, d = dnormed.base + bt * 2 * C + offset
+                    let s = 1 / (rms[bt * 2 * H + part * H + h] + eps)
+                    for i in 0..<hs { dg[i] += d[i] * xr[i] * s }
+                }
+            }
+        }
+    }) { rows in
         for bt in rows {
             for h in 0..<H {
                 for part in 0..<2 {
@@ -248,17 +262,6 @@ public func attentionBackward(
                         inp: input.base + bt * 3 * C + offset, weight: g.base,
                         rms: rms[bt * 2 * H + part * H + h], count: hs, eps: eps)
                 }
-            }
-        }
-    }
-    for bt in 0..<(B * T) {
-        for part in 0..<2 {
-            let dg = part == 0 ? dqScale : dkScale
-            for h in 0..<H {
-                let offset = part * C + h * hs
-                let x = qkv + bt * 3 * C + offset, d = dqk + bt * 2 * C + offset
-                let s = 1 / (qkRms[bt * 2 * H + part * H + h] + eps)
-                for i in 0..<hs { dg[i] += d[i] * x[i] * s }
             }
         }
     }

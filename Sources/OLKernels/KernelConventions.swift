@@ -20,6 +20,18 @@ let elementChunk = 16_384
     Parallel.forEachChunk(count: N, chunkSize: rowChunk(C), body)
 }
 
+/// Runs `body` over 0..<count in fixed chunks of `chunkSize` and, as one more task handed out first,
+/// `serial`: a parameter gradient's sum over all rows in index order on one thread. The two must write
+/// disjoint outputs; then the bits are those of running `serial` after the chunks, for any worker count,
+/// while the sum overlaps the row work instead of waiting for it.
+@inline(__always) func forEachChunk(count: Int, chunkSize: Int, besides serial: @Sendable () -> Void,
+                                    _ body: @Sendable (Range<Int>) -> Void) {
+    let chunks = (count + chunkSize - 1) / chunkSize
+    Parallel.forEachTask(count: 1 + chunks, workers: Parallel.isInsideTask ? 1 : Parallel.workerCount) { task, _ in
+        if task == 0 { serial() } else { body((task - 1) * chunkSize ..< min(count, task * chunkSize)) }
+    }
+}
+
 /// A read-only buffer handed to worker threads; kernels never write through it.
 @inline(__always) func shared(_ pointer: UnsafePointer<Float>) -> SendablePointer<Float> {
     SendablePointer(UnsafeMutablePointer(mutating: pointer))

@@ -33,7 +33,8 @@ public func layerNormForward(
 
 /// dinp += ∂L/∂x, dweight += Σ_rows dout·x̂, dbias += Σ_rows dout, with x̂ = (x − mean)·rstd:
 /// dx = rstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂)), dx̂ = weight · dout.
-/// Parameter gradients are summed over rows in index order on one thread (deterministic).
+/// Parameter gradients are summed over rows in index order on one thread (deterministic), beside the
+/// row chunks of dinp on the other workers.
 public func layerNormBackward(
     dinp: UnsafeMutablePointer<Float>,      // (N, C)
     dweight: UnsafeMutablePointer<Float>,   // (C)
@@ -47,7 +48,23 @@ public func layerNormBackward(
 ) {
     let (dx, dy, x, w, m, r) = (SendablePointer(dinp), shared(dout), shared(inp), shared(weight),
                                 shared(UnsafePointer(mean)), shared(UnsafePointer(rstd)))
-    forEachRowChunk(N: N, C: C) { rows in
+    let (dw, db) = (SendablePointer(dweight), SendablePointer(dbias))
+    // The parameter gradients (over all rows in order, one thread) beside the row chunks of dinp.
+    forEachChunk(count: N, chunkSize: rowChunk(C), besides: {
+        let (dweight, dbias, inp, dout, mean, rstd) = (dw.base, db.base, x.base, dy.base, m.base, r.base)
+        for row in 0..<N {
+            let xr = inp + row * C, dyr = dout + row * C
+            let mu = mean[row], s = rstd[row]
+            forEachLane(C) { i in
+                let dy = loadVector(dyr + i)
+                storeVector(loadVector(dweight + i) + (loadVector(xr + i) - SIMD16(repeating: mu)) * SIMD16(repeating: s) * dy, dweight + i)
+                storeVector(loadVector(dbias + i) + dy, dbias + i)
+            } tail: { i in
+                dweight[i] += (xr[i] - mu) * s * dyr[i]
+                dbias[i] += dyr[i]
+            }
+        }
+    }) { rows in
         forEachRowGroup(rows) { row, group in
             let (mu, s) = (SIMD4(lanes: group) { m[row + $0] }, SIMD4(lanes: group) { r[row + $0] })
             let (dnormSum, dnormNormSum) = rowSumPairs(group, count: C) { g, i in
@@ -67,18 +84,6 @@ public func layerNormBackward(
                     dxr[i] += sg * (w[i] * dyr[i] - a - norm * c)
                 }
             }
-        }
-    }
-    for row in 0..<N {
-        let xr = inp + row * C, dyr = dout + row * C
-        let mu = mean[row], s = rstd[row]
-        forEachLane(C) { i in
-            let dy = loadVector(dyr + i)
-            storeVector(loadVector(dweight + i) + (loadVector(xr + i) - SIMD16(repeating: mu)) * SIMD16(repeating: s) * dy, dweight + i)
-            storeVector(loadVector(dbias + i) + dy, dbias + i)
-        } tail: { i in
-            dweight[i] += (xr[i] - mu) * s * dyr[i]
-            dbias[i] += dyr[i]
         }
     }
 }

@@ -18,7 +18,8 @@ public func rmsNormForward(
     }
 }
 
-/// dinp += ∂L/∂x and dweight += Σ_rows dout · x/(rms + eps), summed in row order on one thread.
+/// dinp += ∂L/∂x and dweight += Σ_rows dout · x/(rms + eps), summed in row order on one thread
+/// beside the row chunks of dinp.
 public func rmsNormBackward(
     dinp: UnsafeMutablePointer<Float>,      // (N, C)
     dweight: UnsafeMutablePointer<Float>,   // (C)
@@ -29,16 +30,19 @@ public func rmsNormBackward(
     N: Int, C: Int, eps: Float = 1e-5
 ) {
     let (dx, dy, x, w, r) = (SendablePointer(dinp), shared(dout), shared(inp), shared(weight), shared(rms))
-    forEachRowChunk(N: N, C: C) { rows in
+    let dw = SendablePointer(dweight)
+    // dweight (over all rows in order, one thread) beside the row chunks of dinp.
+    forEachChunk(count: N, chunkSize: rowChunk(C), besides: {
+        for row in 0..<N {
+            let xr = x.base + row * C, dyr = dy.base + row * C
+            let s = 1 / (r[row] + eps)
+            for i in 0..<C { dw[i] += dyr[i] * xr[i] * s }
+        }
+    }) { rows in
         for row in rows {
             rmsNormRowBackward(dinp: dx.base + row * C, dout: dy.base + row * C, inp: x.base + row * C,
                                weight: w.base, rms: r[row], count: C, eps: eps)
         }
-    }
-    for row in 0..<N {
-        let xr = inp + row * C, dyr = dout + row * C
-        let s = 1 / (rms[row] + eps)
-        for i in 0..<C { dweight[i] += dyr[i] * xr[i] * s }
     }
 }
 

@@ -18,7 +18,7 @@ public func residualForward(
 }
 
 /// dx += dout, dbranch += beta · dout, dbeta += Σ dout · branch. The β sum runs in Double in index order
-/// on one thread, so it is the same for every worker count; with `dbeta` nil (β not trained) it is not
+/// on one thread (beside the element chunks), so it is the same for every worker count; with `dbeta` nil (β not trained) it is not
 /// computed. With `accumulate: false`, dx = 0 + dout and dbranch = 0 + beta · dout instead (the bits of
 /// clearing first), so the caller need not clear them.
 public func residualBackward(
@@ -31,8 +31,9 @@ public func residualBackward(
     N: Int,
     accumulate: Bool = true
 ) {
-    let (dxs, dbr, dy) = (SendablePointer(dx), SendablePointer(dbranch), shared(dout))
-    Parallel.forEachChunk(count: N, chunkSize: elementChunk) { range in
+    let (dxs, dbr, dy, br) = (SendablePointer(dx), SendablePointer(dbranch), shared(dout), shared(branch))
+    // A local function, not a stored closure: handing it to the loops allocates no context.
+    @Sendable func write(_ range: Range<Int>) {
         let (x, b, d) = (dxs.base + range.lowerBound, dbr.base + range.lowerBound, dy.base + range.lowerBound)
         // Adding to +0 without accumulation keeps the bits of "clear, then accumulate" (−0 + 0 = +0).
         forEachLane(range.count) { i in
@@ -44,8 +45,12 @@ public func residualBackward(
             b[i] = (accumulate ? b[i] : 0) + beta * d[i]
         }
     }
-    guard let dbeta else { return }
-    var sum = 0.0
-    for i in 0..<N { sum += Double(dout[i]) * Double(branch[i]) }
-    dbeta[0] += Float(sum)
+    guard let dbeta else { return Parallel.forEachChunk(count: N, chunkSize: elementChunk, write) }
+    // The β sum (over all elements in order, one thread) beside the element chunks.
+    let betaGradient = SendablePointer(dbeta)
+    forEachChunk(count: N, chunkSize: elementChunk, besides: {
+        var sum = 0.0
+        for i in 0..<N { sum += Double(dy[i]) * Double(br[i]) }
+        betaGradient[0] += Float(sum)
+    }, write)
 }

@@ -33,18 +33,19 @@ public enum GradientNorm {
         let count = values.count
         guard count > 0 else { return 0 }
         let chunks = (count + chunk - 1) / chunk
-        let partial = UnsafeMutableBufferPointer<Double>.allocate(capacity: chunks)
-        defer { partial.deallocate() }
-        let (x, sums) = (SendablePointer(UnsafeMutablePointer(mutating: values.baseAddress!)), SendablePointer(partial))
-        Parallel.forEachChunk(count: chunks, chunkSize: 1) { range in
-            for c in range {
-                let start = c * chunk
-                sums[c] = laneSquaredSum(x.base + start, count: min(chunk, count - start))
+        // On the stack up to a few thousand chunks (a step allocates nothing), beyond that on the heap.
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: chunks) { partial in
+            let (x, sums) = (SendablePointer(UnsafeMutablePointer(mutating: values.baseAddress!)), SendablePointer(partial))
+            Parallel.forEachChunk(count: chunks, chunkSize: 1) { range in
+                for c in range {
+                    let start = c * chunk
+                    sums[c] = laneSquaredSum(x.base + start, count: min(chunk, count - start))
+                }
             }
+            var total = 0.0
+            for c in 0..<chunks { total += partial[c] }
+            return total
         }
-        var total = 0.0
-        for c in 0..<chunks { total += partial[c] }
-        return total
     }
 
     /// Sixteen Double chains over `count` values (element i in lane i mod 16), then the lanes in order.

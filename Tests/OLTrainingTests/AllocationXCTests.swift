@@ -45,7 +45,8 @@ final class AllocationXCTests: XCTestCase {
         return (allocations, WorkerPool.shared.loopsRun - loopsBefore)
     }
 
-    /// One training step's model work: forward with targets, zeroed gradients, backward.
+    /// One training step's model work: forward with targets, zeroed gradients, backward, clipping (to a
+    /// norm small enough that the gradients are really scaled).
     private func modelStep(_ block: BlockKind) throws -> () -> Void {
         let gpt = try model(block), B = 4, T = 16
         let tokens = UnsafeMutableBufferPointer<Int32>.allocate(capacity: B * T)
@@ -56,6 +57,7 @@ final class AllocationXCTests: XCTestCase {
             gpt.forward(tokens: UnsafeBufferPointer(tokens), targets: UnsafeBufferPointer(targets), B: B, T: T)
             gpt.zeroGradients()
             gpt.backward()
+            _ = clipGlobalNorm(gpt.gradients, maxNorm: 1e-6)
         }
     }
 
