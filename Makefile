@@ -12,7 +12,11 @@ RELEASE      := -c release
 TESTABLE     := -Xswiftc -enable-testing
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps deps-test build verify test replay slurm-test slurm-test-built bench audit goldens goldens-accept fuzz clean
+# The suites that compare with Goldens/ (kernels, metrics, optimisers, quantisation, training) and the
+# golden workflow's own tests: what `make verify-goldens` and `make goldens` run.
+GOLDEN_SUITES := GoldenTests|OLGoldensTests
+
+.PHONY: deps deps-test build verify verify-goldens golden-checks-built test replay slurm-test slurm-test-built bench audit goldens goldens-accept fuzz clean
 
 ## deps: install the three Debian -dev packages (and pkg-config) when any is missing, and try
 ## python3-numpy for `make replay` (a failure there is reported, not fatal)
@@ -46,13 +50,24 @@ deps-test:
 build: deps
 	$(SWIFT) build $(RELEASE)
 
-## verify: deps + release build + the Slurm backend test + make replay + the whole test suite in
-## release mode (last, so its summary closes the output); never writes goldens
+## verify: deps + release build, then what fails most often first: the golden tests and the NumPy
+## replay, the Slurm backend test, then the whole suite in release mode, whose list of what failed and
+## own summary close the output (whole log in .build/test-log.txt); never writes goldens
 verify: deps deps-test
 	$(SWIFT) build $(RELEASE) $(TESTABLE) --build-tests
+	@$(MAKE) --no-print-directory golden-checks-built
 	$(MAKE) --no-print-directory slurm-test-built
+	@GOLDEN_RECORD=never bash Tests/run-suite.sh $(RELEASE) $(TESTABLE) --skip-build
+
+## verify-goldens: the golden loop alone: build, the golden tests and the NumPy replay (about a minute
+## on a warm build); run it after `make goldens-accept`
+verify-goldens: deps
+	$(SWIFT) build $(RELEASE) $(TESTABLE) --build-tests
+	@$(MAKE) --no-print-directory golden-checks-built
+
+golden-checks-built:
+	@GOLDEN_RECORD=never bash Tests/run-suite.sh $(RELEASE) $(TESTABLE) --skip-build --filter '$(GOLDEN_SUITES)'
 	@$(MAKE) --no-print-directory replay
-	GOLDEN_RECORD=never $(SWIFT) test $(RELEASE) $(TESTABLE) --skip-build
 
 test: verify
 
@@ -89,15 +104,18 @@ audit: build
 	.build/release/olab audit $(if $(FULL),--full,) --out $(or $(OUT),audit-out)
 
 ## goldens: record candidates for new and failing golden cases (GOLDEN_RECORD=all re-records every
-## case), then print the review table; nothing in Goldens/ changes until goldens-accept
+## case) with the golden suites only, then print the review table (one row per changed golden; ALL=1
+## for every tensor); nothing in Goldens/ changes until goldens-accept
 goldens: deps
 	$(SWIFT) build $(RELEASE) $(TESTABLE) --build-tests
-	-GOLDEN_RECORD=$${GOLDEN_RECORD:-failed} $(SWIFT) test $(RELEASE) $(TESTABLE) --skip-build
-	$(SWIFT) run $(RELEASE) $(TESTABLE) olab golden review
+	-@GOLDEN_RECORD=$${GOLDEN_RECORD:-failed} bash Tests/run-suite.sh $(RELEASE) $(TESTABLE) --skip-build --filter 'GoldenTests'
+	@.build/release/olab golden review $(if $(ALL),--all,)
 
-## goldens-accept: move reviewed candidates into Goldens/ (refused unless CHANGELOG.md names them)
+## goldens-accept: replay the reviewed candidates with NumPy, then move them into Goldens/; refused
+## unless CHANGELOG.md has a line added since the last commit naming each with its reason
 goldens-accept:
-	$(SWIFT) run $(RELEASE) $(TESTABLE) olab golden accept
+	$(SWIFT) build $(RELEASE) $(TESTABLE) --product olab
+	.build/release/olab golden accept
 
 FUZZ_ITERATIONS ?= 200000
 FUZZ_SEED       ?= 2024

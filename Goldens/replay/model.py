@@ -1,13 +1,14 @@
 """The model of SPEC §3 written with `autodiff` operations: each kernel, and the GPT forward pass.
 
-Conventions (README "Golden files", per kind): float32 in the goldens, float64 here.
+Conventions (README "Golden files", per kind): float32 in the goldens, float64 here. Every constant
+(norm ε, QK-norm ε, GELU's coefficient, the soft-cap) comes from the golden's header, never from here.
 """
 import numpy as np
 
 import autodiff as ad
 
 
-def layer_norm(x, g, b, eps=1e-5):
+def layer_norm(x, g, b, eps):
     """Returns (out, mean, rstd) over the last axis; rstd = 1/√(var + eps), biased variance."""
     mu = ad.mean(x, -1)
     xc = x - mu
@@ -16,7 +17,7 @@ def layer_norm(x, g, b, eps=1e-5):
     return xc * rstd * g + b, mu, rstd
 
 
-def rms_norm(x, g, eps=1e-5):
+def rms_norm(x, g, eps):
     """Returns (out, rms): out = x/(rms + eps)·g, rms = √(mean x²) (eps added to the RMS, not inside)."""
     rms = ad.sqrt(ad.mean(x * x, -1))
     return x * ad.reciprocal(rms + eps) * g, rms
@@ -32,9 +33,9 @@ def srms_norm(x):
     return x * rstd, rstd
 
 
-def gelu(x):
-    """tanh approximation."""
-    inner = np.sqrt(2 / np.pi) * (x + 0.044715 * x * x * x)
+def gelu(x, coefficient):
+    """tanh approximation: ½x(1 + tanh(√(2/π)(x + c·x³)))."""
+    inner = np.sqrt(2 / np.pi) * (x + coefficient * x * x * x)
     return 0.5 * x * (1 + ad.tanh(inner))
 
 
@@ -53,7 +54,7 @@ def causal_softmax(s):
     return e / ad.sum_(e, -1)
 
 
-def attention(qkv, H, q_scale=None, k_scale=None, qk_eps=1e-5, soft_cap=None, hook=None):
+def attention(qkv, H, q_scale=None, k_scale=None, qk_eps=None, soft_cap=None, hook=None):
     """Causal self-attention from fused qkv (B, T, 3C) = [q | k | v], head h at columns h·hs … (h+1)·hs−1.
 
     Returns dict: out (B, T, C); att (B, H, T, T) post-softmax probabilities; with QK-norm also
@@ -111,21 +112,23 @@ def cross_entropy(logits, targets):
 
 
 class Config:
-    """The model part of a training config (SPEC §3), from a golden header's `config` and its parameters."""
+    """A model as a golden header describes it (`ModelConfig.goldenDescription`): every value resolved,
+    the kernels' constants included; a missing key is a golden this replay cannot follow (KeyError)."""
 
-    def __init__(self, block, width, layers, heads, seq, activation="relu", soft_cap=None, final_norm=None):
-        self.block, self.width, self.layers, self.heads, self.seq = block, width, layers, heads, seq
-        self.activation, self.soft_cap = activation, soft_cap
-        default_final = block in ("preLN", "preRMS", "preSRMS")
-        self.final_norm = default_final if final_norm is None else final_norm
-        self.norm = {"preLN": "ln", "postLN": "ln", "preRMS": "rms", "preSRMS": "srms"}.get(block)
+    def __init__(self, d):
+        self.block, self.width, self.layers, self.heads, self.seq = d["block"], d["width"], d["layers"], d["heads"], d["seq"]
+        self.vocab, self.activation, self.soft_cap, self.final_norm = d["vocab"], d["activation"], d["soft_cap"], d["final_norm"]
+        self.qk_norm = d["qk_norm"]
+        self.eps = {"ln": d["layer_norm_eps"], "rms": d["rms_norm_eps"], "qk": d["qk_norm_eps"]}
+        self.gelu_coefficient = d["gelu_coefficient"]
+        self.norm = {"preLN": "ln", "postLN": "ln", "preRMS": "rms", "preSRMS": "srms"}.get(self.block)
 
 
-def apply_norm(kind, x, p, prefix):
+def apply_norm(cfg, kind, x, p, prefix):
     if kind == "ln":
-        return layer_norm(x, p[prefix + ".g"], p[prefix + ".b"])[0]
+        return layer_norm(x, p[prefix + ".g"], p[prefix + ".b"], cfg.eps["ln"])[0]
     if kind == "rms":
-        return rms_norm(x, p[prefix + ".g"])[0]
+        return rms_norm(x, p[prefix + ".g"], cfg.eps["rms"])[0]
     return srms_norm(x)[0]
 
 
@@ -164,39 +167,39 @@ def gpt_forward(cfg, p, tokens, site=None):
         h = f"h{l}."
         op_like = cfg.block in ("op", "noNorm")
         if cfg.block in ("preLN", "preRMS", "preSRMS"):
-            a_in = site(f"h{l}.ln1.out", apply_norm(cfg.norm, x, p, h + "ln1"))
+            a_in = site(f"h{l}.ln1.out", apply_norm(cfg, cfg.norm, x, p, h + "ln1"))
         elif op_like and l == 0:
-            a_in = site(f"h{l}.ln1.out", apply_norm("ln", x, p, "h0.ln0"))
+            a_in = site(f"h{l}.ln1.out", apply_norm(cfg, "ln", x, p, "h0.ln0"))
         else:
             a_in = x
         qkv = lin(l, "qkv", a_in, h + "attn.qkv")
         hook = None if site_is_identity(site) else (lambda kind, v, causal, l=l: site(f"h{l}.attn.{kind}", v, causal))
-        if cfg.block == "op":
-            att = attention(qkv, cfg.heads, p[h + "attn.q_norm"], p[h + "attn.k_norm"], soft_cap=cfg.soft_cap, hook=hook)
+        if cfg.qk_norm:
+            att = attention(qkv, cfg.heads, p[h + "attn.q_norm"], p[h + "attn.k_norm"], cfg.eps["qk"], soft_cap=cfg.soft_cap, hook=hook)
         else:
             att = attention(qkv, cfg.heads, soft_cap=cfg.soft_cap, hook=hook)
         entropies.append(att["att"].value)
         a_out = lin(l, "attn_proj", att["out"], h + "attn.proj")
         if cfg.block == "postLN":
-            x = site(f"h{l}.residual.attn", apply_norm("ln", x + a_out, p, h + "ln1"))
+            x = site(f"h{l}.residual.attn", apply_norm(cfg, "ln", x + a_out, p, h + "ln1"))
         else:
             x = site(f"h{l}.residual.attn", x + (p[h + "beta_attn"] * a_out if op_like else a_out))
         if cfg.block in ("preLN", "preRMS", "preSRMS"):
-            m_in = site(f"h{l}.ln2.out", apply_norm(cfg.norm, x, p, h + "ln2"))
+            m_in = site(f"h{l}.ln2.out", apply_norm(cfg, cfg.norm, x, p, h + "ln2"))
         else:
             m_in = x
         hidden = lin(l, "fc", m_in, h + "mlp.fc", out_site=False)
-        hidden = ad.relu(hidden) if cfg.activation == "relu" else gelu(hidden)
+        hidden = ad.relu(hidden) if cfg.activation == "relu" else gelu(hidden, cfg.gelu_coefficient)
         hidden = site(f"h{l}.fc.out", hidden)  # fc and its activation act as one layer: quantised after it
         m_out = lin(l, "mlp_proj", hidden, h + "mlp.proj")
         if cfg.block == "postLN":
-            x = site(f"h{l}.residual.mlp", apply_norm("ln", x + m_out, p, h + "ln2"))
+            x = site(f"h{l}.residual.mlp", apply_norm(cfg, "ln", x + m_out, p, h + "ln2"))
         else:
             x = site(f"h{l}.residual.mlp", x + (p[h + "beta_mlp"] * m_out if op_like else m_out))
         taps.append(x)
     final = x
     if cfg.final_norm:
-        final = site("lnf.out", apply_norm(cfg.norm or "ln", x, p, "lnf"))
+        final = site("lnf.out", apply_norm(cfg, cfg.norm or "ln", x, p, "lnf"))
     head = p["lm_head"] if "lm_head" in p else p["wte"]
     logits = linear(ad.reshape(final, (B * T, cfg.width)), head)
     return logits, taps, entropies

@@ -72,8 +72,9 @@ class Rotated:
     diag(Qᵀ GG Q) descending (V's / r's / c's axis permuted alike), Q ← qr(GG Q).Q; M (kept in the rotated
     basis) is carried over to the new basis."""
 
-    def __init__(self, h, roles, shapes, basis, factored, fixed_q=None):
+    def __init__(self, h, roles, shapes, basis, factored, constants, fixed_q=None):
         self.h, self.roles, self.basis, self.factored = h, roles, basis, factored
+        self.floor, self.regulariser = constants["factored_floor"], constants["eigen_regulariser"]
         self.s = {}
         maxdim = h.get("max_precond_dim", 0)
         for name, shape in shapes.items():
@@ -111,7 +112,7 @@ class Rotated:
                 self._accumulate(st, g, 0.0)
                 for side in st["sides"]:
                     n = st["sides"][side]
-                    w, q = np.linalg.eigh(st["GG"][side] + 1e-30 * np.eye(n))
+                    w, q = np.linalg.eigh(st["GG"][side] + self.regulariser * np.eye(n))
                     st["Q"][side] = q[:, ::-1]
                 continue
             QL, QR = st["Q"]["L"], st["Q"]["R"]
@@ -120,7 +121,7 @@ class Rotated:
             t = st["t"]
             st["M"] = b1 * st["M"] + (1 - b1) * gp
             if st["factored"]:
-                sq = gp * gp + 1e-30
+                sq = gp * gp + self.floor
                 st["r"] = b2 * st["r"] + (1 - b2) * sq.mean(axis=1)
                 st["c"] = b2 * st["c"] + (1 - b2) * sq.mean(axis=0)
                 vhat = np.outer(st["r"], st["c"]) / st["r"].mean()
@@ -166,19 +167,19 @@ class Rotated:
         return out
 
 
-def make(kind, h, roles, shapes, fixed_q=None):
+def make(kind, h, roles, shapes, constants, fixed_q=None):
     """kind: the header's config.optimizer (sgd, adamw, adafactor, soap, rotated-adafactor,
-    adam-random-rotation)."""
+    adam-random-rotation); constants: the header's optimiser constants (factored floor, eigen regulariser)."""
     if kind == "sgd":
         return SGD(h, roles)
     if kind == "adamw":
         return AdamW(h, roles)
     if kind == "adafactor":
-        return Rotated(h, roles, shapes, "none", factored=True)
+        return Rotated(h, roles, shapes, "none", factored=True, constants=constants)
     if kind == "soap":
-        return Rotated(h, roles, shapes, "shampoo", factored=False)
+        return Rotated(h, roles, shapes, "shampoo", factored=False, constants=constants)
     if kind == "rotated-adafactor":
-        return Rotated(h, roles, shapes, "shampoo", factored=True)
+        return Rotated(h, roles, shapes, "shampoo", factored=True, constants=constants)
     if kind == "adam-random-rotation":
-        return Rotated(h, roles, shapes, "random", factored=False, fixed_q=fixed_q)
+        return Rotated(h, roles, shapes, "random", factored=False, constants=constants, fixed_q=fixed_q)
     raise ValueError(f"unknown optimiser {kind}")

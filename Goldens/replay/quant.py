@@ -3,8 +3,14 @@
 Element-wise quantisation runs in float32 exactly as specified (x/s, round half to even, clamp, ·s), so
 weights and scales match bit for bit; the forward passes around it run in float64. W8A8-static follows
 the README's `quantisation` conventions: ranges calibrated on the float model at every site
-`model.gpt_forward` names (30 for the golden's preLN model; attention scores and probabilities observed on
-their causal entries only), MSE-clipped weights on the grid k·(absmax + 0.5)/100.
+`model.gpt_forward` names (attention scores and probabilities observed on their causal entries only),
+MSE-clipped weights on Bondarenko et al.'s grid. Every constant (scale floor, calibration momentum, the
+grid's size and margin) comes from the header's `constants`.
+
+Quantised activations are checked site by site: at each quantised site the replay compares its own float
+input with the golden's recorded `.input`, quantises the golden's input (not its own) and compares that
+with `.act`, then continues with the golden's `.act`. A value the two implementations round to different
+sides of a grid boundary therefore costs one site, never everything downstream of it.
 """
 import math
 
@@ -14,7 +20,6 @@ import autodiff as ad
 import model
 
 F = np.float32
-MIN_ABSMAX = F(1e-5)
 LINEAR_WEIGHTS = ("attn.qkv", "attn.proj", "mlp.fc", "mlp.proj")
 # scheme -> (weight granularity, activation granularity)
 SCHEMES = {"w8a8-naive": ("tensor", "tensor"), "w8a8-fine": ("channel", "token"), "w8a8-static": ("mse", "static")}
@@ -26,34 +31,34 @@ def fake_quantize(x, scale, qmax):
     return (np.clip(np.rint(x / scale), -F(qmax), F(qmax)) * scale).astype(F)
 
 
-def symmetric_scales(x, qmax, per_row):
+def symmetric_scales(x, qmax, per_row, floor):
     a = np.max(np.abs(np.asarray(x, F)), axis=1 if per_row else None, keepdims=per_row)
-    return (np.maximum(a, MIN_ABSMAX) / F(qmax)).astype(F)
+    return (np.maximum(a, F(floor)) / F(qmax)).astype(F)
 
 
-def mse_clipped_scale(w, qmax, candidates=100, margin=0.5):
+def mse_clipped_scale(w, qmax, candidates, margin, floor):
     """Bondarenko et al.'s symmetric MSE grid: step = (absmax + margin)/K in float64, thresholds
     c_k = float32(step·k) for k = 1 … K (so the grid runs past absmax and need not contain it); the
-    scale max(c_k, 1e-5)/q (float32) of the least summed squared error (float64, summed exactly with
+    scale max(c_k, floor)/q (float32) of the least summed squared error (float64, summed exactly with
     math.fsum so the order does not matter); the first minimum wins (ties keep the smaller threshold)."""
     w = np.asarray(w, F)
     exact = w.astype(np.float64).ravel()
     step = (float(np.max(np.abs(w))) + margin) / candidates
     best, best_scale = np.inf, None
     for k in range(1, candidates + 1):
-        scale = F(max(F(step * k), MIN_ABSMAX) / F(qmax))
+        scale = F(max(F(step * k), F(floor)) / F(qmax))
         err = math.fsum(((fake_quantize(w, scale, qmax).astype(np.float64).ravel() - exact) ** 2).tolist())
         if err < best:
             best, best_scale = err, scale
     return best_scale
 
 
-def affine(lo, hi, bits):
-    """Asymmetric uint range widened to contain 0: s = max(hi − lo, 1e-5)/(2^b − 1) (float32),
+def affine(lo, hi, bits, floor):
+    """Asymmetric uint range widened to contain 0: s = max(hi − lo, floor)/(2^b − 1) (float32),
     z = clamp(round(−lo/s), 0, q)."""
     q = 2 ** bits - 1
     lo, hi = min(F(lo), F(0)), max(F(hi), F(0))
-    s = F(max(F(hi - lo), MIN_ABSMAX) / F(q))
+    s = F(max(F(hi - lo), F(floor)) / F(q))
     z = int(np.clip(np.rint(F(-lo / s)), 0, q))
     return s, z, q
 
@@ -71,7 +76,9 @@ def causal_entries(a):
 
 def replay(header, t, rep):
     c = header["config"]
-    cfg = model.Config(c["block"], c["width"], c["layers"], c["heads"], c["seq"])
+    k = c["constants"]
+    floor, momentum = k["min_absmax"], k["calibration_momentum"]
+    cfg = model.Config(c["model"])
     floats = {n[len("input.param."):]: v for n, v in t.items() if n.startswith("input.param.")}
     tokens, targets = t["tokens"].astype(np.int64), t["targets"].astype(np.int64)
     for setting in c["settings"]:
@@ -85,24 +92,23 @@ def replay(header, t, rep):
             for w in LINEAR_WEIGHTS:
                 name = f"h{l}.{w}"
                 if weight_mode == "mse":
-                    scale = np.array([mse_clipped_scale(floats[name], qmax)], F)
+                    scale = np.array([mse_clipped_scale(floats[name], qmax, k["clipping_candidates"], k["clipping_margin"], floor)], F)
                 else:
-                    scale = symmetric_scales(floats[name], qmax, weight_mode == "channel")
+                    scale = symmetric_scales(floats[name], qmax, weight_mode == "channel", floor)
                 params[name] = fake_quantize(floats[name], scale, qmax)
                 rep.check(prefix + name + ".weight", params[name], t[prefix + name + ".weight"])
                 rep.check(prefix + name + ".weight_scale", np.ravel(scale), t[prefix + name + ".weight_scale"])
 
-        ranges = {}
         if act_mode == "static":
-            # Calibration: every batch through the FLOAT model; per site r ← 0.9·r + 0.1·r_batch after the first.
-            observed = []
+            # Calibration: every batch through the FLOAT model; per site r ← m·r + (1 − m)·r_batch after the first.
+            ranges, observed = {}, []
 
             def observe(site, x, causal=False):
                 v = causal_entries(x.value) if causal else x.value
                 lo, hi = float(np.min(v)), float(np.max(v))
                 if site in ranges:
                     a, b = ranges[site]
-                    ranges[site] = (0.9 * a + 0.1 * lo, 0.9 * b + 0.1 * hi)
+                    ranges[site] = (momentum * a + (1 - momentum) * lo, momentum * b + (1 - momentum) * hi)
                 else:
                     ranges[site] = (lo, hi)
                     observed.append(site)
@@ -110,28 +116,40 @@ def replay(header, t, rep):
 
             for batch in t["input.calibration.tokens"]:
                 model.gpt_forward(cfg, {n: ad.Var(v) for n, v in floats.items()}, batch.astype(np.int64), observe)
-            ranges = {site: affine(*ranges[site], bits) for site in observed}
-            for site, (s, z, _) in ranges.items():
+            for site in observed:
+                s, z, _ = affine(*ranges[site], bits, floor)
                 rep.check(prefix + site + ".range_scale", [s], t[prefix + site + ".range_scale"])
                 rep.check(prefix + site + ".range_zero_point", [z], t[prefix + site + ".range_zero_point"])
 
-        def quantize_site(site, x, causal=False):
-            rows = x.value.reshape(-1, x.shape[-1])
+        def quantise_recorded(site, recorded):
+            """The golden's recorded float input of `site` quantised as the scheme says, and its scales."""
             if act_mode == "static":
-                s, z, q = ranges[site]  # every site the calibration saw is quantised (KeyError otherwise)
-                out, scale = affine_fake_quantize(rows, s, z, q), [s]
-                if causal:  # entries above the diagonal are masked or 0 either way; keep them as they were
-                    mask = np.broadcast_to(np.tril(np.ones(x.shape[-2:], dtype=bool)), x.shape).reshape(rows.shape)
-                    out = np.where(mask, out, rows)
-            elif site.endswith(".in"):
-                scale = symmetric_scales(rows, qmax, act_mode == "token")
-                out = fake_quantize(rows, scale, qmax)
-            else:
+                s, z = t[prefix + site + ".range_scale"][0], int(t[prefix + site + ".range_zero_point"][0])
+                return affine_fake_quantize(recorded, s, z, 2 ** bits - 1), [s]
+            scale = symmetric_scales(recorded, qmax, act_mode == "token", floor)
+            return fake_quantize(recorded, scale, qmax), np.ravel(scale)
+
+        def quantize_site(site, x, causal=False):
+            act = prefix + site + ".act"
+            if act not in t:  # a site this scheme leaves in float32
                 return x
+            if prefix + site + ".input" not in t:
+                # Static attention internals keep only their rewritten values (scores and probabilities: the
+                # causal entries): ours must lie within the golden's budget of them, one grid step.
+                if not causal:
+                    rep.check(act, x.value.reshape(t[act].shape), t[act])
+                    return ad.Var(t[act].astype(np.float64).reshape(x.shape))
+                rep.check(act, causal_entries(x.value), t[act])
+                out = x.value.copy()
+                out[..., np.tril(np.ones(x.shape[-2:], dtype=bool))] = t[act].reshape(out.shape[:-2] + (-1,))
+                return ad.Var(out)
+            rows = x.value.reshape(-1, x.shape[-1])
+            rep.check(prefix + site + ".input", rows, t[prefix + site + ".input"])
+            quantised, scale = quantise_recorded(site, t[prefix + site + ".input"])
+            rep.check(act, quantised, t[act])
             if site.endswith(".in"):
-                rep.check(prefix + site + ".act", out, t[prefix + site + ".act"])
                 rep.check(prefix + site + ".act_scale", np.ravel(scale), t[prefix + site + ".act_scale"])
-            return ad.Var(out.astype(np.float64).reshape(x.shape))
+            return ad.Var(t[act].astype(np.float64).reshape(x.shape))
 
         logits, _, _ = model.gpt_forward(cfg, {n: ad.Var(v) for n, v in params.items()}, tokens, quantize_site)
         losses, _ = model.cross_entropy(logits, targets.reshape(-1))

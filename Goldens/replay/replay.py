@@ -102,7 +102,7 @@ def replay_kernel(header, t, rep):
     elif k == "relu":
         outs = {"out": ad.relu(V["inp"])}
     elif k == "gelu":
-        outs = {"out": model.gelu(V["inp"])}
+        outs = {"out": model.gelu(V["inp"], c["gelu_coefficient"])}
     elif k == "residual":
         outs = {"out": V["x"] + V["beta"] * V["branch"]}
     elif k == "embedding":
@@ -117,7 +117,7 @@ def replay_kernel(header, t, rep):
     elif k == "attention":
         qk = c.get("qk_norm")
         res = model.attention(V["qkv"], c["H"], V.get("q_scale") if qk else None, V.get("k_scale") if qk else None,
-                              c.get("qk_norm_eps", 1e-5), c.get("soft_cap"))
+                              c["qk_norm_eps"] if qk else None, c.get("soft_cap"))
         outs = res
     else:
         raise ValueError(f"unknown kernel {k}")
@@ -162,7 +162,7 @@ def replay_trajectory(header, t, rep):
     # The random-rotation bases are fixed for the whole run: the golden's final QL/QR are the bases used.
     fixed = {s["name"]: {side: t[f"output.state.opt.{s['name']}.Q{side}"] for side in "LR"
                          if f"output.state.opt.{s['name']}.Q{side}" in t} for s in specs}
-    opt = optimizers.make(c["optimizer"], h, roles, shapes, fixed)
+    opt = optimizers.make(c["optimizer"], h, roles, shapes, c["constants"], fixed)
     params = {s["name"]: t["input.param." + s["name"]].astype(np.float64) for s in specs}
     for step in range(1, c["steps"] + 1):
         grads = {s["name"]: t[f"input.grad.{step:04d}.{s['name']}"].astype(np.float64) for s in specs}
@@ -185,11 +185,6 @@ def parameter_role(name, shape):
     return "matrix" if len(shape) == 2 else "vector"
 
 
-def model_config(c):
-    return model.Config(c.get("block", "preLN"), c.get("width", 64), c.get("layers", 2), c.get("heads", 4), c.get("seq", 64),
-                        c.get("activation", "relu"), c.get("soft_cap"), c.get("final_norm"))
-
-
 def loss_of(cfg, params, tokens, targets, with_taps=False):
     p = {n: ad.Var(v) for n, v in params.items()}
     logits, taps, entropies = model.gpt_forward(cfg, p, tokens.astype(np.int64))
@@ -200,11 +195,12 @@ def loss_of(cfg, params, tokens, targets, with_taps=False):
 
 def replay_training(header, t, rep):
     c = header["config"]
-    cfg = model_config(c)
+    resolved = c["resolved"]
+    cfg = model.Config(resolved["model"])
     h = {n.split(".", 2)[2]: float(v) for n, v in t.items() if n.startswith("input.hparam.")}
     params = {n[len("input.param."):]: v.astype(np.float64) for n, v in t.items() if n.startswith("input.param.")}
     roles = {n: parameter_role(n, v.shape) for n, v in params.items()}
-    opt = optimizers.make(c.get("optimizer", "adamw"), h, roles, {n: v.shape for n, v in params.items()})
+    opt = optimizers.make(resolved["optimizer"], h, roles, {n: v.shape for n, v in params.items()}, resolved["optimizer_constants"])
     tokens, targets, lrs = t["input.batch.tokens"], t["input.batch.targets"], t["input.step_lr"]
     steps = len(lrs)
     log_steps = list(t["output.log_step"])
@@ -284,7 +280,7 @@ def main(argv):
             continue
         ok = rep.worst <= 1 and not unchecked
         failed += not ok
-        shown = np.floor(rep.worst * 1e4) / 1e4 if 0.999 < rep.worst < 1 else rep.worst  # never print 1 for < 1
+        shown = np.floor(rep.worst * 1e4) / 1e4 if 0.999 < rep.worst < 1 else rep.worst  # literal: display only, never print 1 for < 1
         detail = f"worst {shown:.4g} of budget ({rep.where})"
         if unchecked:
             detail += f"; not recomputed: {', '.join(unchecked[:3])}{' …' if len(unchecked) > 3 else ''}"

@@ -180,6 +180,10 @@ extension JSONValue {
         }
     }
 
+    /// A Float constant as the Double of its shortest decimal spelling (1e-5, not 9.99999974737875e-06),
+    /// so a header reads as the source does and a Double reader gets the value the source wrote.
+    public static func shortest(_ value: Float) -> JSONValue { .double(Double("\(value)") ?? Double(value)) }
+
     /// Builds an object from ordered pairs.
     public static func object(_ pairs: KeyValuePairs<String, JSONValue>) -> JSONValue {
         .object(pairs.map { JSONMember($0.key, $0.value) })

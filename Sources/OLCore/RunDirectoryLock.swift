@@ -43,9 +43,12 @@ public final class RunDirectoryLock: @unchecked Sendable {
         if ftruncate(fd, 0) == 0 { _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, 0) } }
     }
 
-    /// Releases the lock (idempotent).
+    /// Releases the lock (idempotent). Unlocks before closing: a `flock` lives as long as any descriptor
+    /// of its open file description, and a child being spawned at this moment holds a copy until its exec
+    /// closes it (the descriptor is O_CLOEXEC), which would keep the directory locked under our PID.
     public func release() {
         guard fd >= 0 else { return }
+        flock(fd, LOCK_UN)
         close(fd)
         fd = -1
     }

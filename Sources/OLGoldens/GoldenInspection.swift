@@ -23,40 +23,50 @@ public enum GoldenInspection {
         return lines.joined(separator: "\n")
     }
 
-    /// Compares every golden in two trees (e.g. `Goldens` and `.build/golden-actual`) tensor by tensor
-    /// under the compare modes of `treeA`. Returns the table and whether any golden differs.
-    public static func diff(_ treeA: String, _ treeB: String) throws -> (table: String, differs: Bool) {
-        for tree in [treeA, treeB] where !FilePath.isDirectory(tree) { throw OutlierLabError("\(tree): not a directory") }
-        let filesA = Set(try DirectoryListing.files(under: treeA).filter { $0.hasSuffix(".golden.gz") })
-        let filesB = Set(try DirectoryListing.files(under: treeB).filter { $0.hasSuffix(".golden.gz") })
+    /// Compares two golden files, or every golden in two trees (e.g. `Goldens` and `.build/golden-actual`),
+    /// tensor by tensor under the compare modes of the first. Returns the table and whether any differs.
+    public static func diff(_ pathA: String, _ pathB: String) throws -> (table: String, differs: Bool) {
+        for path in [pathA, pathB] where !FilePath.exists(path) { throw OutlierLabError("\(path): no such golden file or folder") }
+        let areFolders = [pathA, pathB].map(FilePath.isDirectory)
+        guard areFolders[0] == areFolders[1] else { throw OutlierLabError("compare two golden files or two folders, not a file with a folder (\(pathA), \(pathB))") }
         var table = MarkdownTable(header: ["golden", "tensor", "status", "max abs diff", "max rel diff"])
         var differs = false
-        for relative in filesA.union(filesB).sorted() {
-            guard filesA.contains(relative), filesB.contains(relative) else {
-                table.rows.append([relative, "-", filesA.contains(relative) ? "only in A" : "only in B", "-", "-"])
-                differs = true
-                continue
+        var pairs: [(label: String, a: String, b: String)] = []
+        if areFolders[0] {
+            let filesA = Set(try DirectoryListing.files(under: pathA).filter { $0.hasSuffix(".golden.gz") })
+            let filesB = Set(try DirectoryListing.files(under: pathB).filter { $0.hasSuffix(".golden.gz") })
+            for relative in filesA.union(filesB).sorted() {
+                if filesA.contains(relative) && filesB.contains(relative) {
+                    pairs.append((relative, "\(pathA)/\(relative)", "\(pathB)/\(relative)"))
+                } else {
+                    table.rows.append([relative, "-", filesA.contains(relative) ? "only in A" : "only in B", "-", "-"])
+                    differs = true
+                }
             }
-            let a = try LoadedGolden.read("\(treeA)/\(relative)").file, b = try LoadedGolden.read("\(treeB)/\(relative)").file
+        } else {
+            pairs = [(pathA, pathA, pathB)]
+        }
+        for pair in pairs {
+            let a = try LoadedGolden.read(pair.a).file, b = try LoadedGolden.read(pair.b).file
             let (problems, _) = Goldens.compare(b.goldenCase, with: a)
             for problem in problems where !problem.hasPrefix("tensor ") {
-                table.rows.append([relative, "-", problem, "-", "-"])
+                table.rows.append([pair.label, "-", problem, "-", "-"])
                 differs = true
             }
             let tensorsB = Dictionary(b.goldenCase.tensors.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
             for entry in a.goldenCase.tensors {
                 guard let other = tensorsB[entry.name] else {
-                    table.rows.append([relative, entry.name, "only in A", "-", "-"])
+                    table.rows.append([pair.label, entry.name, "only in A", "-", "-"])
                     differs = true
                     continue
                 }
                 let row = tensorRow(a: entry, b: other)
                 differs = differs || row.status != "identical"
-                table.rows.append([relative, entry.name, row.status, row.abs, row.rel])
+                table.rows.append([pair.label, entry.name, row.status, row.abs, row.rel])
             }
             let namesA = Set(a.goldenCase.tensors.map(\.name))
             for entry in b.goldenCase.tensors where !namesA.contains(entry.name) {
-                table.rows.append([relative, entry.name, "only in B", "-", "-"])
+                table.rows.append([pair.label, entry.name, "only in B", "-", "-"])
                 differs = true
             }
         }

@@ -22,13 +22,23 @@ public struct GoldenMismatch: Error, CustomStringConvertible, Sendable {
     public var problems: [String]
     public var failingTensors: [TensorComparison]
 
+    /// Failing tensors reported in full; the rest are counted in one line, so a golden with hundreds of
+    /// failing tensors still prints a screenful.
+    public static let tensorsShown = 3
+
     public var description: String {
         var parts = ["Golden mismatch in \(goldenPath):"] + problems.map { "  \($0)" }
-        parts += failingTensors.map { $0.report(goldenPath: goldenPath) }
-        if let actualPath {
-            parts.append("Actual values written to \(actualPath) (inspect with `olab golden show`, `olab golden diff`).")
+        parts += failingTensors.prefix(Self.tensorsShown).map { $0.report() }
+        if failingTensors.count > Self.tensorsShown {
+            let rest = failingTensors.dropFirst(Self.tensorsShown)
+            let worst = rest.max { ($0.worstBudgetFraction?.value ?? 0) < ($1.worstBudgetFraction?.value ?? 0) }
+            let fraction = worst?.worstBudgetFraction.map { $0.value.isFinite ? NumberText.general($0.value, digits: 3) + "×" : "∞×" } ?? "?"
+            parts.append("… and \(rest.count) more tensors beyond their budgets (worst \(worst?.name ?? "?"), \(fraction) its budget)")
         }
-        parts.append("To accept new values: GOLDEN_RECORD=failed swift test, `olab golden review`, then `olab golden accept` with a CHANGELOG entry.")
+        if let actualPath {
+            parts.append("Actual values written to \(actualPath) (inspect with `olab golden diff \(goldenPath) \(actualPath)`).")
+        }
+        parts.append("If the change is intended: `make goldens`, review the table, add a CHANGELOG line naming the golden with the reason, `make goldens-accept`.")
         return parts.joined(separator: "\n")
     }
 }
@@ -84,8 +94,9 @@ public enum Goldens {
         var problems: [String] = []
         if actual.kind != expected.kind { problems.append("kind: actual \(actual.kind), golden \(expected.kind)") }
         if actual.seed != expected.seed { problems.append("seed: actual \(actual.seed), golden \(expected.seed)") }
-        if normalised(actual.config) != normalised(expected.config) {
-            problems.append("config differs: actual \(abbreviated(actual.config)), golden \(abbreviated(expected.config))")
+        let configChanges = configDifferences(normalised(actual.config), normalised(expected.config))
+        if let first = configChanges.first {
+            problems.append("config differs at " + first + (configChanges.count > 1 ? " (and \(configChanges.count - 1) more: \(configChanges.dropFirst().prefix(3).map { $0.split(separator: ":").first.map(String.init) ?? $0 }.joined(separator: ", "))\(configChanges.count > 4 ? ", …" : ""))" : ""))
         }
         let actualByName = Dictionary(actual.tensors.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let goldenNames = Set(expected.tensors.map(\.name))
@@ -113,9 +124,23 @@ public enum Goldens {
         (try? JSONValue.parse(config.serialized())) ?? config
     }
 
-    private static func abbreviated(_ config: JSONValue) -> String {
-        let text = config.serialized()
-        return text.count <= 200 ? text : String(text.prefix(200)) + "…"
+    private static func abbreviated(_ value: JSONValue?) -> String {
+        guard let value else { return "absent" }
+        let text = value.serialized()
+        return text.count <= 60 ? text : String(text.prefix(60)) + "…"
+    }
+
+    /// Where two configs differ, one "key.path: actual A, golden G" per differing leaf, in the golden's
+    /// key order (then keys only the actual has): a review names `resolved.model.layer_norm_eps`, not two
+    /// 200-character objects.
+    static func configDifferences(_ actual: JSONValue?, _ golden: JSONValue?, path: String = "") -> [String] {
+        if case .object(let a)? = actual, case .object(let g)? = golden {
+            var keys = g.map(\.key)
+            for member in a where !keys.contains(member.key) { keys.append(member.key) }
+            return keys.flatMap { key in configDifferences(actual?[key], golden?[key], path: path.isEmpty ? key : path + "." + key) }
+        }
+        guard actual != golden else { return [] }
+        return ["\(path.isEmpty ? "(whole config)" : path): actual \(abbreviated(actual)), golden \(abbreviated(golden))"]
     }
 
     private static func writeCandidate(_ goldenCase: GoldenCase, store: GoldenStore, mode: GoldenRecordMode) throws -> GoldenOutcome {

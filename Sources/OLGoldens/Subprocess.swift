@@ -5,8 +5,9 @@ import Darwin
 #endif
 import OLCore
 
-/// Runs a program found on PATH with posix_spawn, capturing stdout (stderr is discarded): enough for
-/// `git rev-parse` at record time and for the tests that run the Python reader.
+/// Runs a program found on PATH with posix_spawn, capturing stdout (stderr is discarded, or captured
+/// with it): enough for git at record and accept time, the NumPy replay of candidates and the tests that
+/// run the Python reader.
 enum Subprocess {
     struct Result {
         var status: Int32
@@ -14,7 +15,7 @@ enum Subprocess {
     }
 
     /// nil when the program cannot be started.
-    static func run(_ arguments: [String], stdinPath: String = "/dev/null") -> Result? {
+    static func run(_ arguments: [String], stdinPath: String = "/dev/null", capturingErrors: Bool = false) -> Result? {
         var pipeEnds: [Int32] = [0, 0]
         guard !arguments.isEmpty, pipe(&pipeEnds) == 0 else { return nil }
         var actions = posix_spawn_file_actions_t()
@@ -22,7 +23,11 @@ enum Subprocess {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, stdinPath, O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, pipeEnds[1], 1)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        if capturingErrors {
+            posix_spawn_file_actions_adddup2(&actions, pipeEnds[1], 2)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        }
         posix_spawn_file_actions_addclose(&actions, pipeEnds[0])
         posix_spawn_file_actions_addclose(&actions, pipeEnds[1])
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
@@ -52,14 +57,19 @@ enum GitRevision {
     private static let cacheLock = Mutex()
     nonisolated(unsafe) private static var cache: [String: String] = [:]
 
-    /// `git rev-parse --short HEAD` in `directory`, or "unknown" when git or the repository is absent.
-    /// Cached per directory: a test run records many goldens.
+    /// `git rev-parse --short HEAD` in `directory`, with `-dirty` when tracked or unignored files differ
+    /// from HEAD (a golden recorded from uncommitted code says so), or "unknown" when git or the
+    /// repository is absent. Cached per directory: a test run records many goldens.
     static func short(in directory: String) -> String {
         if let known = cacheLock.locked({ cache[directory] }) { return known }
         var revision = "unknown"
         if let result = Subprocess.run(["git", "-C", directory, "rev-parse", "--short", "HEAD"]), result.status == 0 {
             let text = String(result.output.filter { !$0.isWhitespace })
             if !text.isEmpty { revision = text }
+            if let status = Subprocess.run(["git", "-C", directory, "status", "--porcelain"]), status.status == 0,
+               status.output.contains(where: { !$0.isWhitespace }) {
+                revision += "-dirty"
+            }
         }
         cacheLock.locked { cache[directory] = revision }
         return revision

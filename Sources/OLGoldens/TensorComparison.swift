@@ -23,6 +23,11 @@ public struct TensorComparison: Sendable, Equatable {
     public var budgetAtGreatestAbsolute: Double?
     /// Greatest |actual − golden| / |golden| over finite pairs (infinite where golden is 0).
     public var greatestRelative: Located?
+    /// The element whose |actual − golden| is the largest fraction of its budget, that fraction, and the
+    /// difference and budget there (the review table's "worst tensor").
+    public var worstBudgetFraction: Located?
+    public var differenceAtWorst: Double = 0
+    public var budgetAtWorst: Double = 0
     /// Values as compared (after sign canonicalisation for `sign_canonical`), for the pairs shown.
     var actualText: [Int: String]
     var goldenText: [Int: String]
@@ -100,6 +105,13 @@ public struct TensorComparison: Sendable, Equatable {
     }
 
     private mutating func note(_ index: Int, difference: Double, golden: Double, budget: Double) {
+        // |Δ| as a fraction of the budget there: ≤ 1 passes; any change under a zero budget is infinite.
+        let fraction = difference == 0 ? 0 : (budget > 0 ? difference / budget : .infinity)
+        if fraction > (worstBudgetFraction?.value ?? -1) {
+            worstBudgetFraction = Located(value: fraction, index: index)
+            differenceAtWorst = difference
+            budgetAtWorst = budget
+        }
         if difference > (greatestAbsolute?.value ?? -1) {
             greatestAbsolute = Located(value: difference, index: index)
             budgetAtGreatestAbsolute = mode == .exact ? 0 : budget
@@ -143,8 +155,10 @@ public struct TensorComparison: Sendable, Equatable {
     // MARK: Report
 
     /// The numpy-style multi-line report for a failing comparison.
-    public func report(goldenPath: String) -> String {
-        var lines = ["Golden mismatch in \(goldenPath), tensor \"\(name)\" (\(dtype), shape \(shape), \(mode))"]
+    /// `goldenPath`: named in the first line where the report stands alone (the mismatch that holds it
+    /// names the path once itself).
+    public func report(goldenPath: String? = nil) -> String {
+        var lines = [(goldenPath.map { "Golden mismatch in \($0), tensor" } ?? "Tensor") + " \"\(name)\" (\(dtype), shape \(shape), \(mode))"]
         let percent = count == 0 ? 0 : 100 * Double(mismatchCount) / Double(count)
         lines.append("Mismatched elements: \(mismatchCount) / \(count) (\(NumberText.fixed(percent, digits: 3))%)")
         if let greatest = greatestAbsolute {

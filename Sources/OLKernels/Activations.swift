@@ -54,6 +54,8 @@ public func reluBackward(
 }
 
 private let geluScale = Float((2.0 / Double.pi).squareRoot())
+/// The cubic coefficient of GELU's tanh approximation; recorded in goldens.
+public let geluCubicCoefficient: Float = 0.044715
 
 /// GELU, tanh approximation: out = ½x(1 + tanh(√(2/π)(x + 0.044715x³))).
 public func geluForward(
@@ -65,7 +67,7 @@ public func geluForward(
     Parallel.forEachChunk(count: N, chunkSize: elementChunk) { range in
         for i in range {
             let v = x[i]
-            o[i] = 0.5 * v * (1 + tanhf(geluScale * (v + 0.044715 * v * v * v)))
+            o[i] = 0.5 * v * (1 + tanhf(geluScale * (v + geluCubicCoefficient * v * v * v)))
         }
     }
 }
@@ -84,8 +86,8 @@ public func geluBackward(
     Parallel.forEachChunk(count: N, chunkSize: elementChunk) { range in
         for i in range {
             let v = x[i]
-            let th = tanhf(geluScale * (v + 0.044715 * v * v * v))
-            let local = 0.5 * (1 + th) + 0.5 * v * (1 - th * th) * geluScale * (1 + 3 * 0.044715 * v * v)
+            let th = tanhf(geluScale * (v + geluCubicCoefficient * v * v * v))
+            let local = 0.5 * (1 + th) + 0.5 * v * (1 - th * th) * geluScale * (1 + 3 * geluCubicCoefficient * v * v)
             dx[i] = (accumulate ? dx[i] : 0) + local * dy[i]
         }
     }

@@ -6,6 +6,9 @@ import Glibc
 import Darwin
 #endif
 
+/// QK-Norm's ε (added to each head's RMS of q and k); recorded in goldens.
+public let qkNormEpsilon: Float = 1e-5
+
 /// The variants of causal self-attention used by the blocks.
 ///
 /// QK-norm (the OP block's QK-Norm) is an RMSNorm over the head size hs applied to q and k after the
@@ -21,7 +24,7 @@ public struct AttentionOptions: Sendable, Equatable {
     /// eps added to the per-head RMS of q and k.
     public var qkNormEps: Float
 
-    public init(qkNorm: Bool = false, softCap: Float? = nil, qkNormEps: Float = 1e-5) {
+    public init(qkNorm: Bool = false, softCap: Float? = nil, qkNormEps: Float = qkNormEpsilon) {
         precondition(softCap.map { $0 > 0 } ?? true, "the soft-cap must be positive")
         self.qkNorm = qkNorm
         self.softCap = softCap

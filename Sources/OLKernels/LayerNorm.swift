@@ -1,5 +1,9 @@
 import OLCore
 
+/// LayerNorm's ε (added to the biased variance), the default of every LayerNorm in the model. Goldens
+/// record this value and the NumPy replay reads it from them, so changing it here is the whole change.
+public let layerNormEpsilon: Float = 1e-5
+
 /// LayerNorm over the last axis: out = (x − mean) · rstd · weight + bias, rstd = 1/√(var + eps) with the
 /// biased variance. Caches mean and rstd per row for the backward.
 public func layerNormForward(
@@ -9,7 +13,7 @@ public func layerNormForward(
     inp: UnsafePointer<Float>,          // (N, C)
     weight: UnsafePointer<Float>,       // (C)
     bias: UnsafePointer<Float>,         // (C)
-    N: Int, C: Int, eps: Float = 1e-5
+    N: Int, C: Int, eps: Float = layerNormEpsilon
 ) {
     let (o, m, r, x, w, b) = (SendablePointer(out), SendablePointer(mean), SendablePointer(rstd),
                               shared(inp), shared(weight), shared(bias))

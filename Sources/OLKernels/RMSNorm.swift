@@ -1,5 +1,8 @@
 import OLCore
 
+/// RMSNorm's ε (added to the RMS), the default of every RMSNorm in the model; recorded in goldens.
+public let rmsNormEpsilon: Float = 1e-5
+
 /// RMSNorm as the paper defines it: out = x / (rms(x) + eps) · weight, rms(x) = √(mean x²).
 /// eps is added to the RMS, not inside the square root. Caches rms per row.
 public func rmsNormForward(
@@ -7,7 +10,7 @@ public func rmsNormForward(
     rms: UnsafeMutablePointer<Float>,   // (N)
     inp: UnsafePointer<Float>,          // (N, C)
     weight: UnsafePointer<Float>,       // (C)
-    N: Int, C: Int, eps: Float = 1e-5
+    N: Int, C: Int, eps: Float = rmsNormEpsilon
 ) {
     let (o, r, x, w) = (SendablePointer(out), SendablePointer(rms), shared(inp), shared(weight))
     forEachRowChunk(N: N, C: C) { rows in
@@ -27,7 +30,7 @@ public func rmsNormBackward(
     inp: UnsafePointer<Float>,              // (N, C)
     weight: UnsafePointer<Float>,           // (C)
     rms: UnsafePointer<Float>,              // (N)
-    N: Int, C: Int, eps: Float = 1e-5
+    N: Int, C: Int, eps: Float = rmsNormEpsilon
 ) {
     let (dx, dy, x, w, r) = (SendablePointer(dinp), shared(dout), shared(inp), shared(weight), shared(rms))
     let dw = SendablePointer(dweight)

@@ -1,4 +1,5 @@
 import OLCore
+import OLKernels
 
 /// Which residual block the model is built from (SPEC §3). The raw values are the CLI/config spellings.
 public enum BlockKind: String, Sendable, CaseIterable {
@@ -114,6 +115,20 @@ public struct ModelConfig: Sendable, Equatable {
     public var resolvedBetaInit: Double { betaInit ?? 1 / Double(layers).squareRoot() }
     /// QK-Norm is part of the OP block.
     public var qkNorm: Bool { block.recipe.qkNorm }
+
+    /// Everything an independent implementation needs to rebuild this model's forward pass, defaults
+    /// resolved and the kernels' constants included, as goldens record it: the NumPy replay reads every
+    /// value from here and keeps none of its own, so a changed constant re-records and replays unedited.
+    public var goldenDescription: JSONValue {
+        .object([
+            "block": .string(block.rawValue), "vocab": .int(Int64(vocab)), "width": .int(Int64(width)),
+            "layers": .int(Int64(layers)), "heads": .int(Int64(heads)), "seq": .int(Int64(seq)),
+            "activation": .string(activation.rawValue), "tied_head": .bool(tiedHead), "final_norm": .bool(usesFinalNorm),
+            "qk_norm": .bool(qkNorm), "soft_cap": softCap.map { .double($0) } ?? .null,
+            "layer_norm_eps": .shortest(layerNormEpsilon), "rms_norm_eps": .shortest(rmsNormEpsilon),
+            "qk_norm_eps": .shortest(qkNormEpsilon), "gelu_coefficient": .shortest(geluCubicCoefficient),
+        ])
+    }
 
     /// Checks every field; the message names the field and says what is allowed.
     public func validate() throws {

@@ -92,7 +92,7 @@ func decayAfterUpdate(_ w: UnsafeMutableBufferPointer<Float>, _ decay: Float) {
 /// Row and column means of g² + 1e-30 are accumulated in Double (rows in index order, so the result does
 /// not depend on threads) and rounded to Float before the Float moving average.
 enum FactoredSecondMoment {
-    static let floor = 1e-30
+    static let floor = OptimizerConstants.factoredFloor
 
     static func update(r: inout [Float], c: inout [Float], g: UnsafePointer<Float>, rows: Int, cols: Int,
                        beta2: Double, columnSums: inout [Double]) {

@@ -194,3 +194,16 @@ import Glibc
 import Darwin
 @inline(__always) func _pow(_ x: Double, _ y: Double) -> Double { Darwin.pow(x, y) }
 #endif
+
+/// The constants the optimisers use beyond their hyper-parameters, recorded in goldens so the NumPy
+/// replay keeps none of its own.
+public enum OptimizerConstants {
+    /// Added to g² before AdaFactor's row and column means (SPEC: rowmean(g² + 1e-30)).
+    public static let factoredFloor = 1e-30
+    /// Added to the diagonal of GG before SOAP's first eigendecomposition (GG + 1e-30·I).
+    public static let eigenRegulariser = 1e-30
+
+    public static var json: JSONValue {
+        .object(["factored_floor": .double(factoredFloor), "eigen_regulariser": .double(eigenRegulariser)])
+    }
+}

@@ -61,7 +61,7 @@ struct SOAPWorkspace: Sendable {
     mutating func eigenbasis(_ gg: [Float], n: Int, context: String) throws -> [Float] {
         for j in 0..<n {
             for i in 0..<n { a64[i + j * n] = Double(gg[i * n + j]) }
-            a64[j + j * n] += 1e-30
+            a64[j + j * n] += OptimizerConstants.eigenRegulariser
         }
         if eigensolvers[n] == nil { eigensolvers[n] = try SymmetricEigensolver(n: n) }
         lapackCalls += 1

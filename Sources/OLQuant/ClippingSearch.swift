@@ -23,10 +23,14 @@ public struct ClippingSearchResult: Sendable, Equatable, Codable {
     public let absMaxMeanSquaredError: Double
 }
 
+/// Thresholds tried by the MSE clipping search, and the margin past absmax the grid runs to; recorded in goldens.
+public let clippingSearchCandidates = 100
+public let clippingSearchMargin = 0.5
+
 /// Searches the clipping threshold minimising the squared error of symmetric per-tensor fake quantisation
 /// of `values` over the grid c_k = k·(absmax + margin)/candidates.
-public func mseClippingSearch(_ values: UnsafeBufferPointer<Float>, bits: Int = 8, candidates: Int = 100,
-                              margin: Double = 0.5) -> ClippingSearchResult {
+public func mseClippingSearch(_ values: UnsafeBufferPointer<Float>, bits: Int = 8, candidates: Int = clippingSearchCandidates,
+                              margin: Double = clippingSearchMargin) -> ClippingSearchResult {
     precondition(candidates > 0 && !values.isEmpty, "clipping search needs values and at least one candidate")
     precondition(margin >= 0 && margin.isFinite, "the search margin must be finite and non-negative")
     let qMax = Float(symmetricQMax(bits: bits))
@@ -56,6 +60,6 @@ public func mseClippingSearch(_ values: UnsafeBufferPointer<Float>, bits: Int = 
 }
 
 /// `mseClippingSearch` on a `[Float]` tensor.
-public func mseClippingSearch(_ values: [Float], bits: Int = 8, candidates: Int = 100, margin: Double = 0.5) -> ClippingSearchResult {
+public func mseClippingSearch(_ values: [Float], bits: Int = 8, candidates: Int = clippingSearchCandidates, margin: Double = clippingSearchMargin) -> ClippingSearchResult {
     values.withUnsafeBufferPointer { mseClippingSearch($0, bits: bits, candidates: candidates, margin: margin) }
 }

@@ -115,8 +115,8 @@ public struct QuantEvaluationResult: Sendable, Equatable {
             JSONMember("tokens", .int(Int64(windows * sequenceLength))),
         ]
         if scheme.weights == .perTensorMSEClipped {
-            members.append(JSONMember("weight_clipping_candidates", 100))
-            members.append(JSONMember("weight_clipping_grid", "k·(absmax + 0.5)/100, k = 1…100, first minimum of the squared error"))
+            members.append(JSONMember("weight_clipping_candidates", .int(Int64(clippingSearchCandidates))))
+            members.append(JSONMember("weight_clipping_grid", .string("k·(absmax + \(clippingSearchMargin))/\(clippingSearchCandidates), k = 1…\(clippingSearchCandidates), first minimum of the squared error")))
         }
         if let calibration { members.append(JSONMember("calibration", calibration.json)) }
         return .object(members)

@@ -119,7 +119,10 @@ public struct StaticCalibration: Sendable, Equatable {
     /// nil: running min/max; e.g. 99.999: the (100 − p)th/pth percentiles of each batch.
     public var percentile: Double?
 
-    public init(train: [UInt8], batches: Int = 8, batchSize: Int = 8, seed: UInt64 = 0, momentum: Double = 0.9,
+    /// The running range's momentum r ← m·r + (1 − m)·r_batch (after the first batch); recorded in goldens.
+    public static let defaultMomentum = 0.9
+
+    public init(train: [UInt8], batches: Int = 8, batchSize: Int = 8, seed: UInt64 = 0, momentum: Double = defaultMomentum,
                 percentile: Double? = nil) {
         self.train = train
         self.batches = batches
@@ -174,9 +177,14 @@ public final class QuantizingTransform: ActivationTransform {
     let ranges: [ActivationSite: AffineQuantization]
     /// Static quantisers of each block's attention internals (`staticAsymmetric` only).
     let attention: [Int: StaticAttentionQuantizer]
-    /// Called after a site is rewritten with the values, rows, columns and scales used (goldens, tests).
-    /// Attention scores and probabilities are rewritten row by row on the workers and are not reported.
-    var recorder: ((ActivationSite, UnsafeMutableBufferPointer<Float>, Int, Int, [Float]) -> Void)?
+    /// Called after a site is rewritten with its float input, the values it was rewritten to, rows,
+    /// columns and scales (goldens, tests). Attention scores and probabilities are rewritten row by row on
+    /// the workers and are not reported here; `recordsAttention` keeps them.
+    var recorder: ((ActivationSite, [Float], UnsafeMutableBufferPointer<Float>, Int, Int, [Float]) -> Void)?
+    /// When set (goldens), every block's rewritten attention internals of the next forward are kept in
+    /// `recordedAttention`, so a replay can substitute them instead of re-deriving a rounding.
+    var recordsAttention = false
+    private(set) var recordedAttention: [Int: AttentionCollector] = [:]
     /// When set, only this site is quantised (per-site attribution); every other site stays float32.
     public internal(set) var onlySite: ActivationSite?
 
@@ -195,22 +203,29 @@ public final class QuantizingTransform: ActivationTransform {
 
     public func transform(_ site: ActivationSite, _ values: UnsafeMutableBufferPointer<Float>, rows: Int, cols: Int) {
         if let onlySite, site != onlySite { return }
+        let isQuantised = switch granularity {
+        case .perTensorDynamic, .perTokenDynamic: site.isLinearInput
+        case .staticAsymmetric: ranges[site] != nil
+        }
+        guard isQuantised else { return }
+        let input = recorder == nil ? [] : Array(values)
         let scales: [Float]
-        switch granularity {
-        case .perTensorDynamic, .perTokenDynamic:
-            guard site.isLinearInput else { return }
-            scales = fakeQuantizeSymmetric(values, rows: rows, columns: cols,
-                                           granularity: granularity == .perTensorDynamic ? .perTensor : .perToken, bits: bits)
-        case .staticAsymmetric:
-            guard let quantization = ranges[site] else { return }
+        if granularity == .staticAsymmetric, let quantization = ranges[site] {
             quantization.fakeQuantize(values)
             scales = [quantization.scale]
+        } else {
+            scales = fakeQuantizeSymmetric(values, rows: rows, columns: cols,
+                                           granularity: granularity == .perTensorDynamic ? .perTensor : .perToken, bits: bits)
         }
-        recorder?(site, values, rows, cols, scales)
+        recorder?(site, input, values, rows, cols, scales)
     }
 
     public func attentionTransform(layer: Int, batch: Int, heads: Int, length: Int) -> AttentionTransform? {
-        onlySite == nil ? attention[layer] : nil
+        guard onlySite == nil, let quantizer = attention[layer] else { return nil }
+        guard recordsAttention else { return quantizer }
+        let collector = AttentionCollector(heads: batch * heads, length: length)
+        recordedAttention[layer] = collector
+        return RecordingAttentionTransform(quantizer: quantizer, collector: collector)
     }
 }
 
@@ -232,6 +247,30 @@ final class StaticAttentionQuantizer: AttentionTransform {
     }
     func scores(_ row: UnsafeMutableBufferPointer<Float>, head: Int, query: Int) { scores?.fakeQuantize(row) }
     func probabilities(_ row: UnsafeMutableBufferPointer<Float>, head: Int, query: Int) { probabilities?.fakeQuantize(row) }
+}
+
+/// Applies a block's static quantiser, then keeps what it wrote (goldens only).
+final class RecordingAttentionTransform: AttentionTransform, @unchecked Sendable {
+    let quantizer: StaticAttentionQuantizer
+    let collector: AttentionCollector
+
+    init(quantizer: StaticAttentionQuantizer, collector: AttentionCollector) {
+        self.quantizer = quantizer
+        self.collector = collector
+    }
+
+    func normalisedQueriesAndKeys(_ values: UnsafeMutableBufferPointer<Float>, rows: Int, cols: Int) {
+        quantizer.normalisedQueriesAndKeys(values, rows: rows, cols: cols)
+        collector.normalisedQueriesAndKeys(values, rows: rows, cols: cols)
+    }
+    func scores(_ row: UnsafeMutableBufferPointer<Float>, head: Int, query: Int) {
+        quantizer.scores(row, head: head, query: query)
+        collector.scores(row, head: head, query: query)
+    }
+    func probabilities(_ row: UnsafeMutableBufferPointer<Float>, head: Int, query: Int) {
+        quantizer.probabilities(row, head: head, query: query)
+        collector.probabilities(row, head: head, query: query)
+    }
 }
 
 /// Copies one forward pass's attention internals of one block for calibration: every causal score and

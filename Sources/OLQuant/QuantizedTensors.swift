@@ -118,7 +118,7 @@ public enum QuantizedTensors {
     /// Every site a forward pass of `model` visits (what calibration observes), found by one forward call
     /// on a single window of zeros.
     private static func sites(of model: GPT) throws -> [ActivationSite] {
-        let observer = ObservingTransform(momentum: 0.9, percentile: nil, qkNorm: model.config.qkNorm)
+        let observer = ObservingTransform(momentum: StaticCalibration.defaultMomentum, percentile: nil, qkNorm: model.config.qkNorm)
         let tokens = [Int32](repeating: 0, count: model.config.seq)
         _ = tokens.withUnsafeBufferPointer { model.forward(tokens: $0, targets: nil, B: 1, T: model.config.seq, transform: observer) }
         observer.finishForward()

@@ -78,6 +78,16 @@ extension TrainingConfig {
         return .object((json.objectMembers ?? []).filter { member in !defaults.contains(member) })
     }
 
+    /// The config as training goldens record it: `nonDefaultJSON`, plus `resolved` with the model's full
+    /// description (defaults filled in, the kernels' constants included) and the optimiser, so the NumPy
+    /// replay keeps no default or constant of its own.
+    public var goldenJSON: JSONValue {
+        let resolved = JSONValue.object([
+            "model": model.goldenDescription, "optimizer": optimizerKind.json, "optimizer_constants": OptimizerConstants.json,
+        ])
+        return .object((nonDefaultJSON.objectMembers ?? []) + [JSONMember("resolved", resolved)])
+    }
+
     /// Reads a config object; keys not given keep their defaults. `source` names the file in errors, and
     /// control characters from the file's keys and values are escaped so every error stays one line.
     public init(json: JSONValue, source: String = "config") throws {

@@ -70,12 +70,12 @@ struct GoldenCommand: ParsableCommand {
 
     struct Diff: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Compare two golden trees tensor by tensor (e.g. Goldens .build/golden-actual); exits 1 if they differ."
+            abstract: "Compare two golden files or trees tensor by tensor (e.g. Goldens .build/golden-actual); exits 1 if they differ."
         )
 
-        @Argument(help: "The reference tree; its compare modes decide 'within tolerance'.")
+        @Argument(help: "The reference golden file or tree; its compare modes decide 'within tolerance'.")
         var treeA: String
-        @Argument(help: "The tree compared with it.")
+        @Argument(help: "The golden file or tree compared with it.")
         var treeB: String
 
         func run() throws {
@@ -89,20 +89,24 @@ struct GoldenCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Tabulate golden candidates against the accepted goldens they would replace.")
 
         @OptionGroup var rootOption: RootOption
+        @Flag(help: "List every tensor of every candidate (the long form) instead of one row per changed golden.")
+        var all = false
 
-        func run() throws { try printResult(rootOption.store().reviewTable()) }
+        func run() throws { try printResult(rootOption.store().reviewTable(all: all)) }
     }
 
     struct Accept: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Move golden candidates into Goldens/ and rewrite the manifest; requires CHANGELOG.md entries naming them."
+            abstract: "Replay golden candidates with NumPy, then move them into Goldens/ and rewrite the manifest; requires a new CHANGELOG.md line naming each with its reason."
         )
 
         @OptionGroup var rootOption: RootOption
+        @Flag(help: "Accept without replaying the candidates with NumPy (where NumPy cannot be installed).")
+        var skipReplay = false
 
         func run() throws {
             let store = try rootOption.store()
-            let result = try store.accept()
+            let result = try store.accept(replay: skipReplay ? .skipped : .numpy())
             for path in result.accepted { try printResult("accepted \(store.goldenPath(path))") }
             for path in result.discardedUnchanged { try printResult("discarded unchanged candidate \(path)") }
             try printResult("updated \(store.manifestPath)")

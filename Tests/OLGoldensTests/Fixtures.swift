@@ -29,7 +29,7 @@ final class TemporaryRoot {
     func accept(_ goldenCase: GoldenCase) throws {
         try Goldens.check(goldenCase, root: path, mode: .all)
         try write("# Changelog\n\n## [Unreleased]\n- Goldens: \(goldenCase.id) — recorded for a test\n", to: "CHANGELOG.md")
-        try store.accept()
+        try store.accept(replay: .skipped)
     }
 }
 

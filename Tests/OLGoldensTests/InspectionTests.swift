@@ -78,6 +78,6 @@ struct InspectionTests {
         try root.write("not gzip", to: "x.golden.gz")
         #expect(thrownMessage { _ = try GoldenInspection.show("\(root.path)/x.golden.gz") } == "\(root.path)/x.golden.gz: not a gzip file (corrupt or truncated)")
         #expect(thrownMessage { _ = try GoldenInspection.show("\(root.path)/absent.golden.gz") }?.hasPrefix("cannot read \(root.path)/absent.golden.gz") == true)
-        #expect(thrownMessage { _ = try GoldenInspection.diff(root.path, "\(root.path)/nope") } == "\(root.path)/nope: not a directory")
+        #expect(thrownMessage { _ = try GoldenInspection.diff(root.path, "\(root.path)/nope") } == "\(root.path)/nope: no such golden file or folder")
     }
 }

@@ -83,7 +83,7 @@ struct TreeSafetyTests {
             symlink(outside.path + "/elsewhere", root.store.goldensDirectory + "/unit")
             try Goldens.check(changed, root: root.path, mode: .all)
         }
-        let message = try #require(thrownMessage { try root.store.accept() })
+        let message = try #require(thrownMessage { try root.store.accept(replay: .skipped) })
         #expect(message.contains("is a symbolic link"), "\(message)")
         #expect(!message.contains("\n"))
         if kind == "goldens-dir" {
@@ -110,7 +110,7 @@ struct TreeSafetyTests {
         try AtomicFile.write("x", to: staleCandidate)
         try AtomicFile.write("x", to: liveCandidate)
         try root.write("# Changelog\n\n## [Unreleased]\n- Goldens: unit/sample — rescaled\n", to: "CHANGELOG.md")
-        let result = try root.store.accept()
+        let result = try root.store.accept(replay: .skipped)
         #expect(result.accepted == [Self.relative])
         #expect(!FilePath.exists(staleGolden) && !FilePath.exists(staleManifest) && !FilePath.exists(staleCandidate))
         #expect(FilePath.exists(liveCandidate))

@@ -88,7 +88,7 @@ struct WorkflowTests {
         changed.tensors.remove(at: 2)
         let message = try #require(thrownMessage { try Goldens.check(changed, root: root.path, mode: .never) })
         for piece in [
-            "seed: actual 8, golden 7", "config differs: actual {\"d\":8}",
+            "seed: actual 8, golden 7", "config differs at d: actual 8, golden 4",
             "tensor \"tokens\" is in the golden but was not produced", "tensor \"new\" was produced but is not in the golden",
             "tensor \"loss\": actual F64 shape [1], golden F64 shape []",
         ] {
@@ -134,7 +134,7 @@ struct WorkflowTests {
         let root = TemporaryRoot()
         try Goldens.check(Sample.goldenCase(), root: root.path, mode: .missing)
         if let changelog { try root.write(changelog, to: "CHANGELOG.md") }
-        let message = try #require(thrownMessage { try root.store.accept() })
+        let message = try #require(thrownMessage { try root.store.accept(replay: .skipped) })
         #expect(message.hasPrefix("refusing to accept") && !message.contains("\n"))
         #expect(message.contains("- Goldens: unit/sample (new) — <why the values changed>"), "\(message)")
         #expect(!FilePath.exists(root.store.goldensDirectory))
@@ -147,7 +147,7 @@ struct WorkflowTests {
         let root = TemporaryRoot()
         try Goldens.check(Sample.goldenCase(), root: root.path, mode: .missing)
         try root.write("# Changelog\n\n## [Unreleased]\n\(entry)\n\n## [0.1.0]\n", to: "CHANGELOG.md")
-        let result = try root.store.accept()
+        let result = try root.store.accept(replay: .skipped)
         #expect(result.accepted == [Self.relative])
         #expect(try root.store.manifest().entries.keys.sorted() == [Self.relative])
         #expect(!FilePath.exists(root.store.candidatesDirectory))
@@ -163,29 +163,29 @@ struct WorkflowTests {
         try Goldens.check(Sample.goldenCase(name: "other"), root: root.path, mode: .all)
         try Goldens.check(Self.drifted, root: root.path, mode: .failed)
         try root.write("# Changelog\n\n## [Unreleased]\n- Goldens: unit/other — recorded for a test\n", to: "CHANGELOG.md")
-        #expect(thrownMessage { try root.store.accept() }?.contains("does not name unit/sample;") == true)
+        #expect(thrownMessage { try root.store.accept(replay: .skipped) }?.contains("names unit/sample;") == true)
         try expectBitwiseEqual(FileBytes.read(root.store.manifestPath), manifestBefore, "MANIFEST.json")
 
         try root.write("# Changelog\n\n## [Unreleased]\n- Goldens: unit/sample changed because the test drifted it.\n", to: "CHANGELOG.md")
-        let result = try root.store.accept()
+        let result = try root.store.accept(replay: .skipped)
         #expect(result == .init(accepted: [Self.relative], discardedUnchanged: ["unit/other.golden.gz"]))
         #expect(try Goldens.check(Self.drifted, root: root.path, mode: .never) == .matched)
         #expect(try FileBytes.read(root.store.manifestPath) != manifestBefore)
     }
 
-    @Test("the review table shows new and changed cases with their greatest absolute and relative change")
+    @Test("the long review table (--all) shows every tensor of new and changed cases with its greatest change")
     func reviewTable() throws {
         let root = TemporaryRoot()
         try root.accept(Sample.goldenCase())
         try Goldens.check(Self.drifted, root: root.path, mode: .failed)
         try Goldens.check(Sample.goldenCase(name: "fresh"), root: root.path, mode: .missing)
-        let table = try root.store.reviewTable()
+        let table = try root.store.reviewTable(all: true)
         // out[2] = 3.5 moved by 1e-3 relative: |Δ| = 0.0035 (rounded to float32), relative 1e-3.
         #expect(table.contains("| unit/sample | changed | out "), "\(table)")
         #expect(table.contains("1 of 6 elements changed") && table.contains("0.0035") && table.contains("0.001"), "\(table)")
         #expect(table.contains("| unit/sample | changed | loss ") && table.contains("unchanged"))
         #expect(table.contains("| unit/fresh  | new     | out "), "\(table)")
-        #expect(table.contains("name these in CHANGELOG.md") && table.contains("unit/fresh, unit/sample"))
+        #expect(table.contains("add a line to CHANGELOG.md under \"## [Unreleased]\" naming each golden"), "\(table)")
     }
 
     @Test("the package root is found from a test's #filePath")
@@ -196,12 +196,13 @@ struct WorkflowTests {
         #expect(thrownMessage { _ = try GoldenStore.locatingPackage(from: "/") }?.contains("pass --root") == true)
     }
 
-    @Test("the recorded git revision is this checkout's short HEAD, and unknown outside a repository")
+    @Test("the recorded git revision is this checkout's short HEAD (-dirty with uncommitted changes), and unknown outside a repository")
     func gitRevision() throws {
         let store = try GoldenStore.locatingPackage(from: #filePath)
         let revision = GitRevision.short(in: store.packageRoot)
         let output = try #require(Subprocess.run(["git", "-C", store.packageRoot, "rev-parse", "--short", "HEAD"])?.output)
-        #expect(revision == String(output.filter { !$0.isWhitespace }))
+        let dirty = try #require(Subprocess.run(["git", "-C", store.packageRoot, "status", "--porcelain"])?.output).contains { !$0.isWhitespace }
+        #expect(revision == String(output.filter { !$0.isWhitespace }) + (dirty ? "-dirty" : ""))
         #expect(revision != "unknown" && revision.count >= 7)
         #expect(GitRevision.short(in: TemporaryRoot().path) == "unknown")
     }

@@ -158,7 +158,7 @@ extension KernelGolden {
             record.gradient("inp", [N, C], dinp, KernelTolerance.elementwise)
             record.gradient("weight", [C], dweight, KernelTolerance.rowSum)
             record.gradient("bias", [C], dbias, KernelTolerance.rowSum)
-            return record.goldenCase(name, kernel: "layerNorm", sizes: [("N", N), ("C", C)], seed: seed, extra: [JSONMember("eps", .double(1e-5))])
+            return record.goldenCase(name, kernel: "layerNorm", sizes: [("N", N), ("C", C)], seed: seed, extra: [JSONMember("eps", .shortest(layerNormEpsilon))])
         }
     }
 
@@ -179,7 +179,7 @@ extension KernelGolden {
             record.output("rms", [N], rms, KernelTolerance.elementwise)
             record.gradient("inp", [N, C], dinp, KernelTolerance.elementwise)
             record.gradient("weight", [C], dweight, KernelTolerance.rowSum)
-            return record.goldenCase(name, kernel: "rmsNorm", sizes: [("N", N), ("C", C)], seed: seed, extra: [JSONMember("eps", .double(1e-5))])
+            return record.goldenCase(name, kernel: "rmsNorm", sizes: [("N", N), ("C", C)], seed: seed, extra: [JSONMember("eps", .shortest(rmsNormEpsilon))])
         }
     }
 
@@ -221,7 +221,8 @@ extension KernelGolden {
             record.input("dout", [N], dout)
             record.output("out", [N], out, KernelTolerance.elementwise)
             record.gradient("inp", [N], dinp, KernelTolerance.elementwise)
-            return record.goldenCase(name, kernel: kind.rawValue, sizes: [("N", N)], seed: seed)
+            let constants = kind == .gelu ? [JSONMember("gelu_coefficient", .shortest(geluCubicCoefficient))] : []
+            return record.goldenCase(name, kernel: kind.rawValue, sizes: [("N", N)], seed: seed, extra: constants)
         }
     }
 

@@ -143,7 +143,7 @@ struct OptimizerGolden: Sendable, CustomTestStringConvertible {
             suite: "optimizers", name: name, kind: "optimizer_trajectory",
             config: .object([
                 JSONMember("optimizer", .string(config.kind.rawValue)), JSONMember("steps", .int(Int64(Self.steps))),
-                JSONMember("step_lr", .double(Self.stepRate)),
+                JSONMember("step_lr", .double(Self.stepRate)), JSONMember("constants", OptimizerConstants.json),
                 JSONMember("specs", .array(specs.map { spec in
                     .object([JSONMember("name", .string(spec.name)), JSONMember("shape", .array(spec.shape.map { .int(Int64($0)) })),
                              JSONMember("role", .string(spec.role.rawValue))])

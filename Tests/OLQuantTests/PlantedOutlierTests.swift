@@ -23,7 +23,7 @@ struct PlantedOutlierTests {
         let quantized = try QuantizedModel(config: fixture.config, parameters: planted, settings: QuantSettings(.a8Only), maxBatch: 8)
         var ratios: [String: Float] = [:]
         // Record the quantised qkv/fc inputs: channel 0's absmax over other channels' absmax.
-        quantized.transform!.recorder = { site, values, rows, cols, _ in
+        quantized.transform!.recorder = { site, _, values, rows, cols, _ in
             guard case .linearInput(_, let linear) = site, linear == .qkv || linear == .fc else { return }
             var planted: Float = 0, others: Float = 0
             for r in 0..<rows {

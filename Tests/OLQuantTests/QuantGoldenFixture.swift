@@ -9,6 +9,14 @@ public enum QuantGoldenFixture {
     /// preLN, d = 16, L = 2, H = 2, T = 8, ReLU, tied head.
     public static var config: ModelConfig { ModelConfig(width: 16, layers: 2, heads: 2, seq: 8) }
 
+    /// The quantisers' constants, from the code that uses them (the replay keeps none of its own).
+    public static var constants: JSONValue {
+        .object([
+            "min_absmax": .shortest(minimumAbsMax), "calibration_momentum": .double(StaticCalibration.defaultMomentum),
+            "clipping_candidates": .int(Int64(clippingSearchCandidates)), "clipping_margin": .double(clippingSearchMargin),
+        ])
+    }
+
     /// Model initialisation seed.
     public static let modelSeed: UInt64 = 7
     /// Sequences in the recorded batch.
@@ -28,8 +36,13 @@ public enum QuantGoldenFixture {
     ///   in the order they are observed: so the golden can be replayed without this code's generators.
     /// - per setting, prefix `{scheme}.b{bits}.`:
     ///   `{weight}.weight` (OC, C) the fake-quantised weight and `{weight}.weight_scale` (1 or OC);
-    ///   `{site}.act` (B·T, C_in) the fake-quantised input of every linear layer of the recorded forward and
-    ///   `{site}.act_scale` (1 or B·T);
+    ///   for every site the scheme quantises in the recorded forward (linear inputs; static: every
+    ///   calibrated site), `{site}.input` (rows, cols) its float input as this forward computed it and
+    ///   `{site}.act` (rows, cols) what it was rewritten to; linear inputs also `{site}.act_scale` (1 or B·T);
+    ///   static only: `h<l>.attn.{scores,probs}.act` (B·H·T(T+1)/2) the rewritten causal entries, row
+    ///   (b·H + h, query) at offset (b·H + h)·T(T+1)/2 + query(query+1)/2, and with QK-norm
+    ///   `h<l>.attn.qk_norm.out.act` (B·T, 2C). A replay checks each site from these recorded inputs and
+    ///   substitutes the recorded outputs downstream, so one rounding flip cannot cascade;
     ///   static only: `{site}.range_scale` (1) float32 and `{site}.range_zero_point` (1) int64 for every
     ///   calibrated site, attention scores and probabilities included (3 batches × 2 crops of the train
     ///   split, calibration seed 0); the weights' MSE grid is Bondarenko et al.'s, k·(absmax + 0.5)/100;
@@ -69,11 +82,13 @@ public enum QuantGoldenFixture {
                 out.append(NamedTensor(name: prefix + weight.name + ".weight_scale", shape: [weight.scales.count], floats: weight.scales))
             }
             var recorded: [NamedTensor] = []
-            quantized.transform?.recorder = { site, values, rows, cols, scales in
-                guard site.isLinearInput else { return }
-                recorded.append(NamedTensor(name: prefix + site.name + ".act", shape: [rows, cols],
-                                            floats: Array(values)))
-                recorded.append(NamedTensor(name: prefix + site.name + ".act_scale", shape: [scales.count], floats: scales))
+            quantized.transform?.recordsAttention = true
+            quantized.transform?.recorder = { site, input, values, rows, cols, scales in
+                recorded.append(NamedTensor(name: prefix + site.name + ".input", shape: [rows, cols], floats: input))
+                recorded.append(NamedTensor(name: prefix + site.name + ".act", shape: [rows, cols], floats: Array(values)))
+                if site.isLinearInput {
+                    recorded.append(NamedTensor(name: prefix + site.name + ".act_scale", shape: [scales.count], floats: scales))
+                }
             }
             let loss = tokens.withUnsafeBufferPointer { x in
                 targets.withUnsafeBufferPointer { y in
@@ -81,6 +96,16 @@ public enum QuantGoldenFixture {
                 }
             }
             quantized.transform?.recorder = nil
+            for (layer, internals) in (quantized.transform?.recordedAttention ?? [:]).sorted(by: { $0.key < $1.key }) {
+                for (site, values) in [(ActivationSite.attentionScores(layer: layer), internals.scoreValues),
+                                       (.attentionProbabilities(layer: layer), internals.probabilityValues)] {
+                    recorded.append(NamedTensor(name: prefix + site.name + ".act", shape: [values.count], floats: Array(values)))
+                }
+                if !internals.queriesAndKeys.isEmpty {
+                    let site = ActivationSite.queryKeyNormOutput(layer: layer)
+                    recorded.append(NamedTensor(name: prefix + site.name + ".act", shape: [batch * T, 2 * config.width], floats: internals.queriesAndKeys))
+                }
+            }
             out += recorded
             for range in quantized.ranges {
                 out.append(NamedTensor(name: prefix + range.site.name + ".range_scale", shape: [1], floats: [range.quantization.scale]))

@@ -208,7 +208,7 @@ struct QuantizedEvaluationTests {
     /// Runs one batch of windows through `quantized` and records every rewritten site.
     func recordSites(_ quantized: QuantizedModel) -> [SiteRecord] {
         var records: [SiteRecord] = []
-        quantized.transform!.recorder = { site, values, rows, _, scales in
+        quantized.transform!.recorder = { site, _, values, rows, _, scales in
             records.append(SiteRecord(site: site, values: Array(values), rows: rows, scales: scales))
         }
         defer { quantized.transform!.recorder = nil }

@@ -49,9 +49,24 @@ public struct BitwiseDifference: CustomStringConvertible, Sendable {
 public func expectBitwiseEqual<T: BitwiseCopyable>(
     _ actual: [T], _ expected: [T], _ what: String, sourceLocation: SourceLocation = #_sourceLocation
 ) {
-    if let difference = BitwiseDifference.between(actual, expected) {
-        Issue.record("\(what): \(difference)", sourceLocation: sourceLocation)
+    for message in bitwiseMismatches(actual, expected, what) { Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation) }
+}
+
+/// What `expectBitwiseEqual` records, one message per problem (none when identical): its own tests
+/// check these messages directly instead of failing on purpose.
+public func bitwiseMismatches<T: BitwiseCopyable>(_ actual: [T], _ expected: [T], _ what: String) -> [String] {
+    BitwiseDifference.between(actual, expected).map { ["\(what): \($0)"] } ?? []
+}
+
+/// `bitwiseMismatches` for named buffers: differing names, then each differing buffer by name.
+public func bitwiseMismatches<T: BitwiseCopyable>(_ actual: [String: [T]], _ expected: [String: [T]], _ what: String) -> [String] {
+    let (actualNames, expectedNames) = (actual.keys.sorted(), expected.keys.sorted())
+    var messages = actualNames == expectedNames ? [] : ["\(what): names differ: \(actualNames) vs \(expectedNames)"]
+    for name in expectedNames {
+        guard let a = actual[name], let e = expected[name] else { continue }
+        messages += bitwiseMismatches(a, e, "\(what), \(name)")
     }
+    return messages
 }
 
 /// Records an issue naming the first differing line (shortened) and how many differ, unless the
@@ -78,14 +93,7 @@ public func expectSameLines(
 public func expectBitwiseEqual<T: BitwiseCopyable>(
     _ actual: [String: [T]], _ expected: [String: [T]], _ what: String, sourceLocation: SourceLocation = #_sourceLocation
 ) {
-    let (actualNames, expectedNames) = (actual.keys.sorted(), expected.keys.sorted())
-    if actualNames != expectedNames {
-        Issue.record("\(what): names differ: \(actualNames) vs \(expectedNames)", sourceLocation: sourceLocation)
-    }
-    for name in expectedNames {
-        guard let a = actual[name], let e = expected[name] else { continue }
-        expectBitwiseEqual(a, e, "\(what), \(name)", sourceLocation: sourceLocation)
-    }
+    for message in bitwiseMismatches(actual, expected, what) { Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation) }
 }
 
 /// `expectBitwiseEqual` for lists of named tensors (golden tensors, exported state): the same names,

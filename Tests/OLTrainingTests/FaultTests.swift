@@ -351,7 +351,7 @@ struct FaultTests {
         let original = sample(1)
         try Goldens.check(original, root: root, mode: .all)
         try AtomicFile.write("# Changelog\n\n## [Unreleased]\n- Goldens: \(original.id) — recorded\n", to: root + "/CHANGELOG.md")
-        try store.accept()
+        try store.accept(replay: .skipped)
         let golden = try FileBytes.read(store.goldenPath(original.relativePath))
         let manifest = try FileBytes.read(store.manifestPath)
         try Goldens.check(sample(2), root: root, mode: .all)
@@ -378,7 +378,7 @@ struct FaultTests {
         let existing = (0..<8).map { sample("accepted_case_with_a_long_name_\($0)") }
         for goldenCase in existing { try Goldens.check(goldenCase, root: root, mode: .all) }
         try AtomicFile.write("# Changelog\n\n## [Unreleased]\n- Goldens: " + existing.map(\.id).joined(separator: ", ") + "\n", to: root + "/CHANGELOG.md")
-        try store.accept()
+        try store.accept(replay: .skipped)
         let added = sample("new")
         try Goldens.check(added, root: root, mode: .all)
         try AtomicFile.write("# Changelog\n\n## [Unreleased]\n- Goldens: \(added.id) — new\n", to: root + "/CHANGELOG.md")

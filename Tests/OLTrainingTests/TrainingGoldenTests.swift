@@ -174,6 +174,6 @@ enum TrainingGolden {
             tensors += run.parameters.map { GoldenTensor(NamedTensor(name: "output.param.\($0.name)", shape: $0.shape, values: $0.values), compare: parameterCompare) }
         }
         return GoldenCase(suite: "training", name: "tiny_\(block.rawValue)", kind: "training_run",
-                          config: config.nonDefaultJSON, seed: config.seed, tensors: tensors)
+                          config: config.goldenJSON, seed: config.seed, tensors: tensors)
     }
 }
