@@ -5,7 +5,7 @@
 set -uo pipefail
 log=.build/test-log.txt
 mkdir -p .build
-swift test "$@" 2>&1 | tee "$log" | grep --line-buffered -vE "^. (Test|Suite) .* started\.$|^Test (Case|Suite) '.*' started"
+swift test "$@" 2>&1 | tee "$log" | grep --line-buffered -vE "^. (Test|Suite) .* started\.$|^Test (Case|Suite) '.*' started|^golden candidate written .*: /tmp/"
 status=${PIPESTATUS[0]}
 
 # Swift Testing names a failing test `✘ Test "name" …`; XCTest `Test Case '-[Module.Class test]' failed`.

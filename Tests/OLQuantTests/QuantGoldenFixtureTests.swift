@@ -17,10 +17,13 @@ struct QuantGoldenFixtureTests {
         let names = tensors.map(\.name)
         #expect(Set(names).count == names.count)
         // 2 token tensors, every float parameter, the calibration crops; per setting 8 weights + 8 weight
-        // scales + 8 activations + 8 activation scales + loss; static also a scale and a zero point for each
-        // of its 30 calibrated sites: the embedding sum, per block 12 around the linear layers, norms and
-        // residuals plus the attention scores and probabilities, and the final norm output.
-        #expect(tensors.count == 2 + QuantGoldenFixture.config.parameterLayout().specs.count + 1 + 4 * 33 + 2 * 30)
+        // scales + loss, and per quantised site its .input and .act (linear inputs also .act_scale). The
+        // dynamic schemes (three settings) quantise the 8 linear inputs: 17 + 3·8 = 41 each. Static
+        // quantises its 30 calibrated sites — the embedding sum, per block 12 around the linear layers,
+        // norms and residuals plus the attention scores and probabilities, and the final norm output — and
+        // records a range scale and zero point for each (60); the 26 reported in place get .input and
+        // .act (52), the 8 linear inputs .act_scale, the 4 attention internals .act only: 17 + 60 + 52 + 8 + 4.
+        #expect(tensors.count == 2 + QuantGoldenFixture.config.parameterLayout().specs.count + 1 + 3 * 41 + (17 + 60 + 52 + 8 + 4))
         #expect(names.contains("w8a8-static.b8.h1.residual.mlp.range_zero_point"))
         #expect(names.contains("w8a8-static.b8.h1.attn.probs.range_scale") && names.contains("w8a8-static.b8.lnf.out.range_scale"))
         #expect(names.contains("w8a8-fine.b8.h0.mlp_proj.in.act"))

@@ -356,7 +356,7 @@ struct FaultTests {
         let manifest = try FileBytes.read(store.manifestPath)
         try Goldens.check(sample(2), root: root, mode: .all)
         try AtomicFile.write("# Changelog\n\n## [Unreleased]\n- Goldens: \(original.id) — rescaled\n", to: root + "/CHANGELOG.md")
-        let result = try runOlab(["golden", "accept", "--root", root], fileSizeLimit: 64)
+        let result = try runOlab(["golden", "accept", "--root", root, "--skip-replay"], fileSizeLimit: 64)
         #expect(result.status == 2)
         #expect(result.err.contains("File too large"), "stderr: \(result.err)")
         try expectBitwiseEqual(FileBytes.read(store.goldenPath(original.relativePath)), golden, "golden file")
@@ -377,16 +377,16 @@ struct FaultTests {
         // the new golden be written and makes the manifest write fail, the order that used to strand it.
         let existing = (0..<8).map { sample("accepted_case_with_a_long_name_\($0)") }
         for goldenCase in existing { try Goldens.check(goldenCase, root: root, mode: .all) }
-        try AtomicFile.write("# Changelog\n\n## [Unreleased]\n- Goldens: " + existing.map(\.id).joined(separator: ", ") + "\n", to: root + "/CHANGELOG.md")
+        try AtomicFile.write("# Changelog\n\n## [Unreleased]\n- Goldens: " + existing.map(\.id).joined(separator: ", ") + " — recorded for the full-disk test\n", to: root + "/CHANGELOG.md")
         try store.accept(replay: .skipped)
         let added = sample("new")
         try Goldens.check(added, root: root, mode: .all)
-        try AtomicFile.write("# Changelog\n\n## [Unreleased]\n- Goldens: \(added.id) — new\n", to: root + "/CHANGELOG.md")
+        try AtomicFile.write("# Changelog\n\n## [Unreleased]\n- Goldens: \(added.id) — a new case for the full-disk test\n", to: root + "/CHANGELOG.md")
         let manifest = try FileBytes.read(store.manifestPath)
         let goldenSize = try FileBytes.read(store.candidatePath(added.relativePath)).count
         try #require(goldenSize < manifest.count)
         let listing = try FilePath.entries(of: store.goldensDirectory + "/unit")
-        let result = try runOlab(["golden", "accept", "--root", root], fileSizeLimit: goldenSize)
+        let result = try runOlab(["golden", "accept", "--root", root, "--skip-replay"], fileSizeLimit: goldenSize)
         #expect(result.status == 2)
         #expect(result.err.contains("cannot write \(store.manifestPath): File too large"), "stderr: \(result.err)")
         #expect(try FilePath.entries(of: store.goldensDirectory + "/unit") == listing)
