@@ -175,7 +175,63 @@ def replay_trajectory(header, t, rep):
             rep.check(name, state[name[len("output.state."):]], t[name])
 
 
+# -------------------------------------------------------------------------------------------------- data
+
+def layout_rows(stream, starts, T, bos_token):
+    """Rows cut at `starts` by the TokenLayout convention (README "Data options"): without BOS
+    (bos_token None) inputs b[s:s+T], targets b[s+1:s+T+1]; with it [bos] + b[s:s+T-1] and b[s:s+T]."""
+    xs, ys = [], []
+    for s in np.ravel(starts).astype(np.int64):
+        if bos_token is None:
+            xs.append(stream[s:s + T])
+            ys.append(stream[s + 1:s + T + 1])
+        else:
+            xs.append(np.concatenate([[bos_token], stream[s:s + T - 1]]))
+            ys.append(stream[s:s + T])
+    return np.array(xs, np.int64), np.array(ys, np.int64)
+
+
+def replay_data(header, t, rep):
+    """data_batches: every row re-derived from the stored corpus bytes and drawn offsets; the offsets
+    (drawn by the Swift RNG) are checked for range and, with crop_align line, for following a newline."""
+    c = header["config"]
+    T, vocab = c["seq"], c["vocab"]
+    bos_token = c["bos_token"] if c["bos"] else None
+    if bos_token is not None and bos_token != vocab - 1:
+        raise ValueError(f"BOS token {bos_token} is not the last id of a vocabulary of {vocab}")
+    train, val = t["input.corpus.train"].astype(np.int64), t["input.corpus.validation"].astype(np.int64)
+    starts, probe_starts = t["input.batch.starts"], t["input.probe.starts"]
+    last = len(train) - T - 1
+    misplaced = [int(s) for s in starts.ravel()
+                 if not 0 <= s <= last or (c["crop_align"] == "line" and (s < 1 or train[s - 1] != ord("\n")))]
+    if misplaced:
+        raise ValueError(f"crop offsets {misplaced[:3]} are not valid {c['crop_align']}-aligned starts (last valid {last})")
+    if not all(0 <= s <= len(val) - T - 1 for s in probe_starts):
+        raise ValueError("a probe offset lies outside the validation split")
+    K = c["eval_windows"]
+    window_starts = np.array([0] if K == 1 else [k * (len(val) - T - 1) // (K - 1) for k in range(K)], np.int64)
+    rep.check("output.window.starts", window_starts, t["output.window.starts"])
+    for kind, stream, at in (("batch", train, starts), ("window", val, window_starts), ("probe", val, probe_starts)):
+        x, y = layout_rows(stream, at, T, bos_token)
+        rep.check(f"output.{kind}.tokens", x, t[f"output.{kind}.tokens"])
+        rep.check(f"output.{kind}.targets", y, t[f"output.{kind}.targets"])
+        if x.max() >= vocab or y.max() >= vocab:
+            raise ValueError(f"{kind} tokens reach {max(x.max(), y.max())}, outside a vocabulary of {vocab}")
+
+
 # ---------------------------------------------------------------------------------------------- training
+
+def check_rows(tokens, targets, vocab, bos):
+    """Every row's targets are its inputs shifted by one, all ids lie in the model's vocabulary (the rows
+    of wte), and with BOS the last id sits at position 0 of every row and nowhere else."""
+    tokens, targets = tokens.reshape(-1, tokens.shape[-1]), targets.reshape(-1, targets.shape[-1])
+    if not np.array_equal(tokens[:, 1:], targets[:, :-1]):
+        raise ValueError("a row's targets are not its inputs shifted by one")
+    if max(tokens.max(), targets.max()) >= vocab:
+        raise ValueError(f"token ids reach {max(tokens.max(), targets.max())}, outside the vocabulary of {vocab} rows of wte")
+    if bos and not (np.all(tokens[:, 0] == vocab - 1) and np.all(tokens[:, 1:] < vocab - 1) and np.all(targets < vocab - 1)):
+        raise ValueError(f"with bos, id {vocab - 1} must sit at position 0 of every row and nowhere else")
+
 
 def parameter_role(name, shape):
     if name in ("wte", "wpe"):
@@ -202,6 +258,9 @@ def replay_training(header, t, rep):
     roles = {n: parameter_role(n, v.shape) for n, v in params.items()}
     opt = optimizers.make(resolved["optimizer"], h, roles, {n: v.shape for n, v in params.items()}, resolved["optimizer_constants"])
     tokens, targets, lrs = t["input.batch.tokens"], t["input.batch.targets"], t["input.step_lr"]
+    vocab = params["wte"].shape[0]
+    check_rows(tokens, targets, vocab, c.get("bos", False))
+    check_rows(t["input.probe.tokens"], t["input.probe.targets"], vocab, c.get("bos", False))
     steps = len(lrs)
     log_steps = list(t["output.log_step"])
     losses, probe_losses, grad_norms = [], [], []
@@ -249,7 +308,7 @@ def replay_training(header, t, rep):
 
 REPLAYS = {"kernel": replay_kernel, "tap_metrics": replay_metrics, "attention_entropy": replay_metrics,
            "kurtosis_update": replay_metrics, "optimizer_trajectory": replay_trajectory,
-           "training_run": replay_training, "quantisation": quant.replay}
+           "training_run": replay_training, "quantisation": quant.replay, "data_batches": replay_data}
 
 
 def replay_file(path):

@@ -82,7 +82,9 @@ public struct AuditPlan: Sendable {
         return runs.filter { keys.contains($0.key) }
     }
 
-    /// The cache key of a config: equal configs on equal corpus bytes share one run.
+    /// The cache key of a config: equal configs on equal corpus bytes share one run. It hashes
+    /// `TrainingConfig.json`, which leaves out keys added with a behaviour-preserving default while they
+    /// hold it (`keysAddedWithPreservingDefault`), so adding such a key moves no cached run's key.
     public static func cacheKey(_ config: TrainingConfig, corpusFingerprint: String) -> String {
         guard let members = config.json.objectMembers else { return SHA256.hex(Array(config.json.serialized().utf8)) }
         let keyed = JSONValue.object(members.map { $0.key == "corpus" ? JSONMember("corpus", .string(corpusFingerprint)) : $0 })

@@ -39,7 +39,7 @@ public struct SchemeEvaluator: QuantisedEvaluator {
         let checkpoint = try Checkpoint.read(path)
         let config = checkpoint.config
         let corpus = try config.loadCorpus()
-        let windows = try EvaluationWindows(validation: corpus.validation, count: config.evalWindows, sequenceLength: config.model.seq)
+        let windows = try EvaluationWindows(validation: corpus.validation, count: config.evalWindows, sequenceLength: config.model.seq, bos: config.bos)
         let parameters = FloatArena(layout: config.model.parameterLayout())
         checkpoint.loadParameters(into: parameters)
         let batch = QuantizedEvaluation.defaultBatch(windows)
@@ -48,7 +48,7 @@ public struct SchemeEvaluator: QuantisedEvaluator {
         return try requests.map { request in
             let settings = try QuantSettings(parsing: request.scheme, bits: request.bits)
             let calibration = settings.scheme == .w8a8Static
-                ? StaticCalibration(train: corpus.train, batches: 8, batchSize: config.batch, seed: 0, percentile: nil)
+                ? StaticCalibration(train: corpus.train, batches: 8, batchSize: config.batch, seed: 0, percentile: nil, bos: config.bos)
                 : nil
             let site = try request.site.map { try Self.site($0, layers: config.model.layers) }
             let result = try QuantizedEvaluation.evaluate(config: config.model, parameters: parameters, windows: windows,

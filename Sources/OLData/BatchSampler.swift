@@ -1,22 +1,31 @@
 import OLCore
 
-/// Deterministic training batches: B random crops of T+1 bytes from the train stream; inputs are the first
-/// T bytes of each crop and targets the next T (SPEC §1). Crop starts are drawn uniformly from
-/// `0 ... train.count − T − 1` with `nextInt(below:)` on `RandomStream(seed:purpose: "data")`, row 0 first,
-/// so the data order is independent of the model's `init` stream. Batches are written into caller buffers
-/// (B·T elements, row-major `(B, T)`); nothing is allocated per batch.
+/// Deterministic training batches: B crops of the train stream laid out by `layout` (`TokenLayout`: T+1
+/// bytes, or a BOS token and T bytes); row-major `(B, T)` inputs and targets (SPEC §1). Crop starts are
+/// drawn with `nextInt(below:)` on `RandomStream(seed:purpose: "data")`, one draw per row, row 0 first, so
+/// the data order is independent of the model's `init` stream:
+/// - `crop_align: none`: the start is drawn uniformly from `0 ... train.count − T − 1`;
+/// - `crop_align: line`: the sampler lists, once, the line starts p in `1 ... train.count − T − 1` with
+///   `train[p − 1] == '\n'` in increasing order, and a row starts at `lineStarts[nextInt(below: n)]`:
+///   uniform over the line starts, one draw per row like the unaligned sampler.
+/// Batches are written into caller buffers (B·T elements); nothing is allocated per batch.
 public struct BatchSampler: Sendable {
     public let batchSize: Int
     public let sequenceLength: Int
     /// The train stream the crops come from.
     public let train: [UInt8]
+    /// How rows are cut: BOS token, crop alignment.
+    public let layout: TokenLayout
+    /// The offsets a `line`-aligned crop may start at, increasing (nil for unaligned crops).
+    let lineStarts: [Int]?
     /// The generator; advances by exactly B draws of `nextInt(below:)` per batch.
     public private(set) var random: RandomStream
     /// Batches drawn so far.
     public private(set) var batchesDrawn: Int
 
-    /// A sampler over `train`; throws if the stream is shorter than one crop (T+1 bytes).
-    public init(train: [UInt8], batchSize: Int, sequenceLength: Int, seed: UInt64) throws {
+    /// A sampler over `train`; throws if the stream is shorter than one crop (T+1 bytes), or, for
+    /// line-aligned crops, has no newline followed by a full crop.
+    public init(train: [UInt8], batchSize: Int, sequenceLength: Int, seed: UInt64, layout: TokenLayout = .bytes) throws {
         guard batchSize > 0, sequenceLength > 0 else {
             throw OutlierLabError("batch size \(batchSize) and sequence length \(sequenceLength) must be positive")
         }
@@ -26,6 +35,18 @@ public struct BatchSampler: Sendable {
         self.batchSize = batchSize
         self.sequenceLength = sequenceLength
         self.train = train
+        self.layout = layout
+        switch layout.cropAlign {
+        case .none:
+            lineStarts = nil
+        case .line:
+            let last = train.count - sequenceLength - 1
+            let starts = last < 1 ? [] : (1...last).filter { train[$0 - 1] == 0x0A }
+            guard !starts.isEmpty else {
+                throw OutlierLabError("train split (\(train.count) bytes) has no line start for crop_align line: no newline is followed by a crop of \(sequenceLength + 1) bytes; use crop_align none or a corpus with line breaks")
+            }
+            lineStarts = starts
+        }
         random = RandomStream(seed: seed, purpose: "data")
         batchesDrawn = 0
     }
@@ -35,15 +56,23 @@ public struct BatchSampler: Sendable {
         fill(inputs, targets)
     }
 
-    /// Writes the next batch as raw bytes.
+    /// Writes the next batch as raw bytes (no BOS token: id 256 is not a byte).
     public mutating func next(inputs: UnsafeMutableBufferPointer<UInt8>, targets: UnsafeMutableBufferPointer<UInt8>) {
+        precondition(!layout.bos, "a batch with a BOS token needs Int32 buffers: token 256 is not a byte")
         fill(inputs, targets)
     }
 
     /// The crop starts of the next batch, without drawing it (for diagnostics and tests).
     public func peekStarts() -> [Int] {
         var copy = random
-        return (0..<batchSize).map { _ in copy.nextInt(below: train.count - sequenceLength) }
+        return (0..<batchSize).map { _ in Self.drawStart(&copy, count: train.count, length: sequenceLength, lineStarts: lineStarts) }
+    }
+
+    /// One crop start: uniform over the offsets, or over the line starts when aligned.
+    @inline(__always)
+    private static func drawStart(_ random: inout RandomStream, count: Int, length: Int, lineStarts: [Int]?) -> Int {
+        guard let lineStarts else { return random.nextInt(below: count - length) }
+        return lineStarts[random.nextInt(below: lineStarts.count)]
     }
 
     @inline(__always)
@@ -52,11 +81,8 @@ public struct BatchSampler: Sendable {
         precondition(inputs.count == B * T && targets.count == B * T, "batch buffers must hold B·T = \(B * T) tokens")
         train.withUnsafeBufferPointer { source in
             for b in 0..<B {
-                let start = random.nextInt(below: source.count - T)
-                for t in 0..<T {
-                    inputs[b * T + t] = Token(source[start + t])
-                    targets[b * T + t] = Token(source[start + t + 1])
-                }
+                let start = Self.drawStart(&random, count: source.count, length: T, lineStarts: lineStarts)
+                layout.writeRow(source, start: start, length: T, inputs, targets, at: b * T)
             }
         }
         batchesDrawn += 1

@@ -8,14 +8,18 @@ import OLCore
 /// starts are at least T apart whenever V ≥ K·T + 1, so input ranges never overlap and no byte is scored
 /// twice; at V = K·T + 1 the windows tile the split exactly. The first K windows of a larger K are not the
 /// windows of a smaller K: a window count is part of the evaluation, recorded with every result.
+/// With `bos` every window is laid out by `TokenLayout` from the same start (BOS at position 0, targets
+/// `validation[s_k ..< s_k+T]`): the same offsets for every model, with and without BOS.
 public struct EvaluationWindows: Sendable {
     public let count: Int
     public let sequenceLength: Int
+    /// A BOS token at position 0 of every window (`TokenLayout`).
+    public let bos: Bool
     /// The validation stream the windows index.
     public let validation: [UInt8]
 
     /// `count` windows of `sequenceLength` tokens; throws saying how many bytes are needed if too few.
-    public init(validation: [UInt8], count: Int, sequenceLength: Int) throws {
+    public init(validation: [UInt8], count: Int, sequenceLength: Int, bos: Bool = false) throws {
         guard count > 0, sequenceLength > 0 else {
             throw OutlierLabError("evaluation window count \(count) and sequence length \(sequenceLength) must be positive")
         }
@@ -25,6 +29,7 @@ public struct EvaluationWindows: Sendable {
         }
         self.count = count
         self.sequenceLength = sequenceLength
+        self.bos = bos
         self.validation = validation
     }
 
@@ -49,13 +54,10 @@ public struct EvaluationWindows: Sendable {
         precondition(first >= 0 && rows >= 0 && first + rows <= count, "windows \(first)..<\(first + rows) outside 0..<\(count)")
         let T = sequenceLength
         precondition(inputs.count >= rows * T && targets.count >= rows * T, "window buffers must hold rows·T tokens")
+        let layout = TokenLayout(bos: bos)
         validation.withUnsafeBufferPointer { source in
             for row in 0..<rows {
-                let start = start(of: first + row)
-                for t in 0..<T {
-                    inputs[row * T + t] = Int32(source[start + t])
-                    targets[row * T + t] = Int32(source[start + t + 1])
-                }
+                layout.writeRow(source, start: start(of: first + row), length: T, inputs, targets, at: row * T)
             }
         }
     }
@@ -65,6 +67,8 @@ public struct EvaluationWindows: Sendable {
 /// the validation stream, starts drawn with `RandomStream(seed:purpose: "probe")` like `BatchSampler`'s.
 /// Random crops rather than the first windows, so the probe samples the whole validation split; the seed is
 /// a parameter so studies comparing seeds can hold the probe fixed by passing one probe seed to every run.
+/// With `bos` each row is laid out by `TokenLayout` from the same start (BOS at position 0); the probe is
+/// never line-aligned, so BOS-on and BOS-off runs are probed at the same offsets.
 public struct ProbeBatch: Sendable, Equatable {
     public let batchSize: Int
     public let sequenceLength: Int
@@ -75,7 +79,7 @@ public struct ProbeBatch: Sendable, Equatable {
     /// The next token of every input, row-major (B, T).
     public let targets: [Int32]
 
-    public init(validation: [UInt8], batchSize: Int, sequenceLength: Int, seed: UInt64) throws {
+    public init(validation: [UInt8], batchSize: Int, sequenceLength: Int, seed: UInt64, bos: Bool = false) throws {
         guard batchSize > 0, sequenceLength > 0 else {
             throw OutlierLabError("probe batch size \(batchSize) and sequence length \(sequenceLength) must be positive")
         }
@@ -87,7 +91,8 @@ public struct ProbeBatch: Sendable, Equatable {
         self.batchSize = batchSize
         self.sequenceLength = sequenceLength
         self.starts = starts
-        inputs = starts.flatMap { start in validation[start ..< start + sequenceLength].map(Int32.init) }
-        targets = starts.flatMap { start in validation[start + 1 ..< start + sequenceLength + 1].map(Int32.init) }
+        let rows = starts.map { TokenLayout(bos: bos).row(validation, start: $0, length: sequenceLength) }
+        inputs = rows.flatMap(\.inputs)
+        targets = rows.flatMap(\.targets)
     }
 }

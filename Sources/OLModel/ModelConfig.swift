@@ -74,7 +74,7 @@ public enum Activation: String, Sendable, CaseIterable {
 
 /// Shape and architecture of a byte-level GPT (SPEC §3). One line per field says what it sets.
 public struct ModelConfig: Sendable, Equatable {
-    /// Vocabulary size V; bytes, so 256.
+    /// Vocabulary size V: 256 bytes, or 257 with a BOS token (set from the training config's `bos`).
     public var vocab = 256
     /// Model width d.
     public var width = 64
@@ -132,7 +132,9 @@ public struct ModelConfig: Sendable, Equatable {
 
     /// Checks every field; the message names the field and says what is allowed.
     public func validate() throws {
-        guard vocab == 256 else { throw OutlierLabError("vocab must be 256 (byte-level model), got \(vocab)") }
+        guard vocab == 256 || vocab == 257 else {
+            throw OutlierLabError("vocab must be 256 (bytes) or 257 (bytes and a BOS token), got \(vocab)")
+        }
         guard width > 0 else { throw OutlierLabError("width must be positive, got \(width)") }
         guard layers > 0 else { throw OutlierLabError("layers must be positive, got \(layers)") }
         guard heads > 0 else { throw OutlierLabError("heads must be positive, got \(heads)") }

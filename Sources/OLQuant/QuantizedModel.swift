@@ -118,13 +118,16 @@ public struct StaticCalibration: Sendable, Equatable {
     public var momentum: Double
     /// nil: running min/max; e.g. 99.999: the (100 − p)th/pth percentiles of each batch.
     public var percentile: Double?
+    /// Crops carry the BOS token at position 0 (`TokenLayout`), as the model's training crops did.
+    public var bos: Bool
 
     /// The running range's momentum r ← m·r + (1 − m)·r_batch (after the first batch); recorded in goldens.
     public static let defaultMomentum = 0.9
 
     public init(train: [UInt8], batches: Int = 8, batchSize: Int = 8, seed: UInt64 = 0, momentum: Double = defaultMomentum,
-                percentile: Double? = nil) {
+                percentile: Double? = nil, bos: Bool = false) {
         self.train = train
+        self.bos = bos
         self.batches = batches
         self.batchSize = batchSize
         self.seed = seed
@@ -148,9 +151,10 @@ public struct StaticCalibration: Sendable, Equatable {
         return (0..<batches).map { _ in (0..<batchSize).map { _ in random.nextInt(below: train.count - sequenceLength) } }
     }
 
-    /// Options as recorded in result JSON (the bytes themselves are summarised by their count).
+    /// Options as recorded in result JSON (the bytes themselves are summarised by their count); `bos`
+    /// only when on, so results without it keep their bytes.
     public var json: JSONValue {
-        .object([
+        let members: JSONValue = .object([
             "split": "train",
             "train_bytes": .int(Int64(train.count)),
             "batches": .int(Int64(batches)),
@@ -159,6 +163,8 @@ public struct StaticCalibration: Sendable, Equatable {
             "momentum": .double(momentum),
             "percentile": percentile.map(JSONValue.double) ?? .null,
         ])
+        guard bos, case .object(let list) = members else { return members }
+        return .object(list + [JSONMember("bos", .bool(true))])
     }
 }
 
@@ -443,10 +449,15 @@ public final class QuantizedModel {
         let starts = try calibration.cropStarts(sequenceLength: T)
         let model = try GPT(config: config, parameters: parameters, maxBatch: calibration.batchSize)
         let observer = ObservingTransform(momentum: calibration.momentum, percentile: calibration.percentile, qkNorm: config.qkNorm)
-        var tokens = [Int32](repeating: 0, count: calibration.batchSize * T)
+        var tokens = [Int32](repeating: 0, count: calibration.batchSize * T), targets = tokens
+        let layout = TokenLayout(bos: calibration.bos)
         for batch in starts {
-            for (row, start) in batch.enumerated() {
-                for t in 0..<T { tokens[row * T + t] = Int32(calibration.train[start + t]) }
+            calibration.train.withUnsafeBufferPointer { source in
+                tokens.withUnsafeMutableBufferPointer { inputs in
+                    targets.withUnsafeMutableBufferPointer { next in
+                        for (row, start) in batch.enumerated() { layout.writeRow(source, start: start, length: T, inputs, next, at: row * T) }
+                    }
+                }
             }
             _ = tokens.withUnsafeBufferPointer { model.forward(tokens: $0, targets: nil, B: batch.count, T: T, transform: observer) }
             observer.finishForward()

@@ -7,7 +7,8 @@ import OLOptimizers
 /// (`wte`, `h0.attn.qkv`, ...), optimiser state (`opt.<param>.<field>`), the batch sampler's state
 /// (`data.*`) and the step (`train.step`, int64); the config rides in the metadata as JSON, with the
 /// SHA-256 of the corpus the run trains on (`corpus_sha256`) and of the tensors (`tensors_sha256`, see
-/// `tensorsDigest`). Both digests are required. Nothing time-dependent is stored, so the same run writes
+/// `tensorsDigest`). Both digests are required. `vocab` states the vocabulary size (the rows of `wte`):
+/// 257 with a BOS token; a checkpoint without it is 256, as every checkpoint before BOS was. Nothing time-dependent is stored, so the same run writes
 /// the same bytes.
 ///
 /// Format version 2 made the digests mandatory and extended the tensor digest from the data buffer to
@@ -55,6 +56,7 @@ public struct Checkpoint {
             "config": config.json.serialized(),
             "corpus_sha256": corpusSHA256,
             "tensors_sha256": try Self.tensorsDigest(tensors),
+            "vocab": String(config.model.vocab),
         ]
         try Safetensors.write(tensors, metadata: metadata, to: path)
     }
@@ -95,6 +97,7 @@ public struct Checkpoint {
         }
         guard let configText = contents.metadata["config"] else { throw OutlierLabError("\(path): checkpoint has no config") }
         let config = try TrainingConfig(json: try JSONValue.parse(configText, source: path + " config"), source: path + " config")
+        try requireVocabulary(contents.metadata, config: config, path: path)
         var byName: [String: NamedTensor] = [:]
         for tensor in contents.tensors { byName[tensor.name] = tensor }
         var parameters: [NamedTensor] = []
@@ -138,6 +141,14 @@ public struct Checkpoint {
         self.optimizerState = optimizerState
         self.sampler = sampler
         self.trainingState = trainingState
+    }
+
+    /// Checks the `vocab` metadata against the config's (its `bos`); a file without it is 256, from before BOS.
+    static func requireVocabulary(_ metadata: [String: String], config: TrainingConfig, path: String) throws {
+        let recorded = metadata["vocab"] ?? String(TokenLayout.vocabulary(bos: false))
+        guard recorded == String(config.model.vocab) else {
+            throw OutlierLabError("\(path): metadata vocab \(String(recorded.prefix(20)).escapingControlCharacters) disagrees with its config (bos \(config.bos): vocabulary \(config.model.vocab))")
+        }
     }
 
     /// Copies the parameters into an arena of the config's layout.

@@ -8,7 +8,8 @@ import OLQuant
 /// `harness_version`, the run's `config` (JSON text, so the same corpus and validation windows are found
 /// again), `scheme`, `bits`, `settings` (the JSON `olab eval` prints: granularities, sites, eval batch,
 /// calibration), the `source_checkpoint` and `source_step`, and the float and quantised perplexity it was
-/// made with (`ppl`, `ppl_quant`, shortest round-trip decimal text).
+/// made with (`ppl`, `ppl_quant`, shortest round-trip decimal text), and `vocab`, the vocabulary size
+/// (257 with a BOS token; a file without it is 256).
 public struct QuantizedCheckpoint {
     public static let format = "outlierlab-quantized"
     public static let formatVersion = "1"
@@ -35,6 +36,7 @@ public struct QuantizedCheckpoint {
             "source_step": String(step),
             "ppl": "\(result.ppl)",
             "ppl_quant": "\(result.pplQuant)",
+            "vocab": String(config.model.vocab),
         ]
     }
 
@@ -62,6 +64,7 @@ public struct QuantizedCheckpoint {
             throw OutlierLabError("\(path): quantised model metadata needs config, scheme and bits")
         }
         let config = try TrainingConfig(json: try JSONValue.parse(configText, source: path + " config"), source: path + " config")
+        try Checkpoint.requireVocabulary(contents.metadata, config: config, path: path)
         let settings = try QuantSettings(parsing: scheme, bits: bits)
         return QuantizedCheckpoint(config: config, settings: settings, tensors: contents.tensors, metadata: contents.metadata)
     }

@@ -98,14 +98,12 @@ public final class Trainer {
             }
             corpusNote = change + "; continuing on the new data as --allow-corpus-change asked, recorded in \(recordPath)"
         }
-        sampler = try BatchSampler(train: corpus.train, batchSize: config.batch, sequenceLength: seq, seed: config.seed)
-        windows = try EvaluationWindows(validation: corpus.validation, count: config.evalWindows, sequenceLength: seq)
-        probe = try ProbeBatch(validation: corpus.validation, batchSize: config.probeBatch, sequenceLength: seq, seed: config.seed)
+        sampler = try BatchSampler(train: corpus.train, batchSize: config.batch, sequenceLength: seq, seed: config.seed, layout: config.tokenLayout)
+        windows = try EvaluationWindows(validation: corpus.validation, count: config.evalWindows, sequenceLength: seq, bos: config.bos)
+        probe = try ProbeBatch(validation: corpus.validation, batchSize: config.probeBatch, sequenceLength: seq, seed: config.seed, bos: config.bos)
         model = try GPT(config: config.model, seed: config.seed, maxBatch: max(config.batch, config.probeBatch))
-        let optimizerConfig = try config.optimizerConfig()
-        optimizer = try optimizerConfig.makeOptimizer(layout: model.parameters.layout)
-        schedule = LearningRateSchedule(peak: config.lr ?? optimizerConfig.learningRate, steps: config.steps,
-                                        warmupFraction: config.warmupFraction, decay: config.schedule)
+        optimizer = try config.optimizerConfig().makeOptimizer(layout: model.parameters.layout)
+        schedule = try config.learningRateSchedule()
         step = 0
         if let checkpoint {
             checkpoint.loadParameters(into: model.parameters)

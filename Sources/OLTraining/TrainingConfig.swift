@@ -7,7 +7,10 @@ import OLOptimizers
 /// checkpoint metadata; two runs with equal configs (and the same binary and machine) are bit-identical.
 /// Optimiser hyper-parameters left nil take the optimiser's own defaults (SPEC §5).
 public struct TrainingConfig: Sendable, Equatable {
-    public var model = ModelConfig()
+    /// The model; its `vocab` follows `bos` (257 with a BOS token, 256 without), whatever is assigned.
+    public var model = ModelConfig() {
+        didSet { model.vocab = TokenLayout.vocabulary(bos: bos) }
+    }
     /// The optimiser (config spelling in `optimizer`).
     public var optimizerKind: OptimizerKind = .adamw
     /// Peak learning rate; nil means the optimiser's default (SPEC §5: 1e-3 AdamW, 3e-3 SOAP, ...).
@@ -31,6 +34,8 @@ public struct TrainingConfig: Sendable, Equatable {
     /// Warm-up length as a fraction of `steps`.
     public var warmupFraction = 0.05
     public var schedule: LearningRateSchedule.Decay = .linear
+    /// The rate the decay ends at, as a fraction of the peak (0: decay to 0; 0.1: "cosine decay to 10 %").
+    public var finalLRFraction = 0.0
     /// Global gradient-norm clip (0 disables).
     public var gradClip = 1.0
     /// Schedule length in optimiser steps.
@@ -44,6 +49,13 @@ public struct TrainingConfig: Sendable, Equatable {
     public var syntheticBytes = 1 << 20
     /// Fraction of corpus bytes used for training; the rest is validation.
     public var trainFraction = 0.95
+    /// A BOS token (id 256) at position 0 of every training crop, evaluation window and probe row; the
+    /// vocabulary becomes 257 (`TokenLayout` has the row convention).
+    public var bos = false {
+        didSet { model.vocab = TokenLayout.vocabulary(bos: bos) }
+    }
+    /// Where training crops start: anywhere (`none`) or right after a newline (`line`).
+    public var cropAlign: CropAlignment = .none
     /// Log (probe loss and metrics) every k steps, and at the last step.
     public var logEvery = 10
     /// Write a checkpoint every N steps (0: only at the end).
@@ -83,6 +95,15 @@ extension TrainingConfig {
     public var corpus: String {
         get { corpusSource.spelling }
         set { corpusSource = CorpusSource(spelling: newValue) }
+    }
+
+    /// How this config cuts rows from the corpus: BOS token and crop alignment.
+    public var tokenLayout: TokenLayout { TokenLayout(bos: bos, cropAlign: cropAlign) }
+
+    /// The learning-rate schedule of a run of this config.
+    public func learningRateSchedule() throws -> LearningRateSchedule {
+        LearningRateSchedule(peak: try lr ?? optimizerConfig().learningRate, steps: steps, warmupFraction: warmupFraction,
+                             decay: schedule, finalFraction: finalLRFraction)
     }
 
     /// The corpus this config trains on, split at `train_fraction`.

@@ -46,6 +46,7 @@ extension TrainingConfig {
         value("precondition_embeddings", \.preconditionEmbeddings),
         value("warmup_fraction", \.warmupFraction),
         value("schedule", \.schedule),
+        value("final_lr_fraction", \.finalLRFraction),
         value("grad_clip", \.gradClip),
         value("steps", \.steps),
         value("batch", \.batch),
@@ -57,6 +58,8 @@ extension TrainingConfig {
               write: { .string($0.corpusSource.spelling) }),
         value("synthetic_bytes", \.syntheticBytes),
         value("train_fraction", \.trainFraction),
+        value("bos", \.bos),
+        value("crop_align", \.cropAlign),
         value("log_every", \.logEvery),
         value("checkpoint_every", \.checkpointEvery),
         value("eval_windows", \.evalWindows),
@@ -66,10 +69,29 @@ extension TrainingConfig {
         value("kurtosis_decomposition", \.kurtosisDecomposition),
     ]
 
-    /// The config as a JSON object with every key.
+    /// Keys added after runs were first cached and checkpointed, each with a default that keeps the old
+    /// behaviour bit for bit (issue 28's data options and schedule floor).
+    ///
+    /// Rule: such a key is left out of `json` while it holds its default, and written once it does not.
+    /// A config that does not use it then serialises to the bytes it had before the key existed, so its
+    /// `config.json`, its checkpoint metadata and its cache key (`AuditPlan.cacheKey`, a SHA-256 of this
+    /// JSON) do not move and no cached run is thrown away; reading treats the missing key as its default.
+    /// Keys that existed before stay written at every value. A key added later with a behaviour-preserving
+    /// default belongs in this list.
+    static let keysAddedWithPreservingDefault: Set<String> = ["final_lr_fraction", "bos", "crop_align"]
+
+    /// The config as a JSON object: every key, except keys of `keysAddedWithPreservingDefault` that hold
+    /// their default.
     public var json: JSONValue {
-        .object(Self.fields.map { JSONMember($0.key, $0.write(self)) })
+        .object(Self.fields.compactMap { field in
+            let value = field.write(self)
+            if Self.keysAddedWithPreservingDefault.contains(field.key) && value == field.write(Self.defaults) { return nil }
+            return JSONMember(field.key, value)
+        })
     }
+
+    /// The default config, for the rule above.
+    private static let defaults = TrainingConfig()
 
     /// Only the keys whose values differ from the defaults: a complete description of the config that
     /// does not change when a new key is added with a default that keeps old behaviour (golden headers).
@@ -107,6 +129,7 @@ extension TrainingConfig {
             }
             try field.read(&self, member.value, source)
         }
+        model.vocab = TokenLayout.vocabulary(bos: bos)
         try validate(source: source)
     }
 
@@ -119,6 +142,7 @@ extension TrainingConfig {
         try require(steps > 0, "steps must be positive, got \(steps)")
         try require(batch > 0, "batch must be positive, got \(batch)")
         try require((0...1).contains(warmupFraction), "warmup_fraction must be in [0, 1], got \(warmupFraction)")
+        try require((0...1).contains(finalLRFraction), "final_lr_fraction must be in [0, 1] (the schedule's floor as a fraction of the peak rate), got \(finalLRFraction)")
         try require(gradClip.isFinite && gradClip >= 0, "grad_clip must be non-negative (0 disables), got \(gradClip)")
         try require(trainFraction > 0 && trainFraction < 1, "train_fraction must be strictly between 0 and 1, got \(trainFraction)")
         try require(logEvery > 0, "log_every must be positive, got \(logEvery)")
@@ -195,3 +219,4 @@ extension Activation: ConfigChoice {}
 extension LearningRateSchedule.Decay: ConfigChoice {}
 extension OptimizerKind: ConfigChoice {}
 extension EpsConvention: ConfigChoice {}
+extension CropAlignment: ConfigChoice {}

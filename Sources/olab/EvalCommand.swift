@@ -66,7 +66,7 @@ struct EvalCommand: ParsableCommand {
         let config = loaded.checkpoint.config
         let sizes = try sizes(config: config, validationBytes: loaded.corpus.validation.count)
         let (settings, batch) = (sizes.settings, sizes.batch)
-        let windows = try EvaluationWindows(validation: loaded.corpus.validation, count: sizes.windows, sequenceLength: config.model.seq)
+        let windows = try EvaluationWindows(validation: loaded.corpus.validation, count: sizes.windows, sequenceLength: config.model.seq, bos: config.bos)
         var members = [JSONMember("checkpoint", .string(checkpoint)), JSONMember("step", .int(Int64(loaded.checkpoint.step)))]
         if let settings {
             let result = try calibrationOptions.evaluate(loaded, settings: settings, windows: windows, batch: batch).result

@@ -33,7 +33,7 @@ struct MetricsCommand: ParsableCommand {
         let loaded = try LoadedCheckpoint(path: checkpoint, allowCorpusChange: allowCorpusChange)
         let config = loaded.checkpoint.config
         let B = try probeBatchSize(config: config)
-        let probe = try ProbeBatch(validation: loaded.corpus.validation, batchSize: B, sequenceLength: config.model.seq, seed: config.seed)
+        let probe = try ProbeBatch(validation: loaded.corpus.validation, batchSize: B, sequenceLength: config.model.seq, seed: config.seed, bos: config.bos)
         let report = ProbeReport(model: try GPT(config: config.model, parameters: loaded.parameters, maxBatch: B), probe: probe,
                                  linearTaps: linearTaps || config.linearTaps)
         let members = [

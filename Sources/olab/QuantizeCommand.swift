@@ -29,7 +29,7 @@ struct QuantizeCommand: ParsableCommand {
         let settings = try QuantSettings(parsing: scheme, bits: bits)
         let loaded = try LoadedCheckpoint(path: checkpoint, allowCorpusChange: false)
         let config = loaded.checkpoint.config
-        let windows = try EvaluationWindows(validation: loaded.corpus.validation, count: config.evalWindows, sequenceLength: config.model.seq)
+        let windows = try EvaluationWindows(validation: loaded.corpus.validation, count: config.evalWindows, sequenceLength: config.model.seq, bos: config.bos)
         let batch = self.batch ?? windows.count
         guard batch > 0 else { throw OutlierLabError("--batch must be positive, got \(batch)") }
         let (result, calibration) = try self.calibration.evaluate(loaded, settings: settings, windows: windows, batch: batch)
@@ -62,15 +62,15 @@ struct CalibrationOptions: ParsableArguments {
          ("--percentile", percentile != nil)].filter(\.1).map(\.0)
     }
 
-    func calibration(train: [UInt8], batchSize: Int) -> StaticCalibration {
-        StaticCalibration(train: train, batches: batches, batchSize: batchSize, seed: calibrationSeed ?? 0, percentile: percentile)
+    func calibration(train: [UInt8], batchSize: Int, bos: Bool) -> StaticCalibration {
+        StaticCalibration(train: train, batches: batches, batchSize: batchSize, seed: calibrationSeed ?? 0, percentile: percentile, bos: bos)
     }
 
     /// The quantised evaluation of `loaded` on `windows`, calibrated from its train split where the scheme
     /// is w8a8-static; the calibration is returned too (`olab quantize` stores its ranges).
     func evaluate(_ loaded: LoadedCheckpoint, settings: QuantSettings, windows: EvaluationWindows,
                   batch: Int) throws -> (result: QuantEvaluationResult, calibration: StaticCalibration?) {
-        let calibration = settings.scheme == .w8a8Static ? calibration(train: loaded.corpus.train, batchSize: batch) : nil
+        let calibration = settings.scheme == .w8a8Static ? calibration(train: loaded.corpus.train, batchSize: batch, bos: loaded.checkpoint.config.bos) : nil
         let result = try QuantizedEvaluation.evaluate(config: loaded.checkpoint.config.model, parameters: loaded.parameters, windows: windows,
                                                       settings: settings, batch: batch, calibration: calibration)
         return (result, calibration)
@@ -83,7 +83,7 @@ func evaluateQuantizedFile(_ path: String, windows count: Int?, batch: Int?) thr
     let file = try QuantizedCheckpoint.read(path)
     let corpus = try file.config.loadCorpus()
     let windows = try EvaluationWindows(validation: corpus.validation, count: count ?? file.config.evalWindows,
-                                        sequenceLength: file.config.model.seq)
+                                        sequenceLength: file.config.model.seq, bos: file.config.bos)
     let batch = batch ?? file.evalBatch ?? windows.count
     guard batch > 0 else { throw OutlierLabError("--batch must be positive, got \(batch)") }
     let loss = try file.loss(windows: windows, batch: batch, source: path)

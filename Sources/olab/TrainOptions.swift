@@ -33,6 +33,7 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "SOAP family: precondition the embeddings and tied head like matrices: true|false (default true).") var preconditionEmbeddings: Bool?
     @Option(help: "Warm-up length as a fraction of the steps.") var warmupFraction: Double?
     @Option(help: "Decay after warm-up: linear|cosine.") var schedule: String?
+    @Option(help: "Rate at the end of the decay as a fraction of the peak, in [0, 1] (default 0).") var finalLrFraction: Double?
     @Option(help: "Global gradient-norm clip (0 disables).") var gradClip: Double?
     @Option(help: "Schedule length in steps.") var steps: Int?
     @Option(help: "Sequences per batch B.") var batch: Int?
@@ -40,6 +41,8 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "'synthetic' or a text file or directory.") var corpus: String?
     @Option(help: "Size of the synthetic corpus in bytes.") var syntheticBytes: Int?
     @Option(help: "Fraction of the corpus used for training.") var trainFraction: Double?
+    @Flag(inversion: .prefixedNo, help: "A BOS token (id 256, vocabulary 257) at position 0 of every crop, evaluation window and probe row.") var bos: Bool?
+    @Option(help: "Where training crops start: none|line (right after a newline).") var cropAlign: String?
     @Option(help: "Log probe loss and metrics every k steps.") var logEvery: Int?
     @Option(help: "Write a checkpoint every N steps (0: only at the end).") var checkpointEvery: Int?
     @Option(help: "Validation windows for perplexity.") var evalWindows: Int?
@@ -87,6 +90,7 @@ struct TrainOptions: ParsableArguments {
         set("precondition_embeddings", preconditionEmbeddings)
         set("warmup_fraction", warmupFraction)
         set("schedule", schedule)
+        set("final_lr_fraction", finalLrFraction)
         set("grad_clip", gradClip)
         set("steps", steps)
         set("batch", batch)
@@ -94,6 +98,8 @@ struct TrainOptions: ParsableArguments {
         set("corpus", corpus)
         set("synthetic_bytes", syntheticBytes)
         set("train_fraction", trainFraction)
+        set("bos", bos)
+        set("crop_align", cropAlign)
         set("log_every", logEvery)
         set("checkpoint_every", checkpointEvery)
         set("eval_windows", evalWindows)

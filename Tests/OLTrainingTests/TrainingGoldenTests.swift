@@ -18,7 +18,10 @@ import Testing
 ///   output.attention_entropy (L)     F64   per layer, last logged step
 ///   output.param_sum.<p>, output.param_sumsq.<p>  () F64   digest of each final parameter tensor
 ///   output.param_sample.<p>  (8)     F32   eight final values at evenly spaced flat indices
-/// and for preLN also every final parameter tensor in full (`output.param.<p>`). So that an independent
+/// and for preLN also every final parameter tensor in full (`output.param.<p>`). `tiny_preLN_bos_line` is
+/// the preLN run with the data options of issue 28 on (`bos`, `crop_align: line`) and a cosine decay to
+/// `final_lr_fraction` 0.1: vocabulary 257, so its batch and probe tokens are I64 (id 256 is no byte)
+/// and the BOS sits at position 0 of every row. So that an independent
 /// implementation can replay the run without the corpus generator, each golden also holds its inputs:
 ///   input.param.<p>          shape of p  F32   every initial parameter (arena order)
 ///   input.batch.tokens       (steps, B, T) U8  every training batch's inputs, step 1 first
@@ -35,9 +38,15 @@ struct TrainingGoldenTests {
         try Goldens.check(TrainingGolden.goldenCase(block, config: config, run: try TrainingGolden.run(config)))
     }
 
-    @Test("a 1-ulp change of every initial parameter stays within the golden tolerances", arguments: BlockKind.allCases)
-    func roundingPerturbationStaysWithinTolerance(block: BlockKind) throws {
-        let config = try TrainingGolden.config(block)
+    @Test("a tiny seeded run with a BOS token, line-aligned crops and a 10 % cosine floor matches the accepted golden")
+    func bosLineRunMatchesGolden() throws {
+        let config = try TrainingGolden.bosLineConfig()
+        try Goldens.check(TrainingGolden.goldenCase(.preLN, config: config, run: try TrainingGolden.run(config)))
+    }
+
+    @Test("a 1-ulp change of every initial parameter stays within the golden tolerances", arguments: BlockKind.allCases.map { ($0, false) } + [(.preLN, true)])
+    func roundingPerturbationStaysWithinTolerance(block: BlockKind, dataOptions: Bool) throws {
+        let config = dataOptions ? try TrainingGolden.bosLineConfig() : try TrainingGolden.config(block)
         let reference = TrainingGolden.goldenCase(block, config: config, run: try TrainingGolden.run(config))
         let perturbed = TrainingGolden.goldenCase(block, config: config, run: try TrainingGolden.run(config, perturb: TrainingGolden.oneUlpUp))
         let file = GoldenFile(goldenCase: reference, provenance: GoldenProvenance(harnessVersion: "", gitRevision: "", blasConfig: "", blasCore: "", blasThreads: 0))
@@ -62,6 +71,16 @@ enum TrainingGolden {
     static func config(_ block: BlockKind) throws -> TrainingConfig {
         var config = try tinyConfig(block: block.rawValue, steps: 40)
         config.checkpointEvery = 0
+        return config
+    }
+
+    /// The preLN golden run with every option of issue 28 on: BOS, line-aligned crops, cosine to 10 %.
+    static func bosLineConfig() throws -> TrainingConfig {
+        var config = try config(.preLN)
+        config.bos = true
+        config.cropAlign = .line
+        config.schedule = .cosine
+        config.finalLRFraction = 0.1
         return config
     }
 
@@ -91,24 +110,27 @@ enum TrainingGolden {
         var tensors = arena.layout.specs.enumerated().map { index, spec in
             NamedTensor(name: "input.param.\(spec.name)", shape: spec.shape, floats: Array(arena.view(index)))
         }
-        var sampler = try BatchSampler(train: trainer.corpus.train, batchSize: B, sequenceLength: T, seed: config.seed)
-        var tokens = [UInt8](), targets = [UInt8]()
-        var x = [UInt8](repeating: 0, count: B * T), y = x
+        var sampler = try BatchSampler(train: trainer.corpus.train, batchSize: B, sequenceLength: T, seed: config.seed, layout: config.tokenLayout)
+        var tokens = [Int32](), targets = [Int32]()
+        var x = [Int32](repeating: 0, count: B * T), y = x
         for _ in 0..<config.steps {
             x.withUnsafeMutableBufferPointer { xs in y.withUnsafeMutableBufferPointer { ys in sampler.next(inputs: xs, targets: ys) } }
             tokens += x
             targets += y
         }
-        let probe = try ProbeBatch(validation: trainer.corpus.validation, batchSize: config.probeBatch, sequenceLength: T, seed: config.seed)
+        let probe = try ProbeBatch(validation: trainer.corpus.validation, batchSize: config.probeBatch, sequenceLength: T, seed: config.seed, bos: config.bos)
+        // Bytes as U8, as every golden without BOS stores them; with BOS, I64 (token 256 is no byte).
+        func tokenValues(_ values: [Int32]) -> NamedTensor.Values {
+            config.bos ? .int64(values.map(Int64.init)) : .uint8(values.map(UInt8.init))
+        }
         tensors += [
-            NamedTensor(name: "input.batch.tokens", shape: [config.steps, B, T], values: .uint8(tokens)),
-            NamedTensor(name: "input.batch.targets", shape: [config.steps, B, T], values: .uint8(targets)),
-            NamedTensor(name: "input.probe.tokens", shape: [config.probeBatch, T], values: .uint8(probe.inputs.map(UInt8.init))),
-            NamedTensor(name: "input.probe.targets", shape: [config.probeBatch, T], values: .uint8(probe.targets.map(UInt8.init))),
+            NamedTensor(name: "input.batch.tokens", shape: [config.steps, B, T], values: tokenValues(tokens)),
+            NamedTensor(name: "input.batch.targets", shape: [config.steps, B, T], values: tokenValues(targets)),
+            NamedTensor(name: "input.probe.tokens", shape: [config.probeBatch, T], values: tokenValues(probe.inputs)),
+            NamedTensor(name: "input.probe.targets", shape: [config.probeBatch, T], values: tokenValues(probe.targets)),
         ]
         let optimizer = try config.optimizerConfig()
-        let schedule = LearningRateSchedule(peak: config.lr ?? optimizer.learningRate, steps: config.steps,
-                                            warmupFraction: config.warmupFraction, decay: config.schedule)
+        let schedule = try config.learningRateSchedule()
         tensors.append(NamedTensor(name: "input.step_lr", shape: [config.steps], values: .float64((0..<config.steps).map { Double(Float(schedule.rate(at: $0))) })))
         for (name, value) in optimizer.hyperParameters + [("grad_clip", config.gradClip)] {
             tensors.append(NamedTensor(name: "input.hparam.\(name)", shape: [], values: .float64([value])))
@@ -173,7 +195,7 @@ enum TrainingGolden {
         if block == .preLN {
             tensors += run.parameters.map { GoldenTensor(NamedTensor(name: "output.param.\($0.name)", shape: $0.shape, values: $0.values), compare: parameterCompare) }
         }
-        return GoldenCase(suite: "training", name: "tiny_\(block.rawValue)", kind: "training_run",
+        return GoldenCase(suite: "training", name: "tiny_\(block.rawValue)" + (config.bos ? "_bos_line" : ""), kind: "training_run",
                           config: config.goldenJSON, seed: config.seed, tensors: tensors)
     }
 }
