@@ -112,7 +112,12 @@ struct TokenLayoutTests {
             expectBitwiseEqual(Array(probe.targets[row * T ..< (row + 1) * T]), bytes, "probe row \(row) targets")
         }
     }
+}
 
+/// The data golden (`Goldens/data/`), in a suite of its own so `make goldens` and `make verify-goldens`
+/// (which run the `…GoldenTests` suites) record and check it with the others.
+@Suite("data golden")
+struct DataGoldenTests {
     @Test("a BOS + line-aligned batch, the evaluation windows and the probe batch match the accepted golden")
     func dataGolden() throws {
         try Goldens.check(DataGolden.goldenCase())
