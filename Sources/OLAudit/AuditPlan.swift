@@ -82,9 +82,12 @@ public struct AuditPlan: Sendable {
         return runs.filter { keys.contains($0.key) }
     }
 
-    /// The cache key of a config: equal configs on equal corpus bytes share one run.
+    /// The cache key of a config: equal configs on equal corpus bytes share one run. It hashes
+    /// `TrainingConfig.cacheKeyJSON` (every key, except those of `keysOmittedAtDefault` at their default,
+    /// so adding such a key keeps the key of every config that does not set it) with the corpus replaced
+    /// by its fingerprint.
     public static func cacheKey(_ config: TrainingConfig, corpusFingerprint: String) -> String {
-        guard let members = config.json.objectMembers else { return SHA256.hex(Array(config.json.serialized().utf8)) }
+        guard let members = config.cacheKeyJSON.objectMembers else { return SHA256.hex(Array(config.cacheKeyJSON.serialized().utf8)) }
         let keyed = JSONValue.object(members.map { $0.key == "corpus" ? JSONMember("corpus", .string(corpusFingerprint)) : $0 })
         return SHA256.hex(Array(keyed.serialized().utf8))
     }
@@ -214,7 +217,7 @@ private struct PlanBuilder {
     mutating func family(registry: ClaimRegistry, claim: Claim, arm: ArmSpec, scale: AuditScale, sweep: LearningRateSweep,
                          chosenRates: [String: Double]) throws -> LearningRateFamily {
         let base = try registry.config(claim: claim, arm: arm, scale: scale, seed: sweep.calibrationSeed, corpus: corpus.path)
-        let withoutRate = JSONValue.object((base.json.objectMembers ?? []).filter { $0.key != "lr" && $0.key != "corpus" })
+        let withoutRate = JSONValue.object((base.cacheKeyJSON.objectMembers ?? []).filter { $0.key != "lr" && $0.key != "corpus" })
         let id = SHA256.hex(Array((withoutRate.serialized() + corpus.fingerprint).utf8))
         let use = "\(claim.id) / \(arm.name)"
         if let existing = families.firstIndex(where: { $0.id == id }) {

@@ -64,7 +64,21 @@ extension TrainingConfig {
         value("metrics", \.metrics),
         value("linear_taps", \.linearTaps),
         value("kurtosis_decomposition", \.kurtosisDecomposition),
+        value("eval_at", \.evalAt),
+        value("diagnostics", \.diagnostics),
     ]
+
+    /// Keys left out of the run cache key while they hold their default value. The rule: a key added
+    /// after runs were cached joins this set when its default keeps the old behaviour, so every config
+    /// that does not set it keeps its cache key (and its cached runs); set to another value, it is
+    /// hashed like any key. `AuditPlan.cacheKey` hashes `cacheKeyJSON`.
+    public static let keysOmittedAtDefault: Set<String> = ["eval_at", "diagnostics"]
+
+    /// `json` without the members of `keysOmittedAtDefault` that hold their default value.
+    public var cacheKeyJSON: JSONValue {
+        let defaults = TrainingConfig().json
+        return .object((json.objectMembers ?? []).filter { !(Self.keysOmittedAtDefault.contains($0.key) && defaults[$0.key] == $0.value) })
+    }
 
     /// The config as a JSON object with every key.
     public var json: JSONValue {
@@ -115,6 +129,9 @@ extension TrainingConfig {
         try require(checkpointEvery >= 0, "checkpoint_every must be non-negative (0: only at the end), got \(checkpointEvery)")
         try require(evalWindows > 0, "eval_windows must be positive, got \(evalWindows)")
         try require(probeBatch > 0, "probe_batch must be positive, got \(probeBatch)")
+        try require(evalAt.allSatisfy { $0 > 0 && $0 < steps },
+                    "eval_at steps must lie strictly between 0 and steps (\(steps)), the end being always evaluated; got \(evalAt)")
+        try require(zip(evalAt, evalAt.dropFirst()).allSatisfy { $0 < $1 }, "eval_at must list steps in increasing order without repeats, got \(evalAt)")
         try require(metrics || !linearTaps, "linear_taps needs metrics true: it logs the outlier metrics of the linear layers' inputs")
         try require(syntheticBytes >= 4096, "synthetic_bytes must be at least 4096, got \(syntheticBytes)")
         try require(corpusSource != .file(""), "corpus must be 'synthetic' or a path")
@@ -157,6 +174,14 @@ extension Bool: ConfigValue {
         self = flag
     }
     var json: JSONValue { .bool(self) }
+}
+
+extension Array: ConfigValue where Element: ConfigValue {
+    init(_ value: JSONValue, _ key: String, _ source: String) throws {
+        guard let items = value.arrayValue else { throw OutlierLabError("\(source): \(key) must be a list, got \(value.serialized())") }
+        self = try items.map { try Element($0, key, source) }
+    }
+    var json: JSONValue { .array(map(\.json)) }
 }
 
 extension Optional: ConfigValue where Wrapped: ConfigValue {
