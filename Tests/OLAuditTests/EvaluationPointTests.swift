@@ -109,11 +109,11 @@ struct EvaluationPointTests {
         let config = try tinyConfig(evalAt: [4, 8])
         let whole = spec(config)
         _ = try RunExecution.execute(whole, runs: runs)
-        let expected = try FileBytes.read(RunSpec.directory(whole.key, in: runs) + "/" + EvaluationPoint.fileName)
-        let firstLine = Array(expected.prefix { $0 != UInt8(ascii: "\n") }) + [UInt8(ascii: "\n")]
+        let expected = try FileBytes.readText(RunSpec.directory(whole.key, in: runs) + "/" + EvaluationPoint.fileName)
+        let firstLine = String(expected.prefix { $0 != "\n" }) + "\n"
 
         // Killed after the checkpoint of step 4, before its measurement; and killed at step 6, after step 4 was recorded.
-        for (stop, recorded) in [(4, [UInt8]()), (6, firstLine)] {
+        for (stop, recorded) in [(4, ""), (6, firstLine)] {
             let other = try temporaryDirectory("eval-at-resume-\(stop)")
             let directory = RunSpec.directory(whole.key, in: other)
             do {
@@ -125,7 +125,7 @@ struct EvaluationPointTests {
             _ = try RunExecution.execute(whole, runs: other, announce: { lines.append($0) })
             #expect(lines.contains("resuming at step \(stop) of 12"), "\(lines)")
             #expect(lines.filter { $0.hasPrefix("step 4 ") }.count == (recorded.isEmpty ? 1 : 0), "step 4 is measured once: \(lines)")
-            let resumed = try FileBytes.read(directory + "/" + EvaluationPoint.fileName)
+            let resumed = try FileBytes.readText(directory + "/" + EvaluationPoint.fileName)
             #expect(resumed == expected, "the same points, bitwise, as the uninterrupted run")
         }
     }
