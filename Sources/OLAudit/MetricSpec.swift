@@ -232,25 +232,34 @@ extension QuantisedPerplexity {
     public static func cached(_ request: QuantRequest, in directory: String) throws -> QuantisedPerplexity? {
         let path = directory + "/" + request.fileName
         guard FilePath.exists(path) else { return nil }
-        let json = try JSONValue.parse(bytes: try FileBytes.read(path), source: path)
+        return try QuantisedPerplexity(json: try JSONValue.parse(bytes: try FileBytes.read(path), source: path), source: path)
+    }
+
+    /// Reads `float_ppl`, `quantised_ppl` and (when present) `delta_ppl_ci95` of one measurement.
+    init(json: JSONValue, source: String) throws {
         guard let float = json["float_ppl"]?.doubleValue, let quant = json["quantised_ppl"]?.doubleValue else {
-            throw OutlierLabError("\(path): expected numbers float_ppl and quantised_ppl")
+            throw OutlierLabError("\(source): expected numbers float_ppl and quantised_ppl")
         }
         var interval: ClosedRange<Double>?
         if let bounds = json["delta_ppl_ci95"]?.arrayValue, bounds.count == 2, let low = bounds[0].doubleValue, let high = bounds[1].doubleValue, low <= high {
             interval = low...high
         }
-        return QuantisedPerplexity(floatPPL: float, quantisedPPL: quant, deltaInterval: interval)
+        self.init(floatPPL: float, quantisedPPL: quant, deltaInterval: interval)
+    }
+
+    /// `float_ppl`, `quantised_ppl` and (when resolved) `delta_ppl_ci95`, as the cached files hold them.
+    var members: [JSONMember] {
+        var members = [JSONMember("float_ppl", .double(floatPPL)), JSONMember("quantised_ppl", .double(quantisedPPL))]
+        if let deltaInterval {
+            members.append(JSONMember("delta_ppl_ci95", .array([.double(deltaInterval.lowerBound), .double(deltaInterval.upperBound)])))
+        }
+        return members
     }
 
     /// Caches this measurement of `request` in a run directory, atomically.
     public func write(_ request: QuantRequest, in directory: String) throws {
-        var members = request.json.objectMembers ?? []
-        members += [JSONMember("float_ppl", .double(floatPPL)), JSONMember("quantised_ppl", .double(quantisedPPL))]
-        if let deltaInterval {
-            members.append(JSONMember("delta_ppl_ci95", .array([.double(deltaInterval.lowerBound), .double(deltaInterval.upperBound)])))
-        }
-        try AtomicFile.write(JSONValue.object(members).serialized(pretty: true) + "\n", to: directory + "/" + request.fileName)
+        try AtomicFile.write(JSONValue.object((request.json.objectMembers ?? []) + members).serialized(pretty: true) + "\n",
+                             to: directory + "/" + request.fileName)
     }
 }
 

@@ -60,8 +60,7 @@ public enum RunExecution {
                     trainer = try Trainer(config: spec.config, directory: directory)
                     announce("training")
                 }
-                let every = max(1, spec.config.steps / 4)
-                try trainer.run { if $0.step % every == 0 { progress($0) } }
+                try trainMeasuringAlongTheWay(trainer, spec: spec, evaluator: evaluator, announce: announce, progress: progress)
             } catch let error as OutlierLabError {
                 try recordFailure(error.message, at: failurePath)
                 announce("FAILED: \(error.message)")
@@ -122,12 +121,14 @@ public enum RunExecution {
     /// The seal of a finished run: its key, step count and the SHA-256 of every output a report reads.
     public static let sealName = "cache.json"
 
-    /// The training outputs every seal must cover.
-    static let trainingFiles = ["config.json", "metrics.jsonl", "summary.json", Trainer.finalName]
+    /// The training outputs every seal must cover (with `evaluations.jsonl` when the run measures along the way).
+    static func trainingFiles(_ spec: RunSpec) -> [String] {
+        ["config.json", "metrics.jsonl", "summary.json", Trainer.finalName] + (spec.config.evalAt.isEmpty ? [] : [EvaluationPoint.fileName])
+    }
 
     /// Outputs whose digests the seal records: the run's files and its quantised evaluations.
     static func sealedFiles(_ spec: RunSpec) -> [String] {
-        trainingFiles + spec.quantisations.map(\.fileName)
+        trainingFiles(spec) + spec.quantisations.map(\.fileName)
     }
 
     /// Seals the run's training outputs and quantised evaluations: this spec's, and those an earlier seal
@@ -150,7 +151,7 @@ public enum RunExecution {
         guard seal["key"]?.stringValue == spec.key else { return "\(sealName) names another run" }
         guard seal["steps"]?.intValue == spec.config.steps else { return "it ran another number of steps" }
         let listed = (seal["sha256"]?.objectMembers ?? []).map(\.key)
-        for name in trainingFiles where !listed.contains(name) { return "\(name) is not sealed" }
+        for name in trainingFiles(spec) where !listed.contains(name) { return "\(name) is not sealed" }
         for name in listed {
             guard let expected = seal["sha256"]?[name]?.stringValue else { return "\(name) is not sealed" }
             guard let bytes = try? FileBytes.read(directory + "/" + name) else { return "\(name) is missing" }

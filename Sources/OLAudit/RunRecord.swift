@@ -16,10 +16,13 @@ public struct RunRecord: Sendable {
     public var quantised: [QuantRequest: QuantisedPerplexity]
     /// The run's `config.json` (the trained config, as the trainer wrote it).
     public var config: JSONValue
+    /// The measurements along the way (`evaluations.jsonl`, the config's `eval_at`), in step order.
+    public var evaluations: [EvaluationPoint]
 
     public init(directory: String, log: [JSONValue], summary: JSONValue, quantised: [QuantRequest: QuantisedPerplexity] = [:],
-                config: JSONValue = .object([])) {
+                config: JSONValue = .object([]), evaluations: [EvaluationPoint] = []) {
         self.directory = directory
+        self.evaluations = evaluations
         self.log = log
         self.summary = summary
         self.quantised = quantised
@@ -41,7 +44,8 @@ public struct RunRecord: Sendable {
         }
         let configPath = directory + "/config.json"
         let config = FilePath.exists(configPath) ? try JSONValue.parse(bytes: try FileBytes.read(configPath), source: configPath) : .object([])
-        return RunRecord(directory: directory, log: log, summary: summary, quantised: quantised, config: config)
+        return RunRecord(directory: directory, log: log, summary: summary, quantised: quantised, config: config,
+                         evaluations: try EvaluationPoint.load(directory))
     }
 
     /// Number of values per step of a per-tap series (0 if absent).

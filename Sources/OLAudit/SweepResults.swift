@@ -3,7 +3,9 @@ import OLTraining
 
 /// The table of a finished sweep: one row per run — its overrides, seed, losses, perplexities, the
 /// quantised perplexities, and the layer-mean (`mean_…`) and peak (`peak_…`) outlier metrics of its
-/// summary — written as `results.jsonl`, `results.csv` and a small `summary.html`. Wall-clock fields are
+/// summary — written as `results.jsonl`, `results.csv` and a small `summary.html`. Runs with `eval_at`
+/// add, after the final-point columns, `tokens@<step>`, `val_ppl@<step>` and `ppl_<scheme>_<bits>bit@<step>`
+/// per evaluation step of any run (empty where a run has no such point). Wall-clock fields are
 /// left out, so the files are identical whichever backend ran the sweep.
 public struct SweepResults: Sendable {
     public var plan: SweepPlan
@@ -31,7 +33,11 @@ public struct SweepResults: Sendable {
             records.append((run, summary, outcome))
         }
         let quantColumns = plan.grid.quantisations.map { "ppl_\($0.scheme)_\($0.bits)bit" }
-        columns = axisNames + ["seed"] + Self.summaryColumns + quantColumns + metricColumns + ["status", "run"]
+        var evaluationSteps = Set<Int>()
+        for case (_, _, .finished(let record, _)?) in records { evaluationSteps.formUnion(record.evaluations.map(\.step)) }
+        let steps = evaluationSteps.sorted()
+        let pointColumns = steps.flatMap { step in ["tokens@\(step)", "val_ppl@\(step)"] + quantColumns.map { "\($0)@\(step)" } }
+        columns = axisNames + ["seed"] + Self.summaryColumns + quantColumns + metricColumns + ["status", "run"] + pointColumns
         rows = records.map { run, summary, outcome in
             var row = run.overrides.map(\.value) + [.int(Int64(run.seed))]
             row += Self.summaryColumns.map { summary[$0] ?? .null }
@@ -47,7 +53,15 @@ public struct SweepResults: Sendable {
             case .failed(let message)?: status = "failed: " + message
             case nil: status = "missing"
             }
-            return row + [.string(status), .string("runs/" + run.key)]
+            row += [.string(status), .string("runs/" + run.key)]
+            var points: [Int: EvaluationPoint] = [:]
+            if case .finished(let record, _)? = outcome { for point in record.evaluations { points[point.step] = point } }
+            for step in steps {
+                let point = points[step]
+                row += [point.map { .int(Int64($0.tokens)) } ?? .null, point.map { .double($0.validationPPL) } ?? .null]
+                row += plan.grid.quantisations.map { request in point?.quantised[request].map { .double($0.quantisedPPL) } ?? .null }
+            }
+            return row
         }
     }
 

@@ -6,7 +6,7 @@ import OLQuant
 extension Trainer {
     /// Probe loss and, when enabled, every outlier metric per tap on the fixed probe batch.
     public func probeMeasurements() -> ProbeReport {
-        ProbeReport(model: model, probe: probe, metrics: config.metrics, linearTaps: config.linearTaps)
+        ProbeReport(model: model, probe: probe, metrics: config.metrics, linearTaps: config.linearTaps, diagnostics: config.diagnostics)
     }
 
     func logRecord(loss: Double?, gradNorm: Double?, tokensPerSecond: Double?) throws -> JSONValue {

@@ -72,6 +72,12 @@ public struct TrainingConfig: Sendable, Equatable {
     /// Accumulate the kurtosis-update decomposition (SPEC §6) of every step on the probe batch and log its
     /// running totals per tap; costs one probe forward pass per step.
     public var kurtosisDecomposition = false
+    /// Steps strictly inside the schedule, increasing, at which sweep and audit runs also measure float
+    /// and every requested quantised perplexity (`evaluations.jsonl`); empty: only at the end.
+    public var evalAt: [Int] = []
+    /// Log where the outliers live at each log step: per residual tap max|x| and max/median at position 0
+    /// and elsewhere, attention mass on key 0 per layer, peak max/median per linear input (`ProbeReport`).
+    public var diagnostics = false
 
     public init() {}
 }

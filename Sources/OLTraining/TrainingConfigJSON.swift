@@ -67,10 +67,12 @@ extension TrainingConfig {
         value("metrics", \.metrics),
         value("linear_taps", \.linearTaps),
         value("kurtosis_decomposition", \.kurtosisDecomposition),
+        value("eval_at", \.evalAt),
+        value("diagnostics", \.diagnostics),
     ]
 
     /// Keys added after runs were first cached and checkpointed, each with a default that keeps the old
-    /// behaviour bit for bit (issue 28's data options and schedule floor).
+    /// behaviour bit for bit (issue 28's data options, schedule floor, evaluations along the way and diagnostics).
     ///
     /// Rule: such a key is left out of `json` while it holds its default, and written once it does not.
     /// A config that does not use it then serialises to the bytes it had before the key existed, so its
@@ -78,7 +80,7 @@ extension TrainingConfig {
     /// JSON) do not move and no cached run is thrown away; reading treats the missing key as its default.
     /// Keys that existed before stay written at every value. A key added later with a behaviour-preserving
     /// default belongs in this list.
-    static let keysAddedWithPreservingDefault: Set<String> = ["final_lr_fraction", "bos", "crop_align"]
+    public static let keysAddedWithPreservingDefault: Set<String> = ["final_lr_fraction", "bos", "crop_align", "eval_at", "diagnostics"]
 
     /// The config as a JSON object: every key, except keys of `keysAddedWithPreservingDefault` that hold
     /// their default.
@@ -149,6 +151,9 @@ extension TrainingConfig {
         try require(checkpointEvery >= 0, "checkpoint_every must be non-negative (0: only at the end), got \(checkpointEvery)")
         try require(evalWindows > 0, "eval_windows must be positive, got \(evalWindows)")
         try require(probeBatch > 0, "probe_batch must be positive, got \(probeBatch)")
+        try require(evalAt.allSatisfy { $0 > 0 && $0 < steps },
+                    "eval_at steps must lie strictly between 0 and steps (\(steps)), the end being always evaluated; got \(evalAt)")
+        try require(zip(evalAt, evalAt.dropFirst()).allSatisfy { $0 < $1 }, "eval_at must list steps in increasing order without repeats, got \(evalAt)")
         try require(metrics || !linearTaps, "linear_taps needs metrics true: it logs the outlier metrics of the linear layers' inputs")
         try require(syntheticBytes >= 4096, "synthetic_bytes must be at least 4096, got \(syntheticBytes)")
         try require(corpusSource != .file(""), "corpus must be 'synthetic' or a path")
@@ -191,6 +196,14 @@ extension Bool: ConfigValue {
         self = flag
     }
     var json: JSONValue { .bool(self) }
+}
+
+extension Array: ConfigValue where Element: ConfigValue {
+    init(_ value: JSONValue, _ key: String, _ source: String) throws {
+        guard let items = value.arrayValue else { throw OutlierLabError("\(source): \(key) must be a list, got \(value.serialized())") }
+        self = try items.map { try Element($0, key, source) }
+    }
+    var json: JSONValue { .array(map(\.json)) }
 }
 
 extension Optional: ConfigValue where Wrapped: ConfigValue {

@@ -50,6 +50,7 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "Compute outlier metrics when logging: true|false.") var metrics: Bool?
     @Flag(inversion: .prefixedNo, help: "Also log the metrics of every linear layer's input per block (qkv, attn_proj, fc, mlp_proj).") var linearTaps: Bool?
     @Option(help: "Log the cumulative kurtosis-update decomposition per tap: true|false (one extra probe pass per step).") var kurtosisDecomposition: Bool?
+    @Flag(inversion: .prefixedNo, help: "Also log where the outliers live: max |x| and max/median at position 0 and elsewhere per tap, attention mass on key 0, peak max/median per linear input.") var diagnostics: Bool?
 
     /// The config these flags describe, validated.
     func resolve() throws -> TrainingConfig {
@@ -107,6 +108,7 @@ struct TrainOptions: ParsableArguments {
         set("metrics", metrics)
         set("linear_taps", linearTaps)
         set("kurtosis_decomposition", kurtosisDecomposition)
+        set("diagnostics", diagnostics)
         return try TrainingConfig(json: .object(json), source: config ?? "command line")
     }
 }

@@ -110,6 +110,24 @@ struct SweepTests {
         #expect(html.contains("<svg") && html.contains("val_loss by block"))
     }
 
+    @Test("runs measured along the way add tokens, float and quantised perplexity columns per step after the existing ones")
+    func evaluationColumns() throws {
+        let directory = try temporaryDirectory("sweep-eval-at")
+        let plan = try SweepPlan(grid: try Self.grid(tinyGridJSON.replacingOccurrences(of: #""synthetic_bytes": 65536"#, with: #""synthetic_bytes": 65536, "eval_at": [4, 8]"#)
+            .replacingOccurrences(of: #""block": ["preLN", "op"], "lr": [0.001, 0.01]"#, with: #""block": ["preLN"]"#)))
+        let scheduler = RunScheduler(runs: directory + "/runs", executable: "", name: "sweep", say: { _ in })
+        _ = try scheduler.execute(plan.tasks, on: .inProcess)
+        let results = try SweepResults(plan: plan, runs: directory + "/runs")
+        try results.write(to: directory)
+        let lines = try FileBytes.readText(directory + "/results.csv").split(separator: "\n").map(String.init)
+        #expect(lines.count == 3)
+        #expect(lines[0].hasPrefix("block,seed,steps,final_loss,val_loss,val_ppl,val_ppl_w8a8_naive,w8a8_naive_ratio,ppl_w8a8-naive_4bit,mean_kurtosis"))
+        #expect(lines[0].hasSuffix(",status,run,tokens@4,val_ppl@4,ppl_w8a8-naive_4bit@4,tokens@8,val_ppl@8,ppl_w8a8-naive_4bit@8"))
+        let cells = lines[1].split(separator: ",", omittingEmptySubsequences: false)
+        #expect(cells.suffix(6).first == "256" && cells.suffix(3).first == "512", "tokens = step · batch 4 · seq 16")
+        #expect(!lines[1].contains(",,") && !lines[1].hasSuffix(","), "every point measured")
+    }
+
     @Test("a spec whose config was edited no longer hashes to its key and is refused")
     func editedSpec() throws {
         let directory = try temporaryDirectory("spec")
