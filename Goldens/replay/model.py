@@ -119,8 +119,9 @@ class Config:
         self.block, self.width, self.layers, self.heads, self.seq = d["block"], d["width"], d["layers"], d["heads"], d["seq"]
         self.vocab, self.activation, self.soft_cap, self.final_norm = d["vocab"], d["activation"], d["soft_cap"], d["final_norm"]
         self.qk_norm = d["qk_norm"]
-        self.eps = {"ln": d["layer_norm_eps"], "rms": d["rms_norm_eps"], "qk": d["qk_norm_eps"]}
-        self.gelu_coefficient = d["gelu_coefficient"]
+        # Only the constants of the kernels this model uses are recorded; using another is a KeyError.
+        self.eps = {name: d[key] for name, key in (("ln", "layer_norm_eps"), ("rms", "rms_norm_eps"), ("qk", "qk_norm_eps")) if key in d}
+        self.gelu_coefficient = d.get("gelu_coefficient")
         self.norm = {"preLN": "ln", "postLN": "ln", "preRMS": "rms", "preSRMS": "srms"}.get(self.block)
 
 

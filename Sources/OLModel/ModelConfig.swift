@@ -116,18 +116,33 @@ public struct ModelConfig: Sendable, Equatable {
     /// QK-Norm is part of the OP block.
     public var qkNorm: Bool { block.recipe.qkNorm }
 
+    /// The norms this model applies: its block's, block 0's attention LayerNorm where the block has
+    /// one, and the final norm (the block's kind, LayerNorm for blocks without one).
+    public var normKinds: Set<NormKind> {
+        var kinds = Set([block.norm].compactMap { $0 })
+        if block.normsFirstAttentionInput { kinds.insert(.layerNorm) }
+        if usesFinalNorm { kinds.insert(finalNormKind) }
+        return kinds
+    }
+
     /// Everything an independent implementation needs to rebuild this model's forward pass, defaults
-    /// resolved and the kernels' constants included, as goldens record it: the NumPy replay reads every
-    /// value from here and keeps none of its own, so a changed constant re-records and replays unedited.
+    /// resolved, with the constants of the kernels it uses (and only those, so a changed LayerNorm ε
+    /// re-records no RMSNorm golden), as goldens record it: the NumPy replay reads every value from here
+    /// and keeps none of its own, so a changed constant re-records and replays with no edit to it.
     public var goldenDescription: JSONValue {
-        .object([
-            "block": .string(block.rawValue), "vocab": .int(Int64(vocab)), "width": .int(Int64(width)),
-            "layers": .int(Int64(layers)), "heads": .int(Int64(heads)), "seq": .int(Int64(seq)),
-            "activation": .string(activation.rawValue), "tied_head": .bool(tiedHead), "final_norm": .bool(usesFinalNorm),
-            "qk_norm": .bool(qkNorm), "soft_cap": softCap.map { .double($0) } ?? .null,
-            "layer_norm_eps": .shortest(layerNormEpsilon), "rms_norm_eps": .shortest(rmsNormEpsilon),
-            "qk_norm_eps": .shortest(qkNormEpsilon), "gelu_coefficient": .shortest(geluCubicCoefficient),
-        ])
+        var members: [JSONMember] = [
+            JSONMember("block", .string(block.rawValue)), JSONMember("vocab", .int(Int64(vocab))),
+            JSONMember("width", .int(Int64(width))), JSONMember("layers", .int(Int64(layers))),
+            JSONMember("heads", .int(Int64(heads))), JSONMember("seq", .int(Int64(seq))),
+            JSONMember("activation", .string(activation.rawValue)), JSONMember("tied_head", .bool(tiedHead)),
+            JSONMember("final_norm", .bool(usesFinalNorm)), JSONMember("qk_norm", .bool(qkNorm)),
+            JSONMember("soft_cap", softCap.map { .double($0) } ?? .null),
+        ]
+        if normKinds.contains(.layerNorm) { members.append(JSONMember("layer_norm_eps", .shortest(layerNormEpsilon))) }
+        if normKinds.contains(.rmsNorm) { members.append(JSONMember("rms_norm_eps", .shortest(rmsNormEpsilon))) }
+        if qkNorm { members.append(JSONMember("qk_norm_eps", .shortest(qkNormEpsilon))) }
+        if activation == .gelu { members.append(JSONMember("gelu_coefficient", .shortest(geluCubicCoefficient))) }
+        return .object(members)
     }
 
     /// Checks every field; the message names the field and says what is allowed.
