@@ -21,7 +21,7 @@ public struct ReportGroup: Sendable {
     /// them apart (identical settings, or a label past 80 characters).
     public static func runs(_ directories: [String]) throws -> [ReportGroup] {
         let configs = try directories.map(config(of:))
-        let labels = settingLabels(configs) ?? distinctTails(directories)
+        let labels = settingLabels(configs) ?? distinctTails(directories).map(RunReport.abbreviated)
         return try zip(directories, zip(labels, configs)).map { directory, labelled in
             try ReportGroup(label: labelled.0, runs: [RunRecord.load(directory)], configs: [labelled.1])
         }

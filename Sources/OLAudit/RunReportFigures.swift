@@ -62,7 +62,8 @@ extension RunReport {
                 SVGChart(title: Self.tapName(tap), xLabel: "step", yLabel: figure.yLabel, yScale: .automatic,
                          series: groups.flatMap { group in [(figure.first, "position 0"), (figure.rest, "other positions")].map { key, part in
                              var series = seriesOf(group) { (try? $0.series(key, reducedBy: .tap(tap))) ?? [] }
-                             series.name = "\(group.label), \(part)"
+                             // The part first: legends cut long names, and with one run the part is the whole story.
+                             series.name = groups.count == 1 ? part : "\(part), \(group.label)"
                              return series
                          } })
             }

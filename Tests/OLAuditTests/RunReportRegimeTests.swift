@@ -100,7 +100,7 @@ struct RunReportRegimeTests {
         let report = RunReport(title: "t", groups: try ReportGroup.runs([root + "/run"]))
         let figures = Dictionary(uniqueKeysWithValues: report.figures().map { ($0.0, $0.2) })
         let byPosition = try #require(figures["max-abs-by-position.svg"])
-        #expect(byPosition.contains("run, position 0") && byPosition.contains("run, other positions"))
+        #expect(byPosition.contains(">position 0<") && byPosition.contains(">other positions<"), "one run: the part alone names the series")
         #expect(figures["mmr-by-position.svg"] != nil && figures["attention-mass-pos0.svg"] != nil)
         let peaks = try #require(figures["peak-mmr-quantised-inputs.svg"])
         #expect(peaks.contains("fc input") && !peaks.contains("qkv input"), "a panel only for the inputs that were logged")
