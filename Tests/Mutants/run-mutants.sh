@@ -22,12 +22,13 @@ mkdir -p "$SCRATCH" "$LOGS"
 names=("$@")
 [ ${#names[@]} -eq 0 ] && mapfile -t names < <(grep -v '^#' "$INDEX" | cut -f1 | grep .)
 
-# The scratch copy: the package's tracked and untracked (not ignored) files, with their mtimes, so an
-# unchanged file never rebuilds. Package.resolved is ignored by git but pins the dependencies.
+# The scratch copy: the package's tracked and untracked (not ignored) files, with their mtimes to the
+# nanosecond (POSIX tar format; ustar keeps whole seconds, and llbuild would rebuild every file whose
+# mtime moved). Package.resolved is ignored by git but pins the dependencies.
 echo "make mutants: copying the package to $SCRATCH"
 rm -rf "$SCRATCH/Sources" "$SCRATCH/Tests" "$SCRATCH/Goldens"
 (cd "$ROOT" && { git ls-files -z --cached --others --exclude-standard; [ -f Package.resolved ] && printf 'Package.resolved\0'; } \
-  | tar --null -T - -cf -) | (cd "$SCRATCH" && tar -xf -) || { echo "make mutants: copy failed"; exit 1; }
+  | tar --format=posix --null -T - -cf -) | (cd "$SCRATCH" && tar -xf -) || { echo "make mutants: copy failed"; exit 1; }
 cd "$SCRATCH" || exit 1
 
 run_goldens() {  # $1: log name; leaves the failing goldens' actual values in .build/golden-actual/
