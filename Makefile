@@ -21,7 +21,7 @@ SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # golden workflow's own tests: what `make verify-goldens` and `make goldens` run.
 GOLDEN_SUITES := GoldenTests|OLGoldensTests
 
-.PHONY: deps deps-test build verify verify-goldens golden-checks-built test replay slurm-test slurm-test-built bench audit goldens goldens-accept fuzz clean
+.PHONY: deps deps-test build verify verify-goldens golden-checks-built test replay slurm-test slurm-test-built bench audit goldens goldens-accept mutants fuzz clean
 
 ## deps: install the three Debian -dev packages (and pkg-config) when any is missing, and try
 ## python3-numpy for `make replay` (a failure there is reported, not fatal)
@@ -127,6 +127,13 @@ goldens: deps
 goldens-accept:
 	$(SWIFT) build $(RELEASE) $(TESTABLE) --product olab
 	.build/release/olab golden accept
+
+## mutants: does every documented convention have a golden that notices? Applies each patch of
+## Tests/Mutants/INDEX.tsv to a scratch copy (.build-mutants/package), builds incrementally, runs the
+## golden suites and reports per mutant the goldens that killed it with their margins (MUTANTS="a b"
+## for a few); fails on a survivor or a kill under 3x the budget. One build per mutant: not in verify
+mutants: deps
+	bash Tests/Mutants/run-mutants.sh $(MUTANTS)
 
 FUZZ_ITERATIONS ?= 200000
 FUZZ_SEED       ?= 2024

@@ -154,3 +154,17 @@ def replay(header, t, rep):
         logits, _, _ = model.gpt_forward(cfg, {n: ad.Var(v) for n, v in params.items()}, tokens, quantize_site)
         losses, _ = model.cross_entropy(logits, targets.reshape(-1))
         rep.check(prefix + "loss", [losses.value.mean()], t[prefix + "loss"])
+
+
+def replay_quantiser(header, t, rep):
+    """`quantiser`: the symmetric quantiser alone on hand-made rows (ties, zeros, values under the floor),
+    per tensor and per row (`per-token`) at each setting's bits."""
+    x = t["input.x"]
+    floor = header["config"]["constants"]["min_absmax"]
+    for setting in header["config"]["settings"]:
+        granularity, bits = setting.split("@")
+        qmax = 2 ** (int(bits) - 1) - 1
+        scales = symmetric_scales(x, qmax, granularity != "per-tensor", floor)
+        prefix = f"output.{granularity}.b{bits}."
+        rep.check(prefix + "scale", np.ravel(scales), t[prefix + "scale"])
+        rep.check(prefix + "x", fake_quantize(x, scales, qmax), t[prefix + "x"])

@@ -308,7 +308,8 @@ def replay_training(header, t, rep):
 
 REPLAYS = {"kernel": replay_kernel, "tap_metrics": replay_metrics, "attention_entropy": replay_metrics,
            "kurtosis_update": replay_metrics, "optimizer_trajectory": replay_trajectory,
-           "training_run": replay_training, "quantisation": quant.replay, "data_batches": replay_data}
+           "training_run": replay_training, "quantisation": quant.replay, "quantiser": quant.replay_quantiser,
+           "data_batches": replay_data}
 
 
 def replay_file(path):
