@@ -90,11 +90,16 @@ public struct ClaimRegistry: Sendable, Equatable {
     /// The registry shipped with OutlierLab. The resource is looked up beside the executable first (an
     /// installed `olab` carries its resource bundle), then in the build's bundle.
     public static func bundled() throws -> ClaimRegistry {
+        try load(try bundledPath())
+    }
+
+    /// Where the bundled registry is.
+    public static func bundledPath() throws -> String {
         let name = "claims"
         let beside = Bundle.main.bundleURL.appendingPathComponent("OutlierLab_OLAudit.resources/\(name).json").path
         let path = FilePath.exists(beside) ? beside : Bundle.module.url(forResource: name, withExtension: "json")?.path
         guard let path else { throw OutlierLabError("the bundled claims registry (\(name).json) is missing from this build; pass --registry PATH") }
-        return try load(path)
+        return path
     }
 
     public static func load(_ path: String) throws -> ClaimRegistry {
@@ -264,7 +269,9 @@ struct JSONReader {
             guard lr.stringValue == "best" else { throw fail("\(armPath).lr", "must be \"best\" (a fixed rate goes in config)") }
             best = true
         }
-        return ArmSpec(name: try string(value, "name", armPath), config: try object(value, "config"), bestLearningRate: best)
+        let name = try string(value, "name", armPath)
+        try Identifier.checkLabel(name, "\(source): \(armPath).name")
+        return ArmSpec(name: name, config: try object(value, "config"), bestLearningRate: best)
     }
 
     func learningRateSweep(_ json: JSONValue) throws -> LearningRateSweep {
@@ -280,6 +287,7 @@ struct JSONReader {
 
     func claim(_ json: JSONValue, _ path: String) throws -> Claim {
         let id = try string(json, "id", path)
+        try Identifier.checkFileName(id, "\(source): \(path).id")
         let at = "\(path) (\(id))"
         guard let armValues = json["arms"]?.arrayValue, !armValues.isEmpty else { throw fail("\(at).arms", "must be a non-empty array") }
         let arms = try armValues.enumerated().map { index, value in try arm(value, "\(at).arms[\(index)]") }
