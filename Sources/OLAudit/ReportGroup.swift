@@ -20,7 +20,7 @@ public struct ReportGroup: Sendable {
     public static func runs(_ directories: [String]) throws -> [ReportGroup] {
         let labels = distinctTails(directories)
         return try zip(directories, labels).map { directory, label in
-            try ReportGroup(label: label, runs: [RunRecord.load(directory)], configs: [config(of: directory)])
+            try ReportGroup(label: label, runs: [verifiedRecord(directory)], configs: [config(of: directory)])
         }
     }
 
@@ -45,9 +45,18 @@ public struct ReportGroup: Sendable {
         }
         let groups = try order.map { label in
             let directories = members[label]!
-            return try ReportGroup(label: label, runs: directories.map { try RunRecord.load($0) }, configs: directories.map(config(of:)))
+            return try ReportGroup(label: label, runs: directories.map(verifiedRecord), configs: directories.map(config(of:)))
         }
         return (groups, axes, missing)
+    }
+
+    /// A run's record, read only after its seal and its model's own config say it is the run it claims
+    /// to be (`RunExecution.reportedRunProblem`), so no edited or foreign output reaches a report.
+    static func verifiedRecord(_ directory: String) throws -> RunRecord {
+        if let problem = RunExecution.reportedRunProblem(directory) {
+            throw OutlierLabError("\(directory): \(problem); not reported (run its sweep or audit again to recompute it)")
+        }
+        return try RunRecord.load(directory)
     }
 
     /// Whether `directory` is a sweep's output (as opposed to one run).
