@@ -60,11 +60,11 @@ public enum Identifier {
     }
 
     /// Refuses `text` as a label shown in reports and figures (an arm name): 1 to 64 characters, no control
-    /// characters, no '/' or '\\'.
+    /// characters. Arm names never become file names, so '/' stays ("OP β₀ 0.5 (default 1/√L)").
     public static func checkLabel(_ text: String, _ what: String) throws {
         guard !text.isEmpty, text.count <= maximumLength,
-              !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == "/" || $0 == "\\" }) else {
-            throw OutlierLabError("\(what) \(quoted(text)) must be 1 to \(maximumLength) characters without control characters, '/' or '\\'")
+              !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw OutlierLabError("\(what) \(quoted(text)) must be 1 to \(maximumLength) characters without control characters")
         }
     }
 

@@ -62,8 +62,8 @@ struct OutputSafetyTests {
         #expect(error.message.hasPrefix("claims.json: claims[0].id") && error.message.utf8.count < 300 && !error.message.contains("\n"), "\(error.message)")
     }
 
-    @Test("arm names with a slash, a control character or 5,000 characters are refused; the bundled names pass", arguments: [
-        "Pre/LN", "OP\r\nforged", String(repeating: "β", count: 5000),
+    @Test("arm names with NUL, a line break, an escape sequence or 5,000 characters are refused; the bundled names pass", arguments: [
+        "Pre\u{0}LN", "OP\r\nforged", "OP\u{1B}[2J", String(repeating: "β", count: 5000),
     ])
     func armNamesRefused(name: String) throws {
         let text = fixtureRegistryJSON.replacingOccurrences(of: #"{"name": "Pre-LN", "config": {}}"#,
