@@ -4,6 +4,11 @@ APT_PACKAGES := libopenblas-dev libjson-c-dev zlib1g-dev pkg-config
 # What tests of real components need beyond the build (a single-node Slurm; Chromium, to render the
 # report pages); skipped with one line where they cannot be installed.
 TEST_PACKAGES := slurm-wlm munge chromium
+# For the three Python interop tests (safetensors written here load in Python and back; the quantised
+# export dequantises in NumPy): a virtual environment with PyPI's safetensors and NumPy, which Debian
+# does not package; the tests find it through OLAB_INTEROP_PYTHON.
+INTEROP_VENV   := .build/python-interop
+INTEROP_PYTHON := $(CURDIR)/$(INTEROP_VENV)/bin/python3
 # For `make replay` only, so a failed install never blocks the build: Debian's NumPy, run by Debian's Python.
 REPLAY_PACKAGES := python3-numpy
 REPLAY_PYTHON   := /usr/bin/python3
@@ -35,7 +40,8 @@ deps:
 	    || echo "make deps: could not install $$p; make replay will skip"; \
 	done
 
-## deps-test: install the packages of the real-component tests when missing; never fails
+## deps-test: install the packages of the real-component tests when missing, and the Python interop
+## environment (safetensors, NumPy from PyPI); never fails: what cannot be installed is skipped with a line
 deps-test:
 	@missing=""; for p in $(TEST_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
@@ -44,6 +50,11 @@ deps-test:
 	  echo "make deps-test: installing$$missing"; \
 	  ( $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null ) \
 	    || echo "make deps-test: could not install$$missing; the tests that need them will be skipped"; \
+	fi
+	@if ! $(INTEROP_PYTHON) -c 'import safetensors.numpy, numpy' 2>/dev/null; then \
+	  echo "make deps-test: making $(INTEROP_VENV) (safetensors and NumPy from PyPI, for the Python interop tests)"; \
+	  ( python3 -m venv $(INTEROP_VENV) && $(INTEROP_VENV)/bin/pip install -q --disable-pip-version-check safetensors numpy ) >/dev/null 2>&1 \
+	    || echo "make deps-test: could not make $(INTEROP_VENV) (no venv module or PyPI unreachable); the three Python interop tests will be skipped"; \
 	fi
 
 ## build: the release build of the library modules and the olab tool
@@ -57,7 +68,7 @@ verify: deps deps-test
 	$(SWIFT) build $(RELEASE) $(TESTABLE) --build-tests
 	@$(MAKE) --no-print-directory golden-checks-built
 	$(MAKE) --no-print-directory slurm-test-built
-	@GOLDEN_RECORD=never bash Tests/run-suite.sh $(RELEASE) $(TESTABLE) --skip-build
+	@GOLDEN_RECORD=never OLAB_INTEROP_PYTHON=$(INTEROP_PYTHON) bash Tests/run-suite.sh $(RELEASE) $(TESTABLE) --skip-build
 
 ## verify-goldens: the golden loop alone: build, the golden tests and the NumPy replay (about a minute
 ## on a warm build); run it after `make goldens-accept`

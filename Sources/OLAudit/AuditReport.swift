@@ -72,13 +72,23 @@ public struct AuditReport {
         blocks += introduction()
         blocks.append(.heading(2, "Summary"))
         if available.contains(Self.summaryFigureName) {
-            blocks.append(.figure(Self.summaryFigureName, "Each claim's statistic (dot, coloured by verdict) with its 95 % bootstrap interval over seeds (whisker), the per-seed statistics (open circles) and the threshold it is judged against (dashed); every row has its own axis."))
+            blocks.append(.figure(Self.summaryFigureName, "Each claim's statistic (dot, coloured by verdict) with its 95 % t interval over seeds (whisker), the per-seed statistics (open circles) and the threshold it is judged against (dashed); every row has its own axis."))
         }
-        blocks.append(.table(["claim", "the paper says", "verdict", "statistic", "95 % interval", "needed", "seeds"], results.map { result in
-            [result.claim.id, result.claim.paperSays, result.judgement.verdict.rawValue, formatNumber(result.judgement.statistic),
-             Self.intervalText(result.judgement),
-             result.claim.predicate.statisticName + " " + result.claim.predicate.comparison.text, "\(result.seeds.count)"]
-        }))
+        for (heading, paper) in [("The paper's claims", true), ("Our extensions and controls", false)] {
+            let members = results.filter { $0.claim.origin.isPaper == paper }
+            guard !members.isEmpty else { continue }
+            blocks.append(.heading(3, heading))
+            blocks.append(.paragraph(paper
+                ? "Holm–Bonferroni runs over these \(members.count) claims: the one-sided t-test p of each verdict (held at the 95 % interval is p < \(formatNumber(Judge.oneSidedAlpha))), adjusted for the family; **holds after Holm** needs the adjusted p below \(formatNumber(Judge.oneSidedAlpha)) too."
+                : "Claims and controls we added to the paper's (why, for each, in its section); they are judged alike but kept out of the Holm family."))
+            blocks.append(.table(["claim", paper ? "where" : "extends", "the paper says", "verdict", "statistic", "95 % interval", "needed", "seeds"] + (paper ? ["Holm"] : []),
+                                 members.map { result in
+                [result.claim.id, result.claim.paperLocation, result.claim.paperSays, result.judgement.verdict.rawValue, formatNumber(result.judgement.statistic),
+                 Self.intervalText(result.judgement),
+                 result.claim.predicate.statisticName + " " + result.claim.predicate.comparison.text, "\(result.seeds.count)"]
+                    + (paper ? [Self.holmText(result.judgement)] : [])
+            }))
+        }
         blocks += learningRateSection()
         for result in results { blocks += claimSection(result, available: available) }
         blocks += quantisationStudySection(available: available)
@@ -92,7 +102,7 @@ public struct AuditReport {
         var blocks: [ReportBlock] = [
             .paragraph("Scale **\(plan.scale.rawValue)**: \(plan.runs.count) runs (\(cachedCount()) from the cache); this invocation took \(NumberText.duration(wallSeconds)); the runs' own training wall times add up to \(NumberText.duration(runsWallSeconds)) (cached runs included); harness \(Harness.version), BLAS \(blas.coreName) with \(blas.threads) thread(s). Paper: He et al., *Understanding and Minimising Outlier Features in Transformer Training*, NeurIPS 2024."),
             .paragraph("Corpus: \(plan.corpus.description)." + (plan.corpus.fallbackNote.map { " **Fallback:** \($0)." } ?? "")),
-            .paragraph("Verdicts come from the registry's predicates on the numbers below, with a 95 % bootstrap interval of each statistic over seeds (\(Judge.resamples) resamples): **held** when the interval lies wholly on the passing side of the threshold (and, for a rank correlation, its one-sided permutation p-value is below \(formatNumber(Judge.significance))); **not reproduced** when it lies wholly on the other side; **inconclusive** when it contains the threshold, fewer than \(Judge.minimumSeeds) seeds ran, a run failed or diverged, the statistic is undefined, or — for a quantised measurement — no run's quantised − float perplexity is resolved by its own 95 % interval over the evaluation windows (the effect is below the measurement's resolution). Kurtosis is SPEC Eq. 1 (uncentred) in the verdicts; the official logger's centred form (`kurtosis_centred`, ≈ Eq. 1 − 1) is shown beside it. The max-median ratio is on raw rows (`mmr`). A verdict is about this CPU scale only."),
+            .paragraph("Verdicts come from the registry's predicates on the numbers below, with a 95 % Student-t interval of each claim's statistic over its seeds (the statistic computed on each seed alone; exact coverage for normal per-seed values, simulated at n = 5 in the tests; a percentile bootstrap over 3 seeds would be their min–max, ≈ 75 %): **held** when the interval lies wholly on the passing side of the threshold (and, for a rank correlation, its one-sided permutation p-value is below \(formatNumber(Judge.significance))); **not reproduced** when it lies wholly on the other side; **inconclusive** when it contains the threshold, fewer than \(Judge.minimumSeeds) seeds ran, a run failed or diverged, the statistic is undefined, or — for a quantised measurement — no run's quantised − float perplexity is resolved by its own 95 % interval over the evaluation windows (the effect is below the measurement's resolution). Kurtosis is SPEC Eq. 1 (uncentred) in the verdicts; the official logger's centred form (`kurtosis_centred`, ≈ Eq. 1 − 1) is shown beside it. The max-median ratio is on raw rows (`mmr`). A verdict is about this CPU scale only."),
             .paragraph("Preregistration: arms, metrics and thresholds come from the claims registry with SHA-256 `\(plan.registrySHA256)`, fixed before the confirming seeds ran; learning rates of best-lr arms are chosen on the calibration seed, never a confirming one."),
             .paragraph("Optimisers: AdamW β = (0.9, 0.999); SOAP, rotated AdaFactor, AdaFactor and random-rotation Adam on soap.py's documented β = (0.95, 0.95) with shampoo β 0.95, stated in every arm's config below. Every optimiser uses the same ε convention (`hf`: ε added to √v, bias correction in the step size) except the ε sweep, which uses torch.optim.AdamW's (ε added to the bias-corrected √v̂)."),
             .heading(2, "Paper headline (quoted, not reproduced)"),
@@ -125,6 +135,7 @@ public struct AuditReport {
         var blocks: [ReportBlock] = [.heading(2, "\(claim.id): \(result.judgement.verdict.rawValue)")]
         blocks.append(.paragraph("**Claim.** \(claim.statement) (\(claim.paperLocation))"))
         blocks.append(.paragraph("**Paper says.** \(claim.paperSays)"))
+        if case .extension(let why) = claim.origin { blocks.append(.paragraph("**Ours, not the paper's:** \(why).")) }
         guard result.judgement.verdict != .notRun else {
             blocks.append(.paragraph("**Not run:** \(result.judgement.reason)."))
             return blocks
@@ -140,7 +151,7 @@ public struct AuditReport {
     private func armsTable(_ result: ClaimResult) -> ReportBlock {
         let claim = result.claim
         let centred = claim.metric.centredKurtosis
-        var headers = ["arm", "config", "mean [95 % interval]", "per seed"]
+        var headers = ["arm", "config", "mean [95 % t interval]", "per seed"]
         if claim.against != nil { headers.append("against (mean)") }
         if centred != nil { headers.append("kurtosis_centred (mean)") }
         headers.append("runs")
@@ -148,7 +159,7 @@ public struct AuditReport {
             let spec = claim.arm(named: arm.name)
             var config = spec.map { JSONValue.object($0.config).serialized() } ?? ""
             if spec?.bestLearningRate == true { config += " lr best (\(bestRateText(arm)))" }
-            let interval = Statistics.meanInterval(result.seeds.compactMap { arm.values[$0] })
+            let interval = Statistics.tInterval(result.seeds.compactMap { arm.values[$0] })
             var row = [arm.name, config,
                        arm.values.isEmpty ? "—" : "\(formatNumber(arm.mean)) \(interval.map { "[\(formatNumber($0.lowerBound)), \(formatNumber($0.upperBound))]" } ?? "")",
                        result.seeds.map { seed in arm.values[seed].map(formatNumber) ?? "failed" }.joined(separator: ", ")]
@@ -183,6 +194,13 @@ public struct AuditReport {
         })
     }
 
+    /// "p 0.004 → 0.03: holds" (the one-sided p, Holm-adjusted, and whether the verdict survives), or "—".
+    static func holmText(_ judgement: Judgement) -> String {
+        guard let p = judgement.testP, let adjusted = judgement.holmP else { return "—" }
+        let outcome = judgement.verdict == .held ? (judgement.holdsAfterHolm == true ? "holds" : "does not hold") : judgement.verdict.rawValue
+        return "p \(formatNumber(p)) → \(formatNumber(adjusted)): \(outcome)"
+    }
+
     /// "[low, high]" (with the permutation p-value of a correlation), or "—" without an interval.
     static func intervalText(_ judgement: Judgement) -> String {
         guard let interval = judgement.interval else { return "—" }
@@ -210,20 +228,3 @@ extension MetricSpec {
     }
 }
 
-extension Statistics {
-    /// 95 % percentile bootstrap interval of the mean of `values` (2000 seeded resamples); nil for fewer
-    /// than two values.
-    public static func meanInterval(_ values: [Double]) -> ClosedRange<Double>? {
-        guard values.count >= 2, values.allSatisfy(\.isFinite) else { return nil }
-        var stream = RandomStream(seed: 0, purpose: "audit.mean-interval")
-        var means: [Double] = []
-        means.reserveCapacity(Judge.resamples)
-        for _ in 0..<Judge.resamples {
-            var sum = 0.0
-            for _ in values.indices { sum += values[stream.nextInt(below: values.count)] }
-            means.append(sum / Double(values.count))
-        }
-        means.sort()
-        return quantile(means, 0.025)...quantile(means, 0.975)
-    }
-}

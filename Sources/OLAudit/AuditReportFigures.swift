@@ -27,7 +27,7 @@ extension AuditReport {
     /// The figures of one claim's section, as (file name, caption).
     func claimFigures(_ result: ClaimResult) -> [(String, String)] {
         let id = result.claim.id, metric = result.claim.metric.label
-        var figures = [("\(id)-arms.svg", "\(metric) per arm: seed mean (dot), 95 % bootstrap interval of the mean over seeds (whisker) and each seed (open circles), all arms on one axis.")]
+        var figures = [("\(id)-arms.svg", "\(metric) per arm: seed mean (dot), 95 % t interval of the mean over seeds (whisker) and each seed (open circles), all arms on one axis.")]
         if case .series = result.claim.metric.source {
             figures.append(("\(id)-trajectory.svg", "\(metric.replacingOccurrences(of: ", tail mean", with: "").replacingOccurrences(of: ", final", with: "")) against step for every arm: mean over seeds, band from the lowest to the highest seed."))
         }
@@ -53,7 +53,7 @@ extension AuditReport {
         IntervalChart(title: "\(result.claim.id): \(result.claim.metric.label)", xLabel: result.claim.metric.label,
                       rows: result.arms.enumerated().map { index, arm in
             let values = result.seeds.compactMap { arm.values[$0] }
-            let interval = Statistics.meanInterval(values)
+            let interval = Statistics.tInterval(values)
             return IntervalRow(label: arm.name, estimate: Statistics.mean(values), interval: interval, points: values,
                                colour: SeriesLook(index: index).colour,
                                note: "\(formatNumber(Statistics.mean(values)))" + (interval.map { " [\(formatNumber($0.lowerBound)), \(formatNumber($0.upperBound))]" } ?? ""))
@@ -137,7 +137,7 @@ extension AuditReport {
         var arms: [String] = []
         for cell in cells where !arms.contains(cell.arm) { arms.append(cell.arm) }
         return IntervalChart(title: "Quantisation study: ppl ratio by scheme and bit width", xLabel: "quantised / float perplexity", rows: cells.map { cell in
-            let interval = Statistics.meanInterval(cell.ratios)
+            let interval = Statistics.tInterval(cell.ratios)
             return IntervalRow(label: "\(cell.arm) · \(cell.request.label)", estimate: Statistics.mean(cell.ratios), interval: interval, points: cell.ratios,
                                threshold: 1, colour: SeriesLook(index: arms.firstIndex(of: cell.arm) ?? 0).colour,
                                note: "×\(formatNumber(Statistics.mean(cell.ratios))), \(cell.resolved)/\(cell.ratios.count) resolved")
@@ -158,7 +158,7 @@ extension AuditReport {
             }
         }))
         if available.contains(Self.studyFigureName) {
-            blocks.append(.figure(Self.studyFigureName, "The table as a figure: seed mean, 95 % bootstrap interval of the mean and each seed; the dashed line is no degradation."))
+            blocks.append(.figure(Self.studyFigureName, "The table as a figure: seed mean, 95 % t interval of the mean and each seed; the dashed line is no degradation."))
         }
         blocks.append(.paragraph(studyExplanation(cells: cells, arms: arms)))
         return blocks

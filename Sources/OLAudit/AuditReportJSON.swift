@@ -31,7 +31,7 @@ extension AuditReport {
                 .object([
                     JSONMember("arm", .string(cell.arm)), JSONMember("request", cell.request.json),
                     JSONMember("ppl_ratios", .array(cell.ratios.map(number))), JSONMember("mean", number(Statistics.mean(cell.ratios))),
-                    JSONMember("mean_interval_95", interval(Statistics.meanInterval(cell.ratios))),
+                    JSONMember("mean_interval_95", interval(Statistics.tInterval(cell.ratios))),
                     JSONMember("resolved_seeds", .int(Int64(cell.resolved))),
                 ])
             })),
@@ -65,6 +65,12 @@ extension AuditReport {
             JSONMember("statement", .string(claim.statement)),
             JSONMember("paper", .string(claim.paperLocation)),
             JSONMember("paper_says", .string(claim.paperSays)),
+            JSONMember("origin", {
+                switch claim.origin {
+                case .paper: return .object(["kind": "paper", "where": .string(claim.paperLocation)])
+                case .extension(let why): return .object(["kind": "extension", "extends": .string(claim.paperLocation), "why": .string(why)])
+                }
+            }()),
             JSONMember("metric", .string(claim.metric.label)),
             JSONMember("against", claim.against.map { .string($0.label) } ?? .null),
             JSONMember("predicate", .object([
@@ -77,7 +83,11 @@ extension AuditReport {
             JSONMember("statistic", number(result.judgement.statistic)),
             JSONMember("seed_statistics", .array(result.judgement.seedStatistics.map(number))),
             JSONMember("interval_95", interval(result.judgement.interval)),
+            JSONMember("interval_method", "student-t over the per-seed statistics"),
             JSONMember("permutation_p", result.judgement.pValue.map(number) ?? .null),
+            JSONMember("test_p", result.judgement.testP.map(number) ?? .null),
+            JSONMember("holm_p", result.judgement.holmP.map(number) ?? .null),
+            JSONMember("holds_after_holm", result.judgement.holdsAfterHolm.map(JSONValue.bool) ?? .null),
             JSONMember("seeds", .array(result.seeds.map { .int(Int64($0)) })),
             JSONMember("arms", .array(result.arms.map { arm in
                 .object([
@@ -85,7 +95,7 @@ extension AuditReport {
                     JSONMember("config", .object(claim.arm(named: arm.name)?.config ?? [])),
                     JSONMember("values", perSeed(arm.values)),
                     JSONMember("mean", number(arm.mean)),
-                    JSONMember("mean_interval_95", interval(Statistics.meanInterval(result.seeds.compactMap { arm.values[$0] }))),
+                    JSONMember("mean_interval_95", interval(Statistics.tInterval(result.seeds.compactMap { arm.values[$0] }))),
                     JSONMember("sd", number(arm.standardDeviation)),
                     JSONMember("against_values", perSeed(arm.againstValues)),
                     JSONMember("runs", .object(arm.runDirectories.keys.sorted().map { JSONMember(String($0), .string(arm.runDirectories[$0]!)) })),

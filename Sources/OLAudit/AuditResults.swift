@@ -29,8 +29,9 @@ public struct ClaimResult: Sendable {
 
 /// Judges every claim of a plan from the runs' outcomes (or from records supplied directly, as tests do).
 public enum AuditJudging {
+    /// Every claim's verdict, then Holm–Bonferroni over the paper's claims (`Judgement.holmP`).
     public static func judge(plan: AuditPlan, outcomes: [String: RunOutcome]) -> [ClaimResult] {
-        plan.claims.map { claimRuns in
+        withHolm(plan.claims.map { claimRuns in
             let claim = claimRuns.claim
             guard !claimRuns.runKeys.isEmpty else {
                 return ClaimResult(claim: claim, seeds: [], arms: [], judgement: Judgement(
@@ -63,6 +64,17 @@ public enum AuditJudging {
                 arms.append(result)
             }
             return judge(claim: claim, seeds: claimRuns.seeds, arms: arms)
+        })
+    }
+
+    /// The results with `holmP` set on the paper's claims: one family per audit, extensions left out.
+    public static func withHolm(_ results: [ClaimResult]) -> [ClaimResult] {
+        var judgements = Dictionary(uniqueKeysWithValues: results.map { ($0.claim.id, $0.judgement) })
+        Judge.holm(&judgements, family: results.filter(\.claim.origin.isPaper).map(\.claim.id))
+        return results.map { result in
+            var result = result
+            result.judgement = judgements[result.claim.id] ?? result.judgement
+            return result
         }
     }
 

@@ -32,7 +32,7 @@ public struct QuantisationStudy: Sendable, Equatable {
     public var requests: [QuantRequest]
     /// The study as a claim-shaped value, so its arms expand (and share runs) exactly as a claim's do.
     var asClaim: Claim {
-        Claim(id: "quantisation-study", statement: "", paperLocation: "", paperSays: "", arms: arms,
+        Claim(id: "quantisation-study", statement: "", paperLocation: "", paperSays: "", origin: .paper, arms: arms,
               metric: MetricSpec(source: .summary("val_loss")), against: nil,
               predicate: Predicate(kind: .value(arms: []), comparison: .atLeast(0)), scales: [:])
     }
@@ -65,6 +65,9 @@ public struct Claim: Sendable, Equatable {
     public var paperLocation: String
     /// What the paper reports, quoted beside our measurement; never claimed as reproduced.
     public var paperSays: String
+    /// Whether the claim is the paper's or ours; the report keeps them in separate sections, and only the
+    /// paper's claims form the Holm–Bonferroni family.
+    public var origin: ClaimOrigin
     public var arms: [ArmSpec]
     public var metric: MetricSpec
     /// The second metric of a rank-correlation predicate (x = `metric`, y = `against`).
@@ -73,6 +76,17 @@ public struct Claim: Sendable, Equatable {
     public var scales: [AuditScale: ScaleSpec]
 
     public func arm(named name: String) -> ArmSpec? { arms.first { $0.name == name } }
+}
+
+/// Where a claim comes from (registry `"origin": {"kind": "paper"}` or `{"kind": "extension", "why": …}`).
+public enum ClaimOrigin: Sendable, Equatable {
+    /// A claim the paper makes (its figure, table or section is the claim's `paper`).
+    case paper
+    /// A claim or control we added, with why; `paper` names what it extends.
+    case `extension`(why: String)
+
+    public var isPaper: Bool { self == .paper }
+    public var kind: String { isPaper ? "paper" : "extension" }
 }
 
 /// The claims registry (`claims.json`): a base config, per-scale overrides and seeds, and the claims.
@@ -310,8 +324,15 @@ struct JSONReader {
             throw fail("\(at).predicate", "names arm '\(name)', which is not one of: \(arms.map(\.name).joined(separator: ", "))")
         }
         if case .spearman = predicate.kind, against == nil { throw fail("\(at).against", "is required by a spearman predicate") }
+        guard let originValue = json["origin"] else { throw fail("\(at).origin", "is missing: {\"kind\": \"paper\"} or {\"kind\": \"extension\", \"why\": …}") }
+        let origin: ClaimOrigin
+        switch try string(originValue, "kind", "\(at).origin") {
+        case "paper": origin = .paper
+        case "extension": origin = .extension(why: try string(originValue, "why", "\(at).origin"))
+        case let other: throw fail("\(at).origin.kind", "is '\(other)'; it must be paper or extension")
+        }
         return Claim(id: id, statement: try string(json, "statement", at), paperLocation: try string(json, "paper", at),
-                     paperSays: try string(json, "paper_says", at), arms: arms, metric: metric, against: against,
+                     paperSays: try string(json, "paper_says", at), origin: origin, arms: arms, metric: metric, against: against,
                      predicate: predicate, scales: scales)
     }
 }

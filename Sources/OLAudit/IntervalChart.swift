@@ -85,10 +85,11 @@ struct IntervalChart: Sendable {
         if sharedAxis {
             let axisY = top + Double(rows.count) * Self.rowHeight + 4
             svg += "<line x1=\"\(svgNumber(left))\" y1=\"\(svgNumber(axisY))\" x2=\"\(svgNumber(right))\" y2=\"\(svgNumber(axisY))\" stroke=\"#333\"/>\n"
-            for tick in SVGChart.linearTicks(shared.0, shared.1) {
+            let ticks = SVGChart.linearTicks(shared.0, shared.1)
+            for (tick, label) in zip(ticks, SVGChart.tickLabels(ticks)) {
                 let x = left + (tick - shared.0) / (shared.1 - shared.0) * Self.plotWidth
                 svg += "<line x1=\"\(svgNumber(x))\" y1=\"\(svgNumber(axisY))\" x2=\"\(svgNumber(x))\" y2=\"\(svgNumber(axisY + 4))\" stroke=\"#333\"/>"
-                svg += "<text x=\"\(svgNumber(x))\" y=\"\(svgNumber(axisY + 15))\" text-anchor=\"middle\">\(escapeXML(SVGChart.tickLabel(tick)))</text>\n"
+                svg += "<text x=\"\(svgNumber(x))\" y=\"\(svgNumber(axisY + 15))\" text-anchor=\"middle\">\(escapeXML(label))</text>\n"
             }
             svg += "<text x=\"\(svgNumber(left + Self.plotWidth / 2))\" y=\"\(svgNumber(axisY + 32))\" text-anchor=\"middle\">\(escapeXML(xLabel))</text>\n"
         }

@@ -16,12 +16,25 @@ public struct ReportGroup: Sendable {
         self.configs = configs
     }
 
-    /// One group per run directory, labelled by the shortest distinct tail of its path.
+    /// One group per run directory, labelled by the settings that differ between the runs
+    /// (`block=preLN lr=0.01`), or by the shortest distinct tail of its path where that does not tell
+    /// them apart (identical settings, or a label past 80 characters).
     public static func runs(_ directories: [String]) throws -> [ReportGroup] {
-        let labels = distinctTails(directories)
-        return try zip(directories, labels).map { directory, label in
-            try ReportGroup(label: label, runs: [verifiedRecord(directory)], configs: [config(of: directory)])
+        let configs = try directories.map(config(of:))
+        let labels = settingLabels(configs) ?? distinctTails(directories).map(RunReport.abbreviated)
+        return try zip(directories, zip(labels, configs)).map { directory, labelled in
+            try ReportGroup(label: labelled.0, runs: [verifiedRecord(directory)], configs: [labelled.1])
         }
+    }
+
+    /// `key=value` for every setting whose value differs between the configs, in key order; nil when
+    /// that leaves two labels equal or one longer than 80 characters.
+    static func settingLabels(_ configs: [[String: JSONValue]]) -> [String]? {
+        guard configs.count > 1 else { return nil }
+        let keys = Set(configs.flatMap(\.keys)).sorted().filter { key in Set(configs.map { $0[key].map(SweepResults.text) ?? "—" }).count > 1 }
+        let labels = configs.map { config in keys.map { "\($0)=\(config[$0].map(SweepResults.text) ?? "—")" }.joined(separator: " ") }
+        guard !keys.isEmpty, Set(labels).count == labels.count, labels.allSatisfy({ $0.count <= 80 }) else { return nil }
+        return labels
     }
 
     /// A sweep's output directory (`results.jsonl`, `runs/`): its finished runs grouped by the swept axes
@@ -64,9 +77,29 @@ public struct ReportGroup: Sendable {
         FilePath.exists(directory + "/results.jsonl") && FilePath.exists(directory + "/runs")
     }
 
+    /// A run's `config.json` flattened, with every key left null (the default applies) shown as the value
+    /// the run used, `3e-3 (default)`, or `unused` where its block or optimiser has no such setting.
     static func config(of directory: String) throws -> [String: JSONValue] {
         let path = directory + "/config.json"
-        return flattened(try JSONValue.parse(bytes: try FileBytes.read(path), source: path))
+        let json = try JSONValue.parse(bytes: try FileBytes.read(path), source: path)
+        var flat = flattened(json)
+        guard let config = try? TrainingConfig(json: json, source: path) else { return flat }
+        let hyper = Dictionary(((try? config.optimizerConfig())?.hyperParameters ?? []).map { ($0.0, $0.1) }, uniquingKeysWith: { first, _ in first })
+        for (key, value) in flat where value == .null {
+            flat[key] = .string(resolvedDefault(key, config: config, hyperParameters: hyper))
+        }
+        return flat
+    }
+
+    static func resolvedDefault(_ key: String, config: TrainingConfig, hyperParameters: [String: Double]) -> String {
+        switch key {
+        case "final_norm": return "\(config.model.usesFinalNorm) (default)"
+        case "beta_init": return config.model.block.scalesBranches ? formatNumber(config.model.resolvedBetaInit) + " (default)" : "unused"
+        case "soft_cap": return "off"
+        case "eps_convention": return hyperParameters["eps_convention_hf"].map { $0 == 1 ? "hf (default)" : "torch (default)" } ?? "unused"
+        case "nesterov", "precondition_embeddings": return hyperParameters[key].map { "\($0 == 1) (default)" } ?? "unused"
+        default: return hyperParameters[key].map { formatNumber($0) + " (default)" } ?? "unused"
+        }
     }
 
     /// Nested objects become dotted keys; arrays and scalars are leaves.

@@ -63,7 +63,7 @@ public struct RunReport {
             return [group.label, "\(group.runs.count)", seeds, group.configs.first?["steps"].map(SweepResults.text) ?? "?",
                     summary("final_loss"), summary("val_loss"), summary("val_ppl"), group.runs.map { Self.abbreviated($0.directory) }.joined(separator: " ")]
         }
-        return .table(["run", "runs", "seeds", "steps", "final loss", "val loss", "val ppl", "directory"], rows)
+        return .table(["run", "runs", "seeds", "steps", "probe loss (end)", "val loss", "val ppl", "directory"], rows)
     }
 
     /// Keys whose values differ between groups (seeds aside), then the settings every run shares.

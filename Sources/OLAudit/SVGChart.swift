@@ -55,6 +55,12 @@ extension ChartSeries {
         let n = maximumPoints / 2
         return (0..<n).map { count * $0 / n ..< count * ($0 + 1) / n }.filter { !$0.isEmpty }
     }
+
+    /// The series with every x (points and band) multiplied by `factor` (tokens drawn in millions).
+    func scaledX(by factor: Double) -> ChartSeries {
+        ChartSeries(name: name, points: points.map { (x: $0.x * factor, y: $0.y) }, style: style,
+                    band: band.map { (x: $0.x * factor, low: $0.low, high: $0.high) })
+    }
 }
 
 /// How the y axis maps values.
@@ -191,15 +197,16 @@ public struct SVGChart: Sendable {
     private func ticks(_ map: AxisMap) -> String {
         let frame = map.frame
         var svg = "<g class=\"x-ticks\">\n"
-        for tick in Self.linearTicks(map.x.0, map.x.1) {
+        let xTicks = Self.linearTicks(map.x.0, map.x.1)
+        for (tick, label) in zip(xTicks, Self.tickLabels(xTicks)) {
             let x = svgNumber(map.px(tick))
-            svg += "<line x1=\"\(x)\" y1=\"\(svgNumber(frame.bottom))\" x2=\"\(x)\" y2=\"\(svgNumber(frame.bottom + 5))\" stroke=\"black\"/><text x=\"\(x)\" y=\"\(svgNumber(frame.bottom + 17))\" text-anchor=\"middle\">\(escapeXML(Self.tickLabel(tick)))</text>\n"
+            svg += "<line x1=\"\(x)\" y1=\"\(svgNumber(frame.bottom))\" x2=\"\(x)\" y2=\"\(svgNumber(frame.bottom + 5))\" stroke=\"black\"/><text x=\"\(x)\" y=\"\(svgNumber(frame.bottom + 17))\" text-anchor=\"middle\">\(escapeXML(label))</text>\n"
         }
         svg += "</g>\n<g class=\"y-ticks\">\n"
         let yTicks = map.logY ? Self.logTicks(pow(10, map.y.0), pow(10, map.y.1)) : Self.linearTicks(map.y.0, map.y.1)
-        for tick in yTicks {
+        for (tick, label) in zip(yTicks, Self.tickLabels(yTicks)) {
             let y = svgNumber(map.py(tick))
-            svg += "<line x1=\"\(svgNumber(frame.left - 5))\" y1=\"\(y)\" x2=\"\(svgNumber(frame.left))\" y2=\"\(y)\" stroke=\"black\"/><line x1=\"\(svgNumber(frame.left))\" y1=\"\(y)\" x2=\"\(svgNumber(frame.right))\" y2=\"\(y)\" stroke=\"#dddddd\"/><text x=\"\(svgNumber(frame.left - 8))\" y=\"\(svgNumber(map.py(tick) + 4))\" text-anchor=\"end\">\(escapeXML(Self.tickLabel(tick)))</text>\n"
+            svg += "<line x1=\"\(svgNumber(frame.left - 5))\" y1=\"\(y)\" x2=\"\(svgNumber(frame.left))\" y2=\"\(y)\" stroke=\"black\"/><line x1=\"\(svgNumber(frame.left))\" y1=\"\(y)\" x2=\"\(svgNumber(frame.right))\" y2=\"\(y)\" stroke=\"#dddddd\"/><text x=\"\(svgNumber(frame.left - 8))\" y=\"\(svgNumber(map.py(tick) + 4))\" text-anchor=\"end\">\(escapeXML(label))</text>\n"
         }
         return svg + "</g>\n"
     }
@@ -268,6 +275,16 @@ public struct SVGChart: Sendable {
     }
 
     static func tickLabel(_ x: Double) -> String { formatNumber(x) }
+
+    /// Labels for one axis's ticks: the report's number format, with more significant digits wherever
+    /// that would print two different ticks alike (entropy ticks 2.5485, 2.549, 2.5495 all read "2.549").
+    static func tickLabels(_ ticks: [Double]) -> [String] {
+        for digits in 4...15 {
+            let labels = digits == 4 ? ticks.map(tickLabel) : ticks.map { NumberText.general($0, digits: digits) }
+            if Set(labels).count == Set(ticks).count { return labels }
+        }
+        return ticks.map { "\($0)" }
+    }
 }
 
 /// Data coordinates to SVG coordinates inside a frame; y ranges are in log10 units on a log axis.

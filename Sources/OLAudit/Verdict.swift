@@ -12,39 +12,51 @@ public enum Verdict: String, Sendable, CaseIterable {
 /// A verdict with the numbers behind it and a one-sentence reason.
 public struct Judgement: Sendable, Equatable {
     public var verdict: Verdict
-    /// The statistic on the seed-mean values.
+    /// The statistic: the mean over seeds of each seed's statistic (what the interval is about).
     public var statistic: Double
     /// The statistic on each seed's values alone (seeds shared by every arm), in seed order.
     public var seedStatistics: [Double]
-    /// 95 % bootstrap interval of the statistic over seeds (nil with fewer than `Judge.minimumSeeds`).
+    /// 95 % Student-t interval of the statistic over seeds (nil with fewer than `Judge.minimumSeeds`).
     public var interval: ClosedRange<Double>?
     /// One-sided permutation p-value of a rank correlation (nil for other predicates).
     public var pValue: Double?
+    /// One-sided t-test p-value that the statistic is not on the passing side of the threshold: held at
+    /// the 95 % interval is exactly `testP` < 0.025. Nil where no interval was computed.
+    public var testP: Double?
+    /// `testP` after Holm–Bonferroni over the paper's claims judged in the same audit (nil for our
+    /// extensions and controls, which are not part of the family); set by `Judge.holm`.
+    public var holmP: Double?
     public var reason: String
 
     public init(verdict: Verdict, statistic: Double, seedStatistics: [Double], interval: ClosedRange<Double>? = nil,
-                pValue: Double? = nil, reason: String) {
+                pValue: Double? = nil, testP: Double? = nil, reason: String) {
         self.verdict = verdict
         self.statistic = statistic
         self.seedStatistics = seedStatistics
         self.interval = interval
         self.pValue = pValue
+        self.testP = testP
         self.reason = reason
     }
+
+    /// Whether the claim still holds after the Holm–Bonferroni correction (held, and its adjusted
+    /// one-sided p below `Judge.oneSidedAlpha`); nil where no adjusted p applies.
+    public var holdsAfterHolm: Bool? { holmP.map { verdict == .held && $0 < Judge.oneSidedAlpha } }
 }
 
 /// Turns measured per-arm values into a verdict, the same way for every predicate (SPEC §9):
 /// - a failed or diverged run, or fewer than `minimumSeeds` seeds, makes the claim inconclusive;
-/// - otherwise the statistic's 95 % bootstrap interval over seeds decides: **held** when it lies wholly
-///   on the passing side of the threshold, **not reproduced** when it lies wholly on the other side,
-///   **inconclusive** when it contains the threshold;
+/// - otherwise the 95 % Student-t interval of the per-seed statistics decides: **held** when it lies
+///   wholly on the passing side of the threshold, **not reproduced** when it lies wholly on the other
+///   side, **inconclusive** when it contains the threshold (held is the one-sided t-test at 2.5 %, whose
+///   p-value is kept for Holm–Bonferroni across the paper's claims);
 /// - a rank correlation must also beat chance: held needs its one-sided permutation p-value < 0.05
 ///   (with 6–7 arms a ρ ≥ 0.6 arises by chance 8–12 % of the time).
 public enum Judge {
     /// Seeds a verdict needs: fewer leave no interval to speak of.
     public static let minimumSeeds = 3
-    /// Bootstrap resamples of the seeds.
-    public static let resamples = 2000
+    /// The one-sided level equivalent to "the two-sided 95 % interval clears the threshold".
+    public static let oneSidedAlpha = 0.025
     /// The significance a rank correlation must reach.
     public static let significance = 0.05
 
@@ -58,23 +70,28 @@ public enum Judge {
             return Judgement(verdict: .inconclusive, statistic: .nan, seedStatistics: [],
                              reason: "\(failures.count) run(s) failed or diverged: \(failures.joined(separator: "; "))")
         }
-        let statistic = predicate.statistic(means(seedValues, arms), against: means(seedAgainst, arms), allArms: arms)
         let perSeed = seedValues.indices.map { index in
             predicate.statistic(seedValues[index], against: index < seedAgainst.count ? seedAgainst[index] : [:], allArms: arms)
         }
+        let statistic = Statistics.mean(perSeed)
         let comparison = predicate.comparison
         let stated = "\(predicate.statisticName) \(formatNumber(statistic)), needed \(comparison.text)"
+        var testP: Double?
         func inconclusive(_ why: String, interval: ClosedRange<Double>? = nil, p: Double? = nil) -> Judgement {
-            Judgement(verdict: .inconclusive, statistic: statistic, seedStatistics: perSeed, interval: interval, pValue: p, reason: "\(stated); \(why)")
+            Judgement(verdict: .inconclusive, statistic: statistic, seedStatistics: perSeed, interval: interval, pValue: p, testP: testP,
+                      reason: "\(stated); \(why)")
         }
-        guard statistic.isFinite else { return inconclusive("the statistic is undefined (a missing value or no variation to rank)") }
-        guard seedValues.count >= minimumSeeds else {
+        guard perSeed.allSatisfy(\.isFinite) else {
+            return inconclusive("the statistic is undefined for a seed (a missing value or no variation to rank)")
+        }
+        guard seedValues.count >= minimumSeeds, let interval = Statistics.tInterval(perSeed) else {
             return inconclusive("\(seedValues.count) seed(s): at least \(minimumSeeds) are needed for an interval")
         }
-        guard let interval = bootstrapInterval(predicate, arms: arms, seedValues: seedValues, seedAgainst: seedAgainst) else {
-            return inconclusive("the statistic is undefined in more than 5 % of the bootstrap resamples")
+        switch comparison {
+        case .atLeast(let t): testP = Statistics.oneSidedP(perSeed, threshold: t, passesAbove: true)
+        case .atMost(let t): testP = Statistics.oneSidedP(perSeed, threshold: t, passesAbove: false)
         }
-        let intervalText = "95 % interval [\(formatNumber(interval.lowerBound)), \(formatNumber(interval.upperBound))] over \(seedValues.count) seeds"
+        let intervalText = "95 % t interval [\(formatNumber(interval.lowerBound)), \(formatNumber(interval.upperBound))] over \(seedValues.count) seeds"
         var p: Double?
         if case .spearman(let listed) = predicate.kind {
             p = permutationPValue(means(seedValues, arms), against: means(seedAgainst, arms), arms: listed.isEmpty ? arms : listed,
@@ -90,11 +107,11 @@ public enum Judge {
             if let p, p >= significance {
                 return inconclusive("\(intervalText)\(pText): the correlation does not beat chance (p ≥ \(formatNumber(significance)))", interval: interval, p: p)
             }
-            return Judgement(verdict: .held, statistic: statistic, seedStatistics: perSeed, interval: interval, pValue: p,
+            return Judgement(verdict: .held, statistic: statistic, seedStatistics: perSeed, interval: interval, pValue: p, testP: testP,
                              reason: "\(stated); \(intervalText)\(pText)")
         }
         if failing {
-            return Judgement(verdict: .notReproduced, statistic: statistic, seedStatistics: perSeed, interval: interval, pValue: p,
+            return Judgement(verdict: .notReproduced, statistic: statistic, seedStatistics: perSeed, interval: interval, pValue: p, testP: testP,
                              reason: "\(stated); \(intervalText) lies wholly on the other side\(pText)")
         }
         return inconclusive("\(intervalText) contains the threshold\(pText)", interval: interval, p: p)
@@ -109,24 +126,12 @@ public enum Judge {
         return result
     }
 
-    /// Percentile interval (2.5 %, 97.5 %) of the statistic on seed means, over `resamples` resamplings of
-    /// the seeds with replacement (a seeded stream, so a report is reproducible); nil when more than 5 %
-    /// of the resamples leave the statistic undefined.
-    public static func bootstrapInterval(_ predicate: Predicate, arms: [String], seedValues: [[String: Double]],
-                                         seedAgainst: [[String: Double]]) -> ClosedRange<Double>? {
-        var stream = RandomStream(seed: 0, purpose: "audit.bootstrap")
-        var statistics: [Double] = []
-        statistics.reserveCapacity(resamples)
-        for _ in 0..<resamples {
-            let picks = seedValues.indices.map { _ in stream.nextInt(below: seedValues.count) }
-            let values = means(picks.map { seedValues[$0] }, arms)
-            let against = seedAgainst.isEmpty ? [:] : means(picks.map { $0 < seedAgainst.count ? seedAgainst[$0] : [:] }, arms)
-            let value = predicate.statistic(values, against: against, allArms: arms)
-            if value.isFinite { statistics.append(value) }
-        }
-        guard Double(statistics.count) >= 0.95 * Double(resamples) else { return nil }
-        statistics.sort()
-        return Statistics.quantile(statistics, 0.025)...Statistics.quantile(statistics, 0.975)
+    /// Sets `holmP` on the judgements of the paper's claims (`family`, by claim id): Holm–Bonferroni
+    /// over their one-sided t-test p-values; claims without one (not run, too few seeds) are left out.
+    public static func holm(_ judgements: inout [String: Judgement], family: [String]) {
+        let members = family.filter { judgements[$0]?.testP?.isFinite == true }
+        let adjusted = Statistics.holmAdjusted(members.map { judgements[$0]!.testP! })
+        for (id, p) in zip(members, adjusted) { judgements[id]?.holmP = p }
     }
 
     /// One-sided permutation p-value of the Spearman correlation of `values` with `against` over `arms`:

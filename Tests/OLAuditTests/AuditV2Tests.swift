@@ -14,13 +14,13 @@ let bestLearningRateRegistryJSON = """
  "lr_sweep": {"values": [0.03, 0.001, 0.01], "calibration_seed": 0},
  "quantisation_study": {"arms": [{"name": "OP best", "lr": "best", "config": {"block": "op"}}], "schemes": [["w8-only", 4], ["a8-only", 4]]},
  "claims": [
-  {"id": "best", "statement": "OP vs Pre-LN at their best rates", "paper": "§3", "paper_says": "OP ≪ Pre-LN",
+  {"id": "best", "statement": "OP vs Pre-LN at their best rates", "paper": "§3", "paper_says": "OP ≪ Pre-LN", "origin": {"kind": "paper"},
    "arms": [{"name": "Pre-LN best", "lr": "best", "config": {}}, {"name": "OP best", "lr": "best", "config": {"block": "op"}}],
    "metric": {"summary": "val_loss"}, "predicate": {"kind": "margin", "pairs": [["OP best", "Pre-LN best"]], "at_most": 10}},
-  {"id": "lr-sweep", "statement": "kurtosis rises with lr", "paper": "§5", "paper_says": "smaller lr, fewer OFs",
+  {"id": "lr-sweep", "statement": "kurtosis rises with lr", "paper": "§5", "paper_says": "smaller lr, fewer OFs", "origin": {"kind": "paper"},
    "arms": [{"name": "lr 1e-3", "config": {"lr": 0.001}}, {"name": "lr 1e-2", "config": {"lr": 0.01}}],
    "metric": {"series": "kurtosis"}, "against": {"config": "lr"}, "predicate": {"kind": "spearman", "at_least": 0.5}},
-  {"id": "sites", "statement": "outlier inputs are the costly ones", "paper": "§6", "paper_says": "OFs hurt quantisation",
+  {"id": "sites", "statement": "outlier inputs are the costly ones", "paper": "§6", "paper_says": "OFs hurt quantisation", "origin": {"kind": "paper"},
    "arms": [{"name": "Pre-LN", "config": {}}],
    "metric": {"site_correlation": "kurtosis", "scheme": "a8-only", "bits": 4}, "predicate": {"kind": "value", "at_least": -2}}
  ]}
@@ -84,7 +84,7 @@ struct AuditV2Tests {
         #"{"base": {}, "lr_sweep": {"values": [0.01, 0.001], "calibration_seed": 0}, "scales": {"quick": {"seeds": [1, 2, 3]}, "full": {"seeds": [0, 1, 2]}}, "claims": [CLAIM]}"#,
     ])
     func badBestLearningRates(template: String) throws {
-        let claim = #"{"id": "c", "statement": "s", "paper": "p", "paper_says": "p", "arms": [{"name": "a", "lr": "best", "config": {}}], "metric": {"summary": "val_loss"}, "predicate": {"kind": "value", "at_least": 0}}"#
+        let claim = #"{"id": "c", "statement": "s", "paper": "p", "paper_says": "p", "origin": {"kind": "paper"}, "arms": [{"name": "a", "lr": "best", "config": {}}], "metric": {"summary": "val_loss"}, "predicate": {"kind": "value", "at_least": 0}}"#
         #expect(throws: OutlierLabError.self) { try ClaimRegistry(json: try JSONValue.parse(template.replacingOccurrences(of: "CLAIM", with: claim))) }
         let fixed = claim.replacingOccurrences(of: #""config": {}"#, with: #""config": {"lr": 0.1}"#)
         let sweep = #"{"base": {}, "lr_sweep": {"values": [0.01, 0.001], "calibration_seed": 0}, "scales": {"quick": {"seeds": [1, 2, 3]}, "full": {"seeds": [1, 2, 3]}}, "claims": [CLAIM]}"#
@@ -107,7 +107,7 @@ struct AuditV2Tests {
 
     @Test("a quantisation effect no run resolves over its evaluation windows is inconclusive, however clear the seed interval")
     func belowResolutionIsInconclusive() throws {
-        let claim = Claim(id: "q", statement: "", paperLocation: "", paperSays: "", arms: [ArmSpec(name: "pre", config: []), ArmSpec(name: "op", config: [])],
+        let claim = Claim(id: "q", statement: "", paperLocation: "", paperSays: "", origin: .paper, arms: [ArmSpec(name: "pre", config: []), ArmSpec(name: "op", config: [])],
                           metric: MetricSpec(source: .quantised(QuantRequest(scheme: "w8a8-naive", bits: 8), .pplRatio)), against: nil,
                           predicate: Predicate(kind: .ratio([ArmPair("pre", "op")]), comparison: .atLeast(1.01)), scales: [:])
         let unresolved = AuditJudging.judge(claim: claim, seeds: [1, 2, 3], arms: Self.quantisedArms(resolved: false))

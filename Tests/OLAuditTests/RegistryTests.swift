@@ -97,7 +97,7 @@ struct RegistryTests {
         #expect(throws: OutlierLabError.self) {
             try ClaimRegistry(json: try JSONValue.parse("""
             {"base": {}, "scales": {"quick": {"seeds": [0]}, "full": {"seeds": [0]}},
-             "claims": [{"id": "c", "statement": "s", "paper": "p", "paper_says": "p", "arms": [{"name": "a", "config": {}}],
+             "claims": [{"id": "c", "statement": "s", "paper": "p", "paper_says": "p", "origin": {"kind": "paper"}, "arms": [{"name": "a", "config": {}}],
                "metric": {"series": "kurtosis"}, "predicate": {"kind": "ratio", "pairs": [["a", "ghost"]], "at_least": 1}}]}
             """))
         }
@@ -108,7 +108,7 @@ struct RegistryTests {
         #expect(throws: OutlierLabError.self) {
             try ClaimRegistry(json: try JSONValue.parse("""
             {"base": {}, "scales": {"quick": {"seeds": [0]}, "full": {"seeds": [0]}},
-             "claims": [{"id": "c", "statement": "s", "paper": "p", "paper_says": "p", "arms": [{"name": "a", "config": {"learning_rate": 1}}],
+             "claims": [{"id": "c", "statement": "s", "paper": "p", "paper_says": "p", "origin": {"kind": "paper"}, "arms": [{"name": "a", "config": {"learning_rate": 1}}],
                "metric": {"series": "kurtosis"}, "predicate": {"kind": "ratio", "pairs": [["a", "a"]], "at_least": 1}}]}
             """))
         }

@@ -35,11 +35,11 @@ let fixtureRegistryJSON = """
           "eval_windows": 4, "probe_batch": 2, "synthetic_bytes": 65536, "optimizer": "adamw", "lr": 0.01},
  "scales": {"quick": {"seeds": [0, 1, 2]}, "full": {"seeds": [0, 1, 2]}},
  "claims": [
-  {"id": "op-lower", "statement": "OP has lower kurtosis than Pre-LN", "paper": "§3, Fig. 2", "paper_says": "OP ≪ Pre-LN",
+  {"id": "op-lower", "statement": "OP has lower kurtosis than Pre-LN", "paper": "§3, Fig. 2", "paper_says": "OP ≪ Pre-LN", "origin": {"kind": "paper"},
    "arms": [{"name": "Pre-LN", "config": {}}, {"name": "OP", "config": {"block": "op"}}],
    "metric": {"series": "kurtosis", "excess": true, "steps": "tail_mean"},
    "predicate": {"kind": "ratio", "pairs": [["Pre-LN", "OP"]], "at_least": 1.0}},
-  {"id": "quant", "statement": "kurtosis tracks quantisation damage", "paper": "§6", "paper_says": "rank correlation",
+  {"id": "quant", "statement": "kurtosis tracks quantisation damage", "paper": "§6", "paper_says": "rank correlation", "origin": {"kind": "paper"},
    "arms": [{"name": "Pre-LN", "config": {}}, {"name": "OP", "config": {"block": "op"}}, {"name": "Pre-LN small lr", "config": {"lr": 0.001}}],
    "metric": {"series": "kurtosis"}, "against": {"quantised": "delta_ppl", "scheme": "w8a8-naive", "bits": 4},
    "predicate": {"kind": "spearman", "at_least": 0.5}}

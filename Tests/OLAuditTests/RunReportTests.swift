@@ -72,7 +72,8 @@ struct RunReportTests {
         let report = RunReport(title: "t", groups: try ReportGroup.runs([root + "/a", root + "/b"]))
         let blocks = report.configBlocks()
         guard case .table(let headers, let rows) = blocks.first else { Issue.record("no settings table"); return }
-        #expect(headers == ["setting", "a", "b"])
+        // Columns are labelled by the settings that tell the runs apart, not by their directories.
+        #expect(headers == ["setting", "lr=0.001 model.block=preLN", "lr=0.003 model.block=op"])
         #expect(rows == [["lr", "0.001", "0.003"], ["model.block", "preLN", "op"]])
         guard case .paragraph(let shared) = blocks.last else { Issue.record("no shared settings"); return }
         #expect(shared.contains("`model.width`=64") && shared.contains("`steps`=40") && !shared.contains("`lr`"))

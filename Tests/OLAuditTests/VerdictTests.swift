@@ -2,8 +2,8 @@ import Testing
 @testable import OLAudit
 @testable import OLCore
 
-/// The one verdict rule: the 95 % bootstrap interval over seeds against the threshold; failures, fewer
-/// than three seeds or an undefined statistic make it inconclusive.
+/// The one verdict rule: the 95 % Student-t interval of the per-seed statistics against the threshold;
+/// failures, fewer than three seeds or an undefined statistic make it inconclusive.
 @Suite("Verdicts")
 struct VerdictTests {
     let ratio = Predicate(kind: .ratio([ArmPair("pre", "op")]), comparison: .atLeast(2))
@@ -15,12 +15,15 @@ struct VerdictTests {
     func held() throws {
         let judgement = Judge.judge(ratio, arms: ["pre", "op"], seedValues: Self.seeds([3, 2.5, 2.8]))
         #expect(judgement.verdict == .held)
-        #expect(abs(judgement.statistic - 2.7666666666666666) < 1e-12, "the statistic is the ratio of the seed means")
+        #expect(abs(judgement.statistic - 2.7666666666666666) < 1e-12, "the statistic is the mean of the per-seed ratios")
         #expect(judgement.seedStatistics == [3, 2.5, 2.8])
         let interval = try #require(judgement.interval)
-        // Resampled means of three seeds lie between the smallest and the largest seed.
-        #expect(interval.lowerBound >= 2.5 && interval.upperBound <= 3 && interval.lowerBound < interval.upperBound)
-        #expect(judgement.reason.contains("95 % interval"))
+        // Student's t on 2 degrees of freedom: mean ± 4.302652729749464 · s/√3, s the seeds' sample SD;
+        // 1e-9 is the quantile's bisection tolerance scaled by the half-width.
+        let half = 4.302652729749464 * Statistics.standardDeviation([3, 2.5, 2.8]) / 3.0.squareRoot()
+        #expect(abs(interval.lowerBound - (2.7666666666666666 - half)) < 1e-9 && abs(interval.upperBound - (2.7666666666666666 + half)) < 1e-9)
+        #expect(judgement.reason.contains("95 % t interval"))
+        #expect((judgement.testP ?? 1) < Judge.oneSidedAlpha, "held at the interval is the one-sided test at 2.5 %")
     }
 
     @Test("an interval wholly below the threshold: not reproduced")
@@ -92,7 +95,7 @@ struct VerdictTests {
             try ClaimRegistry(json: try JSONValue.parse("""
             {"base": {"width": 16, "layers": 1, "heads": 2, "seq": 8, "steps": 4, "batch": 2},
              "scales": {"quick": {"seeds": [0, 1, 2]}, "full": {"seeds": [0, 1, 2]}},
-             "claims": [{"id": "op-lower", "statement": "s", "paper": "§3", "paper_says": "p",
+             "claims": [{"id": "op-lower", "statement": "s", "paper": "§3", "paper_says": "p", "origin": {"kind": "paper"},
                "arms": [{"name": "pre", "config": {}}, {"name": "op", "config": {"block": "op"}}],
                "metric": {"series": "kurtosis", "excess": true},
                "predicate": {"kind": "ratio", "pairs": [["pre", "op"]], "at_least": \(threshold)}}]}

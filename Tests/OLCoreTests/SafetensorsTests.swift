@@ -228,7 +228,7 @@ struct SafetensorsTests {
 
     @Test(
         "files we write load in the Python safetensors package with the same names, shapes, values and metadata",
-        // Skipped (and reported as skipped) when `python3 -m pip install safetensors numpy` has not been run.
+        // Skipped (and reported as skipped) where `make deps-test` could not make its safetensors + NumPy environment.
         .enabled(if: pythonHasSafetensors, "python3 cannot import safetensors.numpy; install it to check compatibility")
     )
     func pythonReadsOurFiles() throws {
@@ -263,7 +263,7 @@ struct SafetensorsTests {
 
     @Test(
         "files the Python safetensors package writes read back here with the same values",
-        // Skipped (and reported as skipped) when `python3 -m pip install safetensors numpy` has not been run.
+        // Skipped (and reported as skipped) where `make deps-test` could not make its safetensors + NumPy environment.
         .enabled(if: pythonHasSafetensors, "python3 cannot import safetensors.numpy; install it to check compatibility")
     )
     func weReadPythonFiles() throws {

@@ -60,7 +60,7 @@ struct QuantizedTensorsTests {
 
     @Test(
         "NumPy dequantises the exported file with codes·scale to exactly the fake-quantised weights",
-        // Skipped (and reported as skipped) when `python3 -m pip install safetensors numpy` has not been run.
+        // Skipped (and reported as skipped) where `make deps-test` could not make its safetensors + NumPy environment.
         .enabled(if: pythonHasSafetensors, "python3 cannot import safetensors.numpy; install it to check the export in Python"),
         arguments: [QuantSettings(.w8a8Naive, 8), QuantSettings(.w8a8Fine, 8), QuantSettings(.w8a8Static, 4)]
     )

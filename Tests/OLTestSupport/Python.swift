@@ -1,11 +1,15 @@
 import Foundation
 
-/// Whether the `python3` on PATH imports `safetensors.numpy` and NumPy; tests that check our files in
+/// The Python the interop tests use: `OLAB_INTEROP_PYTHON` (`make verify` points it at the virtual
+/// environment `make deps-test` makes, with PyPI's safetensors and NumPy), else the `python3` on PATH.
+public let interopPython: String = ProcessInfo.processInfo.environment["OLAB_INTEROP_PYTHON"].flatMap { $0.isEmpty ? nil : $0 } ?? "python3"
+
+/// Whether `interopPython` imports `safetensors.numpy` and NumPy; tests that check our files in
 /// Python are skipped with one line otherwise.
 public let pythonHasSafetensors: Bool = {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", "import safetensors.numpy, numpy"]
+    process.arguments = [interopPython, "-c", "import safetensors.numpy, numpy"]
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     guard (try? process.run()) != nil else { return false }
@@ -13,9 +17,9 @@ public let pythonHasSafetensors: Bool = {
     return process.terminationStatus == 0
 }()
 
-/// Runs a Python snippet with arguments, by default with the `python3` on PATH (pass "/usr/bin/python3"
-/// for Debian's, standard library only); returns its exit status and combined output.
-public func runPython(_ script: String, arguments: [String], python: String = "python3") throws -> (status: Int32, output: String) {
+/// Runs a Python snippet with arguments, by default with `interopPython` (pass "/usr/bin/python3" for
+/// Debian's, standard library only); returns its exit status and combined output.
+public func runPython(_ script: String, arguments: [String], python: String = interopPython) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = [python, "-c", script] + arguments
