@@ -58,18 +58,12 @@ struct LocalWorkers {
         process.arguments = ["run-task", RunSpec.specPath(task.spec.key, in: scheduler.runs)]
         var environment = ProcessInfo.processInfo.environment
         environment["OLAB_THREADS"] = String(threadsPerJob)
-        environment[ParentWatch.variable] = "1"
         process.environment = environment
         process.standardOutput = log
         process.standardError = log
-        // The worker's lifeline: this process alone holds the write end (close-on-exec, so no other
-        // worker inherits it); when this process dies, by any signal, the worker reads end of file.
-        let lifeline = Pipe(), lifelineWriter = lifeline.fileHandleForWriting
-        _ = fcntl(lifelineWriter.fileDescriptor, F_SETFD, FD_CLOEXEC)
-        process.standardInput = lifeline
+        process.standardInput = FileHandle.nullDevice
         process.terminationHandler = { _ in
             try? log.close()
-            try? lifelineWriter.close()
             finished.condition.lock()
             finished.indices.append(index)
             finished.condition.signal()
@@ -81,27 +75,5 @@ struct LocalWorkers {
             throw OutlierLabError("cannot start \(scheduler.executable): \(error.localizedDescription)")
         }
         return process
-    }
-}
-
-/// Workers that die with their parent: a local worker's standard input is a pipe only the sweep or audit
-/// that started it can write to. Its end of file means the parent is gone (even by SIGKILL), and the
-/// worker ends itself with SIGTERM instead of training on under PID 1; its run resumes from its last
-/// checkpoint next time. Slurm tasks, which outlive the submitting process by design, do not watch.
-public enum ParentWatch {
-    /// Set to "1" in a worker's environment by the local backend.
-    public static let variable = "OLAB_WORKER_WATCHES_PARENT"
-
-    /// Starts the watch when the environment asks for it.
-    public static func startIfAsked() {
-        guard ProcessInfo.processInfo.environment[variable] == "1" else { return }
-        Thread.detachNewThread {
-            var byte: UInt8 = 0
-            while true {
-                let got = read(0, &byte, 1)
-                if got == 0 || (got < 0 && errno != EINTR) { break }
-            }
-            kill(getpid(), SIGTERM)
-        }
     }
 }

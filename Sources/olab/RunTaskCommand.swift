@@ -15,7 +15,6 @@ struct RunTaskCommand: ParsableCommand {
     @Argument(help: "A <out>/runs/<key>.spec.json file.") var spec: String
 
     func run() throws {
-        ParentWatch.startIfAsked()
         let loaded = try RunSpec.load(spec)
         let runs = FilePath.directory(of: spec)
         let say: (String) -> Void = { AuditRunner.printLine("[run-task] \(loaded.key.prefix(12)) (\(loaded.label)): \($0)") }
