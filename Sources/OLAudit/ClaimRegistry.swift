@@ -125,6 +125,15 @@ public struct ClaimRegistry: Sendable, Equatable {
     /// scale, every arm a predicate names must exist, ids must be unique.
     /// `sha256` defaults to the digest of the JSON as serialised here (registries built in code).
     public init(json: JSONValue, source: String = "claims registry", sha256: String? = nil) throws {
+        do {
+            try self.init(checkedJSON: json, source: source, sha256: sha256)
+        } catch let error as OutlierLabError {
+            throw OutlierLabError(error.message.escapingControlCharacters)
+        }
+    }
+
+    /// The parse itself; the public initialiser escapes control characters in every error it throws.
+    private init(checkedJSON json: JSONValue, source: String, sha256: String?) throws {
         self.sha256 = sha256 ?? SHA256.hex(Array(json.serialized().utf8))
         let reader = JSONReader(source: source)
         base = try reader.object(json, "base")

@@ -24,7 +24,16 @@ public struct SweepGrid: Sendable {
     /// More runs than this is almost certainly a mistake in the grid (and a very long sweep).
     public static let maximumRuns = 10_000
 
+    /// Reads a grid; every error is one line, control characters from the file escaped.
     public init(json: JSONValue, source: String) throws {
+        do {
+            try self.init(checkedJSON: json, source: source)
+        } catch let error as OutlierLabError {
+            throw OutlierLabError(error.message.escapingControlCharacters)
+        }
+    }
+
+    private init(checkedJSON json: JSONValue, source: String) throws {
         guard let members = json.objectMembers else { throw OutlierLabError("\(source): a sweep grid is a JSON object with base, axes and seeds") }
         let known: Set<String> = ["base", "axes", "seeds", "quantisation"]
         if let unknown = members.first(where: { !known.contains($0.key) }) {
@@ -39,13 +48,15 @@ public struct SweepGrid: Sendable {
             throw OutlierLabError("\(source): seeds must be a non-empty list of non-negative integers")
         }
         // The run count, overflow-checked, before any work that grows faster than the grid itself.
-        var count = seedValues.count
+        var count: Int? = seedValues.count  // nil once the product overflows
         for axis in axes {
-            let (product, overflow) = count.multipliedReportingOverflow(by: max(1, axis.value.arrayValue?.count ?? 1))
-            guard !overflow, product <= Self.maximumRuns else {
-                throw OutlierLabError("\(source): the grid expands to more than \(Self.maximumRuns) runs (\(axes.count) axes × \(seedValues.count) seeds)")
-            }
-            count = product
+            guard let sofar = count else { break }
+            let (product, overflow) = sofar.multipliedReportingOverflow(by: max(1, axis.value.arrayValue?.count ?? 1))
+            count = overflow ? nil : product
+        }
+        guard let count, count <= Self.maximumRuns else {
+            let size = count.map { "\($0) runs" } ?? "more than \(Int.max) runs"
+            throw OutlierLabError("\(source): the grid expands to \(size) (\(axes.count) axes × \(seedValues.count) seeds), more than the \(Self.maximumRuns) allowed")
         }
         var parsedAxes: [(name: String, values: [JSONValue])] = []
         for axis in axes {

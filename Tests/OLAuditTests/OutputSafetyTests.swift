@@ -48,7 +48,7 @@ struct OutputSafetyTests {
         let axisText = (0..<axes).map { "\"a\($0)\": \(values)" }.joined(separator: ",")
         let text = "{\"base\": {}, \"axes\": {\(axisText)}, \"seeds\": [" + Array(repeating: "0", count: seeds).joined(separator: ",") + "]}"
         let error = try #require(throws: OutlierLabError.self) { try SweepGrid(json: try JSONValue.parse(text), source: "grid.json") }
-        #expect(error.message.contains("more than \(SweepGrid.maximumRuns) runs"), "\(error.message)")
+        #expect(error.message.contains("more than the \(SweepGrid.maximumRuns) allowed"), "\(error.message)")
     }
 
     // MARK: Identifiers (item 2)

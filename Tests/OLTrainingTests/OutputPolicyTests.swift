@@ -70,34 +70,6 @@ struct OutputPolicyTests {
         }
     }
 
-    @Test("a local worker ends when its parent dies (its lifeline reads end of file); without the watch it trains to the end")
-    func workerDiesWithParent() throws {
-        let runs = try scratchDirectory("lifeline") + "/runs"
-        try FilePath.makeDirectories(runs)
-        for (steps, watched) in [(20_000, true), (10, false)] {
-            let config = try tinyConfig(steps: steps)
-            let spec = RunSpec(key: AuditPlan.cacheKey(config, corpusFingerprint: try RunSpec.fingerprint(config)), config: config, quantisations: [], label: "lifeline")
-            try spec.write(in: runs)
-            let lifeline = Pipe()
-            try lifeline.fileHandleForWriting.close()  // the parent is gone before the worker even starts
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: olabExecutable)
-            process.arguments = ["run-task", RunSpec.specPath(spec.key, in: runs)]
-            var environment = ProcessInfo.processInfo.environment
-            environment[ParentWatch.variable] = watched ? "1" : nil
-            process.environment = environment
-            process.standardInput = lifeline.fileHandleForReading
-            let result = try runToCompletion(process)
-            let summary = FilePath.exists(RunSpec.directory(spec.key, in: runs) + "/summary.json")
-            if watched {
-                #expect(process.terminationReason == .uncaughtSignal && result.status == SIGTERM, "status \(result.status): \(result.err)")
-                #expect(!summary, "the orphaned worker trained to the end")
-            } else {
-                #expect(result.status == 0 && summary, "\(result.err)")
-            }
-        }
-    }
-
     static let tinyClaimsPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Slurm/tiny-claims.json").path
 }
