@@ -132,6 +132,11 @@ public struct ClaimRegistry: Sendable, Equatable {
         }
     }
 
+    /// `body`'s errors with the registry's name in front, so every error of a registry starts with it.
+    private func named<T>(_ source: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as OutlierLabError { throw OutlierLabError("\(source): \(error.message)") }
+    }
+
     /// The parse itself; the public initialiser escapes control characters in every error it throws.
     private init(checkedJSON json: JSONValue, source: String, sha256: String?) throws {
         self.sha256 = sha256 ?? SHA256.hex(Array(json.serialized().utf8))
@@ -170,10 +175,10 @@ public struct ClaimRegistry: Sendable, Equatable {
                             throw OutlierLabError("\(source): claim \(claim.id) confirms on seed \(sweep.calibrationSeed), the lr sweep's calibration seed; they must differ")
                         }
                         for rate in sweep.values {
-                            _ = try config(claim: claim, arm: arm, scale: scale, seed: 0, corpus: "synthetic", lr: rate)
+                            _ = try named(source) { try config(claim: claim, arm: arm, scale: scale, seed: 0, corpus: "synthetic", lr: rate) }
                         }
                     } else {
-                        _ = try config(claim: claim, arm: arm, scale: scale, seed: 0, corpus: "synthetic")
+                        _ = try named(source) { try config(claim: claim, arm: arm, scale: scale, seed: 0, corpus: "synthetic") }
                     }
                 }
             }
