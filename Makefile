@@ -137,10 +137,10 @@ mutants: deps
 
 FUZZ_ITERATIONS ?= 200000
 FUZZ_SEED       ?= 2024
-## fuzz: the golden, safetensors, config and manifest readers and the CLI's numeric flags under
+## fuzz: the golden, safetensors, config and manifest readers, the CLI's numeric flags, sweep grids and claims registries under
 ## FUZZ_ITERATIONS seeded mutations each
 fuzz: build
-	set -e; for target in golden safetensors config manifest flags; do \
+	set -e; for target in golden safetensors config manifest flags grid registry; do \
 	  .build/release/olab fuzz --target $$target --iterations $(FUZZ_ITERATIONS) \
 	    --seed $(FUZZ_SEED) --failure-output fuzz-failure-$$target.bin; \
 	done

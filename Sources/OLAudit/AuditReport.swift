@@ -22,15 +22,23 @@ public struct AuditReport {
         (self.plan, self.results, self.outcomes, self.wallSeconds) = (plan, results, outcomes, wallSeconds)
     }
 
-    /// Writes every file; figures first, so a report never links a figure that is not there.
-    public func write(to directory: String) throws {
-        try FilePath.makeDirectories(directory + "/figures")
+    /// Writes report.json, report.md, report.html and the figures as a whole (`ReportFolder`), under the
+    /// output policy (`replace`: also over a user's files of those names).
+    public func write(to directory: String, replace: Bool = false) throws {
         let figures = self.figures()
-        for (name, svg) in figures { try AtomicFile.write(svg, to: directory + "/figures/" + name) }
         let blocks = document(available: Set(figures.map(\.0)))
-        try AtomicFile.write(json().serialized(pretty: true) + "\n", to: directory + "/report.json")
-        try AtomicFile.write(ReportRenderer.markdown(blocks), to: directory + "/report.md")
-        try AtomicFile.write(ReportRenderer.html(blocks, figures: Dictionary(uniqueKeysWithValues: figures)), to: directory + "/report.html")
+        let files = [("report.json", json().serialized(pretty: true) + "\n"), ("report.md", ReportRenderer.markdown(blocks)),
+                     ("report.html", ReportRenderer.html(blocks, figures: Dictionary(uniqueKeysWithValues: figures)))]
+            + figures.map { ("figures/" + $0.0, $0.1) }
+        try ReportFolder.write(files.map { ($0.0, Array($0.1.utf8)) }, to: directory, replace: replace)
+    }
+
+    /// Every file an audit of `plan` may write, for checking the output policy before any run starts.
+    public static func possibleFiles(_ plan: AuditPlan) -> [String] {
+        let figures = [summaryFigureName, studyFigureName] + plan.claims.flatMap { runs in
+            ["arms", "trajectory", "scatter", "sites"].map { "\(runs.claim.id)-\($0).svg" }
+        }
+        return ["report.json", "report.md", "report.html"] + figures.map { "figures/" + $0 }
     }
 
     // MARK: Run lookups

@@ -104,11 +104,16 @@ public struct ClaimRegistry: Sendable, Equatable {
     /// The registry shipped with OutlierLab. The resource is looked up beside the executable first (an
     /// installed `olab` carries its resource bundle), then in the build's bundle.
     public static func bundled() throws -> ClaimRegistry {
+        try load(try bundledPath())
+    }
+
+    /// Where the bundled registry is.
+    public static func bundledPath() throws -> String {
         let name = "claims"
         let beside = Bundle.main.bundleURL.appendingPathComponent("OutlierLab_OLAudit.resources/\(name).json").path
         let path = FilePath.exists(beside) ? beside : Bundle.module.url(forResource: name, withExtension: "json")?.path
         guard let path else { throw OutlierLabError("the bundled claims registry (\(name).json) is missing from this build; pass --registry PATH") }
-        return try load(path)
+        return path
     }
 
     public static func load(_ path: String) throws -> ClaimRegistry {
@@ -120,6 +125,20 @@ public struct ClaimRegistry: Sendable, Equatable {
     /// scale, every arm a predicate names must exist, ids must be unique.
     /// `sha256` defaults to the digest of the JSON as serialised here (registries built in code).
     public init(json: JSONValue, source: String = "claims registry", sha256: String? = nil) throws {
+        do {
+            try self.init(checkedJSON: json, source: source, sha256: sha256)
+        } catch let error as OutlierLabError {
+            throw OutlierLabError(error.message.escapingControlCharacters)
+        }
+    }
+
+    /// `body`'s errors with the registry's name in front, so every error of a registry starts with it.
+    private func named<T>(_ source: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as OutlierLabError { throw OutlierLabError("\(source): \(error.message)") }
+    }
+
+    /// The parse itself; the public initialiser escapes control characters in every error it throws.
+    private init(checkedJSON json: JSONValue, source: String, sha256: String?) throws {
         self.sha256 = sha256 ?? SHA256.hex(Array(json.serialized().utf8))
         let reader = JSONReader(source: source)
         base = try reader.object(json, "base")
@@ -156,10 +175,10 @@ public struct ClaimRegistry: Sendable, Equatable {
                             throw OutlierLabError("\(source): claim \(claim.id) confirms on seed \(sweep.calibrationSeed), the lr sweep's calibration seed; they must differ")
                         }
                         for rate in sweep.values {
-                            _ = try config(claim: claim, arm: arm, scale: scale, seed: 0, corpus: "synthetic", lr: rate)
+                            _ = try named(source) { try config(claim: claim, arm: arm, scale: scale, seed: 0, corpus: "synthetic", lr: rate) }
                         }
                     } else {
-                        _ = try config(claim: claim, arm: arm, scale: scale, seed: 0, corpus: "synthetic")
+                        _ = try named(source) { try config(claim: claim, arm: arm, scale: scale, seed: 0, corpus: "synthetic") }
                     }
                 }
             }
@@ -278,7 +297,9 @@ struct JSONReader {
             guard lr.stringValue == "best" else { throw fail("\(armPath).lr", "must be \"best\" (a fixed rate goes in config)") }
             best = true
         }
-        return ArmSpec(name: try string(value, "name", armPath), config: try object(value, "config"), bestLearningRate: best)
+        let name = try string(value, "name", armPath)
+        try Identifier.checkLabel(name, "\(source): \(armPath).name")
+        return ArmSpec(name: name, config: try object(value, "config"), bestLearningRate: best)
     }
 
     func learningRateSweep(_ json: JSONValue) throws -> LearningRateSweep {
@@ -294,6 +315,7 @@ struct JSONReader {
 
     func claim(_ json: JSONValue, _ path: String) throws -> Claim {
         let id = try string(json, "id", path)
+        try Identifier.checkFileName(id, "\(source): \(path).id")
         let at = "\(path) (\(id))"
         guard let armValues = json["arms"]?.arrayValue, !armValues.isEmpty else { throw fail("\(at).arms", "must be a non-empty array") }
         let arms = try armValues.enumerated().map { index, value in try arm(value, "\(at).arms[\(index)]") }

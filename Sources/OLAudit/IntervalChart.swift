@@ -36,10 +36,10 @@ struct IntervalChart: Sendable {
         }
     }
 
-    /// Every finite number a row draws.
+    /// Every number a row draws (finite and within `ChartSeries.plottableMagnitude`).
     private static func extent(_ row: IntervalRow) -> [Double] {
         ([row.estimate, row.threshold].compactMap { $0 } + row.points + [row.interval?.lowerBound, row.interval?.upperBound].compactMap { $0 })
-            .filter(\.isFinite)
+            .filter(ChartSeries.isPlottable)
     }
 
     func render() -> String {
@@ -65,19 +65,19 @@ struct IntervalChart: Sendable {
                 svg += "<text x=\"\(svgNumber(left))\" y=\"\(svgNumber(y + 11))\" font-size=\"8\" fill=\"#777\">\(escapeXML(formatNumber(range.0)))</text>"
                 svg += "<text x=\"\(svgNumber(right))\" y=\"\(svgNumber(y + 11))\" font-size=\"8\" fill=\"#777\" text-anchor=\"end\">\(escapeXML(formatNumber(range.1)))</text>\n"
             }
-            if let threshold = row.threshold, threshold.isFinite {
+            if let threshold = row.threshold, ChartSeries.isPlottable(threshold) {
                 svg += "<line class=\"threshold\" x1=\"\(svgNumber(px(threshold)))\" y1=\"\(svgNumber(y - 10))\" x2=\"\(svgNumber(px(threshold)))\" y2=\"\(svgNumber(y + 10))\" stroke=\"#444\" stroke-width=\"1.5\" stroke-dasharray=\"3 2\"/>\n"
             }
-            if let interval = row.interval, interval.lowerBound.isFinite, interval.upperBound.isFinite {
+            if let interval = row.interval, ChartSeries.isPlottable(interval.lowerBound), ChartSeries.isPlottable(interval.upperBound) {
                 svg += "<line class=\"interval\" x1=\"\(svgNumber(px(interval.lowerBound)))\" y1=\"\(svgNumber(y))\" x2=\"\(svgNumber(px(interval.upperBound)))\" y2=\"\(svgNumber(y))\" stroke=\"\(row.colour)\" stroke-width=\"3\"/>\n"
                 for end in [interval.lowerBound, interval.upperBound] {
                     svg += "<line x1=\"\(svgNumber(px(end)))\" y1=\"\(svgNumber(y - 5))\" x2=\"\(svgNumber(px(end)))\" y2=\"\(svgNumber(y + 5))\" stroke=\"\(row.colour)\" stroke-width=\"2\"/>"
                 }
             }
-            for point in row.points where point.isFinite {
+            for point in row.points where ChartSeries.isPlottable(point) {
                 svg += "<circle cx=\"\(svgNumber(px(point)))\" cy=\"\(svgNumber(y))\" r=\"2.5\" fill=\"none\" stroke=\"#333\"/>"
             }
-            if row.estimate.isFinite {
+            if ChartSeries.isPlottable(row.estimate) {
                 svg += "<circle class=\"estimate\" cx=\"\(svgNumber(px(row.estimate)))\" cy=\"\(svgNumber(y))\" r=\"5\" fill=\"\(row.colour)\" stroke=\"#222\"><title>\(escapeXML(row.note))</title></circle>\n"
             }
             svg += "<text x=\"\(svgNumber(right + 10))\" y=\"\(svgNumber(y + 4))\">\(escapeXML(SVGChart.truncated(row.note, limit: 40)))</text>\n"

@@ -10,16 +10,19 @@ enum ReportBlock {
     case figure(String, String)
 }
 
-/// Markdown and standalone HTML (figures inline, no network, no script) of report blocks.
+/// Markdown and standalone HTML (figures inline, no network, no script) of report blocks. Every text
+/// goes through one escaper per format: `Markdown.escaped` here, `escapeXML` (in `inline`) for the page.
 enum ReportRenderer {
     static func markdown(_ blocks: [ReportBlock]) -> String {
         var out = ""
         for block in blocks {
             switch block {
-            case .heading(let level, let text): out += String(repeating: "#", count: level) + " " + text + "\n\n"
-            case .paragraph(let text): out += text + "\n\n"
+            case .heading(let level, let text): out += String(repeating: "#", count: level) + " " + Markdown.escaped(text) + "\n\n"
+            case .paragraph(let text): out += Markdown.escaped(text) + "\n\n"
             case .table(let headers, let rows): out += MarkdownTable(header: headers, rows: rows, padded: false).rendered() + "\n\n"
-            case .figure(let name, let caption): out += "![\(caption)](figures/\(name))\n\n*\(caption)*\n\n"
+            case .figure(let name, let caption):
+                let caption = Markdown.escaped(caption).replacingOccurrences(of: "]", with: "\\]").replacingOccurrences(of: "[", with: "\\[")
+                out += "![\(caption)](figures/\(name))\n\n*\(caption)*\n\n"
             }
         }
         return out

@@ -23,7 +23,7 @@ public struct ReportGroup: Sendable {
         let configs = try directories.map(config(of:))
         let labels = settingLabels(configs) ?? distinctTails(directories).map(RunReport.abbreviated)
         return try zip(directories, zip(labels, configs)).map { directory, labelled in
-            try ReportGroup(label: labelled.0, runs: [RunRecord.load(directory)], configs: [labelled.1])
+            try ReportGroup(label: labelled.0, runs: [verifiedRecord(directory)], configs: [labelled.1])
         }
     }
 
@@ -58,9 +58,18 @@ public struct ReportGroup: Sendable {
         }
         let groups = try order.map { label in
             let directories = members[label]!
-            return try ReportGroup(label: label, runs: directories.map { try RunRecord.load($0) }, configs: directories.map(config(of:)))
+            return try ReportGroup(label: label, runs: directories.map(verifiedRecord), configs: directories.map(config(of:)))
         }
         return (groups, axes, missing)
+    }
+
+    /// A run's record, read only after its seal and its model's own config say it is the run it claims
+    /// to be (`RunExecution.reportedRunProblem`), so no edited or foreign output reaches a report.
+    static func verifiedRecord(_ directory: String) throws -> RunRecord {
+        if let problem = RunExecution.reportedRunProblem(directory) {
+            throw OutlierLabError("\(directory): \(problem); not reported (run its sweep or audit again to recompute it)")
+        }
+        return try RunRecord.load(directory)
     }
 
     /// Whether `directory` is a sweep's output (as opposed to one run).

@@ -36,10 +36,11 @@ public enum RunExecution {
         announce: (String) -> Void, progress: @escaping (TrainingProgress) -> Void
     ) throws -> RunOutcome {
         let failurePath = directory + "/" + failureName
-        if FilePath.exists(failurePath) {
+        if let message = try cachedFailure(failurePath) {
             announce("cached failure")
-            return .failed(try failureMessage(failurePath))
+            return .failed(message)
         }
+        if FilePath.exists(failurePath) { unlink(failurePath) }
         if FilePath.exists(directory + "/" + sealName), let problem = sealProblem(spec, directory: directory) {
             announce("the cached run failed its integrity check (\(problem)); recomputing it")
             try FileManager.default.removeItem(atPath: directory)
@@ -61,7 +62,7 @@ public enum RunExecution {
                     announce("training")
                 }
                 try trainMeasuringAlongTheWay(trainer, spec: spec, evaluator: evaluator, announce: announce, progress: progress)
-            } catch let error as OutlierLabError {
+            } catch let error as OutlierLabError where !error.isTransient {
                 try recordFailure(error.message, at: failurePath)
                 announce("FAILED: \(error.message)")
                 return .failed(error.message)
@@ -77,7 +78,7 @@ public enum RunExecution {
             let results: [QuantisedPerplexity]
             do {
                 results = try evaluator.measure(checkpoint: directory + "/" + Trainer.finalName, requests: missing)
-            } catch let error as OutlierLabError {
+            } catch let error as OutlierLabError where !error.isTransient {
                 let message = "quantised evaluation: \(error.message)"
                 try recordFailure(message, at: failurePath)
                 return .failed(message)
@@ -95,7 +96,7 @@ public enum RunExecution {
     /// or nil when it is not done (never started, still running, or its task was killed).
     public static func outcome(of spec: RunSpec, runs: String, cached: Bool) throws -> RunOutcome? {
         let directory = RunSpec.directory(spec.key, in: runs)
-        if FilePath.exists(directory + "/" + failureName) { return .failed(try failureMessage(directory + "/" + failureName)) }
+        if let message = try cachedFailure(directory + "/" + failureName) { return .failed(message) }
         guard isDone(spec, runs: runs) else { return nil }
         return .finished(try RunRecord.load(directory, requests: Set(spec.quantisations)), cached: cached)
     }
@@ -104,7 +105,7 @@ public enum RunExecution {
     /// still match their seal (so an edited, truncated or foreign cached run is recomputed, never used).
     public static func isDone(_ spec: RunSpec, runs: String) -> Bool {
         let directory = RunSpec.directory(spec.key, in: runs)
-        if FilePath.exists(directory + "/" + failureName) { return true }
+        if (try? cachedFailure(directory + "/" + failureName)) != nil { return true }
         return FilePath.exists(directory + "/" + sealName) && sealProblem(spec, directory: directory) == nil
             && spec.quantisations.allSatisfy { sealedNames(directory).contains($0.fileName) }
     }
@@ -148,36 +149,70 @@ public enum RunExecution {
     /// evaluation the seal does not list yet is not a problem: it is evaluated without retraining.
     static func sealProblem(_ spec: RunSpec, directory: String) -> String? {
         guard let seal = try? JSONValue.parse(bytes: try FileBytes.read(directory + "/" + sealName)) else { return "unreadable \(sealName)" }
-        guard seal["key"]?.stringValue == spec.key else { return "\(sealName) names another run" }
         guard seal["steps"]?.intValue == spec.config.steps else { return "it ran another number of steps" }
         let listed = (seal["sha256"]?.objectMembers ?? []).map(\.key)
         for name in trainingFiles(spec) where !listed.contains(name) { return "\(name) is not sealed" }
-        for name in listed {
-            guard let expected = seal["sha256"]?[name]?.stringValue else { return "\(name) is not sealed" }
-            guard let bytes = try? FileBytes.read(directory + "/" + name) else { return "\(name) is missing" }
-            guard SHA256.hex(bytes) == expected else { return "\(name) changed since the run finished" }
-        }
-        return trainedProblem(spec, directory: directory)
+        return sealedFilesProblem(directory: directory, key: spec.key) ?? trainedProblem(spec, directory: directory)
     }
 
-    /// Why a trained directory is not the run of `spec`: another config, or fewer steps than it needs.
-    /// The corpus is compared by the key (its fingerprint), not by path, which a trainer may resolve.
+    /// Why the outputs of the sealed run `key` in `directory` may not be read (nil when they may): the
+    /// seal unreadable or naming another run, a sealed file missing or changed since it was sealed.
+    static func sealedFilesProblem(directory: String, key: String) -> String? {
+        guard let seal = try? JSONValue.parse(bytes: try FileBytes.read(directory + "/" + sealName)) else { return "unreadable \(sealName)" }
+        guard seal["key"]?.stringValue == key else { return "\(sealName) names another run" }
+        for member in seal["sha256"]?.objectMembers ?? [] {
+            guard let expected = member.value.stringValue else { return "\(member.key) is not sealed" }
+            guard let bytes = try? FileBytes.read(directory + "/" + member.key) else { return "\(member.key) is missing" }
+            guard SHA256.hex(bytes) == expected else { return "\(member.key) changed since the run finished" }
+        }
+        return nil
+    }
+
+    /// Why a run directory a report reads may not be reported (nil when it may), the check of every
+    /// reader that has no spec (`olab report`): a sealed run's seal must name the directory's key and
+    /// match every sealed file; sealed or not, the model must carry the run's own config.
+    public static func reportedRunProblem(_ directory: String) -> String? {
+        if FilePath.exists(directory + "/" + sealName),
+           let problem = sealedFilesProblem(directory: directory, key: FilePath.lastComponent(of: directory)) { return problem }
+        guard FilePath.exists(directory + "/" + Trainer.finalName) else { return nil }
+        guard let config = try? TrainingConfig(json: try JSONValue.parse(bytes: try FileBytes.read(directory + "/config.json"))) else {
+            return "config.json is unreadable"
+        }
+        return modelProblem(directory: directory, config: config)
+    }
+
+    /// Why the final model in `directory` is not a model of `config` (nil when it is): the checkpoint
+    /// carries the config it was trained with, compared here without the corpus path (the key holds its digest).
+    static func modelProblem(directory: String, config: TrainingConfig) -> String? {
+        guard let contents = try? Safetensors.read(directory + "/" + Trainer.finalName), let text = contents.metadata["config"],
+              let own = try? TrainingConfig(json: try JSONValue.parse(text)) else { return "\(Trainer.finalName) carries no readable config" }
+        return withoutCorpus(own) == withoutCorpus(config) ? nil : "\(Trainer.finalName) is the model of another config"
+    }
+
+    static func withoutCorpus(_ config: TrainingConfig) -> [JSONMember] { (config.json.objectMembers ?? []).filter { $0.key != "corpus" } }
+
+    /// Why a trained directory is not the run of `spec`: another config in config.json or in the model
+    /// itself, or fewer steps than it needs. The corpus is compared by the key (its fingerprint), not by
+    /// path, which a trainer may resolve.
     static func trainedProblem(_ spec: RunSpec, directory: String) -> String? {
-        func withoutCorpus(_ config: TrainingConfig) -> [JSONMember] { (config.json.objectMembers ?? []).filter { $0.key != "corpus" } }
         guard let config = try? TrainingConfig(json: try JSONValue.parse(bytes: try FileBytes.read(directory + "/config.json"))),
               withoutCorpus(config) == withoutCorpus(spec.config) else { return "config.json is not this run's config" }
         guard let summary = try? JSONValue.parse(bytes: try FileBytes.read(directory + "/summary.json")),
               summary["steps"]?.intValue == spec.config.steps else { return "summary.json does not report \(spec.config.steps) steps" }
-        return nil
+        return modelProblem(directory: directory, config: spec.config)
     }
 
     static func isTrained(_ directory: String) -> Bool {
         FilePath.exists(directory + "/summary.json") && FilePath.exists(directory + "/" + Trainer.finalName)
     }
 
-    private static func failureMessage(_ path: String) throws -> String {
+    /// The cached verdict of a failed run, nil when there is none. A failure the machine caused (full disk,
+    /// I/O error; recorded by an earlier version) is no verdict: the run is retried (and the file removed then).
+    private static func cachedFailure(_ path: String) throws -> String? {
+        guard FilePath.exists(path) else { return nil }
         let json = try JSONValue.parse(bytes: try FileBytes.read(path), source: path)
-        return json["error"]?.stringValue ?? "failed (see \(path))"
+        let message = json["error"]?.stringValue ?? "failed (see \(path))"
+        return OutlierLabError(message).isTransient ? nil : message
     }
 
     private static func recordFailure(_ message: String, at path: String) throws {

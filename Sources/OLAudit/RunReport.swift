@@ -22,15 +22,20 @@ public struct RunReport {
         self.notes = notes
     }
 
-    /// Writes every file atomically, figures first.
-    public func write(to directory: String) throws {
-        try FilePath.makeDirectories(directory + "/figures")
+    /// Writes report.md, report.html and the figures as a whole (`ReportFolder`), under the output policy
+    /// (`replace`: also over a user's files of those names).
+    public func write(to directory: String, replace: Bool = false) throws {
         let figures = self.figures()
-        for (name, _, svg) in figures { try AtomicFile.write(svg, to: directory + "/figures/" + name) }
         let blocks = document(figures: figures.map { ($0.0, $0.1) })
-        try AtomicFile.write(ReportRenderer.markdown(blocks), to: directory + "/report.md")
         let inline = Dictionary(uniqueKeysWithValues: figures.map { ($0.0, $0.2) })
-        try AtomicFile.write(ReportRenderer.html(blocks, figures: inline, title: title), to: directory + "/report.html")
+        let files = [("report.md", ReportRenderer.markdown(blocks)), ("report.html", ReportRenderer.html(blocks, figures: inline, title: title))]
+            + figures.map { ("figures/" + $0.0, $0.2) }
+        try ReportFolder.write(files.map { ($0.0, Array($0.1.utf8)) }, to: directory, replace: replace)
+    }
+
+    /// Every file a report may write, for checking the output policy before measuring anything.
+    public static var possibleFiles: [String] {
+        ["report.md", "report.html", "figures/loss.svg", "figures/kurtosis-update.svg"] + tapFigures.map { "figures/" + $0.file }
     }
 
     func document(figures: [(String, String)]) -> [ReportBlock] {

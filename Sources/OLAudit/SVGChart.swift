@@ -19,6 +19,43 @@ public struct ChartSeries: Sendable {
 }
 
 extension ChartSeries {
+    /// The largest magnitude a chart draws: beyond it (1e308 in a log once crashed the tick code) a value
+    /// is no measurement worth a pixel, and the span arithmetic of the axes could overflow.
+    public static let plottableMagnitude = 1e100
+    /// Points per series a chart keeps: a million-line log once made a 15 MB page.
+    public static let maximumPoints = 1_000
+
+    static func isPlottable(_ value: Double) -> Bool { value.isFinite && abs(value) <= plottableMagnitude }
+
+    /// The series as a chart draws it: points and band entries with a value beyond `plottableMagnitude`
+    /// (or not finite) left out, then at most `maximumPoints` kept, the lowest and highest of each of
+    /// `maximumPoints / 2` equal runs of points, so spikes survive the thinning.
+    func plottable() -> ChartSeries {
+        var copy = self
+        copy.points = Self.thinned(points.filter { Self.isPlottable($0.x) && Self.isPlottable($0.y) }) { $0.y }
+        let band = band.filter { Self.isPlottable($0.x) && Self.isPlottable($0.low) && Self.isPlottable($0.high) }
+        copy.band = band.count <= Self.maximumPoints ? band : Self.buckets(band.count).map { range in
+            (x: band[range.lowerBound].x, low: band[range].map(\.low).min()!, high: band[range].map(\.high).max()!)
+        }
+        return copy
+    }
+
+    static func thinned<T>(_ items: [T], value: (T) -> Double) -> [T] {
+        guard items.count > maximumPoints else { return items }
+        return buckets(items.count).flatMap { range -> [T] in
+            let slice = items[range]
+            let low = slice.indices.min { value(items[$0]) < value(items[$1]) }!
+            let high = slice.indices.max { value(items[$0]) < value(items[$1]) }!
+            return low == high ? [items[low]] : [items[min(low, high)], items[max(low, high)]]
+        }
+    }
+
+    /// `maximumPoints / 2` contiguous, non-empty index ranges covering 0..<count, in order.
+    static func buckets(_ count: Int) -> [Range<Int>] {
+        let n = maximumPoints / 2
+        return (0..<n).map { count * $0 / n ..< count * ($0 + 1) / n }.filter { !$0.isEmpty }
+    }
+
     /// The series with every x (points and band) multiplied by `factor` (tokens drawn in millions).
     func scaledX(by factor: Double) -> ChartSeries {
         ChartSeries(name: name, points: points.map { (x: $0.x * factor, y: $0.y) }, style: style,
@@ -103,7 +140,7 @@ public struct SVGChart: Sendable {
         self.xLabel = xLabel
         self.yLabel = yLabel
         self.yScale = yScale
-        self.series = series
+        self.series = series.map { $0.plottable() }
     }
 
     static let width = 720.0, height = 400.0

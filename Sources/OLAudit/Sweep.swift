@@ -24,7 +24,16 @@ public struct SweepGrid: Sendable {
     /// More runs than this is almost certainly a mistake in the grid (and a very long sweep).
     public static let maximumRuns = 10_000
 
+    /// Reads a grid; every error is one line, control characters from the file escaped.
     public init(json: JSONValue, source: String) throws {
+        do {
+            try self.init(checkedJSON: json, source: source)
+        } catch let error as OutlierLabError {
+            throw OutlierLabError(error.message.escapingControlCharacters)
+        }
+    }
+
+    private init(checkedJSON json: JSONValue, source: String) throws {
         guard let members = json.objectMembers else { throw OutlierLabError("\(source): a sweep grid is a JSON object with base, axes and seeds") }
         let known: Set<String> = ["base", "axes", "seeds", "quantisation"]
         if let unknown = members.first(where: { !known.contains($0.key) }) {
@@ -35,29 +44,44 @@ public struct SweepGrid: Sendable {
         guard let axes = json["axes"]?.objectMembers, !axes.isEmpty else {
             throw OutlierLabError("\(source): axes must be a non-empty object of config key → list of values")
         }
+        guard let seedValues = json["seeds"]?.arrayValue, !seedValues.isEmpty else {
+            throw OutlierLabError("\(source): seeds must be a non-empty list of non-negative integers")
+        }
+        // The run count, overflow-checked, before any work that grows faster than the grid itself.
+        var count: Int? = seedValues.count  // nil once the product overflows
+        for axis in axes {
+            guard let sofar = count else { break }
+            let (product, overflow) = sofar.multipliedReportingOverflow(by: max(1, axis.value.arrayValue?.count ?? 1))
+            count = overflow ? nil : product
+        }
+        guard let count, count <= Self.maximumRuns else {
+            let size = count.map { "\($0) runs" } ?? "more than \(Int.max) runs"
+            throw OutlierLabError("\(source): the grid expands to \(size) (\(axes.count) axes × \(seedValues.count) seeds), more than the \(Self.maximumRuns) allowed")
+        }
         var parsedAxes: [(name: String, values: [JSONValue])] = []
         for axis in axes {
             if axis.key == "seed" { throw OutlierLabError("\(source): seed cannot be an axis; list the seeds in seeds") }
             guard let values = axis.value.arrayValue, !values.isEmpty else {
                 throw OutlierLabError("\(source): axis '\(axis.key)' must be a non-empty list of values")
             }
-            if values.contains(where: { $0.objectMembers != nil || $0.arrayValue != nil }) {
-                throw OutlierLabError("\(source): axis '\(axis.key)' must list plain values (numbers, strings, booleans, null)")
-            }
-            for (i, value) in values.enumerated() where values[..<i].contains(value) {
-                throw OutlierLabError("\(source): axis '\(axis.key)' lists \(value.serialized()) twice")
+            var seen = Set<String>()
+            for value in values {
+                guard value.objectMembers == nil && value.arrayValue == nil else {
+                    throw OutlierLabError("\(source): axis '\(axis.key)' must list plain values (numbers, strings, booleans, null)")
+                }
+                guard seen.insert(value.serialized()).inserted else {
+                    throw OutlierLabError("\(source): axis '\(axis.key)' lists \(value.serialized()) twice")
+                }
             }
             parsedAxes.append((axis.key, values))
         }
-        guard let seedValues = json["seeds"]?.arrayValue, !seedValues.isEmpty else {
-            throw OutlierLabError("\(source): seeds must be a non-empty list of non-negative integers")
-        }
         var seeds: [UInt64] = []
+        var seenSeeds = Set<UInt64>()
         for value in seedValues {
             guard let seed = value.intValue, seed >= 0 else {
                 throw OutlierLabError("\(source): seeds must be non-negative integers, got \(value.serialized())")
             }
-            guard !seeds.contains(UInt64(seed)) else {
+            guard seenSeeds.insert(UInt64(seed)).inserted else {
                 throw OutlierLabError("\(source): seed \(seed) is listed twice; repeated seeds would be reported as a spread of zero")
             }
             seeds.append(UInt64(seed))
@@ -71,10 +95,6 @@ public struct SweepGrid: Sendable {
                 throw OutlierLabError("\(source): quantisation \(scheme) @ \(bits) bit: scheme must be one of \(SchemeEvaluator().schemes.sorted().joined(separator: "|")) and bits 8, 6 or 4")
             }
             quantisations.append(QuantRequest(scheme: scheme, bits: bits))
-        }
-        let count = parsedAxes.reduce(seeds.count) { $0.multipliedReportingOverflow(by: $1.values.count).partialValue }
-        guard count <= Self.maximumRuns else {
-            throw OutlierLabError("\(source): the grid expands to \(count) runs, more than \(Self.maximumRuns)")
         }
         self.base = base
         self.axes = parsedAxes
@@ -101,7 +121,7 @@ public struct SweepRun: Sendable {
 
     /// "block=op lr=0.003 seed 1".
     public var label: String {
-        (overrides.map { "\($0.key)=\(SweepResults.text($0.value))" } + ["seed \(seed)"]).joined(separator: " ")
+        (overrides.map { "\($0.key)=\(SweepResults.text($0.value))" } + ["seed \(seed)"]).joined(separator: " ").escapingControlCharacters
     }
 }
 
@@ -121,7 +141,7 @@ public struct SweepPlan: Sendable {
                 var members = grid.base.filter { member in !overrides.contains { $0.key == member.key } } + overrides
                 if let corpus { members = members.filter { $0.key != "corpus" } + [JSONMember("corpus", .string(corpus))] }
                 members.append(JSONMember("seed", .int(Int64(seed))))
-                let label = (overrides.map { "\($0.key)=\(SweepResults.text($0.value))" } + ["seed \(seed)"]).joined(separator: " ")
+                let label = (overrides.map { "\($0.key)=\(SweepResults.text($0.value))" } + ["seed \(seed)"]).joined(separator: " ").escapingControlCharacters
                 let config = try TrainingConfig(json: .object(members), source: "\(source), run \(label)")
                 let fingerprint: String
                 if let known = fingerprints[config.corpus] {

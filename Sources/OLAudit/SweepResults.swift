@@ -85,18 +85,28 @@ public struct SweepResults: Sendable {
         }
     }
 
+    /// A CSV field, quoted where needed; a cell a spreadsheet would run as a formula (text starting with
+    /// `=`, `+`, `-`, `@`, a tab or a carriage return that is not a number) gets a leading `'`.
     static func csvField(_ text: String) -> String {
-        text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+        let text = isFormula(text) ? "'" + text : text
+        return text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
             ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
     }
 
-    /// Writes results.jsonl, results.csv and summary.html (figures inline) into `directory`, atomically.
-    public func write(to directory: String) throws {
-        try FilePath.makeDirectories(directory)
-        try AtomicFile.write(jsonLines, to: directory + "/results.jsonl")
-        try AtomicFile.write(csv, to: directory + "/results.csv")
+    static func isFormula(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) else { return false }
+        return Double(text) == nil || text.hasPrefix("=") || text.hasPrefix("@")
+    }
+
+    /// The files `write` puts in the sweep's folder.
+    public static let fileNames = ["results.jsonl", "results.csv", "summary.html"]
+
+    /// Writes results.jsonl, results.csv and summary.html into `directory` as a whole, under the output
+    /// policy (`replace`: also over a user's files of those names).
+    public func write(to directory: String, replace: Bool = false) throws {
         let (blocks, figures) = summaryPage()
-        try AtomicFile.write(ReportRenderer.html(blocks, figures: figures, title: "OutlierLab sweep"), to: directory + "/summary.html")
+        let html = ReportRenderer.html(blocks, figures: figures, title: "OutlierLab sweep")
+        try ReportFolder.write(zip(Self.fileNames, [jsonLines, csv, html]).map { ($0, Array($1.utf8)) }, to: directory, replace: replace)
     }
 
     /// The summary page: the grid, one figure per headline value against the first axis (one series per

@@ -17,24 +17,18 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "Comma-separated claim ids to run (default: every claim of the scale).") var claims: String?
     @Option(help: "Claims registry JSON (default: the bundled claims.json).") var registry: String?
     @Flag(help: "List the runs and their estimated cost without training.") var dryRun = false
+    @Flag(help: "Replace report files in --out that an earlier audit did not write.") var overwrite = false
     @OptionGroup var execution: BackendOptions
 
+    /// Errors reach `Olab.main` like every other command's: one bounded, escaped line and exit status 2.
     func run() throws {
-        do {
-            try audit()
-        } catch let error as OutlierLabError {
-            FileHandle.standardError.write(Data("olab audit: \(error.message)\n".utf8))
-            throw ExitCode.failure
-        }
-    }
-
-    private func audit() throws {
         let backend = try execution.resolved()
         let registry = try registry.map(ClaimRegistry.load) ?? ClaimRegistry.bundled()
         let scale: AuditScale = full ? .full : .quick
         let selected = claims.map { $0.split(separator: ",").map { String($0).trimmed } }
         let corpus = try AuditCorpus.resolve(userPath: self.corpus, outDirectory: out)
         let plan = try AuditPlan(registry: registry, scale: scale, corpus: corpus, selected: selected)
+        try ReportFolder.check(out, files: AuditReport.possibleFiles(plan), replace: overwrite)
         if dryRun {
             print(AuditReport.dryRunListing(plan, outDirectory: out))
             return
@@ -47,7 +41,7 @@ struct AuditCommand: ParsableCommand {
         let results = AuditJudging.judge(plan: runner.plan, outcomes: outcomes)
         let report = AuditReport(plan: runner.plan, results: results, outcomes: outcomes,
                                  wallSeconds: Double((ContinuousClock.now - started).components.seconds))
-        try report.write(to: out)
+        try report.write(to: out, replace: overwrite)
         for result in results {
             print("[audit] \(result.claim.id): \(result.judgement.verdict.rawValue) — \(result.judgement.reason)")
         }

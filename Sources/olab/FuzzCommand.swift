@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import ArgumentParser
+import OLAudit
 import OLCore
 import OLGoldens
 import OLTraining
@@ -24,10 +25,10 @@ struct FuzzCommand: ParsableCommand {
     )
 
     enum Target: String, ExpressibleByArgument, CaseIterable {
-        case golden, safetensors, config, manifest, flags
+        case golden, safetensors, config, manifest, flags, grid, registry
     }
 
-    @Option(help: "The reader to fuzz: golden|safetensors|config|manifest|flags (the numeric flags of train, eval, metrics and bench).") var target: Target
+    @Option(help: "The reader to fuzz: golden|safetensors|config|manifest|flags (the numeric flags of train, eval, metrics and bench)|grid (sweep grids, expanded as --dry-run does)|registry (claims registries).") var target: Target
     @Option(help: "Number of mutated inputs.") var iterations = 10_000
     @Option(help: "Seed of the mutation stream.") var seed: UInt64 = 0
     @Option(help: "Inputs are cut to at most this many bytes.") var maxInputBytes = 1 << 20
@@ -46,7 +47,7 @@ struct FuzzCommand: ParsableCommand {
         _ = try SizeLimits.count(Int(timeout), "--timeout", atMost: 3600)
         let seeds = try FuzzSeeds.inputs(for: target)
         var random = RandomStream(seed: seed, purpose: "fuzz-" + target.rawValue)
-        var accepted = 0, rejected = 0, largest = 0
+        var accepted = 0, rejected = 0, largest = 0, slowest = 0.0
         FuzzWatchdog.install(seed: seed)
         let started = monotonicSeconds()
         for iteration in 0..<iterations {
@@ -57,8 +58,10 @@ struct FuzzCommand: ParsableCommand {
             if compressAfterMutation { input = try Gzip.compress(input, level: 1, source: "seed") }
             largest = max(largest, input.count)
             FuzzWatchdog.begin(iteration: iteration, seconds: timeout)
+            let inputStarted = monotonicSeconds()
             do {
                 if try FuzzChecks.check(target, input) { accepted += 1 } else { rejected += 1 }
+                slowest = max(slowest, monotonicSeconds() - inputStarted)
             } catch let failure as FuzzFailure {
                 alarm(0)
                 try AtomicFile.write(input, to: failureOutput)
@@ -70,7 +73,7 @@ struct FuzzCommand: ParsableCommand {
         let peak = peakResidentMiB()
         let tenths = Int((seconds * 10).rounded())
         try printResult("fuzz \(target.rawValue): \(iterations) iterations, seed \(seed): \(accepted) accepted, \(rejected) rejected cleanly, 0 failures; "
-            + "\(tenths / 10).\(tenths % 10) s, peak RSS \(peak) MiB, largest input \(largest) bytes")
+            + "\(tenths / 10).\(tenths % 10) s, slowest input \(NumberText.fixed(slowest * 1000, digits: 1)) ms, peak RSS \(peak) MiB, largest input \(largest) bytes")
         guard peak <= maxRssMb else { throw OutlierLabError("fuzz \(target.rawValue): peak RSS \(peak) MiB exceeds --max-rss-mb \(maxRssMb)") }
     }
 }
@@ -113,6 +116,22 @@ enum FuzzChecks {
                 }
             case .flags:
                 return try FuzzFlags.check(input)
+            case .grid:
+                // What `olab sweep --dry-run` does before it lists: load, bound and expand the grid.
+                let grid = try SweepGrid(json: try JSONValue.parse(bytes: input, source: source), source: source)
+                let plan = try SweepPlan(grid: grid, corpus: "synthetic", source: source)
+                let expected = grid.axes.reduce(grid.seeds.count) { $0 * $1.values.count }
+                guard plan.runs.count == expected, expected <= SweepGrid.maximumRuns else {
+                    throw FuzzFailure(reason: "an accepted grid expands to \(plan.runs.count) runs, not \(expected) within \(SweepGrid.maximumRuns)")
+                }
+            case .registry:
+                let registry = try ClaimRegistry(json: try JSONValue.parse(bytes: input, source: source), source: source)
+                for claim in registry.claims {
+                    guard (try? Identifier.checkFileName(claim.id, "id")) != nil,
+                          claim.arms.allSatisfy({ (try? Identifier.checkLabel($0.name, "arm")) != nil }) else {
+                        throw FuzzFailure(reason: "an accepted registry has a claim id or arm name that cannot be a file name or label: \(claim.id.debugDescription)")
+                    }
+                }
             }
             return true
         } catch let error as OutlierLabError {
@@ -137,6 +156,8 @@ enum FuzzSeeds {
         case .config: return configs()
         case .manifest: return manifests()
         case .flags: return FuzzFlags.seeds
+        case .grid: return grids()
+        case .registry: return try registries()
         }
     }
 
@@ -182,6 +203,20 @@ enum FuzzSeeds {
                        tensors: [GoldenTensor(all[0], compare: .allclose(rtol: 1e-6, atol: 1e-7))]),
         ]
         return try cases.map { try GoldenFile(goldenCase: $0, provenance: provenance).compressed(source: "seed") }
+    }
+
+    static func grids() -> [[UInt8]] {
+        [#"{"base": {"width": 16, "layers": 2, "heads": 2, "seq": 16, "batch": 4, "steps": 40}, "axes": {"block": ["preLN", "op"], "lr": [0.001, 0.01]}, "seeds": [0, 1], "quantisation": [{"scheme": "w8a8-naive", "bits": 4}]}"#,
+         #"{"base": {"steps": 10}, "axes": {"optimizer": ["adamw", "soap", "sgd"]}, "seeds": [3]}"#,
+         #"{"base": {}, "axes": {"eps": [1e-8, 1e-6, 0.0001], "beta2": [0.95, 0.999], "final_lr_fraction": [0, 0.1]}, "seeds": [0, 1, 2, 4]}"#]
+            .map { Array($0.utf8) }
+    }
+
+    /// The bundled registry and a two-claim one.
+    static func registries() throws -> [[UInt8]] {
+        let tiny = #"{"base":{"width":16,"layers":2,"heads":2,"seq":16,"batch":4,"steps":40,"log_every":10,"checkpoint_every":0,"eval_windows":4,"probe_batch":2,"synthetic_bytes":65536,"optimizer":"adamw","lr":0.01},"scales":{"quick":{"seeds":[0,1]},"full":{"seeds":[0,1,2]}},"claims":[{"id":"op-lower","statement":"OP has lower kurtosis than Pre-LN","paper":"§3","paper_says":"OP ≪ Pre-LN","arms":[{"name":"Pre-LN","config":{}},{"name":"OP","config":{"block":"op"}}],"metric":{"series":"kurtosis","excess":true,"steps":"tail_mean"},"predicate":{"kind":"ratio","pairs":[["Pre-LN","OP"]],"at_least":1.0}},{"id":"quant","statement":"kurtosis tracks quantisation damage","paper":"§6","paper_says":"rank correlation","arms":[{"name":"Pre-LN","config":{}},{"name":"OP","config":{"block":"op"}},{"name":"Pre-LN small lr","config":{"lr":0.001}}],"metric":{"series":"kurtosis"},"against":{"quantised":"delta_ppl","scheme":"w8a8-naive","bits":4},"predicate":{"kind":"spearman","at_least":0.5}}]}"#
+        guard let bundled = try? FileBytes.read(try ClaimRegistry.bundledPath()) else { return [Array(tiny.utf8)] }
+        return [Array(tiny.utf8), bundled]
     }
 
     static func configs() -> [[UInt8]] {

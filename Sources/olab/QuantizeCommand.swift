@@ -21,12 +21,14 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Checkpoint file (model.safetensors or checkpoint.safetensors of a run).") var checkpoint: String
     @Option(help: "Quantisation scheme: w8a8-naive|w8a8-fine|w8a8-static|w8-only|a8-only.") var scheme: String = "w8a8-naive"
     @Option(help: "Bit width: 8|6|4 (6- and 4-bit codes are stored as I8 too).") var bits: Int = 8
-    @Option(help: "Output file (.safetensors).") var out: String
+    @Option(help: "Output file (.safetensors): a new path, or an existing regular file with --overwrite.") var out: String
+    @Flag(help: "Replace an existing regular file at --out.") var overwrite = false
     @Option(help: "Windows per forward call, the span of a per-tensor dynamic scale (default: all windows in one call).") var batch: Int?
     @OptionGroup var calibration: CalibrationOptions
 
     func run() throws {
         let settings = try QuantSettings(parsing: scheme, bits: bits)
+        try OutputPolicy.checkFile(out, replace: overwrite)
         let loaded = try LoadedCheckpoint(path: checkpoint, allowCorpusChange: false)
         let config = loaded.checkpoint.config
         let windows = try EvaluationWindows(validation: loaded.corpus.validation, count: config.evalWindows, sequenceLength: config.model.seq, bos: config.bos)
@@ -40,6 +42,7 @@ struct QuantizeCommand: ParsableCommand {
         guard reloaded.bitPattern == result.quantLoss.bitPattern else {
             throw OutlierLabError("the exported tensors give loss \(reloaded), not the evaluated \(result.quantLoss); nothing written")
         }
+        try OutputPolicy.checkFile(out, replace: overwrite)
         try file.write(to: out)
         print(JSONValue.object([
             "out": .string(out), "scheme": .string(settings.scheme.rawValue), "bits": .int(Int64(bits)),

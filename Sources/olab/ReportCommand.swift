@@ -14,6 +14,7 @@ struct ReportCommand: ParsableCommand {
     @Argument(help: "Run directories, or one sweep output directory (with results.jsonl and runs/).") var paths: [String]
     @Option(help: "Output directory (default: SWEEP/report for a sweep, RUN/report for one run, ./report otherwise).") var out: String?
     @Flag(help: "Show only cached quantised measurements; do not compute missing ones.") var cachedQuantOnly = false
+    @Flag(help: "Replace files in the output folder that an earlier report did not write (a user's report.md).") var overwrite = false
 
     func run() throws {
         guard !paths.isEmpty else { throw OutlierLabError("give at least one run directory or a sweep directory") }
@@ -21,6 +22,8 @@ struct ReportCommand: ParsableCommand {
         for path in paths where !FilePath.exists(path + "/metrics.jsonl") && !ReportGroup.isSweep(path) {
             throw OutlierLabError("\(path): neither a run directory (no metrics.jsonl) nor a sweep output (no results.jsonl and runs/)")
         }
+        let directory = out.map { $0.hasSuffix("/") && $0.count > 1 ? String($0.dropLast()) : $0 } ?? (paths.count == 1 ? paths[0] + "/report" : "report")
+        try ReportFolder.check(directory, files: RunReport.possibleFiles, replace: overwrite)
         var report: RunReport
         if paths.count == 1 && ReportGroup.isSweep(paths[0]) {
             let sweep = try ReportGroup.sweep(paths[0])
@@ -37,8 +40,7 @@ struct ReportCommand: ParsableCommand {
         for index in report.groups.indices {
             try report.groups[index].loadQuantised(RunReport.quantRequests, compute: !cachedQuantOnly) { writeStandardError($0 + "\n") }
         }
-        let directory = out ?? (paths.count == 1 ? paths[0] + "/report" : "report")
-        try report.write(to: directory)
+        try report.write(to: directory, replace: overwrite)
         print("report: \(directory)/report.html, \(directory)/report.md, \(directory)/figures/")
     }
 }

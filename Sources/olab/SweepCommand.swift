@@ -17,12 +17,14 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Output folder for results and the run cache.") var out = "sweep-out"
     @Option(help: "Corpus file or directory for every run (overrides the grid's own; default: the grid's, else synthetic).") var corpus: String?
     @Flag(help: "List the runs and their estimated cost without training.") var dryRun = false
+    @Flag(help: "Replace results files in --out that an earlier sweep did not write.") var overwrite = false
     @OptionGroup var execution: BackendOptions
 
     func run() throws {
         let backend = try execution.resolved()
         let plan = try SweepPlan(grid: try SweepGrid.load(grid), corpus: corpus, source: grid)
         let runs = out + "/runs"
+        try ReportFolder.check(out, files: SweepResults.fileNames, replace: overwrite)
         if dryRun {
             for (index, task) in plan.tasks.enumerated() {
                 let cached = RunExecution.isDone(task.spec, runs: runs) ? " (cached)" : ""
@@ -37,7 +39,7 @@ struct SweepCommand: ParsableCommand {
             return
         }
         try summary.requireComplete(total: plan.runs.count, name: "sweep", say: AuditRunner.printLine)
-        try SweepResults(plan: plan, runs: runs).write(to: out)
+        try SweepResults(plan: plan, runs: runs).write(to: out, replace: overwrite)
         print("[sweep] \(plan.runs.count) runs: \(out)/results.csv, \(out)/results.jsonl, \(out)/summary.html")
     }
 }

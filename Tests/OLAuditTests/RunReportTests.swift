@@ -1,5 +1,6 @@
 import Foundation
 import OLTestSupport
+import OLTraining
 import Testing
 @testable import OLAudit
 @testable import OLCore
@@ -99,10 +100,16 @@ struct RunReportTests {
     @Test("missing quantised measurements are computed once and cached under the audit's file names")
     func quantisedMeasurementsAreCachedBesideTheRun() throws {
         let root = try temporaryDirectory("report-quant")
-        try writeFakeRun(root + "/run", config: fakeConfig, level: 1)
+        // A real two-step run: a report reads a run only when its final model is the model of its config.
+        let config = try TrainingConfig(json: try JSONValue.parse("""
+            {"width": 16, "layers": 1, "heads": 2, "seq": 8, "batch": 2, "steps": 2, "log_every": 1, "checkpoint_every": 0,
+             "eval_windows": 2, "probe_batch": 2, "synthetic_bytes": 16384}
+            """))
+        _ = try Trainer(config: config, directory: root + "/run").run()
         let dropped = [QuantRequest(scheme: "w8a8-naive", bits: 4), QuantRequest(scheme: "w8a8-static", bits: 8)]
-        for request in dropped { try FileManager.default.removeItem(atPath: root + "/run/" + request.fileName) }
-        try AtomicFile.write("stand-in for the final model", to: root + "/run/model.safetensors")
+        for request in RunReport.quantRequests where !dropped.contains(request) {
+            try QuantisedPerplexity(floatPPL: 8, quantisedPPL: 9).write(request, in: root + "/run")
+        }
         let evaluator = CountingEvaluator()
         var group = try ReportGroup.runs([root + "/run"])[0]
         try group.loadQuantised(RunReport.quantRequests, evaluator: evaluator, compute: true)

@@ -8,7 +8,8 @@ import Testing
 @Suite("Fuzzing the readers of outside input", .serialized)
 struct FuzzTests {
     @Test("seeded mutations of goldens, safetensors and configs are accepted or rejected with one line; RSS stays small",
-          arguments: [("golden", 8_000), ("safetensors", 30_000), ("config", 30_000), ("manifest", 30_000), ("flags", 3_000)])
+          arguments: [("golden", 8_000), ("safetensors", 30_000), ("config", 30_000), ("manifest", 30_000), ("flags", 3_000),
+                      ("grid", 3_000), ("registry", 1_000)])
     func fuzzTarget(target: String, iterations: Int) throws {
         let failure = try scratchDirectory("fuzz-\(target)") + "/failure.bin"
         let result = try runOlab(["fuzz", "--target", target, "--iterations", "\(iterations)", "--seed", "20240",
