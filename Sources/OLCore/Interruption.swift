@@ -28,10 +28,17 @@ public enum Interruption {
     public static func install() {
         signal(SIGINT, handleSignal)
         signal(SIGTERM, handleSignal)
+        unblockStopSignals()
+    }
+
+    /// Unblocks SIGINT, SIGTERM and SIGHUP in the calling thread (and the threads it starts later). A
+    /// process inherits its parent's signal mask, and test runners and some supervisors block these, so
+    /// an `olab sweep` started by one would ignore `kill` until its workers finish; every `olab` command
+    /// calls this first, so a stop signal always stops it (and, through `ParentWatch`, its workers).
+    public static func unblockStopSignals() {
         var mask = sigset_t()
         sigemptyset(&mask)
-        sigaddset(&mask, SIGINT)
-        sigaddset(&mask, SIGTERM)
+        for number in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&mask, number) }
         pthread_sigmask(SIG_UNBLOCK, &mask, nil)
     }
 

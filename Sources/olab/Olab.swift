@@ -26,6 +26,7 @@ struct Olab: ParsableCommand {
     /// Flag errors (unknown flag, wrong type) keep ArgumentParser's exit status but are cut to their
     /// first line plus a pointer to --help, like every other bad input.
     static func main() {
+        Interruption.unblockStopSignals()
         var command: ParsableCommand
         do {
             command = try parseAsRoot()

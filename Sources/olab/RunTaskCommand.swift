@@ -17,7 +17,9 @@ struct RunTaskCommand: ParsableCommand {
     func run() throws {
         let loaded = try RunSpec.load(spec)
         let runs = FilePath.directory(of: spec)
-        let say: (String) -> Void = { AuditRunner.printLine("[run-task] \(loaded.key.prefix(12)) (\(loaded.label)): \($0)") }
+        let prefix = "[run-task] \(loaded.key.prefix(12)) (\(loaded.label)): "
+        let say: @Sendable (String) -> Void = { AuditRunner.printLine(prefix + $0) }
+        ParentWatch.startIfRequested(announce: say)
         let outcome = try RunExecution.execute(loaded, runs: runs, announce: say, progress: { step in
             say("step \(step.step)/\(step.steps) loss \(formatNumber(step.loss)), \(Int(step.tokensPerSecond)) tok/s")
         })
