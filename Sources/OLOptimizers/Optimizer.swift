@@ -198,7 +198,7 @@ import Darwin
 /// The constants the optimisers use beyond their hyper-parameters, recorded in goldens so the NumPy
 /// replay keeps none of its own.
 public enum OptimizerConstants {
-    /// Added to g² before AdaFactor's row and column means (SPEC: rowmean(g² + 1e-30)).
+    /// Added to g² before AdaFactor's row and column means (rowmean(g² + 1e-30), see <doc:Optimizers>).
     public static let factoredFloor = 1e-30
     /// Added to the diagonal of GG before SOAP's first eigendecomposition (GG + 1e-30·I).
     public static let eigenRegulariser = 1e-30

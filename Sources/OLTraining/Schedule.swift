@@ -1,4 +1,4 @@
-/// The learning-rate schedule of SPEC §4: linear warm-up over the first `warmupFraction` of the steps,
+/// The learning-rate schedule (<doc:Training>): linear warm-up over the first `warmupFraction` of the steps,
 /// then linear (default) or cosine decay towards `finalFraction`·lr. As in Hugging Face's schedules the
 /// floor is reached at step `steps` (one past the last step trained), so no step is wasted at rate 0.
 public struct LearningRateSchedule: Sendable, Equatable {
