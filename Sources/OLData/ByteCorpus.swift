@@ -1,11 +1,5 @@
 import OLCore
 
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
-
 /// Which files of a corpus directory are read.
 public struct CorpusFilter: Sendable, Equatable {
     /// Only files whose name ends with this (e.g. `".py"`); nil reads every regular file.
