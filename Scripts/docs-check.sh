@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make docs-check: the documentation checks `make verify` runs, in seconds and without building the
 # modules (`make docs` builds the full HTML, which needs a debug build of every module for the symbol
-# graphs: 8-20 minutes cold on 2 cores). Fails, one line per problem, when a module's catalog lacks its
+# graphs: about 5 minutes cold on 2 shared cores). Fails, one line per problem, when a module's catalog lacks its
 # root page ("# ``Module``"), a <doc:Name> link in a catalog or in the module's code names no article of
 # that module's catalog, DocC itself (`docc convert` of each catalog's articles, without symbols) warns
 # about anything but the module symbol it is not given, a relative link in README.md or CHANGELOG.md
