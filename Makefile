@@ -21,7 +21,7 @@ SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # golden workflow's own tests: what `make verify-goldens` and `make goldens` run.
 GOLDEN_SUITES := GoldenTests|OLGoldensTests
 
-.PHONY: deps deps-test build verify verify-goldens golden-checks-built test replay slurm-test slurm-test-built bench audit goldens goldens-accept mutants fuzz clean
+.PHONY: deps deps-test build docs docs-check release verify verify-goldens golden-checks-built test replay slurm-test slurm-test-built bench audit goldens goldens-accept mutants fuzz clean
 
 ## deps: install the three Debian -dev packages (and pkg-config) when any is missing, and try
 ## python3-numpy for `make replay` (a failure there is reported, not fatal)
@@ -61,10 +61,31 @@ deps-test:
 build: deps
 	$(SWIFT) build $(RELEASE)
 
-## verify: deps + release build, then what fails most often first: the golden tests and the NumPy
-## replay, the Slurm backend test, then the whole suite in release mode, whose list of what failed and
-## own summary close the output (whole log in .build/test-log.txt); never writes goldens
-verify: deps deps-test
+## docs: every DocC catalog (Sources/<Module>/<Module>.docc) built by swift-docc-plugin into one static
+## HTML site under .build/docs (open .build/docs/index.html through a web server, or read the Markdown);
+## the plugin builds the modules' symbol graphs in debug mode first: about 5 minutes cold on 2 cores
+DOCS_TARGETS := $(patsubst Sources/%/,%,$(dir $(wildcard Sources/*/*.docc)))
+docs:
+	$(SWIFT) package --allow-writing-to-directory .build/docs generate-documentation \
+	  $(foreach t,$(DOCS_TARGETS),--target $(t)) --enable-experimental-combined-documentation \
+	  --transform-for-static-hosting --output-path .build/docs
+	@echo "make docs: $(words $(DOCS_TARGETS)) catalogs built into .build/docs"
+
+## docs-check: what `make verify` checks of the docs, in seconds: every catalog's root page, every
+## <doc:> link, README's relative links, and no "SPEC §" citation (Scripts/docs-check.sh)
+docs-check:
+	@bash Scripts/docs-check.sh
+
+## release: VERSION=x.y.z closes CHANGELOG.md's [Unreleased] into a dated [x.y.z] section and sets
+## Harness.version (olab --version) to it; refuses, with one line, a malformed, old or repeated version
+## or an empty [Unreleased]. Goldens keep the version that recorded them.
+release:
+	@bash Scripts/release.sh "$(VERSION)"
+
+## verify: deps + the docs check + release build, then what fails most often first: the golden tests and
+## the NumPy replay, the Slurm backend test, then the whole suite in release mode, whose list of what
+## failed and own summary close the output (whole log in .build/test-log.txt); never writes goldens
+verify: deps deps-test docs-check
 	$(SWIFT) build $(RELEASE) $(TESTABLE) --build-tests
 	@$(MAKE) --no-print-directory golden-checks-built
 	$(MAKE) --no-print-directory slurm-test-built

@@ -12,11 +12,13 @@ let cLibraries: [Target] = [
     .target(name: "CBLASStartup", dependencies: ["CBLAS"]),
     // expf of a row of floats, eight lanes at a time, bitwise equal to libm's expf (exp.c).
     .target(name: "CVectorMath"),
+    // The one platform switch: re-exports Glibc, Musl or Darwin; OLCore re-exports it in turn.
+    .target(name: "OLPlatform"),
 ]
 
 /// Library modules in data-flow order: each depends only on modules above it.
 let modules: [(name: String, dependencies: [Target.Dependency])] = [
-    ("OLCore", ["CJSON", "CBLAS", "CBLASStartup"]),
+    ("OLCore", ["OLPlatform", "CJSON", "CBLAS", "CBLASStartup"]),
     ("OLKernels", ["OLCore", "CVectorMath"]),
     ("OLData", ["OLCore"]),
     ("OLModel", ["OLCore", "OLKernels"]),
@@ -68,6 +70,8 @@ let package = Package(
     ] + modules.map { .library(name: $0.name, targets: [$0.name]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // `make docs`: builds the DocC catalogs (Sources/<Module>/<Module>.docc) into static HTML.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: cLibraries + libraryTargets + testTargets + [
         .executableTarget(

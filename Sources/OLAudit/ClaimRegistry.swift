@@ -38,7 +38,7 @@ public struct QuantisationStudy: Sendable, Equatable {
     }
 }
 
-/// The small learning-rate sweep behind `"lr": "best"` arms (SPEC §9: architecture and optimiser
+/// The small learning-rate sweep behind `"lr": "best"` arms (<doc:Claims>: architecture and optimiser
 /// comparisons at each arm's best rate): every value is trained on the calibration seed, the rate with
 /// the lowest validation loss wins (ties: the smaller rate), and the confirming seeds run at it. The
 /// calibration seed is never a confirming seed, so choosing the rate cannot favour the seeds that judge.

@@ -203,7 +203,7 @@ extension MetricSpec {
     }
 }
 
-/// A quantised evaluation: scheme name (SPEC §7, e.g. `w8a8-naive`) and bit width, optionally restricted
+/// A quantised evaluation: scheme name (e.g. `w8a8-naive`) and bit width, optionally restricted
 /// to one linear layer's input (`site` "layer.linear", e.g. "2.fc": per-site attribution).
 public struct QuantRequest: Hashable, Sendable, Comparable {
     public var scheme: String

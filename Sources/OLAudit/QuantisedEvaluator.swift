@@ -8,7 +8,7 @@ import OLTraining
 /// form on the run's fixed validation windows. A protocol so the audit does not depend on which OLQuant
 /// entry point computes it.
 public protocol QuantisedEvaluator: Sendable {
-    /// Schemes this evaluator supports (SPEC §7 names).
+    /// Schemes this evaluator supports (OLQuant's names).
     var schemes: Set<String> { get }
     func measure(checkpoint path: String, request: QuantRequest) throws -> QuantisedPerplexity
     /// Every request on one checkpoint (an evaluator may share the float pass between them).
@@ -21,7 +21,7 @@ extension QuantisedEvaluator {
     }
 }
 
-/// The SPEC §7 schemes as OLQuant implements them, on the run's fixed validation windows with up to 64
+/// The schemes as OLQuant implements them, on the run's fixed validation windows with up to 64
 /// windows per forward call (`QuantizedEvaluation.defaultBatch`, as in `summary.json` and `olab eval`).
 /// `w8a8-static` calibrates on 8 batches of the train split. A request with a site quantises only that
 /// linear layer's input ("layer.linear", e.g. "2.fc"). Every result carries the paired 95 % bootstrap

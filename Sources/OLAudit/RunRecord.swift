@@ -30,7 +30,7 @@ public struct RunRecord: Sendable {
     }
 
     /// The derived series "share of u₄₂ in the kurtosis updates": per tap, cum_u42 / (|cum_u41| + |cum_u42|
-    /// + |cum_u43| + |cum_u44|) of the cumulative decomposition (SPEC §6; needs kurtosis_decomposition).
+    /// + |cum_u43| + |cum_u44|) of the cumulative decomposition (OLMetrics' Metrics article; needs kurtosis_decomposition).
     public static let u42ShareKey = "u42_share"
 
     /// Reads a finished run directory and the quantised results for `requests` found in it.

@@ -32,7 +32,7 @@ extension RunReport {
     /// The linear layers whose inputs the quantised schemes see, as the `<linear>_in_peak_mmr` keys name them.
     static let quantisedInputs = ["qkv", "attn_proj", "fc", "mlp_proj"]
 
-    /// The SPEC §6 kurtosis-update terms as logged (running totals, arrays over taps).
+    /// The kurtosis-update terms (OLMetrics' Metrics article) as logged (running totals, arrays over taps).
     static let decompositionKeys = ["cum_u21", "cum_u22", "cum_u41", "cum_u42", "cum_u43", "cum_u44", "cum_kurtosis_change"]
 
     static func tapName(_ tap: Int) -> String { tap == 0 ? "tap 0 (embedding)" : "tap \(tap) (block \(tap))" }
@@ -87,7 +87,7 @@ extension RunReport {
                 SVGChart(title: key, xLabel: "step", yLabel: "running total (layer mean)", yScale: .linear,
                          series: groups.map { group in seriesOf(group) { (try? $0.series(key, reducedBy: .mean)) ?? [] } })
             }
-            figures.append(("kurtosis-update.svg", "Kurtosis-update decomposition (SPEC §6), running totals over steps, mean over taps: u₂₁, u₂₂ (second moment), u₄₁ … u₄₄ (fourth moment) and the total kurtosis change.",
+            figures.append(("kurtosis-update.svg", "Kurtosis-update decomposition, running totals over steps, mean over taps: u₂₁, u₂₂ (second moment), u₄₁ … u₄₄ (fourth moment) and the total kurtosis change.",
                             SVGPanelGrid(title: "Kurtosis-update decomposition (cumulative, layer mean)", panels: panels, columns: 3).render()))
         }
         return figures

@@ -44,7 +44,7 @@ public struct Judgement: Sendable, Equatable {
     public var holdsAfterHolm: Bool? { holmP.map { verdict == .held && $0 < Judge.oneSidedAlpha } }
 }
 
-/// Turns measured per-arm values into a verdict, the same way for every predicate (SPEC §9):
+/// Turns measured per-arm values into a verdict, the same way for every predicate (<doc:Claims>):
 /// - a failed or diverged run, or fewer than `minimumSeeds` seeds, makes the claim inconclusive;
 /// - otherwise the 95 % Student-t interval of the per-seed statistics decides: **held** when it lies
 ///   wholly on the passing side of the threshold, **not reproduced** when it lies wholly on the other

@@ -2,11 +2,6 @@ import OLCore
 import OLKernels
 import OLModel
 import OLOptimizers
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 
 /// What `olab bench` measures and how often.
 public struct BenchmarkOptions: Sendable {

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
+import OLPlatform
 
 /// File reading and atomic writing. Every checkpoint, golden, manifest, summary and report goes through
 /// `AtomicFile.write`: the bytes go to a temporary file in the same directory, are flushed with fsync,
@@ -49,7 +45,7 @@ public enum AtomicFile {
             try bytes.withUnsafeBytes { raw in
                 var offset = 0
                 while offset < raw.count {
-                    let written = Glibc_write(fd, raw.baseAddress! + offset, raw.count - offset)
+                    let written = OLPlatform.write(fd, raw.baseAddress! + offset, raw.count - offset)
                     if written < 0 {
                         if errno == EINTR { continue }
                         throw OutlierLabError("cannot write \(path): \(errnoText())")
@@ -129,7 +125,7 @@ public enum FileBytes {
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         var offset = 0
         while offset < bytes.count {
-            let got = bytes.withUnsafeMutableBytes { raw in Glibc_read(fd, raw.baseAddress! + offset, raw.count - offset) }
+            let got = bytes.withUnsafeMutableBytes { raw in OLPlatform.read(fd, raw.baseAddress! + offset, raw.count - offset) }
             if got < 0 {
                 if errno == EINTR { continue }
                 throw OutlierLabError("cannot read \(path): \(errnoText())")
@@ -218,10 +214,3 @@ public final class Mutex: @unchecked Sendable {
     }
 }
 
-#if canImport(Glibc)
-@inline(__always) func Glibc_write(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { Glibc.write(fd, p, n) }
-@inline(__always) func Glibc_read(_ fd: Int32, _ p: UnsafeMutableRawPointer, _ n: Int) -> Int { Glibc.read(fd, p, n) }
-#else
-@inline(__always) func Glibc_write(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { Darwin.write(fd, p, n) }
-@inline(__always) func Glibc_read(_ fd: Int32, _ p: UnsafeMutableRawPointer, _ n: Int) -> Int { Darwin.read(fd, p, n) }
-#endif

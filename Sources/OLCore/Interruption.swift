@@ -1,9 +1,5 @@
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
+import OLPlatform
 
 /// Graceful stop on SIGINT / SIGTERM: the handler only records the signal; long-running loops (training,
 /// the audit) poll `requested` between steps, write a checkpoint and return. A second signal of the

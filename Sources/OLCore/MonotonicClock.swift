@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
+import OLPlatform
 
 /// Monotonic seconds (CLOCK_MONOTONIC, a vDSO call on Linux: tens of nanoseconds), for throughput and
 /// timings only: never stored in checkpoints or goldens.

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
+import OLPlatform
 
 /// printf-style number formatting for every report, table and log line: the one home of number text.
 public enum NumberText {

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
+import OLPlatform
 
 /// An error a user can act on: one line saying what went wrong and, where possible, what to do.
 public struct OutlierLabError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -13,7 +9,7 @@ public struct OutlierLabError: Error, CustomStringConvertible, Equatable, Sendab
 
 /// The harness version recorded in goldens, checkpoints and run summaries.
 public enum Harness {
-    public static let version = "0.1.0"
+    public static let version = "0.3.0"
 }
 
 extension String {

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
+import OLPlatform
 
 /// Where a command may write, the one policy of every command that writes a file or a report folder:
 /// a new path, or a regular file the command wrote before (or any regular file with `--overwrite`);

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
+import OLPlatform
 
 /// Deterministic data-parallel loops.
 ///
@@ -96,12 +92,6 @@ public struct SendablePointer<Element>: @unchecked Sendable {
         nonmutating set { base[i] = newValue }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 
 /// The value of an environment variable, if set.
 public func getenvString(_ name: String) -> String? {

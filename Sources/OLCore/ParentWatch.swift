@@ -1,9 +1,5 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
+import OLPlatform
 
 /// Worker processes that end with the process that started them.
 ///
@@ -29,7 +25,7 @@ public enum ParentWatch {
         // A socket pair rather than pipe(2): Glibc's Swift overlay has no pipe2, and only an atomic
         // close-on-exec closes the window in which another thread's spawn inherits the writer.
         var fds: [Int32] = [-1, -1]
-        #if canImport(Glibc)
+        #if os(Linux)
         let status = socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds)
         #else
         let status = socketpair(AF_UNIX, SOCK_STREAM, 0, &fds)

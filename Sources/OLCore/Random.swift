@@ -1,3 +1,4 @@
+import OLPlatform
 /// Deterministic random numbers with named, independent streams.
 ///
 /// Generator: xoshiro256** (Blackman & Vigna), seeded through splitmix64. A stream is identified by the
@@ -101,10 +102,10 @@ public struct RandomStream: Sendable, Equatable {
         }
         let u1 = 1.0 - nextDouble()
         let u2 = nextDouble()
-        let radius = (-2.0 * _log(u1)).squareRoot()
+        let radius = (-2.0 * OLPlatform.log(u1)).squareRoot()
         let angle = 2.0 * Double.pi * u2
-        cachedNormal = radius * _sin(angle)
-        return radius * _cos(angle)
+        cachedNormal = radius * OLPlatform.sin(angle)
+        return radius * OLPlatform.cos(angle)
     }
 
     /// Fills `buffer` with N(mean, std²) samples rounded to Float.
@@ -115,14 +116,3 @@ public struct RandomStream: Sendable, Equatable {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-@inline(__always) func _log(_ x: Double) -> Double { Glibc.log(x) }
-@inline(__always) func _sin(_ x: Double) -> Double { Glibc.sin(x) }
-@inline(__always) func _cos(_ x: Double) -> Double { Glibc.cos(x) }
-#else
-import Darwin
-@inline(__always) func _log(_ x: Double) -> Double { Darwin.log(x) }
-@inline(__always) func _sin(_ x: Double) -> Double { Darwin.sin(x) }
-@inline(__always) func _cos(_ x: Double) -> Double { Darwin.cos(x) }
-#endif

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
+import OLPlatform
 
 /// One writer per directory: an advisory `flock` on `<directory>/olab.lock`, held until `release()` or
 /// deinit (and by the kernel until the process ends, so a killed holder never leaves a stale lock).

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
+import OLPlatform
 
 /// Parked helper threads that run one parallel loop at a time for `Parallel`.
 ///

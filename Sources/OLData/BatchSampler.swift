@@ -1,7 +1,7 @@
 import OLCore
 
 /// Deterministic training batches: B crops of the train stream laid out by `layout` (`TokenLayout`: T+1
-/// bytes, or a BOS token and T bytes); row-major `(B, T)` inputs and targets (SPEC §1). Crop starts are
+/// bytes, or a BOS token and T bytes); row-major `(B, T)` inputs and targets (<doc:Data>). Crop starts are
 /// drawn with `nextInt(below:)` on `RandomStream(seed:purpose: "data")`, one draw per row, row 0 first, so
 /// the data order is independent of the model's `init` stream:
 /// - `crop_align: none`: the start is drawn uniformly from `0 ... train.count − T − 1`;

@@ -1,11 +1,5 @@
 import OLCore
 
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
-
 /// Which files of a corpus directory are read.
 public struct CorpusFilter: Sendable, Equatable {
     /// Only files whose name ends with this (e.g. `".py"`); nil reads every regular file.
@@ -24,7 +18,7 @@ public struct CorpusFilter: Sendable, Equatable {
 
 /// A byte corpus split into train and validation streams (tokens are bytes, V = 256).
 ///
-/// Reading rules (SPEC §1): a file is read whole. A directory is walked recursively; its regular files,
+/// Reading rules (<doc:Data>): a file is read whole. A directory is walked recursively; its regular files,
 /// ordered by relative path compared as UTF-8 bytes (`a.py` < `a/b.py` because `.` < `/`), are concatenated
 /// with a single `\n` between consecutive files (none after the last). Symbolic links inside a directory
 /// are skipped, neither followed nor read, so a corpus cannot loop or escape its root; the root path itself
@@ -101,7 +95,7 @@ public struct ByteCorpus: Sendable {
         return hasher.finalizeHex()
     }
 
-    /// The facts a run records about its data (SPEC §1: state the split in run metadata).
+    /// The facts a run records about its data (<doc:Data>: the split is stated in run metadata).
     public var summary: JSONValue {
         let excluded = filter.excludedDirectoryNames.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         return .object([

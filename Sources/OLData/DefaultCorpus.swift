@@ -1,7 +1,7 @@
 import Foundation
 import OLCore
 
-/// The real text used when no `--corpus` is given (SPEC §1): the Python standard library found on this
+/// The real text used when no `--corpus` is given (<doc:Data>): the Python standard library found on this
 /// machine, the nearest local stand-in for the paper's CodeParrot Python, with the synthetic corpus as the
 /// stated fallback.
 public enum DefaultCorpus {

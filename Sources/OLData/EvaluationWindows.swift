@@ -1,6 +1,6 @@
 import OLCore
 
-/// Fixed evaluation windows over the validation stream, identical for every model compared (SPEC §1).
+/// Fixed evaluation windows over the validation stream, identical for every model compared (<doc:Data>).
 ///
 /// K windows spread evenly over the whole split: window k starts at s_k = ⌊k·(V − T − 1)/(K − 1)⌋ (s_0 = 0,
 /// and for K = 1 only s_0), with inputs `validation[s_k ..< s_k+T]` and targets one byte later, so the first
@@ -63,7 +63,7 @@ public struct EvaluationWindows: Sendable {
     }
 }
 
-/// The fixed batch on which metrics are logged during training (SPEC §4): B random crops of T+1 bytes from
+/// The fixed batch on which metrics are logged during training (<doc:Data>): B random crops of T+1 bytes from
 /// the validation stream, starts drawn with `RandomStream(seed:purpose: "probe")` like `BatchSampler`'s.
 /// Random crops rather than the first windows, so the probe samples the whole validation split; the seed is
 /// a parameter so studies comparing seeds can hold the probe fixed by passing one probe seed to every run.

@@ -1,6 +1,6 @@
 import OLCore
 
-/// A seeded generator of learnable Python-like text: the default corpus of tests and goldens (SPEC §1).
+/// A seeded generator of learnable Python-like text: the default corpus of tests and goldens (<doc:Data>).
 ///
 /// Grammar (every choice drawn from `RandomStream(seed:purpose: "synthetic")`; items separated by a blank line):
 ///

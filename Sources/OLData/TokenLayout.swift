@@ -1,5 +1,5 @@
 /// How a row of T tokens is cut from a byte stream: the convention shared by training crops, evaluation
-/// windows and the probe batch (SPEC §1, issue 28), so every model compared sees rows laid out alike.
+/// windows and the probe batch (<doc:Data>, issue 28), so every model compared sees rows laid out alike.
 ///
 /// A row cut at offset s of a stream b reads bytes s … s+T at most, in both layouts:
 ///

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 import OLCore
 
 /// A candidate in `golden-candidates/` set against the accepted golden it would replace.

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 import OLCore
 
 /// The three golden directories of a package: accepted goldens (`Goldens/`, in git), candidates waiting
@@ -92,6 +87,35 @@ public struct GoldenStore: Sendable, Equatable {
             throw OutlierLabError("\(goldensDirectory) holds no goldens and \(manifestPath) lists none; nothing was verified")
         }
         return (verified, problems)
+    }
+
+    /// How many of the goldens at `relativePaths` (relative to `Goldens/`) each harness version recorded,
+    /// from their manifest entries, oldest version first. A golden keeps the version that recorded it
+    /// until an accepted change replaces it, so goldens of several versions verify side by side.
+    public static func recordingVersions(of relativePaths: [String], manifest: GoldenManifest) -> [(version: String, count: Int)] {
+        var counts: [String: Int] = [:]
+        for relative in relativePaths {
+            if let entry = manifest.entries[relative] { counts[entry.harnessVersion, default: 0] += 1 }
+        }
+        return counts.sorted { versionPrecedes($0.key, $1.key) }.map { (version: $0.key, count: $0.value) }
+    }
+
+    /// One line for `olab golden verify`: "harness 0.1.0 recorded 40, 0.2.0 recorded 12; this is 0.2.0".
+    public static func describeRecordingVersions(_ versions: [(version: String, count: Int)]) -> String {
+        let parts = versions.enumerated().map { index, item in
+            (index == 0 ? "harness " : "") + "\(item.version) recorded \(item.count)"
+        }
+        return parts.joined(separator: ", ") + "; this is \(Harness.version)"
+    }
+
+    /// Semantic-version order on the numeric dot-separated fields; a non-numeric field sorts as text.
+    static func versionPrecedes(_ a: String, _ b: String) -> Bool {
+        let (x, y) = (a.split(separator: "."), b.split(separator: "."))
+        for (p, q) in zip(x, y) where p != q {
+            if let m = Int(p), let n = Int(q) { return m < n }
+            return p < q
+        }
+        return x.count < y.count
     }
 }
 

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 import OLCore
 
 /// What `Goldens.check` did with a case that did not throw.

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 import OLCore
 
 /// `Goldens/MANIFEST.json`: every accepted golden (path relative to `Goldens/`) with the SHA-256 of its

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 import OLCore
 
 /// Runs a program found on PATH with posix_spawn, capturing stdout (stderr is discarded, or captured

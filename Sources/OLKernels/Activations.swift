@@ -1,9 +1,4 @@
 import OLCore
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 
 /// out = max(x, 0); out may be inp (the model runs it in place).
 public func reluForward(

@@ -1,10 +1,5 @@
 import CVectorMath
 import OLCore
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 
 /// QK-Norm's ε (added to each head's RMS of q and k); recorded in goldens.
 public let qkNormEpsilon: Float = 1e-5

@@ -1,9 +1,4 @@
 import OLCore
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 
 /// Softmax over V logits and the per-token cross-entropy loss −log p[target].
 /// The loss is computed as logsumexp − logit[target] (no log of an underflowed probability).

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
+import OLCore
 
 /// Mean attention entropy of one layer: mean over batch, heads and query rows of −Σ_k p_k log p_k (natural
 /// log, 0·log 0 = 0). `probabilities` is (B, H, T, T) row-major; query row t reads only the causal keys

@@ -1,7 +1,7 @@
 import OLCore
 
 /// A seeded percentile bootstrap interval over evaluation windows: the resolution of a measurement made on
-/// a finite sample of windows (SPEC §9: an effect smaller than it is inconclusive).
+/// a finite sample of windows (an effect smaller than it is inconclusive: OLAudit's Claims article).
 ///
 /// Each of `resamples` replicates draws K window indices with replacement (`nextInt(below: K)` on
 /// `RandomStream(seed:purpose: "bootstrap")`), takes the mean of every series over the drawn windows (summed

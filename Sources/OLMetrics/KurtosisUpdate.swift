@@ -1,4 +1,4 @@
-/// Kurtosis-update decomposition (SPEC §6): how one optimiser step changes Kurt(X) on the probe batch.
+/// Kurtosis-update decomposition (<doc:Metrics>): how one optimiser step changes Kurt(X) on the probe batch.
 ///
 /// With s_j² = mean_α X_αj², a_j = (2/n)Σ_α X_αj ΔX_αj and b_j = (1/n)Σ_α ΔX_αj², the new neuron mean
 /// squares are exactly s_j² + a_j + b_j, so

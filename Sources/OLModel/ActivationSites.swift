@@ -1,7 +1,7 @@
 import OLKernels
 
 /// Places in the forward pass where activations can be observed or transformed: what the quantisation
-/// schemes (SPEC §7) and calibration observers hook into. With no transform installed, the forward pass
+/// schemes (OLQuant's Quantisation article) and calibration observers hook into. With no transform installed, the forward pass
 /// does no extra work.
 public enum LinearLayer: String, Sendable, CaseIterable {
     case qkv, attnProj = "attn_proj", fc, mlpProj = "mlp_proj"

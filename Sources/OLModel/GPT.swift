@@ -1,7 +1,7 @@
 import OLCore
 import OLKernels
 
-/// A GPT-style byte-level causal language model (SPEC §3) with a hand-written backward pass.
+/// A GPT-style byte-level causal language model (<doc:OLModel>) with a hand-written backward pass.
 ///
 /// Parameters and gradients are arenas of the same layout (`ModelConfig.parameterLayout`); forward
 /// caches live in a third arena sized for `maxBatch` × `seq` and double as the activation taps, so taps

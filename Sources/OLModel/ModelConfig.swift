@@ -1,7 +1,7 @@
 import OLCore
 import OLKernels
 
-/// Which residual block the model is built from (SPEC §3). The raw values are the CLI/config spellings.
+/// Which residual block the model is built from (<doc:OLModel>). The raw values are the CLI/config spellings.
 public enum BlockKind: String, Sendable, CaseIterable {
     /// x ← x + Attn(LN(x)); x ← x + MLP(LN(x)); final LN.
     case preLN
@@ -62,7 +62,7 @@ public struct BlockRecipe: Sendable, Equatable {
     public var normsFirstAttentionInput = false
 }
 
-/// The normalisation layers of SPEC §3.
+/// The normalisation layers (see <doc:OLModel>).
 public enum NormKind: String, Sendable {
     case layerNorm, rmsNorm, srmsNorm
 }
@@ -72,7 +72,7 @@ public enum Activation: String, Sendable, CaseIterable {
     case relu, gelu
 }
 
-/// Shape and architecture of a byte-level GPT (SPEC §3). One line per field says what it sets.
+/// Shape and architecture of a byte-level GPT (<doc:OLModel>). One line per field says what it sets.
 public struct ModelConfig: Sendable, Equatable {
     /// Vocabulary size V: 256 bytes, or 257 with a BOS token (set from the training config's `bos`).
     public var vocab = 256

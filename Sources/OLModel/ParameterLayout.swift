@@ -1,7 +1,7 @@
 import OLCore
 
 /// Names and shapes of every parameter of a model, in arena order. The names are the tensor names of
-/// checkpoints (`model.safetensors`), listed in the README for PyTorch users.
+/// checkpoints (`model.safetensors`), listed in OLTraining's Training article for PyTorch users.
 ///
 ///     wte (V, d)  wpe (T, d)
 ///     h{l}.ln0.{g,b}          op and noNorm, block 0 only: LayerNorm on the attention input

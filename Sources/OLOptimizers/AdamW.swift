@@ -1,4 +1,5 @@
 import OLCore
+import OLPlatform
 
 /// Hyper-parameters of AdamW.
 public struct AdamWConfig: AdamFamilySettings, OptimizerSettings, Equatable {
@@ -59,8 +60,8 @@ public struct AdamW: ElementwiseOptimizer {
             let stepSize: Float, bias2Sqrt: Float
             switch config.epsConvention {
             case .torch:
-                stepSize = Float(Double(learningRate) / (1 - _pow(config.beta1, t)))
-                bias2Sqrt = Float((1 - _pow(config.beta2, t)).squareRoot())
+                stepSize = Float(Double(learningRate) / (1 - OLPlatform.pow(config.beta1, t)))
+                bias2Sqrt = Float((1 - OLPlatform.pow(config.beta2, t)).squareRoot())
             case .hf:
                 stepSize = hfStepSize(learningRate: learningRate, beta1: config.beta1, beta2: config.beta2, step: state.step)
                 bias2Sqrt = 1

@@ -1,4 +1,5 @@
 import OLCore
+import OLPlatform
 
 /// An optimiser steps every tensor of a parameter arena from a gradient arena of the same layout.
 ///
@@ -184,21 +185,13 @@ func forEachElementChunk(_ count: Int, _ body: @Sendable (Range<Int>) -> Void) {
 /// α = lr·√(1−β₂ᵗ)/(1−β₁ᵗ).
 func hfStepSize(learningRate: Float, beta1: Double, beta2: Double, step: Int) -> Float {
     let t = Double(step)
-    return Float(Double(learningRate) * (1 - _pow(beta2, t)).squareRoot() / (1 - _pow(beta1, t)))
+    return Float(Double(learningRate) * (1 - OLPlatform.pow(beta2, t)).squareRoot() / (1 - OLPlatform.pow(beta1, t)))
 }
-
-#if canImport(Glibc)
-import Glibc
-@inline(__always) func _pow(_ x: Double, _ y: Double) -> Double { Glibc.pow(x, y) }
-#else
-import Darwin
-@inline(__always) func _pow(_ x: Double, _ y: Double) -> Double { Darwin.pow(x, y) }
-#endif
 
 /// The constants the optimisers use beyond their hyper-parameters, recorded in goldens so the NumPy
 /// replay keeps none of its own.
 public enum OptimizerConstants {
-    /// Added to g² before AdaFactor's row and column means (SPEC: rowmean(g² + 1e-30)).
+    /// Added to g² before AdaFactor's row and column means (rowmean(g² + 1e-30), see <doc:Optimizers>).
     public static let factoredFloor = 1e-30
     /// Added to the diagonal of GG before SOAP's first eigendecomposition (GG + 1e-30·I).
     public static let eigenRegulariser = 1e-30

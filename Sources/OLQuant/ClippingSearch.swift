@@ -7,7 +7,7 @@
 /// runs past absmax, and for small weights (absmax ≈ 0.1 at init std 0.02) most of its candidates clip
 /// nothing; absmax itself is usually not a candidate, so the result can be slightly worse than plain
 /// absmax quantisation (reported beside it). For each candidate the scale is max(c_k, 1e-5)/q_max,
-/// values beyond ±c_k clip (to ±q_max: SPEC §7's symmetric grid, where their signed grid also has −128),
+/// values beyond ±c_k clip (to ±q_max: the symmetric grid of <doc:Quantisation>, where their signed grid also has −128),
 /// and the squared error against the original is summed in Double in index order. The first minimum over
 /// k = 1…K wins (NumPy's `argmin`), so ties keep the smaller threshold.
 public struct ClippingSearchResult: Sendable, Equatable, Codable {

@@ -1,6 +1,6 @@
 import OLCore
 
-/// Post-training quantisation schemes (SPEC §7). The names keep the paper's "8" even when `bits` selects
+/// Post-training quantisation schemes (<doc:Quantisation>). The names keep the paper's "8" even when `bits` selects
 /// 6 or 4 for an ablation; the bit width always comes from `QuantSettings.bits`.
 public enum QuantScheme: String, Sendable, CaseIterable, Codable {
     /// Per-tensor weights, per-tensor dynamic activations at every linear input (most outlier-sensitive).

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 import OLCore
 import OLData
 import OLMetrics
@@ -66,7 +61,7 @@ public func meanWindowLoss(model: GPT, windows: EvaluationWindows, batch: Int, t
     try windowLosses(model: model, windows: windows, batch: batch, transform: transform).mean
 }
 
-/// Float and quantised perplexity of one model on the fixed validation windows (SPEC §7):
+/// Float and quantised perplexity of one model on the fixed validation windows (<doc:Quantisation>):
 /// ppl = exp(mean NLL), Δ = ppl_quant − ppl, ratio = ppl_quant / ppl.
 public struct QuantEvaluationResult: Sendable, Equatable {
     public let settings: QuantSettings

@@ -3,7 +3,7 @@ import OLData
 import OLKernels
 import OLModel
 
-// Whole-model fake quantisation (SPEC §7): a quantised clone of the parameters plus an
+// Whole-model fake quantisation (<doc:Quantisation>): a quantised clone of the parameters plus an
 // `ActivationTransform` that rewrites activations at the `ActivationSite`s of `GPT.forward`.
 //
 // What is quantised where:

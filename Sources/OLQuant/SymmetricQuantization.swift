@@ -1,4 +1,4 @@
-/// Symmetric fake quantisation in float32 (SPEC §7): q_max = 2^(bits−1) − 1, s = max(absmax, 1e-5)/q_max,
+/// Symmetric fake quantisation in float32 (<doc:Quantisation>): q_max = 2^(bits−1) − 1, s = max(absmax, 1e-5)/q_max,
 /// x̂ = clamp(round(x/s), −q_max, q_max)·s with round half to even. Functions quantise the buffer they are
 /// given in place (callers pass a copy: the float model is never modified) and return the scales.
 

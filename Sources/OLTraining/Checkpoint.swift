@@ -3,7 +3,7 @@ import OLData
 import OLModel
 import OLOptimizers
 
-/// A training checkpoint in safetensors form (SPEC §4): model parameters under their layout names
+/// A training checkpoint in safetensors form (<doc:Training>): model parameters under their layout names
 /// (`wte`, `h0.attn.qkv`, ...), optimiser state (`opt.<param>.<field>`), the batch sampler's state
 /// (`data.*`) and the step (`train.step`, int64); the config rides in the metadata as JSON, with the
 /// SHA-256 of the corpus the run trains on (`corpus_sha256`) and of the tensors (`tensors_sha256`, see

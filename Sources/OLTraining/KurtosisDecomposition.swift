@@ -1,7 +1,7 @@
 import OLCore
 import OLMetrics
 
-/// The kurtosis-update decomposition of SPEC §6: every step's ΔX on the probe batch, per tap.
+/// The kurtosis-update decomposition (OLMetrics' Metrics article): every step's ΔX on the probe batch, per tap.
 extension Trainer {
     /// The residual taps of the current parameters on the probe batch.
     func probeTaps() -> [[Float]] {

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 import OLCore
 
 /// `metrics.jsonl`: one JSON object per logged step, appended as whole lines. Opening it for a resumed

@@ -3,7 +3,7 @@ import OLData
 import OLModel
 import OLQuant
 
-/// A quantised model file (`olab quantize`, SPEC §10): safetensors with the tensors of
+/// A quantised model file (`olab quantize`, OLQuant's Quantisation article, *Exporting a quantised model*): safetensors with the tensors of
 /// `QuantizedTensors` and, in the metadata, `format` (`outlierlab-quantized`), `format_version`,
 /// `harness_version`, the run's `config` (JSON text, so the same corpus and validation windows are found
 /// again), `scheme`, `bits`, `settings` (the JSON `olab eval` prints: granularities, sites, eval batch,

@@ -1,12 +1,7 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 import OLCore
 import OLData
 
-/// A run directory (SPEC §4) and the checks that claim or reopen it: one writer at a time (the lock),
+/// A run directory (<doc:Training>) and the checks that claim or reopen it: one writer at a time (the lock),
 /// never a stranger's files, and every output written atomically.
 struct RunDirectory {
     let path: String

@@ -1,4 +1,6 @@
-/// The learning-rate schedule of SPEC §4: linear warm-up over the first `warmupFraction` of the steps,
+import OLCore
+import OLPlatform
+/// The learning-rate schedule (<doc:Training>): linear warm-up over the first `warmupFraction` of the steps,
 /// then linear (default) or cosine decay towards `finalFraction`·lr. As in Hugging Face's schedules the
 /// floor is reached at step `steps` (one past the last step trained), so no step is wasted at rate 0.
 public struct LearningRateSchedule: Sendable, Equatable {
@@ -31,15 +33,8 @@ public struct LearningRateSchedule: Sendable, Equatable {
         let floor = peak * finalFraction
         switch decay {
         case .linear: return floor + (peak - floor) * (1 - progress)
-        case .cosine: return floor + (peak - floor) * 0.5 * (1 + cosine(Double.pi * progress))
+        case .cosine: return floor + (peak - floor) * 0.5 * (1 + OLPlatform.cos(Double.pi * progress))
         }
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-private func cosine(_ x: Double) -> Double { Glibc.cos(x) }
-#else
-import Darwin
-private func cosine(_ x: Double) -> Double { Darwin.cos(x) }
-#endif

@@ -14,7 +14,7 @@ public struct TrainingProgress: Sendable {
     public let elapsedSeconds: Double
 }
 
-/// A training run in a run directory (SPEC §4): `config.json`, `metrics.jsonl`, `checkpoint.safetensors`
+/// A training run in a run directory (<doc:Training>): `config.json`, `metrics.jsonl`, `checkpoint.safetensors`
 /// (periodic and `--stop-after` checkpoints), `model.safetensors` (the final checkpoint) and `summary.json`.
 ///
 /// Determinism: the model is initialised from the `init` stream, batches come from the `data` stream, the

@@ -38,7 +38,7 @@ extension Trainer {
 
     func summaryRecord(wallSeconds: Double) throws -> JSONValue {
         let validation = try validationLosses()
-        // The W8A8-naive perplexity of SPEC §7 on the same windows, up to 64 windows per forward call so the
+        // The W8A8-naive perplexity (OLQuant's Quantisation article) on the same windows, up to 64 windows per forward call so the
         // dynamic activation scale spans at least 64 windows: the number the paper's quantisation claims
         // are about, recorded for every run.
         let quantised = try QuantizedEvaluation.evaluate(config: config.model, parameters: model.parameters, windows: windows,

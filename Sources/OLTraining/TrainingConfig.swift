@@ -5,7 +5,7 @@ import OLOptimizers
 
 /// Everything that determines a training run. Serialised as `config.json` in the run directory and in
 /// checkpoint metadata; two runs with equal configs (and the same binary and machine) are bit-identical.
-/// Optimiser hyper-parameters left nil take the optimiser's own defaults (SPEC §5).
+/// Optimiser hyper-parameters left nil take the optimiser's own defaults (OLOptimizers' Optimizers article).
 public struct TrainingConfig: Sendable, Equatable {
     /// The model; its `vocab` follows `bos` (257 with a BOS token, 256 without), whatever is assigned.
     public var model = ModelConfig() {
@@ -13,7 +13,7 @@ public struct TrainingConfig: Sendable, Equatable {
     }
     /// The optimiser (config spelling in `optimizer`).
     public var optimizerKind: OptimizerKind = .adamw
-    /// Peak learning rate; nil means the optimiser's default (SPEC §5: 1e-3 AdamW, 3e-3 SOAP, ...).
+    /// Peak learning rate; nil means the optimiser's default (OLOptimizers' Optimizers article: 1e-3 AdamW, 3e-3 SOAP, ...).
     public var lr: Double? = nil
     public var beta1: Double? = nil
     public var beta2: Double? = nil
@@ -69,7 +69,7 @@ public struct TrainingConfig: Sendable, Equatable {
     /// Also log the metrics of every linear layer's input per block (qkv, attn_proj, fc, mlp_proj: what
     /// W8A8 quantises); needs `metrics`.
     public var linearTaps = false
-    /// Accumulate the kurtosis-update decomposition (SPEC §6) of every step on the probe batch and log its
+    /// Accumulate the kurtosis-update decomposition (OLMetrics' Metrics article) of every step on the probe batch and log its
     /// running totals per tap; costs one probe forward pass per step.
     public var kurtosisDecomposition = false
     /// Steps strictly inside the schedule, increasing, at which sweep and audit runs also measure float

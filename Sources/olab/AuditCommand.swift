@@ -3,7 +3,7 @@ import Foundation
 import OLAudit
 import OLCore
 
-/// `olab audit`: runs the paper-claims registry (SPEC §9) and writes report.md, report.json, report.html
+/// `olab audit`: runs the paper-claims registry (OLAudit's Claims article) and writes report.md, report.json, report.html
 /// and figures to the output folder, reusing finished runs from its cache.
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

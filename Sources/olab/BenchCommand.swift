@@ -2,11 +2,6 @@ import ArgumentParser
 import OLBench
 import OLCore
 import OLTraining
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 
 /// `olab bench`: sgemm peak, training throughput and MFU for three arms, a per-stage breakdown of a step
 /// and peak memory, as a table or (`--json`) one JSON object on stdout.

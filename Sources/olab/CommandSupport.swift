@@ -1,10 +1,5 @@
 import ArgumentParser
 import OLCore
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 
 func printError(_ message: String) {
     writeStandardError("error: \(boundedLine(message))\n")

@@ -6,7 +6,7 @@ import OLQuant
 import OLTraining
 
 /// `olab eval`: float and (with --quant) quantised perplexity of a checkpoint on the fixed validation
-/// windows of the corpus it was trained on (SPEC §7), as one JSON object on stdout.
+/// windows of the corpus it was trained on (OLQuant's Quantisation article), as one JSON object on stdout.
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 import ArgumentParser
 import OLCore
 import OLGoldens
@@ -31,7 +26,7 @@ struct GoldenCommand: ParsableCommand {
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check Goldens/MANIFEST.json and that every golden (or those under PATH) is listed, intact and parses."
+            abstract: "Check Goldens/MANIFEST.json and that every golden (or those under PATH) is listed, intact and parses; say how many goldens each harness version recorded."
         )
 
         @OptionGroup var rootOption: RootOption
@@ -46,7 +41,8 @@ struct GoldenCommand: ParsableCommand {
             guard problems.isEmpty else {
                 throw OutlierLabError("\(problems.count) of \(verified.count + problems.count) goldens failed verification")
             }
-            try printResult("verified \(verified.count) goldens against \(store.manifestPath)")
+            let versions = GoldenStore.recordingVersions(of: verified, manifest: try store.manifest())
+            try printResult("verified \(verified.count) goldens against \(store.manifestPath); " + GoldenStore.describeRecordingVersions(versions))
         }
 
         private func relativeToGoldens(_ path: String, store: GoldenStore) -> String {

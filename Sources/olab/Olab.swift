@@ -1,9 +1,7 @@
 import ArgumentParser
 import OLCore
 import OLTraining
-#if canImport(Glibc)
-import Glibc
-#endif
+import OLPlatform
 
 @main
 struct Olab: ParsableCommand {
@@ -36,14 +34,14 @@ struct Olab: ParsableCommand {
             let firstLine = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
             let message = firstLine.hasPrefix("Error: ") ? String(firstLine.dropFirst(7)) : firstLine
             printError(message + " (see olab --help)")
-            Glibc.exit(status.rawValue)
+            OLPlatform.exit(status.rawValue)
         }
         do {
             try validateEnvironment()
             try command.run()
         } catch let error as OutlierLabError {
             printError(error.message)
-            Glibc.exit(2)
+            OLPlatform.exit(2)
         } catch {
             exit(withError: error)
         }

@@ -1,11 +1,6 @@
 import ArgumentParser
 import OLCore
 import OLTraining
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Claims registry and cache keys")
 struct RegistryTests {
-    @Test("the bundled registry parses and covers at least eighteen claims, every claim SPEC §9 lists among them")
+    @Test("the bundled registry parses and covers at least eighteen claims, every claim of the paper we audit among them")
     func bundledParses() throws {
         let registry = try ClaimRegistry.bundled()
         #expect(registry.claims.count >= 18)

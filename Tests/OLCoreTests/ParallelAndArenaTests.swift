@@ -1,8 +1,5 @@
 import Dispatch
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 @testable import OLCore
 
 @Suite("Parallel loops and arenas")

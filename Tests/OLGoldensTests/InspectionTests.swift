@@ -6,17 +6,19 @@ import Testing
 struct InspectionTests {
     static let pythonWithNumPy = Subprocess.run(["python3", "-c", "import numpy"])?.status == 0
 
-    /// `Goldens/read_golden.py`, the reader users run; the README quotes it (checked below).
+    /// `Goldens/read_golden.py`, the reader users run; OLGoldens' Replay article documents it (checked below).
     static var readerPath: String {
         get throws { try GoldenStore.locatingPackage(from: #filePath).packageRoot + "/Goldens/read_golden.py" }
     }
 
-    @Test("the README's Python reader is exactly Goldens/read_golden.py")
-    func readmeQuotesTheReader() throws {
+    @Test("the Replay article names the Python reader and the function it documents exists")
+    func replayArticleDocumentsTheReader() throws {
         let root = try GoldenStore.locatingPackage(from: #filePath).packageRoot
-        let readme = try FileBytes.readText(root + "/README.md")
+        let article = try FileBytes.readText(root + "/Sources/OLGoldens/OLGoldens.docc/Replay.md")
         let reader = try FileBytes.readText(try Self.readerPath)
-        #expect(readme.contains("```python\n" + reader + "```\n"), "README.md no longer quotes Goldens/read_golden.py verbatim")
+        #expect(article.contains("`python3 Goldens/read_golden.py FILE.golden.gz`"), "Replay.md no longer says how to run Goldens/read_golden.py")
+        #expect(article.contains("`read_golden(path)`") && reader.contains("\ndef read_golden(path):"),
+                "Replay.md and Goldens/read_golden.py disagree on the reader's entry point")
     }
 
     @Test("the documented Python reader reads a recorded golden with every tensor's bytes intact",

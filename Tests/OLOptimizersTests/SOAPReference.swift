@@ -1,6 +1,6 @@
 import Foundation
 
-/// SOAP for one tensor, written plainly in Double from SPEC §5 (the official soap.py's order of
+/// SOAP for one tensor, written plainly in Double from OLOptimizers' Optimizers article, *SOAP's step* (the official soap.py's order of
 /// operations, including rotating M back and forward on every step). Sides that are not rotated use
 /// the identity. Eigenvectors by Jacobi, refresh QR by Gram–Schmidt: their column signs may differ from
 /// LAPACK's, which the update does not see.

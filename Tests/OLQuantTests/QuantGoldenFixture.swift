@@ -3,7 +3,7 @@ import OLData
 import OLModel
 @testable import OLQuant
 
-/// The quantisation golden case (SPEC §8), for the golden system to write and check later: a fixed tiny
+/// The quantisation golden case (OLGoldens' GoldenContents article), for the golden system to write and check later: a fixed tiny
 /// seeded model and batch, and what every W8A8 scheme makes of them.
 public enum QuantGoldenFixture {
     /// preLN, d = 16, L = 2, H = 2, T = 8, ReLU, tied head.

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 import OLCore
 
 /// N(0, std²) samples from the `tests` stream of `seed`.

@@ -69,7 +69,7 @@ struct QuantizedTensorsTests {
         let directory = NSTemporaryDirectory() + "olab-quantized-\(getpid())-\(settings.scheme.rawValue)-\(settings.bits)"
         try FilePath.makeDirectories(directory)
         try Safetensors.write(QuantizedTensors.export(model), to: directory + "/q.safetensors")
-        // The README's dequantisation, in NumPy: float32 codes times float32 scales, per row.
+        // The Quantisation article's dequantisation, in NumPy: float32 codes times float32 scales, per row.
         let script = """
         import sys, numpy as np
         from safetensors.numpy import load_file, save_file

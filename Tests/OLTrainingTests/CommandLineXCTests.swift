@@ -19,6 +19,8 @@ final class CommandLineXCTests: XCTestCase {
         let result = try runOlab(["golden", "verify", "--root", packageRoot])
         XCTAssertEqual(result.status, 0, result.err)
         XCTAssertTrue(result.out.contains("verified \(manifest.entries.count) goldens"), result.out)
+        let versions = GoldenStore.recordingVersions(of: Array(manifest.entries.keys), manifest: manifest)
+        XCTAssertTrue(result.out.contains(GoldenStore.describeRecordingVersions(versions)), "no per-version count: \(result.out)")
         XCTAssertGreaterThan(manifest.entries.count, 40, "the accepted golden set covers kernels, optimisers, metrics and training")
     }
 
