@@ -130,10 +130,11 @@ replay:
 bench: build
 	.build/release/olab bench
 
-## audit: the paper's claims at CPU scale (quick by default: 22 claims, 3 seeds, ~15 min on 2 cores; FULL=1 for 5 seeds
-## and 5x the steps); writes audit-out/report.md, report.html, report.json and figures/, reusing cached runs
+## audit: the paper's claims at CPU scale (quick by default: 5 seeds derived from the registry, fitted to ~15 min on
+## 2 cores, see `olab audit --dry-run`; FULL=1 or SCALE=full for 8 seeds and 5x the steps, SCALE=regime for
+## 25,000-step runs); writes audit-out/report.md, report.html, report.json and figures/, reusing cached runs
 audit: build
-	.build/release/olab audit $(if $(FULL),--full,) --out $(or $(OUT),audit-out)
+	.build/release/olab audit $(if $(FULL),--full,) $(if $(SCALE),--scale $(SCALE),) --out $(or $(OUT),audit-out)
 
 ## goldens: record candidates for new and failing golden cases (GOLDEN_RECORD=all re-records every
 ## case) with the golden suites only, then print the review table (one row per changed golden; ALL=1

@@ -80,6 +80,19 @@ extension AuditReport {
             ])),
             JSONMember("verdict", .string(result.judgement.verdict.rawValue)),
             JSONMember("reason", .string(result.judgement.reason)),
+            JSONMember("preconditions", .array(result.judgement.preconditions.map { check in
+                .object([
+                    JSONMember("kind", .string(check.precondition.kind.rawValue)),
+                    JSONMember("arm", .string(check.precondition.arm)),
+                    JSONMember("metric", .string(check.precondition.metric.label)),
+                    JSONMember("comparison", .string(check.precondition.comparison.text)),
+                    JSONMember("measured", number(check.measured)),
+                    JSONMember("seeds", .int(Int64(check.seeds))),
+                    JSONMember("unresolved_seeds", .int(Int64(check.unresolvedSeeds))),
+                    JSONMember("met", .bool(check.met)),
+                    JSONMember("text", .string(check.text)),
+                ])
+            })),
             JSONMember("statistic", number(result.judgement.statistic)),
             JSONMember("seed_statistics", .array(result.judgement.seedStatistics.map(number))),
             JSONMember("interval_95", interval(result.judgement.interval)),

@@ -13,6 +13,10 @@ public struct ArmResult: Sendable {
     /// Per seed, for a quantised metric: whether any of the run's measurements resolves its effect (a
     /// Δppl interval over evaluation windows that excludes 0); absent when the evaluator gave no interval.
     public var quantisationResolved: [UInt64: Bool] = [:]
+    /// Per precondition of the claim (by index) that reads this arm: its value per seed.
+    public var preconditionValues: [Int: [UInt64: Double]] = [:]
+    /// Per precondition (by index), per seed: whether a positive control's Δppl interval excludes 0.
+    public var preconditionResolved: [Int: [UInt64: Bool]] = [:]
 
     public var mean: Double { Statistics.mean(values.values.sorted()) }
     public var standardDeviation: Double { Statistics.standardDeviation(values.values.sorted()) }
@@ -52,6 +56,10 @@ public enum AuditJudging {
                             let layers = record.config["layers"]?.intValue ?? 0
                             let resolved = metrics.flatMap { $0.quantRequests(layers: layers) }.compactMap { record.quantised[$0]?.isResolved }
                             if !resolved.isEmpty { result.quantisationResolved[seed] = resolved.contains(true) }
+                            for (index, condition) in claim.preconditions.enumerated() where condition.arm == arm.name {
+                                result.preconditionValues[index, default: [:]][seed] = try condition.metric.value(in: record)
+                                if let flag = condition.metric.isResolved(in: record) { result.preconditionResolved[index, default: [:]][seed] = flag }
+                            }
                         } catch let error as OutlierLabError {
                             result.failures.append("\(arm.name) seed \(seed): \(error.message)")
                         } catch {
@@ -90,6 +98,27 @@ public enum AuditJudging {
             judgement.verdict = .inconclusive
             judgement.reason += "; but below the measurement's resolution: no run's quantised − float perplexity has a 95 % interval over evaluation windows that excludes 0, so the arms' differences are not resolved"
         }
-        return ClaimResult(claim: claim, seeds: seeds, arms: arms, judgement: judgement)
+        return ClaimResult(claim: claim, seeds: seeds, arms: arms, judgement: checkingPreconditions(claim, seeds: seeds, arms: arms, judgement))
+    }
+
+    /// The judgement with the claim's preconditions checked: when one fails (and no run failed), the claim
+    /// is untestable at this scale whatever its predicate read, and it leaves the Holm family (no test
+    /// was made). The predicate's reading stays in the reason, marked as not judged.
+    static func checkingPreconditions(_ claim: Claim, seeds: [UInt64], arms: [ArmResult], _ judgement: Judgement) -> Judgement {
+        var judgement = judgement
+        judgement.preconditions = claim.preconditions.enumerated().compactMap { index, condition in
+            guard let arm = arms.first(where: { $0.name == condition.arm }) else { return nil }
+            let values = seeds.compactMap { arm.preconditionValues[index]?[$0] }
+            guard !values.isEmpty else { return nil }
+            return condition.check(values: values, resolved: seeds.compactMap { arm.preconditionResolved[index]?[$0] })
+        }
+        let failed = judgement.preconditions.filter { !$0.met }
+        guard !failed.isEmpty, arms.allSatisfy(\.failures.isEmpty) else { return judgement }
+        judgement.verdict = .untestable
+        judgement.testP = nil
+        judgement.holmP = nil
+        judgement.reason = "precondition failed — " + failed.map(\.text).joined(separator: "; ")
+            + "; the predicate is not judged (it read: \(judgement.reason))"
+        return judgement
     }
 }

@@ -3,9 +3,14 @@ import OLCore
 import OLTraining
 
 /// How large the audit's experiments are: `quick` judges the core claims in about a quarter of an hour on
-/// two cores, `full` runs every claim with at least three seeds.
+/// two cores, `full` runs every claim with at least eight seeds, `regime` trains 25,000 steps (≈ 25.6 M
+/// tokens, the outlier regime of issue 28) and judges the quantisation claims where their effects are
+/// resolved. A registry must define `quick` and `full`; `regime` is optional.
 public enum AuditScale: String, Sendable, CaseIterable {
-    case quick, full
+    case quick, full, regime
+
+    /// The scales every registry defines.
+    public static let required: [AuditScale] = [.quick, .full]
 }
 
 /// One experiment arm of a claim: a named partial `TrainingConfig` merged over the registry's base.
@@ -52,7 +57,11 @@ public struct ScaleSpec: Sendable, Equatable {
     public var config: [JSONMember] = []
     /// nil: inherit the registry scale's seeds.
     public var seeds: [UInt64]?
-    /// false: the claim is not run at this scale (reported as such).
+    /// Instead of `seeds`: this many confirming seeds derived from the registry's SHA-256
+    /// (`ClaimRegistry.derivedSeeds`), so a changed registry confirms on fresh seeds.
+    public var confirmingSeeds: Int?
+    /// false: the claim is not run at this scale (reported as such); on a registry scale, only the
+    /// claims that name the scale in their own `scales` run there.
     public var included = true
 }
 
@@ -74,6 +83,8 @@ public struct Claim: Sendable, Equatable {
     public var against: MetricSpec?
     public var predicate: Predicate
     public var scales: [AuditScale: ScaleSpec]
+    /// Checked before the predicate; a failed one makes the claim untestable at this scale.
+    public var preconditions: [ClaimPrecondition] = []
 
     public func arm(named name: String) -> ArmSpec? { arms.first { $0.name == name } }
 }
@@ -146,10 +157,13 @@ public struct ClaimRegistry: Sendable, Equatable {
         let scaleObject = try reader.object(json, "scales")
         for scale in AuditScale.allCases {
             guard let value = scaleObject.first(where: { $0.key == scale.rawValue })?.value else {
-                throw OutlierLabError("\(source): scales.\(scale.rawValue) is missing")
+                if AuditScale.required.contains(scale) { throw OutlierLabError("\(source): scales.\(scale.rawValue) is missing") }
+                continue
             }
             let spec = try reader.scale(value, "scales.\(scale.rawValue)")
-            guard let seeds = spec.seeds, !seeds.isEmpty else { throw OutlierLabError("\(source): scales.\(scale.rawValue).seeds must list at least one seed") }
+            guard !(spec.seeds ?? []).isEmpty || (spec.confirmingSeeds ?? 0) > 0 else {
+                throw OutlierLabError("\(source): scales.\(scale.rawValue) must list at least one seed (seeds) or derive some (confirming_seeds)")
+            }
             scales[scale] = spec
         }
         self.scales = scales
@@ -185,11 +199,38 @@ public struct ClaimRegistry: Sendable, Equatable {
         }
     }
 
-    /// Seeds of `claim` at `scale`; empty when the claim is not run at that scale.
+    /// Seeds of `claim` at `scale`; empty when the claim is not run at that scale or the registry has
+    /// no such scale.
     public func seeds(claim: Claim, scale: AuditScale) -> [UInt64] {
-        let own = claim.scales[scale] ?? ScaleSpec()
-        guard own.included else { return [] }
-        return own.seeds ?? scales[scale]?.seeds ?? [0]
+        // A registry scale with `"run": false` runs only the claims that name it in their own scales.
+        guard let registryScale = scales[scale], let own = claim.scales[scale] ?? (registryScale.included ? ScaleSpec() : nil),
+              own.included else { return [] }
+        for spec in [own, registryScale] {
+            if let seeds = spec.seeds { return seeds }
+            if let count = spec.confirmingSeeds { return derivedSeeds(count: count) }
+        }
+        return []
+    }
+
+    /// The learning-rate sweep's calibration seed (0 without a sweep): never a confirming seed.
+    public var calibrationSeed: UInt64 { learningRateSweep?.calibrationSeed ?? 0 }
+
+    /// `count` confirming seeds derived from the registry's SHA-256: seed i is the first 8 hex digits of
+    /// SHA-256("<registry sha256>/confirming-seed/<i>") modulo 10⁶, skipping the calibration seed and
+    /// repeats. Any change to the registry (a threshold, an arm, a step count) changes every seed, so a
+    /// changed registry is confirmed on seeds that did not see the previous version; the same registry
+    /// always gets the same seeds. Seeds are a prefix of one sequence, so the quick scale's are the
+    /// first of the full scale's.
+    public func derivedSeeds(count: Int) -> [UInt64] {
+        var seeds: [UInt64] = []
+        var index = 0
+        while seeds.count < count {
+            let digest = SHA256.hex(Array("\(sha256)/confirming-seed/\(index)".utf8))
+            let seed = (UInt64(digest.prefix(8), radix: 16) ?? UInt64(index)) % 1_000_000
+            if seed != calibrationSeed && !seeds.contains(seed) { seeds.append(seed) }
+            index += 1
+        }
+        return seeds
     }
 
     /// The arm's full config: base, then the registry scale, the claim's scale, the arm, the seed and the
@@ -271,6 +312,11 @@ struct JSONReader {
             }
             spec.seeds = seeds
         }
+        if let count = json["confirming_seeds"] {
+            guard spec.seeds == nil else { throw fail(path, "sets both seeds and confirming_seeds; choose one") }
+            guard let n = count.intValue, n >= 1, n <= 1000 else { throw fail("\(path).confirming_seeds", "must be an integer from 1 to 1000") }
+            spec.confirmingSeeds = Int(n)
+        }
         if let included = json["run"] {
             guard let flag = included.boolValue else { throw fail("\(path).run", "must be true or false") }
             spec.included = flag
@@ -323,7 +369,7 @@ struct JSONReader {
         if let scaleObject = json["scales"] {
             guard let members = scaleObject.objectMembers else { throw fail("\(at).scales", "must be a JSON object") }
             for member in members {
-                guard let scale = AuditScale(rawValue: member.key) else { throw fail("\(at).scales", "has unknown scale '\(member.key)' (quick|full)") }
+                guard let scale = AuditScale(rawValue: member.key) else { throw fail("\(at).scales", "has unknown scale '\(member.key)' (\(AuditScale.allCases.map(\.rawValue).joined(separator: "|")))") }
                 scales[scale] = try self.scale(member.value, "\(at).scales.\(member.key)")
             }
         }
@@ -345,8 +391,19 @@ struct JSONReader {
         case "extension": origin = .extension(why: try string(originValue, "why", "\(at).origin"))
         case let other: throw fail("\(at).origin.kind", "is '\(other)'; it must be paper or extension")
         }
+        var preconditions: [ClaimPrecondition] = []
+        if let values = json["preconditions"] {
+            guard let list = values.arrayValue else { throw fail("\(at).preconditions", "must be an array") }
+            preconditions = try list.enumerated().map { index, value in
+                let condition = try ClaimPrecondition(json: value, path: "\(at).preconditions[\(index)]", reader: self)
+                guard armNames.contains(condition.arm) else {
+                    throw fail("\(at).preconditions[\(index)].arm", "is '\(condition.arm)', which is not one of: \(arms.map(\.name).joined(separator: ", "))")
+                }
+                return condition
+            }
+        }
         return Claim(id: id, statement: try string(json, "statement", at), paperLocation: try string(json, "paper", at),
                      paperSays: try string(json, "paper_says", at), origin: origin, arms: arms, metric: metric, against: against,
-                     predicate: predicate, scales: scales)
+                     predicate: predicate, scales: scales, preconditions: preconditions)
     }
 }

@@ -32,6 +32,7 @@ struct IntervalChart: Sendable {
         case .held: "#2e8b3a"
         case .notReproduced: "#c0392b"
         case .inconclusive: "#d4a017"
+        case .untestable: "#7f8c8d"
         case .notRun: "#999999"
         }
     }

@@ -24,6 +24,9 @@ public struct MetricSpec: Sendable, Equatable {
     public enum TapReduction: Sendable, Equatable {
         case mean, max, min
         case tap(Int)
+        /// Where in the stack the values sit: the Spearman ρ of the value against depth over the block
+        /// outputs (taps 1…L, the embedding tap left out); 1 when they rise with every block.
+        case depthRho
     }
 
     /// How the logged steps become one number.
@@ -36,6 +39,9 @@ public struct MetricSpec: Sendable, Equatable {
         case minimum = "min"
         /// The mean over the last fifth of the logged steps (less noisy than one probe measurement).
         case tailMean = "tail_mean"
+        /// Emergence over training: the tail mean over the mean of the first fifth of the logged steps
+        /// after 0 (late over early; 1 when the value stays where it started).
+        case growth
     }
 
     public var source: Source
@@ -80,7 +86,14 @@ public struct MetricSpec: Sendable, Equatable {
             }
             let scheme = try reader.string(json, "scheme", path)
             guard let bits = json["bits"]?.intValue, [4, 6, 8].contains(bits) else { throw reader.fail("\(path).bits", "must be 8, 6 or 4") }
-            source = .quantised(QuantRequest(scheme: scheme, bits: bits), parsed)
+            var planted: Int?
+            if let factor = json["planted"] {
+                guard let value = factor.intValue, value >= 2, value <= 1024, value & (value - 1) == 0 else {
+                    throw reader.fail("\(path).planted", "must be a power of two from 2 to 1024 (a planted channel's factor)")
+                }
+                planted = Int(value)
+            }
+            source = .quantised(QuantRequest(scheme: scheme, bits: Int(bits), planted: planted), parsed)
         } else {
             throw reader.fail(path, "needs one of 'series', 'summary', 'quantised', 'config' or 'site_correlation'")
         }
@@ -88,8 +101,9 @@ public struct MetricSpec: Sendable, Equatable {
         case nil, .string("mean"): taps = .mean
         case .string("max"): taps = .max
         case .string("min"): taps = .min
+        case .string("depth_rho"): taps = .depthRho
         case .int(let index) where index >= 0: taps = .tap(Int(index))
-        default: throw reader.fail("\(path).taps", "must be mean, max, min or a tap index")
+        default: throw reader.fail("\(path).taps", "must be mean, max, min, depth_rho or a tap index")
         }
         if let name = json["steps"] {
             guard let text = name.stringValue, let parsed = StepReduction(rawValue: text) else {
@@ -100,6 +114,9 @@ public struct MetricSpec: Sendable, Equatable {
         if let flag = json["excess"] {
             guard let value = flag.boolValue else { throw reader.fail("\(path).excess", "must be true or false") }
             excess = value
+            if excess && (taps == .depthRho || steps == .growth) {
+                throw reader.fail("\(path).excess", "does not apply to a rank over depth or a growth ratio, which read the raw values")
+            }
         }
     }
 
@@ -111,10 +128,16 @@ public struct MetricSpec: Sendable, Equatable {
         case .max: tapText = "layer max"
         case .min: tapText = "layer min"
         case .tap(let index): tapText = "tap \(index)"
+        case .depthRho: tapText = "Spearman ρ against depth over blocks"
         }
         switch source {
         case .series(let name):
-            return "\(name)\(excess ? " − 1" : "") (\(tapText), \(steps == .tailMean ? "tail mean" : steps.rawValue))"
+            let stepText = switch steps {
+            case .tailMean: "tail mean"
+            case .growth: "tail mean over first-fifth mean"
+            default: steps.rawValue
+            }
+            return "\(name)\(excess ? " − 1" : "") (\(tapText), \(stepText))"
         case .summary(let key): return key + (excess ? " − 1" : "")
         case .quantised(let request, let measure): return "\(measure.rawValue) \(request.label)"
         case .config(let key): return "config \(key)"
@@ -157,6 +180,13 @@ public struct MetricSpec: Sendable, Equatable {
             case .tailMean:
                 let tail = trained.filter { Double($0.step) >= 0.8 * Double(last.step) }
                 raw = Statistics.mean(tail.map(\.value))
+            case .growth:
+                let tail = trained.filter { Double($0.step) >= 0.8 * Double(last.step) }
+                let early = trained.filter { Double($0.step) <= 0.2 * Double(last.step) }
+                guard !early.isEmpty, tail.count < trained.count else {
+                    throw OutlierLabError("\(run.directory): too few logged steps of \(name) to compare early with late training")
+                }
+                raw = Statistics.mean(tail.map(\.value)) / Statistics.mean(early.map(\.value))
             }
         case .summary(let key):
             guard let value = run.summary[key]?.doubleValue else { throw OutlierLabError("\(run.directory)/summary.json has no number '\(key)'") }
@@ -170,6 +200,13 @@ public struct MetricSpec: Sendable, Equatable {
             raw = try Self.siteCorrelation(run, scheme: scheme, bits: bits, metric: metric)
         }
         return excess ? raw - 1 : raw
+    }
+
+    /// Whether every seed's measurement of this quantised metric resolves its effect (nil when it is not
+    /// a single quantised measurement or the evaluator gave no interval).
+    public func isResolved(in run: RunRecord) -> Bool? {
+        guard case .quantised(let request, _) = source else { return nil }
+        return run.quantised[request]?.isResolved
     }
 }
 
@@ -209,19 +246,35 @@ public struct QuantRequest: Hashable, Sendable, Comparable {
     public var scheme: String
     public var bits: Int
     public var site: String?
-    public init(scheme: String, bits: Int, site: String? = nil) { self.scheme = scheme; self.bits = bits; self.site = site }
+    /// A positive control: the model with channel 0 of every pre-norm multiplied by this power of two
+    /// and the matching weight columns divided by it (`OutlierPlanting`), the same float function with
+    /// one outlier feature of known size.
+    public var planted: Int?
+    public init(scheme: String, bits: Int, site: String? = nil, planted: Int? = nil) {
+        self.scheme = scheme
+        self.bits = bits
+        self.site = site
+        self.planted = planted
+    }
 
     /// The linear layers whose inputs are quantisation sites, in forward order (the log keys' prefixes).
     public static let linearSites = ["qkv", "attn_proj", "fc", "mlp_proj"]
 
-    public var label: String { "\(scheme) @ \(bits) bit" + (site.map { " at \($0) only" } ?? "") }
-    public var fileName: String { "quant-\(scheme)-\(bits)bit" + (site.map { "-site-\($0)" } ?? "") + ".json" }
-    public static func < (a: QuantRequest, b: QuantRequest) -> Bool { (a.scheme, a.bits, a.site ?? "") < (b.scheme, b.bits, b.site ?? "") }
+    public var label: String {
+        "\(scheme) @ \(bits) bit" + (site.map { " at \($0) only" } ?? "") + (planted.map { " with a planted ×\($0) channel" } ?? "")
+    }
+    public var fileName: String {
+        "quant-\(scheme)-\(bits)bit" + (site.map { "-site-\($0)" } ?? "") + (planted.map { "-planted\($0)" } ?? "") + ".json"
+    }
+    public static func < (a: QuantRequest, b: QuantRequest) -> Bool {
+        (a.scheme, a.bits, a.site ?? "", a.planted ?? 0) < (b.scheme, b.bits, b.site ?? "", b.planted ?? 0)
+    }
 
     /// The spec-file form: scheme, bits and (when restricted) site.
     public var json: JSONValue {
         var members = [JSONMember("scheme", .string(scheme)), JSONMember("bits", .int(Int64(bits)))]
         if let site { members.append(JSONMember("site", .string(site))) }
+        if let planted { members.append(JSONMember("planted", .int(Int64(planted)))) }
         return .object(members)
     }
 }

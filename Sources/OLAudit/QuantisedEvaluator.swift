@@ -24,7 +24,8 @@ extension QuantisedEvaluator {
 /// The schemes as OLQuant implements them, on the run's fixed validation windows with up to 64
 /// windows per forward call (`QuantizedEvaluation.defaultBatch`, as in `summary.json` and `olab eval`).
 /// `w8a8-static` calibrates on 8 batches of the train split. A request with a site quantises only that
-/// linear layer's input ("layer.linear", e.g. "2.fc"). Every result carries the paired 95 % bootstrap
+/// linear layer's input ("layer.linear", e.g. "2.fc"); one with `planted` evaluates the model with a
+/// planted outlier channel (`OutlierPlanting`, the positive control). Every result carries the paired 95 % bootstrap
 /// interval of Δppl over the windows: the measurement's resolution.
 public struct SchemeEvaluator: QuantisedEvaluator {
     public init() {}
@@ -51,7 +52,13 @@ public struct SchemeEvaluator: QuantisedEvaluator {
                 ? StaticCalibration(train: corpus.train, batches: 8, batchSize: config.batch, seed: 0, percentile: nil, bos: config.bos)
                 : nil
             let site = try request.site.map { try Self.site($0, layers: config.model.layers) }
-            let result = try QuantizedEvaluation.evaluate(config: config.model, parameters: parameters, windows: windows,
+            var evaluated = parameters
+            if let factor = request.planted {
+                // The planted model computes the same float function, so the float pass is shared.
+                evaluated = parameters.clone()
+                try OutlierPlanting.plant(evaluated, config: config.model, factor: Float(factor))
+            }
+            let result = try QuantizedEvaluation.evaluate(config: config.model, parameters: evaluated, windows: windows,
                                                           settings: settings, batch: batch, calibration: calibration,
                                                           float: float, onlySite: site)
             let delta = result.deltaPPLInterval

@@ -29,7 +29,7 @@ enum ReportRenderer {
     }
 
     static func html(_ blocks: [ReportBlock], figures: [String: String], title: String = "OutlierLab paper-claims audit") -> String {
-        var out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>\(escapeXML(title))</title>\n<style>td.verdict{font-weight:bold}td.held{background:#d8f0d8}td.not-reproduced{background:#f6d5d5}td.inconclusive{background:#f7ecc8}td.not-run{background:#e8e8e8}body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.4}table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}th{background:#f3f3f3}figure{margin:1em 0}svg{width:100%;height:auto}code{background:#f3f3f3}</style></head><body>\n"
+        var out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>\(escapeXML(title))</title>\n<style>td.verdict{font-weight:bold}td.held{background:#d8f0d8}td.not-reproduced{background:#f6d5d5}td.inconclusive{background:#f7ecc8}td.not-run{background:#e8e8e8}td.untestable-at-this-scale{background:#dde3ea}body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.4}table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}th{background:#f3f3f3}figure{margin:1em 0}svg{width:100%;height:auto}code{background:#f3f3f3}</style></head><body>\n"
         for block in blocks {
             switch block {
             case .heading(let level, let text): out += "<h\(level)>\(inline(text))</h\(level)>\n"

@@ -77,6 +77,12 @@ public struct RunRecord: Sendable {
                     throw OutlierLabError("\(directory): tap \(index) requested but \(name) has \(values.count) taps")
                 }
                 value = values[index]
+            case .depthRho:
+                guard values.count >= 3 else {
+                    throw OutlierLabError("\(directory): a rank over depth needs at least two blocks; \(name) has \(values.count) taps")
+                }
+                let blocks = Array(values.dropFirst())
+                value = Statistics.spearman(blocks.indices.map(Double.init), blocks)
             }
             points.append(SeriesPoint(step: step, value: value))
         }

@@ -51,7 +51,7 @@ public struct RunSpec: Sendable, Equatable {
             guard let scheme = request["scheme"]?.stringValue, let bits = request["bits"]?.intValue else {
                 throw OutlierLabError("\(path): every quantisation needs a scheme and bits")
             }
-            return QuantRequest(scheme: scheme, bits: Int(bits), site: request["site"]?.stringValue)
+            return QuantRequest(scheme: scheme, bits: Int(bits), site: request["site"]?.stringValue, planted: request["planted"]?.intValue)
         }
         let expected = AuditPlan.cacheKey(config, corpusFingerprint: try corpusFingerprint(config))
         guard expected == key else {

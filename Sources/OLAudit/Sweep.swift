@@ -165,7 +165,7 @@ public struct SweepPlan: Sendable {
     public var tasks: [RunTask] {
         runs.map { run in
             RunTask(spec: RunSpec(key: run.key, config: run.config, quantisations: grid.quantisations, label: "sweep " + run.label),
-                    estimatedSeconds: CostModel.measured.seconds(run.config))
+                    estimatedSeconds: CostModel.measured.seconds(run.config, quantisedEvaluations: grid.quantisations.count))
         }
     }
 }

@@ -5,6 +5,9 @@ public enum Verdict: String, Sendable, CaseIterable {
     case held
     case notReproduced = "not reproduced"
     case inconclusive
+    /// A precondition failed: the phenomenon the claim needs is absent at this scale, or its positive
+    /// control cannot resolve an effect of the claim's size; the predicate says nothing either way.
+    case untestable = "untestable at this scale"
     /// Not run at this scale (or `--claims` left it out).
     case notRun = "not run"
 }
@@ -26,6 +29,8 @@ public struct Judgement: Sendable, Equatable {
     /// `testP` after Holm–Bonferroni over the paper's claims judged in the same audit (nil for our
     /// extensions and controls, which are not part of the family); set by `Judge.holm`.
     public var holmP: Double?
+    /// Each precondition the claim declares, checked before its predicate.
+    public var preconditions: [PreconditionCheck] = []
     public var reason: String
 
     public init(verdict: Verdict, statistic: Double, seedStatistics: [Double], interval: ClosedRange<Double>? = nil,

@@ -11,7 +11,8 @@ struct AuditCommand: ParsableCommand {
         abstract: "Test the paper's claims on small models and write a report with verdicts and figures."
     )
 
-    @Flag(help: "Full scale: every claim, at least three seeds per arm (hours).") var full = false
+    @Flag(help: "Full scale, the same as --scale full: every claim, at least eight seeds per arm (hours).") var full = false
+    @Option(help: "quick (default, about a quarter of an hour on two cores), full (hours) or regime (25,000-step runs, days on two cores; meant for a cluster).") var scale: String?
     @Option(help: "Output folder for the report and the run cache.") var out = "audit-out"
     @Option(help: "Corpus file or directory (default: the Python standard library on this machine, else the synthetic corpus).") var corpus: String?
     @Option(help: "Comma-separated claim ids to run (default: every claim of the scale).") var claims: String?
@@ -24,7 +25,7 @@ struct AuditCommand: ParsableCommand {
     func run() throws {
         let backend = try execution.resolved()
         let registry = try registry.map(ClaimRegistry.load) ?? ClaimRegistry.bundled()
-        let scale: AuditScale = full ? .full : .quick
+        let scale = try resolvedScale()
         let selected = claims.map { $0.split(separator: ",").map { String($0).trimmed } }
         let corpus = try AuditCorpus.resolve(userPath: self.corpus, outDirectory: out)
         let plan = try AuditPlan(registry: registry, scale: scale, corpus: corpus, selected: selected)
@@ -46,6 +47,18 @@ struct AuditCommand: ParsableCommand {
             print("[audit] \(result.claim.id): \(result.judgement.verdict.rawValue) — \(result.judgement.reason)")
         }
         print("[audit] report: \(out)/report.md, \(out)/report.html, \(out)/report.json, figures in \(out)/figures")
+    }
+}
+
+extension AuditCommand {
+    /// `--scale`, with `--full` as its older spelling of `--scale full`.
+    func resolvedScale() throws -> AuditScale {
+        guard let name = scale else { return full ? .full : .quick }
+        guard let parsed = AuditScale(rawValue: name) else {
+            throw OutlierLabError("--scale must be one of \(AuditScale.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name.escapingControlCharacters)'")
+        }
+        if full && parsed != .full { throw OutlierLabError("--full and --scale \(parsed.rawValue) disagree; give one of them") }
+        return parsed
     }
 }
 

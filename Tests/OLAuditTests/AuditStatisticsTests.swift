@@ -85,8 +85,9 @@ struct AuditStatisticsTests {
     func bundledOrigins() throws {
         let registry = try ClaimRegistry.bundled()
         let extensions = registry.claims.filter { !$0.origin.isPaper }.map(\.id)
-        #expect(Set(extensions) == ["op-vs-preln-kurtosis-best-lr", "soap-lowers-kurtosis-best-lr", "eigenbasis-not-any-rotation",
-                                    "mmr-tracks-kurtosis", "of-reduction-keeps-loss", "kurtosis-predicts-a4", "site-attribution"])
+        #expect(Set(extensions) == ["op-vs-preln-kurtosis-every-lr", "soap-lowers-kurtosis-every-lr", "eigenbasis-not-any-rotation",
+                                    "mmr-tracks-kurtosis", "of-reduction-keeps-loss", "kurtosis-predicts-a4", "site-attribution",
+                                    "residual-beta-lowers-kurtosis", "adamw-at-soap-betas-keeps-ofs"])
         let ablation = try #require(registry.claims.first { $0.id == "op-final-norm-ablation" })
         #expect(ablation.origin == .paper)
         #expect(ablation.predicate == Predicate(kind: .ratio([ArmPair("OP + final LN", "OP + AdamW")]), comparison: .atLeast(1.5)),

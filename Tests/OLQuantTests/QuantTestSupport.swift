@@ -79,22 +79,10 @@ struct TrainedFixture: @unchecked Sendable {
     var calibration: StaticCalibration { StaticCalibration(train: corpus.train, batches: 4, batchSize: 8, seed: 0) }
 }
 
-/// Plants an outlier feature in a preLN model without changing its float function: for every pre-norm
-/// (ln1, ln2) the gain and bias of `channel` are multiplied by `factor` and the matching input column of
-/// the linear layer it feeds (attn.qkv, mlp.fc) divided by it. With a power-of-two factor every product
-/// W[o,c]·x[c] is bit-identical, so float outputs are unchanged while the inputs of qkv and fc carry one
-/// channel `factor` times larger than it was — the shape of an outlier feature.
+/// Plants an outlier feature in a preLN model without changing its float function (`OutlierPlanting`).
 func plantOutlier(_ parameters: FloatArena, config: ModelConfig, channel: Int, factor: Float) {
-    precondition(config.block == .preLN && factor == Float(1 << Int(log2(factor))), "needs preLN and a power-of-two factor")
-    for l in 0..<config.layers {
-        for (norm, linear) in [("ln1", "attn.qkv"), ("ln2", "mlp.fc")] {
-            parameters.view("h\(l).\(norm).g")[channel] *= factor
-            parameters.view("h\(l).\(norm).b")[channel] *= factor
-            let weight = parameters.view("h\(l).\(linear)")
-            let rows = weight.count / config.width
-            for row in 0..<rows { weight[row * config.width + channel] /= factor }
-        }
-    }
+    precondition(config.block == .preLN, "the planted-outlier tests use preLN")
+    do { try OutlierPlanting.plant(parameters, config: config, channel: channel, factor: factor) } catch { preconditionFailure("\(error)") }
 }
 
 extension QuantSettings {
