@@ -119,7 +119,8 @@ public struct AuditPlan: Sendable {
             if let selected, !selected.contains(claim.id) {
                 skipped[claim.id] = "not selected with --claims"
             } else if seeds.isEmpty {
-                skipped[claim.id] = "not run at the \(scale.rawValue) scale (run `olab audit --full`)"
+                let why = claim.scales[scale]?.why.map { ": " + $0 } ?? ""
+                skipped[claim.id] = "not run at the \(scale.rawValue) scale\(why) (run `olab audit --full`)"
             } else {
                 for arm in claim.arms {
                     let armKeys = try builder.plan(arm, of: claim, registry: registry, scale: scale, seeds: seeds,

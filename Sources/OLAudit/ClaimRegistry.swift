@@ -54,6 +54,8 @@ public struct ScaleSpec: Sendable, Equatable {
     public var seeds: [UInt64]?
     /// false: the claim is not run at this scale (reported as such).
     public var included = true
+    /// Why the claim is not run at this scale (registry `"why"`), said in the report.
+    public var why: String?
 }
 
 /// One paper claim as data: what the paper says, the arms that test it, what is measured and the
@@ -274,6 +276,10 @@ struct JSONReader {
         if let included = json["run"] {
             guard let flag = included.boolValue else { throw fail("\(path).run", "must be true or false") }
             spec.included = flag
+        }
+        if let why = json["why"] {
+            guard let text = why.stringValue, !text.isEmpty else { throw fail("\(path).why", "must be a non-empty string") }
+            spec.why = text
         }
         return spec
     }
