@@ -119,18 +119,25 @@ struct ModelGradientTests {
         #expect(zeros > 0, "no causal entry was clipped to 0")
     }
 
+    /// Loss and gradients of one forward and backward pass of `make()`'s model on `workers` workers.
+    static func lossAndGradients(workers: Int, _ make: () throws -> TinyModel) throws -> (Double, [Float]) {
+        try Parallel.withWorkers(workers) {
+            let tiny = try make()
+            tiny.model.zeroGradients()
+            let loss = tiny.loss()
+            tiny.model.backward()
+            return (loss, Array(tiny.model.gradients.storage))
+        }
+    }
+
     @Test("the remedies' losses and gradients are bit-identical with 1, 2 and 3 workers")
     func remediesDeterminism() throws {
         func run(_ workers: Int) throws -> (Double, [Float]) {
-            try Parallel.withWorkers(workers) {
-                let tiny = try TinyModel(block: .preLN) { config in
+            try Self.lossAndGradients(workers: workers) {
+                try TinyModel(block: .preLN) { config in
                     config.clippedSoftmaxAlpha = 1.2
                     config.gatedAttention = true
                 }
-                tiny.model.zeroGradients()
-                let loss = tiny.loss()
-                tiny.model.backward()
-                return (loss, Array(tiny.model.gradients.storage))
             }
         }
         let (l1, g1) = try run(1), (l2, g2) = try run(2), (l3, g3) = try run(3)
@@ -141,15 +148,7 @@ struct ModelGradientTests {
 
     @Test("the same seed gives bit-identical loss and gradients, also with 1 and 2 workers")
     func determinism() throws {
-        func run(_ workers: Int) throws -> (Double, [Float]) {
-            try Parallel.withWorkers(workers) {
-                let tiny = try TinyModel(block: .op)
-                tiny.model.zeroGradients()
-                let loss = tiny.loss()
-                tiny.model.backward()
-                return (loss, Array(tiny.model.gradients.storage))
-            }
-        }
+        func run(_ workers: Int) throws -> (Double, [Float]) { try Self.lossAndGradients(workers: workers) { try TinyModel(block: .op) } }
         let (l1, g1) = try run(1), (l2, g2) = try run(2), (l3, g3) = try run(2)
         #expect(l1.bitPattern == l2.bitPattern && l2.bitPattern == l3.bitPattern)
         expectBitwiseEqual(g1.map(\.bitPattern), g2.map(\.bitPattern), "gradients, runs 1 and 2")
