@@ -32,7 +32,8 @@ def smooth(cfg, floats, smoothing, t, prefix, rep):
     """SmoothQuant (Xiao et al. 2023, Eq. 4) from the golden's calibration crops: per linear input the
     channel maxima max|X_j| over the float model's calibration forwards (checked against `.smooth_max`),
     s_j = max(a_j, floor)^α / max(w_j, floor)^(1−α) in float64 from the RECORDED maxima (so a last-ulp
-    difference in a maximum cannot move s), rounded to float32 (checked against `.smooth_scale`); then
+    difference in a maximum cannot move s), rounded to float32, and 1 where a_j = 0 (checked against
+    `.smooth_scale`); then
     the fold in float32, linear by linear in forward order as the header's `folds` say: W[:, j]·s_j for
     every weight reading the input, 1/s_j into the norm's gain and bias, qkv's v rows or fc's rows, or
     kept to divide the input explicitly. Returns the folded parameters and {site: s} of explicit inputs."""
@@ -56,6 +57,7 @@ def smooth(cfg, floats, smoothing, t, prefix, rep):
         w_max = np.max(np.stack([np.max(np.abs(np.asarray(floats[n], F)), axis=0) for n in names]), axis=0)
         a = t[prefix + site + ".smooth_max"].astype(np.float64)
         s = (np.maximum(a, floor) ** alpha / np.maximum(w_max.astype(np.float64), floor) ** (1 - alpha)).astype(F)
+        s = np.where(a > 0, s, F(1))  # a channel that never fired has nothing to migrate
         rep.check(prefix + site + ".smooth_scale", s, t[prefix + site + ".smooth_scale"])
         s = t[prefix + site + ".smooth_scale"].astype(F)
         for n in names:

@@ -62,7 +62,7 @@ public struct SmoothQuantPlan: Sendable, Equatable {
 
     /// Scales s_j = max(a_j, floor)^α / max(w_j, floor)^(1−α) in Double, rounded once to Float, with a_j
     /// from `activationMaxima` (keyed by linear-input site) and w_j = max over the rows of every weight
-    /// reading that input.
+    /// reading that input; s_j = 1 where a_j = 0 (a channel that never fired in calibration).
     public init(config: ModelConfig, parameters: FloatArena, activationMaxima: [ActivationSite: [Float]], alpha: Double) throws {
         guard alpha.isFinite, (0...1).contains(alpha) else { throw OutlierLabError("SmoothQuant's alpha must be in [0, 1], got \(alpha)") }
         self.alpha = alpha
@@ -79,8 +79,12 @@ public struct SmoothQuantPlan: Sendable, Equatable {
                     let view = parameters.view(name)
                     for (i, w) in view.enumerated() { weightMaxima[i % columns] = max(weightMaxima[i % columns], abs(w)) }
                 }
-                let scales = (0..<columns).map { j in
-                    Float(pow(max(Double(maxima[j]), Self.floor), alpha) / pow(max(Double(weightMaxima[j]), Self.floor), 1 - alpha))
+                // A channel that never fired in calibration (max|X_j| = 0, e.g. a dead ReLU unit) has nothing to
+                // migrate: s_j = 1. A floor-sized s_j would multiply its producing row (fc's, for mlp_proj) by
+                // ~1e3 and set that weight's whole per-tensor range.
+                let scales = (0..<columns).map { j -> Float in
+                    guard maxima[j] > 0 else { return 1 }
+                    return Float(pow(max(Double(maxima[j]), Self.floor), alpha) / pow(max(Double(weightMaxima[j]), Self.floor), 1 - alpha))
                 }
                 return LinearSmoothing(layer: l, linear: linear, scales: scales, fold: Self.fold(linear, layer: l, config: config))
             }

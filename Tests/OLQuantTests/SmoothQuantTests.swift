@@ -70,6 +70,32 @@ struct SmoothQuantTests {
         #expect(error <= Self.foldTolerance, "\(block.rawValue): max |Δlogit| / max |logit| = \(error)")
     }
 
+    @Test("with gated attention and a clipped softmax the folded model keeps the function too",
+          arguments: [BlockKind.preLN, .op])
+    func remediesKeepTheFunction(block: BlockKind) throws {
+        // The gate reads qkv's input and shares its s; the clip only rescales rows of P·v, so value rows still fold.
+        var config = fixture.config
+        config.block = block
+        config.gatedAttention = true
+        config.clippedSoftmaxAlpha = 2
+        config.initStd = 0.1
+        let model = try GPT(config: config, seed: 4, maxBatch: 8)
+        let (error, _) = try foldedLogitError(config: config, parameters: model.parameters, alpha: 0.5)
+        #expect(error <= Self.foldTolerance, "\(block.rawValue): max |Δlogit| / max |logit| = \(error)")
+    }
+
+    @Test("a channel that never fired in calibration keeps s = 1, so its producing fc row is not inflated")
+    func deadChannelKeepsItsScale() throws {
+        var maxima = try SmoothQuantPlan.channelMaxima(config: fixture.config, parameters: fixture.parameters, calibration: fixture.calibration)
+        let site = ActivationSite.linearInput(layer: 0, linear: .mlpProj)
+        maxima[site]![7] = 0
+        let plan = try SmoothQuantPlan(config: fixture.config, parameters: fixture.parameters, activationMaxima: maxima, alpha: 0.5)
+        let scales = try #require(plan.linears.first { $0.site == site }).scales
+        // Exactly 1: not a floor-sized scale (√(1e-5/max|W|) ≈ 0.01 would multiply fc's row 7 by ~100).
+        #expect(scales[7] == 1)
+        #expect(scales.enumerated().contains { $0.offset != 7 && $0.element != 1 }, "the other channels are smoothed")
+    }
+
     @Test("each linear input folds where the block allows: norms, value rows, ReLU's fc rows, else explicitly")
     func foldTargets() {
         var config = ModelConfig(width: 8, layers: 2, heads: 2, seq: 4, block: .preLN)
