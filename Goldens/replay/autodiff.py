@@ -106,6 +106,17 @@ def relu(a):
     return Var(np.where(mask, a.value, 0.0), (a,), (lambda g: g * mask,))
 
 
+def clip01(a):
+    """min(max(a, 0), 1); the gradient passes where 0 ≤ a ≤ 1 (at a kink: from inside), else 0."""
+    inside = (a.value >= 0) & (a.value <= 1)
+    return Var(np.clip(a.value, 0, 1), (a,), (lambda g: g * inside,))
+
+
+def sigmoid(a):
+    s = 1 / (1 + np.exp(-a.value))
+    return Var(s, (a,), (lambda g: g * s * (1 - s),))
+
+
 def sum_(a, axis, keepdims=True):
     shape = a.shape
     return Var(a.value.sum(axis=axis, keepdims=keepdims), (a,),

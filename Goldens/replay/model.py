@@ -54,10 +54,11 @@ def causal_softmax(s):
     return e / ad.sum_(e, -1)
 
 
-def attention(qkv, H, q_scale=None, k_scale=None, qk_eps=None, soft_cap=None, hook=None):
+def attention(qkv, H, q_scale=None, k_scale=None, qk_eps=None, soft_cap=None, hook=None, clip=None):
     """Causal self-attention from fused qkv (B, T, 3C) = [q | k | v], head h at columns h·hs … (h+1)·hs−1.
 
-    Returns dict: out (B, T, C); att (B, H, T, T) post-softmax probabilities; with QK-norm also
+    Returns dict: out (B, T, C); att (B, H, T, T) post-softmax probabilities; with `clip` ({zeta, gamma})
+    also clipped (B, H, T, T), the clipped probabilities that multiply v; with QK-norm also
     qk_normed (B, T, 2C) = [normed q | normed k] and qk_rms (B, T, 2H) = [q heads | k heads], the RMS
     without eps. Logits: s = q·k/√hs, then (optionally) cap·tanh(s/cap).
 
@@ -90,12 +91,30 @@ def attention(qkv, H, q_scale=None, k_scale=None, qk_eps=None, soft_cap=None, ho
     if hook is not None:
         s = hook("scores", s, True)
     p = causal_softmax(s)
+    result["att"] = p
+    if clip is not None:
+        # Clipped softmax (Bondarenko et al. 2023, Eq. 4.1): v is weighted by clip((ζ − γ)p + γ, 0, 1),
+        # ζ − γ rounded to float32 once as the kernel does; entries above the diagonal stay 0.
+        stretch = float(np.float32(clip["zeta"]) - np.float32(clip["gamma"]))
+        causal = np.tril(np.ones((T, T)))
+        p = ad.clip01(p * stretch + clip["gamma"]) * causal
+        result["clipped"] = p
     if hook is not None:
         p = hook("probs", p, True)
-    result["att"] = p
+    if clip is None:
+        result["att"] = p
     y = ad.matmul(p, v)  # (B, H, T, hs)
     result["out"] = ad.reshape(ad.transpose(y, (0, 2, 1, 3)), (B, T, C))
     return result
+
+
+def attention_gate(y, x, weight, bias, H):
+    """Gated attention (Bondarenko et al. 2023, §4.2): head h's columns of y (N, C) times
+    σ(x·W_g[h] + b_g[h]). Returns (out, gate (N, H))."""
+    N, C = y.shape
+    gate = ad.sigmoid(linear(x, weight) + bias)  # (N, H)
+    spread = np.kron(np.eye(H), np.ones((1, C // H)))  # (H, C): head h -> its hs columns
+    return y * ad.matmul(gate, ad.constant(spread)), gate
 
 
 def cross_entropy(logits, targets):
@@ -122,6 +141,9 @@ class Config:
         # Only the constants of the kernels this model uses are recorded; using another is a KeyError.
         self.eps = {name: d[key] for name, key in (("ln", "layer_norm_eps"), ("rms", "rms_norm_eps"), ("qk", "qk_norm_eps")) if key in d}
         self.gelu_coefficient = d.get("gelu_coefficient")
+        # Bondarenko et al.'s remedies, written only when on.
+        self.clip = d.get("clipped_softmax")
+        self.gated = d.get("gated_attention", False)
         self.norm = {"preLN": "ln", "postLN": "ln", "preRMS": "rms", "preSRMS": "srms"}.get(self.block)
 
 
@@ -173,14 +195,19 @@ def gpt_forward(cfg, p, tokens, site=None):
             a_in = site(f"h{l}.ln1.out", apply_norm(cfg, "ln", x, p, "h0.ln0"))
         else:
             a_in = x
-        qkv = lin(l, "qkv", a_in, h + "attn.qkv")
+        qkv_in = site(f"h{l}.qkv.in", a_in)  # the gate reads this same (possibly quantised) tensor
+        qkv = site(f"h{l}.qkv.out", linear(qkv_in, p[h + "attn.qkv"]))
         hook = None if site_is_identity(site) else (lambda kind, v, causal, l=l: site(f"h{l}.attn.{kind}", v, causal))
         if cfg.qk_norm:
-            att = attention(qkv, cfg.heads, p[h + "attn.q_norm"], p[h + "attn.k_norm"], cfg.eps["qk"], soft_cap=cfg.soft_cap, hook=hook)
+            att = attention(qkv, cfg.heads, p[h + "attn.q_norm"], p[h + "attn.k_norm"], cfg.eps["qk"], soft_cap=cfg.soft_cap, hook=hook,
+                            clip=cfg.clip)
         else:
-            att = attention(qkv, cfg.heads, soft_cap=cfg.soft_cap, hook=hook)
+            att = attention(qkv, cfg.heads, soft_cap=cfg.soft_cap, hook=hook, clip=cfg.clip)
         entropies.append(att["att"].value)
-        a_out = lin(l, "attn_proj", att["out"], h + "attn.proj")
+        y = att["out"]
+        if cfg.gated:
+            y = attention_gate(y, qkv_in, p[h + "attn.gate"], p[h + "attn.gate.b"], cfg.heads)[0]
+        a_out = lin(l, "attn_proj", y, h + "attn.proj")
         if cfg.block == "postLN":
             x = site(f"h{l}.residual.attn", apply_norm(cfg, "ln", x + a_out, p, h + "ln1"))
         else:

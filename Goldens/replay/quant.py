@@ -22,7 +22,62 @@ import model
 F = np.float32
 LINEAR_WEIGHTS = ("attn.qkv", "attn.proj", "mlp.fc", "mlp.proj")
 # scheme -> (weight granularity, activation granularity)
-SCHEMES = {"w8a8-naive": ("tensor", "tensor"), "w8a8-fine": ("channel", "token"), "w8a8-static": ("mse", "static")}
+SCHEMES = {"w8a8-naive": ("tensor", "tensor"), "w8a8-fine": ("channel", "token"), "w8a8-static": ("mse", "static"),
+           "w8a8-smooth": ("tensor", "tensor")}
+# SmoothQuant: the weights reading each linear input (qkv and the attention gate share theirs).
+SMOOTHED_WEIGHTS = {"qkv": ("attn.qkv", "attn.gate"), "attn_proj": ("attn.proj",), "fc": ("mlp.fc",), "mlp_proj": ("mlp.proj",)}
+
+
+def smooth(cfg, floats, smoothing, t, prefix, rep):
+    """SmoothQuant (Xiao et al. 2023, Eq. 4) from the golden's calibration crops: per linear input the
+    channel maxima max|X_j| over the float model's calibration forwards (checked against `.smooth_max`),
+    s_j = max(a_j, floor)^α / max(w_j, floor)^(1−α) in float64 from the RECORDED maxima (so a last-ulp
+    difference in a maximum cannot move s), rounded to float32, and 1 where a_j = 0 (checked against
+    `.smooth_scale`); then
+    the fold in float32, linear by linear in forward order as the header's `folds` say: W[:, j]·s_j for
+    every weight reading the input, 1/s_j into the norm's gain and bias, qkv's v rows or fc's rows, or
+    kept to divide the input explicitly. Returns the folded parameters and {site: s} of explicit inputs."""
+    alpha, floor = smoothing["alpha"], smoothing["floor"]
+    maxima = {}
+
+    def observe(site, x, causal=False):
+        if site.endswith(".in"):
+            m = np.max(np.abs(x.value.reshape(-1, x.shape[-1])), axis=0)
+            maxima[site] = np.maximum(maxima[site], m) if site in maxima else m
+        return x
+
+    for batch in t["input.calibration.tokens"]:
+        model.gpt_forward(cfg, {n: ad.Var(v) for n, v in floats.items()}, batch.astype(np.int64), observe)
+    params = {n: np.asarray(v, F).copy() for n, v in floats.items()}
+    explicit = {}
+    for site, fold in smoothing["folds"].items():
+        rep.check(prefix + site + ".smooth_max", maxima[site], t[prefix + site + ".smooth_max"])
+        layer, linear = site.split(".")[0], site.split(".")[1]
+        names = [f"{layer}.{w}" for w in SMOOTHED_WEIGHTS[linear] if f"{layer}.{w}" in floats]
+        w_max = np.max(np.stack([np.max(np.abs(np.asarray(floats[n], F)), axis=0) for n in names]), axis=0)
+        a = t[prefix + site + ".smooth_max"].astype(np.float64)
+        s = (np.maximum(a, floor) ** alpha / np.maximum(w_max.astype(np.float64), floor) ** (1 - alpha)).astype(F)
+        s = np.where(a > 0, s, F(1))  # a channel that never fired has nothing to migrate
+        rep.check(prefix + site + ".smooth_scale", s, t[prefix + site + ".smooth_scale"])
+        s = t[prefix + site + ".smooth_scale"].astype(F)
+        for n in names:
+            params[n] = (params[n] * s[None, :]).astype(F)
+        kind, _, norm = fold.partition(":")
+        if kind == "norm":
+            for name in (norm + ".g", norm + ".b"):
+                if name in params:
+                    params[name] = (params[name] / s).astype(F)
+        elif fold == "qkv-value-rows":
+            C = cfg.width
+            w = params[f"{layer}.attn.qkv"]
+            w[2 * C:] = (w[2 * C:] / s[:, None]).astype(F)
+        elif fold == "fc-rows":
+            params[f"{layer}.mlp.fc"] = (params[f"{layer}.mlp.fc"] / s[:, None]).astype(F)
+        elif fold == "explicit":
+            explicit[site] = s
+        else:
+            raise ValueError(f"unknown SmoothQuant fold {fold}")
+    return params, explicit
 
 
 def fake_quantize(x, scale, qmax):
@@ -87,15 +142,20 @@ def replay(header, t, rep):
         prefix = f"{scheme}.b{bits}."
         weight_mode, act_mode = SCHEMES[scheme]
         qmax = 2 ** (bits - 1) - 1
-        params = dict(floats)
+        explicit = {}
+        if scheme == "w8a8-smooth":
+            source, explicit = smooth(cfg, floats, c["smoothquant"], t, prefix, rep)
+        else:
+            source = floats
+        params = dict(source)
         for l in range(cfg.layers):
-            for w in LINEAR_WEIGHTS:
+            for w in LINEAR_WEIGHTS + (("attn.gate",) if cfg.gated else ()):
                 name = f"h{l}.{w}"
                 if weight_mode == "mse":
-                    scale = np.array([mse_clipped_scale(floats[name], qmax, k["clipping_candidates"], k["clipping_margin"], floor)], F)
+                    scale = np.array([mse_clipped_scale(source[name], qmax, k["clipping_candidates"], k["clipping_margin"], floor)], F)
                 else:
-                    scale = symmetric_scales(floats[name], qmax, weight_mode == "channel", floor)
-                params[name] = fake_quantize(floats[name], scale, qmax)
+                    scale = symmetric_scales(source[name], qmax, weight_mode == "channel", floor)
+                params[name] = fake_quantize(source[name], scale, qmax)
                 rep.check(prefix + name + ".weight", params[name], t[prefix + name + ".weight"])
                 rep.check(prefix + name + ".weight_scale", np.ravel(scale), t[prefix + name + ".weight_scale"])
 
@@ -130,6 +190,8 @@ def replay(header, t, rep):
             return fake_quantize(recorded, scale, qmax), np.ravel(scale)
 
         def quantize_site(site, x, causal=False):
+            if site in explicit:  # SmoothQuant's explicit X·diag(s)⁻¹, before the quantisation
+                x = x * (1 / explicit[site].astype(np.float64))
             act = prefix + site + ".act"
             if act not in t:  # a site this scheme leaves in float32
                 return x

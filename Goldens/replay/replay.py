@@ -117,8 +117,11 @@ def replay_kernel(header, t, rep):
     elif k == "attention":
         qk = c.get("qk_norm")
         res = model.attention(V["qkv"], c["H"], V.get("q_scale") if qk else None, V.get("k_scale") if qk else None,
-                              c["qk_norm_eps"] if qk else None, c.get("soft_cap"))
+                              c["qk_norm_eps"] if qk else None, c.get("soft_cap"), clip=c.get("clipped_softmax"))
         outs = res
+    elif k == "attentionGate":
+        out, gate = model.attention_gate(V["y"], V["x"], V["weight"], V["bias"], c["H"])
+        outs = {"out": out, "gate": gate}
     else:
         raise ValueError(f"unknown kernel {k}")
     main = outs["losses"] if k == "crossEntropy" else outs["out"]

@@ -124,8 +124,9 @@ public struct AuditPlan: Sendable {
             if let selected, !selected.contains(claim.id) {
                 skipped[claim.id] = "not selected with --claims"
             } else if seeds.isEmpty {
+                let why = claim.scales[scale]?.why.map { ": " + $0 } ?? ""
                 let elsewhere = AuditScale.allCases.filter { $0 != scale && !registry.seeds(claim: claim, scale: $0).isEmpty }.map(\.rawValue)
-                skipped[claim.id] = "not run at the \(scale.rawValue) scale" + (elsewhere.isEmpty ? "" : " (run `olab audit --scale \(elsewhere[0])`)")
+                skipped[claim.id] = "not run at the \(scale.rawValue) scale\(why)" + (elsewhere.isEmpty ? "" : " (run `olab audit --scale \(elsewhere[0])`)")
             } else {
                 for arm in claim.arms {
                     let armKeys = try builder.plan(arm, of: claim, registry: registry, scale: scale, seeds: seeds,

@@ -63,6 +63,8 @@ public struct ScaleSpec: Sendable, Equatable {
     /// false: the claim is not run at this scale (reported as such); on a registry scale, only the
     /// claims that name the scale in their own `scales` run there.
     public var included = true
+    /// Why the claim is not run at this scale (registry `"why"`), said in the report.
+    public var why: String?
 }
 
 /// One paper claim as data: what the paper says, the arms that test it, what is measured and the
@@ -320,6 +322,10 @@ struct JSONReader {
         if let included = json["run"] {
             guard let flag = included.boolValue else { throw fail("\(path).run", "must be true or false") }
             spec.included = flag
+        }
+        if let why = json["why"] {
+            guard let text = why.stringValue, !text.isEmpty else { throw fail("\(path).why", "must be a non-empty string") }
+            spec.why = text
         }
         return spec
     }

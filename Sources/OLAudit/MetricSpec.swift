@@ -11,6 +11,9 @@ public struct MetricSpec: Sendable, Equatable {
         case summary(String)
         /// Quantised evaluation of `model.safetensors` with a scheme and bit width.
         case quantised(QuantRequest, QuantMeasure)
+        /// One quantised measurement over another's on the same run (registry `"relative_to": scheme`):
+        /// e.g. the share of w8a8-naive's Δppl that w8a8-smooth leaves.
+        case quantisedRelative(QuantRequest, baseline: QuantRequest, QuantMeasure)
         /// A numeric key of the run's `config.json` (`lr`, `eps`, `beta_init`, ...): the x of a sweep's
         /// rank correlation.
         case config(String)
@@ -93,7 +96,13 @@ public struct MetricSpec: Sendable, Equatable {
                 }
                 planted = Int(value)
             }
-            source = .quantised(QuantRequest(scheme: scheme, bits: Int(bits), planted: planted), parsed)
+            if let baseline = json["relative_to"] {
+                guard let name = baseline.stringValue else { throw reader.fail("\(path).relative_to", "must be a scheme name") }
+                source = .quantisedRelative(QuantRequest(scheme: scheme, bits: Int(bits), planted: planted),
+                                            baseline: QuantRequest(scheme: name, bits: Int(bits), planted: planted), parsed)
+            } else {
+                source = .quantised(QuantRequest(scheme: scheme, bits: Int(bits), planted: planted), parsed)
+            }
         } else {
             throw reader.fail(path, "needs one of 'series', 'summary', 'quantised', 'config' or 'site_correlation'")
         }
@@ -140,6 +149,8 @@ public struct MetricSpec: Sendable, Equatable {
             return "\(name)\(excess ? " − 1" : "") (\(tapText), \(stepText))"
         case .summary(let key): return key + (excess ? " − 1" : "")
         case .quantised(let request, let measure): return "\(measure.rawValue) \(request.label)"
+        case .quantisedRelative(let request, let baseline, let measure):
+            return "\(measure.rawValue) \(request.label) / \(measure.rawValue) \(baseline.label)"
         case .config(let key): return "config \(key)"
         case .siteCorrelation(let scheme, let bits, let metric):
             return "Spearman ρ over linear inputs of Δppl (\(scheme) @ \(bits) bit, one input at a time) against the input's \(metric)"
@@ -149,7 +160,7 @@ public struct MetricSpec: Sendable, Equatable {
     /// Whether this metric is a quantised measurement (its resolution is checked before a verdict).
     public var isQuantised: Bool {
         switch source {
-        case .quantised, .siteCorrelation: true
+        case .quantised, .quantisedRelative, .siteCorrelation: true
         case .series, .summary, .config: false
         }
     }
@@ -159,6 +170,7 @@ public struct MetricSpec: Sendable, Equatable {
     public func quantRequests(layers: Int) -> [QuantRequest] {
         switch source {
         case .quantised(let request, _): return [request]
+        case .quantisedRelative(let request, let baseline, _): return [request, baseline]
         case .siteCorrelation(let scheme, let bits, _):
             return (0..<layers).flatMap { l in QuantRequest.linearSites.map { QuantRequest(scheme: scheme, bits: bits, site: "\(l).\($0)") } }
         case .series, .summary, .config: return []
@@ -194,6 +206,10 @@ public struct MetricSpec: Sendable, Equatable {
         case .quantised(let request, let measure):
             guard let result = run.quantised[request] else { throw OutlierLabError("\(run.directory): no \(request.label) measurement") }
             raw = result.value(measure)
+        case .quantisedRelative(let request, let baseline, let measure):
+            guard let result = run.quantised[request] else { throw OutlierLabError("\(run.directory): no \(request.label) measurement") }
+            guard let base = run.quantised[baseline] else { throw OutlierLabError("\(run.directory): no \(baseline.label) measurement") }
+            raw = result.value(measure) / base.value(measure)
         case .config(let key):
             raw = try Self.configValue(key, in: run)
         case .siteCorrelation(let scheme, let bits, let metric):

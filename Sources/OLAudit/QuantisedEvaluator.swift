@@ -23,9 +23,9 @@ extension QuantisedEvaluator {
 
 /// The schemes as OLQuant implements them, on the run's fixed validation windows with up to 64
 /// windows per forward call (`QuantizedEvaluation.defaultBatch`, as in `summary.json` and `olab eval`).
-/// `w8a8-static` calibrates on 8 batches of the train split. A request with a site quantises only that
-/// linear layer's input ("layer.linear", e.g. "2.fc"); one with `planted` evaluates the model with a
-/// planted outlier channel (`OutlierPlanting`, the positive control). Every result carries the paired 95 % bootstrap
+/// `w8a8-static` and `w8a8-smooth` (α = 0.5) calibrate on 8 batches of the train split. A request with a
+/// site quantises only that linear layer's input ("layer.linear", e.g. "2.fc"); one with `planted`
+/// evaluates the model with a planted outlier channel (`OutlierPlanting`, the positive control). Every result carries the paired 95 % bootstrap
 /// interval of Δppl over the windows: the measurement's resolution.
 public struct SchemeEvaluator: QuantisedEvaluator {
     public init() {}
@@ -48,7 +48,7 @@ public struct SchemeEvaluator: QuantisedEvaluator {
         let float = try windowLosses(model: model, windows: windows, batch: batch)
         return try requests.map { request in
             let settings = try QuantSettings(parsing: request.scheme, bits: request.bits)
-            let calibration = settings.scheme == .w8a8Static
+            let calibration = settings.scheme.calibrates
                 ? StaticCalibration(train: corpus.train, batches: 8, batchSize: config.batch, seed: 0, percentile: nil, bos: config.bos)
                 : nil
             let site = try request.site.map { try Self.site($0, layers: config.model.layers) }

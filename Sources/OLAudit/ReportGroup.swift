@@ -95,7 +95,7 @@ public struct ReportGroup: Sendable {
         switch key {
         case "final_norm": return "\(config.model.usesFinalNorm) (default)"
         case "beta_init": return config.model.block.scalesBranches ? formatNumber(config.model.resolvedBetaInit) + " (default)" : "unused"
-        case "soft_cap": return "off"
+        case "soft_cap", "clipped_softmax_alpha": return "off"
         case "eps_convention": return hyperParameters["eps_convention_hf"].map { $0 == 1 ? "hf (default)" : "torch (default)" } ?? "unused"
         case "nesterov", "precondition_embeddings": return hyperParameters[key].map { "\($0 == 1) (default)" } ?? "unused"
         default: return hyperParameters[key].map { formatNumber($0) + " (default)" } ?? "unused"

@@ -11,6 +11,7 @@ public let qkNormEpsilon: Float = 1e-5
 /// scales g_q and g_k have hs entries each and are **shared by all heads** (one vector per layer, as in
 /// the paper's per-dimension scale), so their gradients sum over batch, time and heads.
 /// Soft-capping replaces each scaled logit s = q·k/√hs by cap·tanh(s/cap) before the causal softmax.
+/// Clipped softmax (`SoftmaxClip`) replaces the probabilities that multiply v by clip((ζ − γ)·p + γ, 0, 1).
 public struct AttentionOptions: Sendable, Equatable {
     /// Normalise q and k per head (RMSNorm with shared per-dimension scales).
     public var qkNorm: Bool
@@ -18,13 +19,19 @@ public struct AttentionOptions: Sendable, Equatable {
     public var softCap: Float?
     /// eps added to the per-head RMS of q and k.
     public var qkNormEps: Float
+    /// Clipped softmax (Bondarenko et al. 2023, Eq. 4.1); nil: the plain softmax.
+    public var clip: SoftmaxClip?
 
-    public init(qkNorm: Bool = false, softCap: Float? = nil, qkNormEps: Float = qkNormEpsilon) {
+    public init(qkNorm: Bool = false, softCap: Float? = nil, qkNormEps: Float = qkNormEpsilon, clip: SoftmaxClip? = nil) {
         precondition(softCap.map { $0 > 0 } ?? true, "the soft-cap must be positive")
         self.qkNorm = qkNorm
         self.softCap = softCap
         self.qkNormEps = qkNormEps
+        self.clip = clip
     }
+
+    /// Floats of the `clipped` cache: (B, H, T, T) with a clipped softmax, else 0.
+    public func clippedCount(B: Int, T: Int, H: Int) -> Int { clip == nil ? 0 : B * H * T * T }
 
     /// Floats of the `qkNormed` cache: (B, T, 2C) with QK-norm, else 0.
     public func qkNormedCount(B: Int, T: Int, C: Int) -> Int { qkNorm ? B * T * 2 * C : 0 }
@@ -37,17 +44,68 @@ public struct AttentionOptions: Sendable, Equatable {
     }
 }
 
+/// Clipped softmax of Bondarenko et al. 2023 (*Quantizable transformers*, Eq. 4.1):
+/// P = clip((ζ − γ)·softmax(z) + γ, 0, 1), with γ ≤ 0 ≤ 1 ≤ ζ. With γ < 0 a probability below −γ/(ζ − γ)
+/// becomes an exact 0 (and with ζ > 1 one above (1 − γ)/(ζ − γ) an exact 1), so a head can attend to
+/// nothing without pushing its logits to ±∞. We follow their parametrisation γ = −α/T with T the model's
+/// context length (`ModelConfig.seq`), and ζ = 1 by default; the kernel takes γ and ζ as numbers.
+///
+/// In float32: u = (ζ − γ)·p + γ with ζ − γ rounded once, a product and a sum (no fused multiply-add),
+/// then min(max(u, 0), 1). The backward's derivative is (ζ − γ) where 0 ≤ u ≤ 1 and 0 where the clip
+/// is active (u < 0 or u > 1): exact away from the two kinks, and at a kink (u exactly 0 or 1) the
+/// one-sided derivative from inside the interval, as `torch.clamp`'s backward chooses.
+public struct SoftmaxClip: Sendable, Equatable {
+    /// ζ ≥ 1: the stretch's upper end.
+    public var zeta: Float
+    /// γ ≤ 0: the stretch's lower end.
+    public var gamma: Float
+
+    public init(zeta: Float = 1, gamma: Float) {
+        precondition(zeta >= 1 && gamma <= 0, "the clipped softmax needs γ ≤ 0 ≤ 1 ≤ ζ")
+        self.zeta = zeta
+        self.gamma = gamma
+    }
+
+    /// γ = −α/T (Bondarenko et al.'s parametrisation) for context length T.
+    public init(zeta: Float = 1, alpha: Double, length: Int) {
+        self.init(zeta: zeta, gamma: Float(-alpha / Double(length)))
+    }
+
+    /// ζ − γ, rounded once; the forward and the backward use this same float.
+    @inline(__always) var stretch: Float { zeta - gamma }
+
+    /// clip(stretch·p + γ, 0, 1) of row `p` into `out` over `count` entries.
+    @inline(__always) func apply(_ p: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+        let (s, g) = (stretch, gamma)
+        for j in 0..<count {
+            let u = s * p[j] + g
+            out[j] = min(max(u, 0), 1)
+        }
+    }
+
+    /// dP → dp in place: multiplies by ζ − γ where 0 ≤ u ≤ 1, sets 0 where the clip is active.
+    @inline(__always) func backward(_ d: UnsafeMutablePointer<Float>, probs p: UnsafePointer<Float>, count: Int) {
+        let (s, g) = (stretch, gamma)
+        for j in 0..<count {
+            let u = s * p[j] + g
+            d[j] = u >= 0 && u <= 1 ? d[j] * s : 0
+        }
+    }
+}
+
 /// Rows per query block: a block's scores (32 × T floats, 16 KB at T = 128) stay in L1/L2 between the
 /// products and the softmax; the products compute only the causal entries (j ≤ i).
 let attentionBlock = 32
 
 /// Causal multi-head self-attention from a fused qkv buffer. Per (b, h), on its own worker, per row
 /// block: S = q kᵀ/√hs over the causal entries (`olab_causal_abt`, fixed fma chains), optional soft-cap,
-/// causal softmax in float32 with max-subtraction, out = P v (`olab_causal_pb`).
-/// `att` keeps P (zero above the diagonal) for the backward and for attention entropy.
+/// causal softmax in float32 with max-subtraction, optional clip, out = P v (`olab_causal_pb`).
+/// `att` keeps the softmax's P (zero above the diagonal) for the backward and for attention entropy;
+/// with a clip, `clipped` keeps the clipped P that multiplies v (what `transform` sees as probabilities).
 public func attentionForward(
     out: UnsafeMutablePointer<Float>,           // (B, T, C)
-    att: UnsafeMutablePointer<Float>,           // (B, H, T, T)
+    att: UnsafeMutablePointer<Float>,           // (B, H, T, T) softmax probabilities (before any clip)
+    clipped: UnsafeMutablePointer<Float>? = nil, // (B, H, T, T) clipped probabilities; nil without a clip
     qkNormed: UnsafeMutablePointer<Float>?,     // (B, T, 2C) normalised, scaled q | k; nil without QK-norm
     qkRms: UnsafeMutablePointer<Float>?,        // (B, T, 2H) per-head RMS of raw q | k; nil without QK-norm
     qkv: UnsafePointer<Float>,                  // (B, T, 3C) q | k | v, head h at columns h·hs ..< (h+1)·hs
@@ -84,21 +142,34 @@ public func attentionForward(
         qk = normed
         ld = 2 * C
     }
+    let clip = options.clip
+    if clip != nil && clipped == nil { preconditionFailure("a clipped softmax needs the clipped cache") }
     let (o, p, source, ldqk, cap) = (SendablePointer(out), SendablePointer(att), qk, ld, options.softCap)
+    let clippedBase = clip == nil ? nil : clipped.map { SendablePointer($0) }
     Parallel.forEachChunk(count: B * H, chunkSize: 1) { heads in
         for bh in heads {
             let at = HeadOffsets(bh, T: T, C: C, H: H, ldqk: ldqk)
             let q = source.base + at.q, k = q + C, v = input.base + at.v
             let probs = p.base + at.probs
+            // What multiplies v: the softmax's P, or its clipped copy.
+            let weights = clippedBase.map { $0.base + at.probs } ?? probs
             for i0 in stride(from: 0, to: T, by: attentionBlock) {
                 let i1 = min(T, i0 + attentionBlock)
                 // S = q kᵀ/√hs (causal rows), P = softmax(S) (zero right of the diagonal), out = P v.
                 olab_causal_abt(q, ldqk, k, ldqk, Int32(i0), Int32(i1), Int32(hs), scale, probs + i0 * T, T)
                 forEachRowGroup(i0..<i1) { i, group in
-                    causalSoftmaxRows(probs + i * T, stride: T, first: i, group: group, cap: cap, transform: transform, head: bh)
+                    causalSoftmaxRows(probs + i * T, stride: T, first: i, group: group, cap: cap,
+                                      transform: transform, head: bh, transformsProbabilities: clip == nil)
                     for r in i..<(i + group) { zeroFill(probs + r * T + r + 1, count: T - r - 1) }
                 }
-                olab_causal_pb(probs + i0 * T, T, v, 3 * C, Int32(i0), Int32(i1), Int32(hs), 1, 0, o.base + at.o + i0 * C, C)
+                if let clip {
+                    for i in i0..<i1 {
+                        clip.apply(probs + i * T, into: weights + i * T, count: i + 1)
+                        zeroFill(weights + i * T + i + 1, count: T - i - 1)
+                        transform?.probabilities(UnsafeMutableBufferPointer(start: weights + i * T, count: i + 1), head: bh, query: i)
+                    }
+                }
+                olab_causal_pb(weights + i0 * T, T, v, 3 * C, Int32(i0), Int32(i1), Int32(hs), 1, 0, o.base + at.o + i0 * C, C)
             }
         }
     }
@@ -108,7 +179,7 @@ public func attentionForward(
 /// rows + (r − first)·stride, over its first r + 1 entries), with the optional tanh soft-cap applied
 /// first; `transform` sees each row's softmax input and output (row `query` of head `head`).
 @inline(__always) func causalSoftmaxRows(_ rows: UnsafeMutablePointer<Float>, stride: Int, first: Int, group: Int, cap: Float?,
-                                         transform: AttentionTransform? = nil, head: Int = 0) {
+                                         transform: AttentionTransform? = nil, head: Int = 0, transformsProbabilities: Bool = true) {
     for g in 0..<group {
         let row = rows + g * stride, count = first + g + 1
         if let cap {
@@ -117,7 +188,7 @@ public func attentionForward(
         transform?.scores(UnsafeMutableBufferPointer(start: row, count: count), head: head, query: first + g)
     }
     _ = softmaxRows(group, z: { UnsafePointer(rows + $0 * stride) }, p: { rows + $0 * stride }, count: { first + $0 + 1 })
-    guard let transform else { return }
+    guard let transform, transformsProbabilities else { return }
     for g in 0..<group {
         transform.probabilities(UnsafeMutableBufferPointer(start: rows + g * stride, count: first + g + 1), head: head, query: first + g)
     }
@@ -160,7 +231,8 @@ public func attentionBackward(
     scratch: UnsafeMutablePointer<Float>,       // (backwardScratchCount)
     dout: UnsafePointer<Float>,                 // (B, T, C)
     qkv: UnsafePointer<Float>,                  // (B, T, 3C)
-    att: UnsafePointer<Float>,                  // (B, H, T, T)
+    att: UnsafePointer<Float>,                  // (B, H, T, T) softmax probabilities
+    clipped: UnsafePointer<Float>? = nil,       // (B, H, T, T) clipped probabilities; nil without a clip
     qkNormed: UnsafePointer<Float>?,            // (B, T, 2C)
     qkRms: UnsafePointer<Float>?,               // (B, T, 2H)
     qScale: UnsafePointer<Float>?,              // (hs)
@@ -182,7 +254,9 @@ public func attentionBackward(
         qk = shared(qkNormed)
         ld = 2 * C
     }
-    let (source, ldqk, qkNorm, cap) = (qk, ld, options.qkNorm, options.softCap)
+    let (source, ldqk, qkNorm, cap, clip) = (qk, ld, options.qkNorm, options.softCap, options.clip)
+    if clip != nil && clipped == nil { preconditionFailure("a clipped softmax needs the clipped cache") }
+    let clippedBase = clip == nil ? nil : clipped.map { shared($0) }
     let (dy, p, dlogits, logits, dqkDestination) = (shared(dout), shared(att), SendablePointer(scratch),
                                                    SendablePointer(logitsScratch), SendablePointer(dqk))
     // One pass over the query blocks: block [i0, i1) computes its dS (causal entries j ≤ i only; the
@@ -194,6 +268,7 @@ public func attentionBackward(
             let q = source.base + at.q, k = q + C, v = input.base + at.v
             let dv = grad.base + at.v, dO = dy.base + at.o
             let probs = p.base + at.probs
+            let weights = clippedBase.map { $0.base + at.probs } ?? probs   // what multiplied v
             let ds = dlogits.base + bh * headBlock
             let z = logits.base + bh * headBlock
             // dq = dS k /√hs, dk = dSᵀ q /√hs: straight into dqkv, or into dqk (same layout as the q|k
@@ -214,6 +289,7 @@ public func attentionBackward(
                 }
                 for i in i0..<i1 {
                     let dr = ds + (i - i0) * T
+                    clip?.backward(dr, probs: probs + i * T, count: i + 1)
                     softmaxRowBackward(dr, probs: probs + i * T, count: i + 1)
                     if let cap {
                         let zr = z + (i - i0) * T
@@ -227,7 +303,7 @@ public func attentionBackward(
                 // block's rows, rows in increasing order (deterministic).
                 olab_causal_pb(ds, T, k, ldqk, Int32(i0), Int32(i1), Int32(hs), scale, 1, dq + i0 * ldd, ldd)
                 olab_causal_ptb(ds, T, q, ldqk, Int32(i0), Int32(i1), Int32(hs), scale, dq + C, ldd)
-                olab_causal_ptb(probs + i0 * T, T, dO, C, Int32(i0), Int32(i1), Int32(hs), 1, dv, 3 * C)
+                olab_causal_ptb(weights + i0 * T, T, dO, C, Int32(i0), Int32(i1), Int32(hs), 1, dv, 3 * C)
             }
         }
     }

@@ -44,7 +44,7 @@ public final class GPT: @unchecked Sendable {
         self.parameters = parameters
         self.maxBatch = maxBatch
         let gradients = FloatArena(layout: parameters.layout)
-        let attentionOptions = AttentionOptions(qkNorm: config.qkNorm, softCap: config.softCap.map { Float($0) })
+        let attentionOptions = config.attentionOptions
         let acts = FloatArena(layout: GPT.activationLayout(config, batch: maxBatch))
         let scratch = FloatArena(layout: GPT.scratchLayout(config, batch: maxBatch, attention: attentionOptions))
         (self.gradients, self.attentionOptions, self.acts, self.scratch) = (gradients, attentionOptions, acts, scratch)
@@ -92,6 +92,8 @@ public final class GPT: @unchecked Sendable {
                 add(p + "qknormed", options.qkNormedCount(B: batch, T: c.seq, C: d))
                 add(p + "qkrms", options.qkRmsCount(B: batch, T: c.seq, H: c.heads))
             }
+            if c.softmaxClip != nil { add(p + "attclip", batch * c.heads * c.seq * c.seq) }  // (B, H, T, T) clipped
+            if c.gatedAttention { add(p + "attyraw", n, d); add(p + "gate", n, c.heads) }   // before the gate; π
             add(p + "atty", n, d); add(p + "attproj", n, d)
             add(p + "sum1", n, d); add(p + "mid", n, d)                       // postLN: LN(sum1) = mid
             add(p + "x2", n, d); add(p + "n2.mean", n); add(p + "n2.rstd", n)
@@ -114,6 +116,7 @@ public final class GPT: @unchecked Sendable {
         add("dqkv", n * 3 * d); add("dact", n * 4 * d)                      // the activation's backward runs in place
         add("dlogits", n * c.vocab); add("dlosses", n)
         add("attention", attention.backwardScratchCount(B: batch, T: c.seq, C: d, H: c.heads))
+        if c.gatedAttention { add("dattyraw", n * d); add("dgate", n * c.heads) }
         return layout
     }
 

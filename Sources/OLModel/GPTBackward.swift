@@ -88,18 +88,28 @@ extension GPT {
         }
     }
 
-    /// d.branch → dinp through attention (projection, attention with any QK-Norm, qkv).
+    /// d.branch → dinp through attention (projection, any gate, attention with any QK-Norm or clip, qkv).
     private func attentionBackward(_ b: BlockViews, dinp: FloatPointer, inp: FloatPointer, B: Int, T: Int) {
         let N = B * T, C = config.width, H = config.heads
         timed(.matmul, backward: true) {
             matmulBackward(dinp: d.atty, dweight: b.attnProj.gradient, dout: d.branch, inp: b.atty, weight: b.attnProj.weight, N: N, C: C, OC: C,
                            accumulateInput: false)
         }
+        var dattention = UnsafePointer(d.atty)
+        if let gate = b.gate, let draw = d.attyRaw, let dlogits = d.gateLogits {
+            clear(draw, N * C)
+            timed(.attention, backward: true) {
+                attentionGateBackward(dinp: draw, dx: dinp, dweight: gate.dweight, dbias: gate.dbias, scratch: dlogits, dout: d.atty,
+                                      inp: gate.raw, x: inp, weight: gate.weight, gate: gate.pi, N: N, C: C, H: H)
+            }
+            dattention = UnsafePointer(draw)
+        }
         clear(d.qkv, N * 3 * C)
         timed(.attention, backward: true) {
             OLKernels.attentionBackward(
-                dqkv: d.qkv, dqScale: b.dqScale, dkScale: b.dkScale, scratch: d.attention, dout: d.atty, qkv: b.qkvOut, att: b.att,
-                qkNormed: b.qkNormed, qkRms: b.qkRms, qScale: b.qScale, kScale: b.kScale, B: B, T: T, C: C, H: H, options: attentionOptions)
+                dqkv: d.qkv, dqScale: b.dqScale, dkScale: b.dkScale, scratch: d.attention, dout: dattention, qkv: b.qkvOut, att: b.att,
+                clipped: b.attClipped, qkNormed: b.qkNormed, qkRms: b.qkRms, qScale: b.qScale, kScale: b.kScale, B: B, T: T, C: C, H: H,
+                options: attentionOptions)
         }
         timed(.matmul, backward: true) {
             matmulBackward(dinp: dinp, dweight: b.qkv.gradient, dout: d.qkv, inp: inp, weight: b.qkv.weight, N: N, C: C, OC: 3 * C)

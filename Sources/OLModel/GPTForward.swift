@@ -60,15 +60,23 @@ extension GPT {
     }
 
     /// Attn(input) into the attention site's branch: qkv projection, causal attention (QK-Norm where the
-    /// recipe has it), output projection.
+    /// recipe has it, a clipped softmax and a gate where the config asks), output projection.
     private func attention(_ b: BlockViews, layer l: Int, input: FloatPointer, _ pass: ForwardPass) {
         let C = config.width, H = config.heads
         linear(l, .qkv, b.qkv, out: b.qkvOut, inp: input, C: C, OC: 3 * C, pass)
         timed(.attention) {
             attentionForward(
-                out: b.atty, att: b.att, qkNormed: b.qkNormed, qkRms: b.qkRms, qkv: b.qkvOut, qScale: b.qScale, kScale: b.kScale,
-                B: pass.B, T: pass.T, C: C, H: H, options: attentionOptions,
+                out: b.gate?.raw ?? b.atty, att: b.att, clipped: b.attClipped, qkNormed: b.qkNormed, qkRms: b.qkRms, qkv: b.qkvOut,
+                qScale: b.qScale, kScale: b.kScale, B: pass.B, T: pass.T, C: C, H: H, options: attentionOptions,
                 transform: pass.transform?.attentionTransform(layer: l, batch: pass.B, heads: H, length: pass.T))
+        }
+        if let gate = b.gate {
+            // The gate reads the qkv projection's input: with a transform, the copy it quantised (one tensor, one quantisation).
+            let x = pass.transform == nil ? input : end.linearInputCopy
+            timed(.attention) {
+                attentionGateForward(out: b.atty, gate: gate.pi, inp: gate.raw, x: x, weight: gate.weight, bias: gate.bias,
+                                     N: pass.N, C: C, H: H)
+            }
         }
         linear(l, .attnProj, b.attnProj, out: b.attention.branch, inp: b.atty, C: C, OC: C, pass)
     }

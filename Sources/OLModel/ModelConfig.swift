@@ -100,6 +100,12 @@ public struct ModelConfig: Sendable, Equatable {
     public var softCap: Double? = nil
     /// Standard deviation of the N(0, σ²) weight initialisation.
     public var initStd = 0.02
+    /// Clipped softmax's α (Bondarenko et al. 2023, Eq. 4.1, γ = −α/T with T = `seq`); nil: plain softmax.
+    public var clippedSoftmaxAlpha: Double? = nil
+    /// Clipped softmax's ζ ≥ 1 (used only with `clippedSoftmaxAlpha`).
+    public var clippedSoftmaxZeta = 1.0
+    /// Gated attention (Bondarenko et al. 2023, §4.2): each head's output times σ(x W_gᵀ + b_g).
+    public var gatedAttention = false
 
     public init() {}
 
@@ -115,6 +121,14 @@ public struct ModelConfig: Sendable, Equatable {
     public var resolvedBetaInit: Double { betaInit ?? 1 / Double(layers).squareRoot() }
     /// QK-Norm is part of the OP block.
     public var qkNorm: Bool { block.recipe.qkNorm }
+    /// The clipped softmax's ζ and γ = −α/T, or nil for the plain softmax.
+    public var softmaxClip: SoftmaxClip? {
+        clippedSoftmaxAlpha.map { SoftmaxClip(zeta: Float(clippedSoftmaxZeta), alpha: $0, length: seq) }
+    }
+    /// The attention kernel's options for this model.
+    public var attentionOptions: AttentionOptions {
+        AttentionOptions(qkNorm: qkNorm, softCap: softCap.map { Float($0) }, clip: softmaxClip)
+    }
 
     /// The norms this model applies: its block's, block 0's attention LayerNorm where the block has
     /// one, and the final norm (the block's kind, LayerNorm for blocks without one).
@@ -142,6 +156,13 @@ public struct ModelConfig: Sendable, Equatable {
         if normKinds.contains(.rmsNorm) { members.append(JSONMember("rms_norm_eps", .shortest(rmsNormEpsilon))) }
         if qkNorm { members.append(JSONMember("qk_norm_eps", .shortest(qkNormEpsilon))) }
         if activation == .gelu { members.append(JSONMember("gelu_coefficient", .shortest(geluCubicCoefficient))) }
+        // The remedies are written only when on, so every golden recorded before them keeps its header.
+        if let clip = softmaxClip {
+            members.append(JSONMember("clipped_softmax", .object([
+                JSONMember("zeta", .shortest(clip.zeta)), JSONMember("gamma", .shortest(clip.gamma)),
+            ])))
+        }
+        if gatedAttention { members.append(JSONMember("gated_attention", .bool(true))) }
         return .object(members)
     }
 
@@ -164,6 +185,15 @@ public struct ModelConfig: Sendable, Equatable {
         if let cap = softCap {
             guard cap.isFinite, cap > 0 else { throw OutlierLabError("soft_cap must be positive, got \(cap)") }
             guard block == .noNorm else { throw OutlierLabError("soft_cap applies to the noNorm block only, not \(block.rawValue)") }
+        }
+        if let alpha = clippedSoftmaxAlpha, !(alpha.isFinite && alpha >= 0 && alpha < Double(seq)) {
+            throw OutlierLabError("clipped_softmax_alpha must be in [0, seq) so that γ = −α/seq lies in (−1, 0], got \(alpha)")
+        }
+        guard clippedSoftmaxZeta.isFinite, clippedSoftmaxZeta >= 1 else {
+            throw OutlierLabError("clipped_softmax_zeta must be at least 1, got \(clippedSoftmaxZeta)")
+        }
+        if clippedSoftmaxZeta != 1 && clippedSoftmaxAlpha == nil {
+            throw OutlierLabError("clipped_softmax_zeta applies only with clipped_softmax_alpha set")
         }
     }
 }

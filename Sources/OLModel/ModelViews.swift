@@ -61,6 +61,16 @@ struct LinearWeights {
     }
 }
 
+/// Gated attention's parameters, gradients and caches (Bondarenko et al. 2023, §4.2).
+struct GateViews {
+    let weight: FloatPointer    // (H, C) W_g
+    let bias: FloatPointer      // (H) b_g
+    let dweight: FloatPointer
+    let dbias: FloatPointer
+    let raw: FloatPointer       // (N, C) the attention output before the gate
+    let pi: FloatPointer        // (N, H) σ(x W_gᵀ + b_g)
+}
+
 /// Everything one block reads and writes.
 struct BlockViews {
     let input: FloatPointer     // (N, C) res[l], the block's input tap
@@ -72,7 +82,9 @@ struct BlockViews {
     let qkNormed: FloatPointer? // QK-Norm caches
     let qkRms: FloatPointer?
     let qScale: FloatPointer?, kScale: FloatPointer?, dqScale: FloatPointer?, dkScale: FloatPointer?
-    let atty: FloatPointer      // (N, C) attention output before its projection
+    let atty: FloatPointer      // (N, C) attention output before its projection (after the gate, if any)
+    let attClipped: FloatPointer? // (B, H, T, T) clipped probabilities (clipped softmax only)
+    let gate: GateViews?        // gated attention only
     let fcOut: FloatPointer     // (N, 4C) before the activation
     let act: FloatPointer       // (N, 4C) after it: fcOut itself for ReLU (in place; x > 0 ⇔ relu(x) > 0 for the backward)
 
@@ -108,6 +120,11 @@ struct BlockViews {
         dqScale = qk ? model.gradients.pointer(p + "attn.q_norm") : nil
         dkScale = qk ? model.gradients.pointer(p + "attn.k_norm") : nil
         atty = a.pointer(p + "atty")
+        attClipped = model.config.softmaxClip != nil ? a.pointer(p + "attclip") : nil
+        gate = !model.config.gatedAttention ? nil : GateViews(
+            weight: model.parameters.pointer(p + "attn.gate"), bias: model.parameters.pointer(p + "attn.gate.b"),
+            dweight: model.gradients.pointer(p + "attn.gate"), dbias: model.gradients.pointer(p + "attn.gate.b"),
+            raw: a.pointer(p + "attyraw"), pi: a.pointer(p + "gate"))
         fcOut = a.pointer(p + "fc")
         act = model.config.activation == .relu ? fcOut : a.pointer(p + "act")
     }
@@ -152,12 +169,17 @@ struct BackwardScratch {
     let logits: FloatPointer    // (N, V)
     let losses: FloatPointer    // (N)
     let attention: FloatPointer // the attention kernel's own scratch
+    let attyRaw: FloatPointer?  // (N, C) ∂L/∂(attention output before the gate), gated attention only
+    let gateLogits: FloatPointer? // (N, H) ∂L/∂(gate logits), gated attention only
 
     init(_ s: FloatArena) {
         residual = s.pointer("dres"); mid = s.pointer("dmid"); normed = s.pointer("dx"); atty = s.pointer("datty")
         branch = s.pointer("dbranch"); sum = s.pointer("dsum"); final = s.pointer("dfinal")
         qkv = s.pointer("dqkv"); act = s.pointer("dact"); fc = act
         logits = s.pointer("dlogits"); losses = s.pointer("dlosses"); attention = s.pointer("attention")
+        let gated = s.layout.index(of: "dattyraw") != nil
+        attyRaw = gated ? s.pointer("dattyraw") : nil
+        gateLogits = gated ? s.pointer("dgate") : nil
     }
 }
 

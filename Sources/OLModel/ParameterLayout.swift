@@ -8,6 +8,7 @@ import OLCore
 ///     h{l}.ln1.{g,b}          pre-norm / post-norm before (after, for postLN) attention
 ///     h{l}.attn.qkv (3d, d)   h{l}.attn.proj (d, d)
 ///     h{l}.attn.{q,k}_norm (d_h)   op only: QK-RMSNorm scales, shared across heads
+///     h{l}.attn.gate (H, d)   h{l}.attn.gate.b (H)   gated attention only: the gate's weight and bias
 ///     h{l}.ln2.{g,b}          as ln1, around the MLP
 ///     h{l}.mlp.fc (4d, d)     h{l}.mlp.proj (d, 4d)
 ///     h{l}.beta_{attn,mlp} (1)   op and noNorm: branch weights
@@ -43,6 +44,11 @@ extension ModelConfig {
                 specs.append(TensorSpec(name: p + ".attn.q_norm", shape: [headDim], role: .vector))
                 specs.append(TensorSpec(name: p + ".attn.k_norm", shape: [headDim], role: .vector))
             }
+            if gatedAttention {
+                // The gate's weight is a matrix like any linear's (decayed, preconditioned by SOAP); its bias a vector (not decayed).
+                specs.append(TensorSpec(name: p + ".attn.gate", shape: [heads, d], role: .matrix))
+                specs.append(TensorSpec(name: p + ".attn.gate.b", shape: [heads], role: .vector))
+            }
             if let norm = block.norm { specs += Self.normSpecs(p + ".ln2", norm, width: d) }
             specs.append(TensorSpec(name: p + ".mlp.fc", shape: [4 * d, d], role: .matrix))
             specs.append(TensorSpec(name: p + ".mlp.proj", shape: [d, 4 * d], role: .matrix))
@@ -57,8 +63,8 @@ extension ModelConfig {
     }
 
     /// Fills a parameter arena with the initial values: weights and embeddings N(0, initStd²) drawn in
-    /// arena order from the `init` stream of `seed`, norm gains and QK-norm scales 1, norm biases 0,
-    /// branch weights β₀.
+    /// arena order from the `init` stream of `seed`, norm gains and QK-norm scales 1, norm biases and the
+    /// attention gate's bias 0 (so every gate starts half open, σ(0) = 0.5), branch weights β₀.
     public func initialize(_ parameters: FloatArena, seed: UInt64) {
         var rng = RandomStream(seed: seed, purpose: "init")
         for (index, spec) in parameters.layout.specs.enumerated() {

@@ -14,6 +14,9 @@ public enum QuantScheme: String, Sendable, CaseIterable, Codable {
     case w8Only = "w8-only"
     /// Activations as in `w8a8-naive`, weights left in float32.
     case a8Only = "a8-only"
+    /// SmoothQuant (Xiao et al. 2023): per-channel scales from calibration folded into the weights and
+    /// the preceding norm or linear, then quantised as `w8a8-naive`.
+    case w8a8Smooth = "w8a8-smooth"
 
     /// The scheme named `text`, or a one-line error listing the valid names.
     public static func parse(_ text: String) throws -> QuantScheme {
@@ -27,7 +30,7 @@ public enum QuantScheme: String, Sendable, CaseIterable, Codable {
     /// How this scheme quantises weights; nil leaves them in float32.
     public var weights: WeightQuantization? {
         switch self {
-        case .w8a8Naive, .w8Only: .perTensor
+        case .w8a8Naive, .w8Only, .w8a8Smooth: .perTensor
         case .w8a8Fine: .perOutputChannel
         case .w8a8Static: .perTensorMSEClipped
         case .a8Only: nil
@@ -37,12 +40,17 @@ public enum QuantScheme: String, Sendable, CaseIterable, Codable {
     /// How this scheme quantises activations; nil leaves them in float32.
     public var activations: ActivationQuantization? {
         switch self {
-        case .w8a8Naive, .a8Only: .perTensorDynamic
+        case .w8a8Naive, .a8Only, .w8a8Smooth: .perTensorDynamic
         case .w8a8Fine: .perTokenDynamic
         case .w8a8Static: .staticAsymmetric
         case .w8Only: nil
         }
     }
+}
+
+extension QuantScheme {
+    /// Whether the scheme needs calibration batches from the train split (static ranges, smoothing scales).
+    public var calibrates: Bool { self == .w8a8Static || self == .w8a8Smooth }
 }
 
 /// Weight granularity of a scheme.
@@ -72,17 +80,27 @@ public struct QuantSettings: Sendable, Equatable, Codable {
 
     public let scheme: QuantScheme
     public let bits: Int
+    /// SmoothQuant's migration strength α as given (`w8a8-smooth` only); nil: `SmoothQuantPlan.defaultAlpha`.
+    public let alpha: Double?
 
-    public init(scheme: QuantScheme, bits: Int = 8) throws {
+    public init(scheme: QuantScheme, bits: Int = 8, alpha: Double? = nil) throws {
         guard Self.supportedBits.contains(bits) else {
             throw OutlierLabError("unsupported quantisation bit width \(bits); expected one of: 8, 6, 4")
         }
+        if let alpha {
+            guard scheme == .w8a8Smooth else { throw OutlierLabError("--alpha applies to w8a8-smooth only, not \(scheme.rawValue)") }
+            guard alpha.isFinite, (0...1).contains(alpha) else { throw OutlierLabError("--alpha must be in [0, 1], got \(alpha)") }
+        }
         self.scheme = scheme
         self.bits = bits
+        self.alpha = alpha
     }
 
-    /// Parses a scheme name and a bit width.
-    public init(parsing name: String, bits: Int = 8) throws {
-        try self.init(scheme: QuantScheme.parse(name), bits: bits)
+    /// Parses a scheme name and a bit width (and α for `w8a8-smooth`).
+    public init(parsing name: String, bits: Int = 8, alpha: Double? = nil) throws {
+        try self.init(scheme: QuantScheme.parse(name), bits: bits, alpha: alpha)
     }
+
+    /// α as `w8a8-smooth` uses it.
+    public var resolvedAlpha: Double { alpha ?? SmoothQuantPlan.defaultAlpha }
 }

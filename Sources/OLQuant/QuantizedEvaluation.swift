@@ -114,6 +114,10 @@ public struct QuantEvaluationResult: Sendable, Equatable {
             members.append(JSONMember("weight_clipping_grid", .string("k·(absmax + \(clippingSearchMargin))/\(clippingSearchCandidates), k = 1…\(clippingSearchCandidates), first minimum of the squared error")))
         }
         if let calibration { members.append(JSONMember("calibration", calibration.json)) }
+        if scheme == .w8a8Smooth {
+            members.append(JSONMember("smoothquant_alpha", .double(settings.resolvedAlpha)))
+            members.append(JSONMember("smoothquant_statistic", "max |x| per input channel over the calibration batches"))
+        }
         return .object(members)
     }
 

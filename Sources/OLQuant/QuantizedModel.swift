@@ -47,9 +47,12 @@ extension ActivationSite {
 }
 
 extension ModelConfig {
-    /// Names of the linear-layer weights quantised by every weight scheme, in arena order.
+    /// Names of the linear-layer weights quantised by every weight scheme, in arena order (the attention
+    /// gate's weight, where the model has one, like any linear's).
     public var quantizedWeightNames: [String] {
-        (0..<layers).flatMap { l in ["h\(l).attn.qkv", "h\(l).attn.proj", "h\(l).mlp.fc", "h\(l).mlp.proj"] }
+        (0..<layers).flatMap { l in
+            ["h\(l).attn.qkv", "h\(l).attn.proj"] + (gatedAttention ? ["h\(l).attn.gate"] : []) + ["h\(l).mlp.fc", "h\(l).mlp.proj"]
+        }
     }
 }
 
@@ -193,11 +196,16 @@ public final class QuantizingTransform: ActivationTransform {
     private(set) var recordedAttention: [Int: AttentionCollector] = [:]
     /// When set, only this site is quantised (per-site attribution); every other site stays float32.
     public internal(set) var onlySite: ActivationSite?
+    /// SmoothQuant's explicit scales by linear-input site: x[:, j] is divided by s_j before any quantisation
+    /// (also when `onlySite` leaves the site in float32: the smoothed model needs it to compute the same function).
+    let smoothing: SmoothingTransform?
 
-    init(granularity: ActivationQuantization, bits: Int, ranges: [ActivationSite: AffineQuantization] = [:]) {
+    init(granularity: ActivationQuantization, bits: Int, ranges: [ActivationSite: AffineQuantization] = [:],
+         smoothing: [ActivationSite: [Float]] = [:]) {
         self.granularity = granularity
         self.bits = bits
         self.ranges = ranges
+        self.smoothing = smoothing.isEmpty ? nil : SmoothingTransform(scales: smoothing)
         var attention: [Int: StaticAttentionQuantizer] = [:]
         for case .attentionScores(let l) in ranges.keys {
             attention[l] = StaticAttentionQuantizer(queriesAndKeys: ranges[.queryKeyNormOutput(layer: l)],
@@ -208,6 +216,7 @@ public final class QuantizingTransform: ActivationTransform {
     }
 
     public func transform(_ site: ActivationSite, _ values: UnsafeMutableBufferPointer<Float>, rows: Int, cols: Int) {
+        smoothing?.transform(site, values, rows: rows, cols: cols)
         if let onlySite, site != onlySite { return }
         let isQuantised = switch granularity {
         case .perTensorDynamic, .perTokenDynamic: site.isLinearInput
@@ -383,6 +392,8 @@ public final class QuantizedModel {
     /// Static ranges in forward order (`w8a8-static` only).
     public let ranges: [CalibratedRange]
     public let calibration: StaticCalibration?
+    /// The smoothing folded into `parameters` (`w8a8-smooth` only).
+    public let smoothing: SmoothQuantPlan?
 
     /// The activation sites this scheme quantises, in forward order: every calibrated site (static), every
     /// linear input (dynamic) or none.
@@ -396,8 +407,9 @@ public final class QuantizedModel {
         }
     }
 
-    /// Quantises a clone of `parameters` for `settings`. `w8a8-static` needs `calibration` (train-split
-    /// bytes and options); other schemes ignore it.
+    /// Quantises a clone of `parameters` for `settings`. `w8a8-static` and `w8a8-smooth` need `calibration`
+    /// (train-split bytes and options); other schemes ignore it. `w8a8-smooth` folds its scales into the
+    /// clone before the weights are quantised.
     /// `onlySite` restricts activation quantisation to one site (weights follow the scheme everywhere):
     /// with `a8-only` it measures what quantising that one input costs.
     public init(config: ModelConfig, parameters: FloatArena, settings: QuantSettings, maxBatch: Int,
@@ -409,6 +421,17 @@ public final class QuantizedModel {
         self.config = config
         self.settings = settings
         let clone = parameters.clone()
+        if settings.scheme == .w8a8Smooth {
+            guard let calibration else {
+                throw OutlierLabError("\(settings.scheme.rawValue) needs calibration batches from the train split")
+            }
+            let maxima = try SmoothQuantPlan.channelMaxima(config: config, parameters: parameters, calibration: calibration)
+            let plan = try SmoothQuantPlan(config: config, parameters: parameters, activationMaxima: maxima, alpha: settings.resolvedAlpha)
+            plan.fold(into: clone, config: config)  // before the weights are quantised
+            smoothing = plan
+        } else {
+            smoothing = nil
+        }
         weights = settings.scheme.weights.map {
             quantizeLinearWeights(clone, config: config, granularity: $0, bits: settings.bits)
         } ?? []
@@ -429,9 +452,9 @@ public final class QuantizedModel {
             transform = QuantizingTransform(granularity: .staticAsymmetric, bits: settings.bits, ranges: bySite)
             self.calibration = calibration
         case let granularity?:
-            transform = QuantizingTransform(granularity: granularity, bits: settings.bits)
+            transform = QuantizingTransform(granularity: granularity, bits: settings.bits, smoothing: smoothing?.explicitScales ?? [:])
             ranges = []
-            self.calibration = nil
+            self.calibration = smoothing == nil ? nil : calibration
         }
         if let onlySite {
             guard let transform, onlySite.isLinearInput || settings.scheme.activations == .staticAsymmetric else {
@@ -445,10 +468,24 @@ public final class QuantizedModel {
     /// before conversion) while every site's observer folds in its range; returned in forward order.
     public static func calibrate(config: ModelConfig, parameters: FloatArena, calibration: StaticCalibration,
                                  bits: Int) throws -> [CalibratedRange] {
+        let observer = ObservingTransform(momentum: calibration.momentum, percentile: calibration.percentile, qkNorm: config.qkNorm)
+        try runCalibrationBatches(config: config, parameters: parameters, calibration: calibration, transform: observer) {
+            observer.finishForward()
+            if let failure = observer.failure { throw failure }
+        }
+        return observer.order.map { site in
+            let range = observer.observers[site]!
+            return CalibratedRange(site: site, observer: range, quantization: range.quantization(bits: bits)!)
+        }
+    }
+
+    /// Runs every calibration batch (crops of the train split) through the float model with `transform`
+    /// installed, calling `afterBatch` after each forward pass.
+    static func runCalibrationBatches(config: ModelConfig, parameters: FloatArena, calibration: StaticCalibration,
+                                      transform: ActivationTransform, afterBatch: () throws -> Void) throws {
         let T = config.seq
         let starts = try calibration.cropStarts(sequenceLength: T)
         let model = try GPT(config: config, parameters: parameters, maxBatch: calibration.batchSize)
-        let observer = ObservingTransform(momentum: calibration.momentum, percentile: calibration.percentile, qkNorm: config.qkNorm)
         var tokens = [Int32](repeating: 0, count: calibration.batchSize * T), targets = tokens
         let layout = TokenLayout(bos: calibration.bos)
         for batch in starts {
@@ -459,13 +496,8 @@ public final class QuantizedModel {
                     }
                 }
             }
-            _ = tokens.withUnsafeBufferPointer { model.forward(tokens: $0, targets: nil, B: batch.count, T: T, transform: observer) }
-            observer.finishForward()
-            if let failure = observer.failure { throw failure }
-        }
-        return observer.order.map { site in
-            let range = observer.observers[site]!
-            return CalibratedRange(site: site, observer: range, quantization: range.quantization(bits: bits)!)
+            _ = tokens.withUnsafeBufferPointer { model.forward(tokens: $0, targets: nil, B: batch.count, T: T, transform: transform) }
+            try afterBatch()
         }
     }
 }

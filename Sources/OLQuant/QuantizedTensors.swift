@@ -8,6 +8,9 @@ import OLModel
 /// - every other parameter (embeddings, norms, β, QK-norm scales): `<name>` F32, as in the checkpoint;
 /// - `w8a8-static`: per activation site `act.<site>.range` F32 [2] (the calibrated min and max), and for
 ///   convenience `act.<site>.scale` and `act.<site>.zero_point` F32 [1] (x̂ = (q − z)·s, q ∈ 0…2^bits − 1).
+/// - `w8a8-smooth`: the folded weights and norm parameters stand in the tensors above; per linear input
+///   with no preceding norm or linear to fold into, `act.<site>.smooth_scale` F32 [C]: the input is
+///   divided by it (x[:, j] / s_j) before its dynamic quantisation.
 /// Dynamic activation scales are computed from each evaluation batch at run time, so none are stored.
 public enum QuantizedTensors {
     public static let activationPrefix = "act."
@@ -24,6 +27,9 @@ public enum QuantizedTensors {
             }
             tensors.append(NamedTensor(name: spec.name, shape: spec.shape, values: .int8(codes(values, columns: spec.shape[1], scales: weight.scales))))
             tensors.append(NamedTensor(name: spec.name + ".scale", shape: [weight.scales.count], floats: weight.scales))
+        }
+        for smoothing in model.smoothing?.linears ?? [] where smoothing.fold == .explicit {
+            tensors.append(NamedTensor(name: activationPrefix + smoothing.site.name + ".smooth_scale", shape: [smoothing.scales.count], floats: smoothing.scales))
         }
         for range in model.ranges {
             let name = activationPrefix + range.site.name
@@ -111,7 +117,21 @@ public enum QuantizedTensors {
             }
             return QuantizingTransform(granularity: .staticAsymmetric, bits: settings.bits, ranges: ranges)
         case let granularity?:
-            return QuantizingTransform(granularity: granularity, bits: settings.bits)
+            var smoothing: [ActivationSite: [Float]] = [:]
+            if settings.scheme == .w8a8Smooth {
+                let config = model.config
+                for l in 0..<config.layers {
+                    for linear in LinearLayer.allCases where SmoothQuantPlan.fold(linear, layer: l, config: config) == .explicit {
+                        let site = ActivationSite.linearInput(layer: l, linear: linear)
+                        let name = activationPrefix + site.name + ".smooth_scale"
+                        let scales = try float(name, shape: [linear == .mlpProj ? 4 * config.width : config.width], byName, source: source)
+                        guard scales.allSatisfy({ $0 > 0 }) else { throw OutlierLabError("\(source): \(name) must be positive") }
+                        smoothing[site] = scales
+                        used.insert(name)
+                    }
+                }
+            }
+            return QuantizingTransform(granularity: granularity, bits: settings.bits, smoothing: smoothing)
         }
     }
 

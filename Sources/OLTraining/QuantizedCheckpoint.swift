@@ -9,7 +9,7 @@ import OLQuant
 /// again), `scheme`, `bits`, `settings` (the JSON `olab eval` prints: granularities, sites, eval batch,
 /// calibration), the `source_checkpoint` and `source_step`, and the float and quantised perplexity it was
 /// made with (`ppl`, `ppl_quant`, shortest round-trip decimal text), and `vocab`, the vocabulary size
-/// (257 with a BOS token; a file without it is 256).
+/// (257 with a BOS token; a file without it is 256), and `alpha` for `w8a8-smooth` when it was given.
 public struct QuantizedCheckpoint {
     public static let format = "outlierlab-quantized"
     public static let formatVersion = "1"
@@ -38,6 +38,7 @@ public struct QuantizedCheckpoint {
             "ppl_quant": "\(result.pplQuant)",
             "vocab": String(config.model.vocab),
         ]
+        if let alpha = model.settings.alpha { metadata["alpha"] = "\(alpha)" }
     }
 
     public func write(to path: String) throws {
@@ -65,7 +66,11 @@ public struct QuantizedCheckpoint {
         }
         let config = try TrainingConfig(json: try JSONValue.parse(configText, source: path + " config"), source: path + " config")
         try Checkpoint.requireVocabulary(contents.metadata, config: config, path: path)
-        let settings = try QuantSettings(parsing: scheme, bits: bits)
+        let alpha = try contents.metadata["alpha"].map { text in
+            guard let value = Double(text) else { throw OutlierLabError("\(path): metadata alpha '\(text)' is not a number") }
+            return value
+        }
+        let settings = try QuantSettings(parsing: scheme, bits: bits, alpha: alpha)
         return QuantizedCheckpoint(config: config, settings: settings, tensors: contents.tensors, metadata: contents.metadata)
     }
 

@@ -32,6 +32,9 @@ extension TrainingConfig {
         value("trainable_beta", \.model.trainableBeta),
         value("soft_cap", \.model.softCap),
         value("init_std", \.model.initStd),
+        value("clipped_softmax_alpha", \.model.clippedSoftmaxAlpha),
+        value("clipped_softmax_zeta", \.model.clippedSoftmaxZeta),
+        value("gated_attention", \.model.gatedAttention),
         value("optimizer", \.optimizerKind),
         value("lr", \.lr),
         value("beta1", \.beta1),
@@ -72,7 +75,8 @@ extension TrainingConfig {
     ]
 
     /// Keys added after runs were first cached and checkpointed, each with a default that keeps the old
-    /// behaviour bit for bit (issue 28's data options, schedule floor, evaluations along the way and diagnostics).
+    /// behaviour bit for bit (issue 28's data options, schedule floor, evaluations along the way and diagnostics;
+    /// issue 30's attention remedies).
     ///
     /// Rule: such a key is left out of `json` while it holds its default, and written once it does not.
     /// A config that does not use it then serialises to the bytes it had before the key existed, so its
@@ -80,7 +84,10 @@ extension TrainingConfig {
     /// JSON) do not move and no cached run is thrown away; reading treats the missing key as its default.
     /// Keys that existed before stay written at every value. A key added later with a behaviour-preserving
     /// default belongs in this list.
-    public static let keysAddedWithPreservingDefault: Set<String> = ["final_lr_fraction", "bos", "crop_align", "eval_at", "diagnostics"]
+    public static let keysAddedWithPreservingDefault: Set<String> = [
+        "final_lr_fraction", "bos", "crop_align", "eval_at", "diagnostics",
+        "clipped_softmax_alpha", "clipped_softmax_zeta", "gated_attention",
+    ]
 
     /// The config as a JSON object: every key, except keys of `keysAddedWithPreservingDefault` that hold
     /// their default.

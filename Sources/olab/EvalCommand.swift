@@ -14,8 +14,9 @@ struct EvalCommand: ParsableCommand {
     )
 
     @Option(help: "Checkpoint file (model.safetensors or checkpoint.safetensors of a run, or a file of olab quantize).") var checkpoint: String
-    @Option(help: "Quantisation scheme: w8a8-naive|w8a8-fine|w8a8-static|w8-only|a8-only (default: float only).") var quant: String?
+    @Option(help: "Quantisation scheme: w8a8-naive|w8a8-fine|w8a8-static|w8-only|a8-only|w8a8-smooth (default: float only).") var quant: String?
     @Option(help: "Bit width of --quant: 8|6|4.") var bits: Int = 8
+    @Option(help: "w8a8-smooth: SmoothQuant's migration strength alpha in [0, 1] (default 0.5).") var alpha: Double?
     @Option(help: "Validation windows (default: the run's eval_windows).") var windows: Int?
     @Option(help: "Windows per forward call, the span of a per-tensor dynamic scale (default: all windows, at most 64).") var batch: Int?
     @OptionGroup var calibrationOptions: CalibrationOptions
@@ -32,11 +33,12 @@ struct EvalCommand: ParsableCommand {
     /// Every flag checked against the run's config and validation split before anything is allocated:
     /// the one path for sizes (`SizeLimits`), also what `olab fuzz --target flags` drives.
     func sizes(config: TrainingConfig, validationBytes: Int) throws -> Sizes {
-        let settings = try quant.map { try QuantSettings(parsing: $0, bits: bits) }
+        let settings = try quant.map { try QuantSettings(parsing: $0, bits: bits, alpha: alpha) }
         if quant == nil && bits != 8 { throw OutlierLabError("--bits needs --quant") }
-        // Flags of the static scheme are refused with any other, as train refuses flags of another optimiser.
-        if settings?.scheme != .w8a8Static, let flag = calibrationOptions.givenFlags.first {
-            throw OutlierLabError("\(flag) applies only to --quant w8a8-static")
+        if quant == nil && alpha != nil { throw OutlierLabError("--alpha needs --quant w8a8-smooth") }
+        // Flags of the calibrating schemes are refused with any other, as train refuses flags of another optimiser.
+        if let flag = calibrationOptions.givenFlags(for: settings?.scheme).first {
+            throw OutlierLabError("\(flag) applies only to --quant w8a8-static\(flag == "--percentile" ? "" : " or w8a8-smooth")")
         }
         if let windows { _ = try SizeLimits.count(windows, "--windows", atMost: Int.max) }
         if let batch { _ = try SizeLimits.count(batch, "--batch", atMost: Int.max) }
@@ -48,11 +50,11 @@ struct EvalCommand: ParsableCommand {
             throw OutlierLabError("--windows \(windowCount): the validation split of \(validationBytes) bytes holds at most \(available) windows of \(T) tokens")
         }
         let batch = try SizeLimits.count(self.batch ?? min(windowCount, QuantizedEvaluation.maximumDefaultBatch), "--batch", atMost: windowCount)
-        let calibrationBytes = settings?.scheme == .w8a8Static ? SizeLimits.product(calibrationBatches, batch, T, 8) : 0
+        let calibrationBytes = settings?.scheme.calibrates == true ? SizeLimits.product(calibrationBatches, batch, T, 8) : 0
         try SizeLimits.requireMemory(SizeLimits.sum(SizeLimits.modelBytes(config.model, rows: batch, parameterCopies: settings != nil ? 2 : 1),
                                                     SizeLimits.product(batch, T, 16), calibrationBytes),
                                      source: "olab eval", what: "evaluating \(batch) windows of \(T) tokens per call",
-                                     remedy: "pass a smaller --batch\(settings?.scheme == .w8a8Static ? " or --calibration-batches" : "")")
+                                     remedy: "pass a smaller --batch\(settings?.scheme.calibrates == true ? " or --calibration-batches" : "")")
         return Sizes(settings: settings, windows: windowCount, batch: batch, calibrationBatches: calibrationBatches)
     }
 

@@ -14,15 +14,19 @@ struct QuantizeCommand: ParsableCommand {
     )
 
     @Option(help: "Checkpoint file (model.safetensors or checkpoint.safetensors of a run).") var checkpoint: String
-    @Option(help: "Quantisation scheme: w8a8-naive|w8a8-fine|w8a8-static|w8-only|a8-only.") var scheme: String = "w8a8-naive"
+    @Option(help: "Quantisation scheme: w8a8-naive|w8a8-fine|w8a8-static|w8-only|a8-only|w8a8-smooth.") var scheme: String = "w8a8-naive"
     @Option(help: "Bit width: 8|6|4 (6- and 4-bit codes are stored as I8 too).") var bits: Int = 8
+    @Option(help: "w8a8-smooth: SmoothQuant's migration strength alpha in [0, 1] (default 0.5).") var alpha: Double?
     @Option(help: "Output file (.safetensors): a new path, or an existing regular file with --overwrite.") var out: String
     @Flag(help: "Replace an existing regular file at --out.") var overwrite = false
     @Option(help: "Windows per forward call, the span of a per-tensor dynamic scale (default: all windows in one call).") var batch: Int?
     @OptionGroup var calibration: CalibrationOptions
 
     func run() throws {
-        let settings = try QuantSettings(parsing: scheme, bits: bits)
+        let settings = try QuantSettings(parsing: scheme, bits: bits, alpha: alpha)
+        if let flag = calibration.givenFlags(for: settings.scheme).first {
+            throw OutlierLabError("\(flag) applies only to --scheme w8a8-static\(flag == "--percentile" ? "" : " or w8a8-smooth")")
+        }
         try OutputPolicy.checkFile(out, replace: overwrite)
         let loaded = try LoadedCheckpoint(path: checkpoint, allowCorpusChange: false)
         let config = loaded.checkpoint.config
@@ -46,10 +50,10 @@ struct QuantizeCommand: ParsableCommand {
     }
 }
 
-/// The `w8a8-static` calibration flags shared by `olab eval` and `olab quantize`.
+/// The calibration flags of `w8a8-static` and `w8a8-smooth`, shared by `olab eval` and `olab quantize`.
 struct CalibrationOptions: ParsableArguments {
-    @Option(help: "w8a8-static: calibration batches from the train split (default 8).") var calibrationBatches: Int?
-    @Option(help: "w8a8-static: calibration crop seed (default 0).") var calibrationSeed: UInt64?
+    @Option(help: "w8a8-static, w8a8-smooth: calibration batches from the train split (default 8).") var calibrationBatches: Int?
+    @Option(help: "w8a8-static, w8a8-smooth: calibration crop seed (default 0).") var calibrationSeed: UInt64?
     @Option(help: "w8a8-static: per-batch percentile range (e.g. 99.999) instead of min/max.") var percentile: Double?
 
     var batches: Int { calibrationBatches ?? 8 }
@@ -60,15 +64,24 @@ struct CalibrationOptions: ParsableArguments {
          ("--percentile", percentile != nil)].filter(\.1).map(\.0)
     }
 
+    /// The given flags that `scheme` does not use (`--percentile` is static's alone).
+    func givenFlags(for scheme: QuantScheme?) -> [String] {
+        switch scheme {
+        case .w8a8Static?: []
+        case .w8a8Smooth?: percentile != nil ? ["--percentile"] : []
+        default: givenFlags
+        }
+    }
+
     func calibration(train: [UInt8], batchSize: Int, bos: Bool) -> StaticCalibration {
         StaticCalibration(train: train, batches: batches, batchSize: batchSize, seed: calibrationSeed ?? 0, percentile: percentile, bos: bos)
     }
 
     /// The quantised evaluation of `loaded` on `windows`, calibrated from its train split where the scheme
-    /// is w8a8-static; the calibration is returned too (`olab quantize` stores its ranges).
+    /// is w8a8-static or w8a8-smooth; the calibration is returned too (`olab quantize` stores its ranges).
     func evaluate(_ loaded: LoadedCheckpoint, settings: QuantSettings, windows: EvaluationWindows,
                   batch: Int) throws -> (result: QuantEvaluationResult, calibration: StaticCalibration?) {
-        let calibration = settings.scheme == .w8a8Static ? calibration(train: loaded.corpus.train, batchSize: batch, bos: loaded.checkpoint.config.bos) : nil
+        let calibration = settings.scheme.calibrates ? calibration(train: loaded.corpus.train, batchSize: batch, bos: loaded.checkpoint.config.bos) : nil
         let result = try QuantizedEvaluation.evaluate(config: loaded.checkpoint.config.model, parameters: loaded.parameters, windows: windows,
                                                       settings: settings, batch: batch, calibration: calibration)
         return (result, calibration)

@@ -19,6 +19,9 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "Train the branch weights: true|false.") var trainableBeta: Bool?
     @Option(help: "tanh soft-cap of attention logits (noNorm only).") var softCap: Double?
     @Option(help: "Std of the N(0, std^2) weight initialisation.") var initStd: Double?
+    @Option(help: "Clipped softmax (Bondarenko et al. 2023): alpha, with gamma = -alpha/seq (default: off).") var clippedSoftmaxAlpha: Double?
+    @Option(help: "Clipped softmax: zeta >= 1 (default 1; needs --clipped-softmax-alpha).") var clippedSoftmaxZeta: Double?
+    @Flag(inversion: .prefixedNo, help: "Gated attention (Bondarenko et al. 2023): each head's output times a learned per-token sigmoid gate.") var gatedAttention: Bool?
     @Option(help: "Optimiser: sgd|adamw|adafactor|soap|rotated-adafactor|adam-random-rotation.") var optimizer: String?
     @Option(help: "Peak learning rate.") var lr: Double?
     @Option(help: "beta1 (momentum).") var beta1: Double?
@@ -77,6 +80,9 @@ struct TrainOptions: ParsableArguments {
         set("trainable_beta", trainableBeta)
         set("soft_cap", softCap)
         set("init_std", initStd)
+        set("clipped_softmax_alpha", clippedSoftmaxAlpha)
+        set("clipped_softmax_zeta", clippedSoftmaxZeta)
+        set("gated_attention", gatedAttention)
         set("optimizer", optimizer)
         set("lr", lr)
         set("beta1", beta1)

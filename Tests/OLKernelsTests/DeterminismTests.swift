@@ -13,6 +13,7 @@ struct DeterminismTests {
     enum Kernel: String, Sendable, CaseIterable {
         case matmul, matmulWide, embedding, layerNorm, rmsNorm, srmsNorm, relu, gelu
         case attentionPlain, attentionQKNorm, attentionSoftCap, attentionQKNormAndSoftCap, crossEntropy, residual
+        case attentionClipped, attentionGate
 
         var kernelCase: KernelCase {
             switch self {
@@ -30,6 +31,10 @@ struct DeterminismTests {
             case .attentionQKNormAndSoftCap: Cases.attention(B: 2, T: 64, C: 48, H: 4, variant: .qkNormAndSoftCap, seed: 11)
             case .crossEntropy: Cases.crossEntropy(N: 512, V: 256, seed: 12)
             case .residual: Cases.residual(N: 40_000, seed: 13)
+            case .attentionClipped:
+                Cases.attention(B: 2, T: 64, C: 48, H: 4, variant: .plain, seed: 15, qkvStd: 2, clip: SoftmaxClip(alpha: 4, length: 64))
+            // 1024 rows of 48 · 5 floats: 16 row chunks for the forward and dx, beside the serial parameter sums.
+            case .attentionGate: Cases.attentionGate(N: 1024, C: 48, H: 4, seed: 16)
             }
         }
     }

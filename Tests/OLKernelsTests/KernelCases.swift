@@ -124,24 +124,30 @@ enum Cases {
 
     /// Attention with the options of `variant`. The tests use a soft-cap of 2 (not the model's 30) so that
     /// tanh is far from linear on O(1) logits and a missing soft-cap derivative shows.
+    /// With `clip`, the softmax is clipped (Bondarenko et al. Eq. 4.1); `queryScale` multiplies the q
+    /// columns of the inputs (a small one makes rows nearly uniform, to place u near a clip boundary).
     static func attention(B: Int, T: Int, C: Int, H: Int, variant: AttentionVariant, seed: UInt64,
-                          qkvStd: Double = 1) -> KernelCase {
-        let options = variant.options
+                          qkvStd: Double = 1, clip: SoftmaxClip? = nil, queryScale: Float = 1) -> KernelCase {
+        var options = variant.options
+        options.clip = clip
         let hs = C / H
-        func run(_ x: [[Float]]) -> (out: [Float], att: [Float], normed: [Float], rms: [Float]) {
+        func run(_ x: [[Float]]) -> (out: [Float], att: [Float], normed: [Float], rms: [Float], clipped: [Float]) {
             var out = [Float](repeating: 0, count: B * T * C)
             var att = [Float](repeating: .nan, count: B * H * T * T)
+            var clipped = [Float](repeating: .nan, count: max(1, options.clippedCount(B: B, T: T, H: H)))
             var normed = [Float](repeating: 0, count: max(1, options.qkNormedCount(B: B, T: T, C: C)))
             var rms = [Float](repeating: 0, count: max(1, options.qkRmsCount(B: B, T: T, H: H)))
             let scales = options.qkNorm ? (x[1], x[2]) : ([Float(0)], [Float(0)])
-            attentionForward(out: &out, att: &att, qkNormed: &normed, qkRms: &rms, qkv: x[0],
+            attentionForward(out: &out, att: &att, clipped: &clipped, qkNormed: &normed, qkRms: &rms, qkv: x[0],
                              qScale: scales.0, kScale: scales.1, B: B, T: T, C: C, H: H, options: options)
-            return (out, att, normed, rms)
+            return (out, att, normed, rms, clipped)
         }
+        var qkv = randomFloats(B * T * 3 * C, seed: seed, std: qkvStd)
+        for row in 0..<(B * T) { for c in 0..<C { qkv[row * 3 * C + c] *= queryScale } }
         return KernelCase(
-            name: "attention \(variant) B=\(B) T=\(T) C=\(C) H=\(H)",
+            name: "attention \(variant)\(clip.map { " clipped ζ=\($0.zeta) γ=\($0.gamma)" } ?? "") B=\(B) T=\(T) C=\(C) H=\(H)",
             inputNames: options.qkNorm ? ["qkv", "qScale", "kScale"] : ["qkv"],
-            inputs: [randomFloats(B * T * 3 * C, seed: seed, std: qkvStd)]
+            inputs: [qkv]
                 + (options.qkNorm ? [randomFloats(hs, seed: seed + 1, std: 0.3, mean: 1),
                                      randomFloats(hs, seed: seed + 2, std: 0.3, mean: 1)] : []),
             forward: { run($0).out },
@@ -152,14 +158,39 @@ enum Cases {
                 var scratch = [Float](repeating: .nan, count: options.backwardScratchCount(B: B, T: T, C: C, H: H))
                 let scales = options.qkNorm ? (x[1], x[2]) : ([Float(0)], [Float(0)])
                 attentionBackward(dqkv: &dqkv, dqScale: &dq, dkScale: &dk, scratch: &scratch, dout: dout, qkv: x[0],
-                                  att: cache.att, qkNormed: cache.normed, qkRms: cache.rms,
+                                  att: cache.att, clipped: cache.clipped, qkNormed: cache.normed, qkRms: cache.rms,
                                   qScale: scales.0, kScale: scales.1, B: B, T: T, C: C, H: H, options: options)
                 return options.qkNorm ? [dqkv, dq, dk] : [dqkv]
             },
             reference: { x in
                 Reference.attention(qkv: x[0], qScale: options.qkNorm ? x[1] : nil, kScale: options.qkNorm ? x[2] : nil,
-                                    B: B, T: T, C: C, H: H, softCap: options.softCap.map(Double.init)).out
+                                    B: B, T: T, C: C, H: H, softCap: options.softCap.map(Double.init),
+                                    clip: clip.map { (Double($0.zeta), Double($0.gamma)) }).out
             })
+    }
+
+    /// Gated attention's gate on y (the attention output) from x (the block's input), W_g and b_g. Bias
+    /// std 1 spreads the gates over (0.2, 0.8) so that σ's curvature shows.
+    static func attentionGate(N: Int, C: Int, H: Int, seed: UInt64) -> KernelCase {
+        func run(_ x: [[Float]]) -> (out: [Float], gate: [Float]) {
+            var out = [Float](repeating: 0, count: N * C), gate = [Float](repeating: .nan, count: N * H)
+            attentionGateForward(out: &out, gate: &gate, inp: x[0], x: x[1], weight: x[2], bias: x[3], N: N, C: C, H: H)
+            return (out, gate)
+        }
+        return KernelCase(
+            name: "attentionGate N=\(N) C=\(C) H=\(H)", inputNames: ["y", "x", "weight", "bias"],
+            inputs: [randomFloats(N * C, seed: seed), randomFloats(N * C, seed: seed + 1),
+                     randomFloats(H * C, seed: seed + 2, std: 0.3), randomFloats(H, seed: seed + 3)],
+            forward: { run($0).out },
+            backward: { x, dout, initial in
+                let cache = run(x)
+                var (dy, dx, dweight, dbias) = (initial[0], initial[1], initial[2], initial[3])
+                var scratch = [Float](repeating: .nan, count: N * H)
+                attentionGateBackward(dinp: &dy, dx: &dx, dweight: &dweight, dbias: &dbias, scratch: &scratch, dout: dout,
+                                      inp: x[0], x: x[1], weight: x[2], gate: cache.gate, N: N, C: C, H: H)
+                return [dy, dx, dweight, dbias]
+            },
+            reference: { x in Reference.attentionGate(y: x[0], x: x[1], weight: x[2], bias: x[3], N: N, C: C, H: H) })
     }
 
     static func crossEntropy(N: Int, V: Int, seed: UInt64) -> KernelCase {

@@ -60,6 +60,9 @@ struct KernelGolden: Sendable, CustomTestStringConvertible {
         + [(2, 3, 6, 2), (2, 9, 33, 3)].flatMap { shape in
             AttentionVariant.allCases.map { attention(B: shape.0, T: shape.1, C: shape.2, H: shape.3, variant: $0) }
         }
+        // Bondarenko et al.'s remedies: γ = −2/9 and ζ = 1.1 clip probabilities at both ends on these logits.
+        + [attention(B: 2, T: 9, C: 33, H: 3, variant: .plain, clip: SoftmaxClip(zeta: 1.1, alpha: 2, length: 9))]
+        + [attentionGate(N: 9, C: 33, H: 3)]
 }
 
 /// Collects a kernel case's tensors in file order: inputs, upstream gradient, outputs, gradients.
@@ -276,10 +279,13 @@ extension KernelGolden {
 
     /// Every attention variant the blocks use. The soft-cap is 2 (not the model's 30), as in the unit
     /// tests, so that tanh is far from linear on O(1) logits and the cap visibly changes the values.
-    static func attention(B: Int, T: Int, C: Int, H: Int, variant: AttentionVariant) -> KernelGolden {
-        let name = "attention_\(variant)_B\(B)_T\(T)_C\(C)_H\(H)"
+    /// With `clip`, the clipped softmax (`output.clipped`: what multiplies v; `output.att` stays the softmax).
+    static func attention(B: Int, T: Int, C: Int, H: Int, variant: AttentionVariant, clip: SoftmaxClip? = nil) -> KernelGolden {
+        let name = "attention_\(variant)\(clip == nil ? "" : "_clipped")_B\(B)_T\(T)_C\(C)_H\(H)"
         return KernelGolden(name: name) {
-            let options = variant.options, hs = C / H
+            var options = variant.options
+            options.clip = clip
+            let hs = C / H
             let seed = UInt64(7_000_000 + B * 100_000 + T * 1_000 + C * 10 + H)
             let qkv = randomFloats(B * T * 3 * C, seed: seed), dout = randomFloats(B * T * C, seed: seed + 3)
             let qScale = options.qkNorm ? randomFloats(hs, seed: seed + 1, std: 0.3, mean: 1) : [0]
@@ -287,12 +293,13 @@ extension KernelGolden {
             let normedCount = options.qkNormedCount(B: B, T: T, C: C), rmsCount = options.qkRmsCount(B: B, T: T, H: H)
             var out = zeros(B * T * C), att = zeros(B * H * T * T)
             var normed = zeros(max(1, normedCount)), rms = zeros(max(1, rmsCount))
-            attentionForward(out: &out, att: &att, qkNormed: &normed, qkRms: &rms, qkv: qkv, qScale: qScale, kScale: kScale,
+            var clipped = zeros(max(1, options.clippedCount(B: B, T: T, H: H)))
+            attentionForward(out: &out, att: &att, clipped: &clipped, qkNormed: &normed, qkRms: &rms, qkv: qkv, qScale: qScale, kScale: kScale,
                              B: B, T: T, C: C, H: H, options: options)
             var dqkv = zeros(B * T * 3 * C), dqScale = zeros(qScale.count), dkScale = zeros(kScale.count)
             var scratch = zeros(options.backwardScratchCount(B: B, T: T, C: C, H: H))
             attentionBackward(dqkv: &dqkv, dqScale: &dqScale, dkScale: &dkScale, scratch: &scratch, dout: dout, qkv: qkv,
-                              att: att, qkNormed: normed, qkRms: rms, qScale: qScale, kScale: kScale,
+                              att: att, clipped: clipped, qkNormed: normed, qkRms: rms, qScale: qScale, kScale: kScale,
                               B: B, T: T, C: C, H: H, options: options)
             var record = KernelRecord()
             record.input("qkv", [B, T, 3 * C], qkv)
@@ -303,6 +310,7 @@ extension KernelGolden {
             record.input("dout", [B, T, C], dout)
             record.output("out", [B, T, C], out, KernelTolerance.sgemm)
             record.output("att", [B, H, T, T], att, KernelTolerance.sgemm)
+            if clip != nil { record.output("clipped", [B, H, T, T], clipped, KernelTolerance.sgemm) }
             if options.qkNorm {
                 record.output("qk_normed", [B, T, 2 * C], normed, KernelTolerance.elementwise)
                 record.output("qk_rms", [B, T, 2 * H], rms, KernelTolerance.elementwise)
@@ -315,7 +323,43 @@ extension KernelGolden {
             var extra = [JSONMember("qk_norm", .bool(options.qkNorm))]
             if options.qkNorm { extra.append(JSONMember("qk_norm_eps", .double(Double(options.qkNormEps)))) }
             if let cap = options.softCap { extra.append(JSONMember("soft_cap", .double(Double(cap)))) }
+            if let clip {
+                extra.append(JSONMember("clipped_softmax", .object([
+                    JSONMember("zeta", .shortest(clip.zeta)), JSONMember("gamma", .shortest(clip.gamma)),
+                ])))
+            }
             return record.goldenCase(name, kernel: "attention", sizes: [("B", B), ("T", T), ("C", C), ("H", H)], seed: seed, extra: extra)
+        }
+    }
+
+    /// Gated attention's gate (Bondarenko et al. §4.2): y the attention output, x the block's input, W_g
+    /// with std 0.3 and b_g with std 1, so the gates spread over (0.1, 0.9).
+    static func attentionGate(N: Int, C: Int, H: Int) -> KernelGolden {
+        let name = "attentionGate_N\(N)_C\(C)_H\(H)"
+        return KernelGolden(name: name) {
+            let seed = UInt64(8_000 + N * 100 + C + H)
+            let y = randomFloats(N * C, seed: seed), x = randomFloats(N * C, seed: seed + 1)
+            let weight = randomFloats(H * C, seed: seed + 2, std: 0.3), bias = randomFloats(H, seed: seed + 4)
+            let dout = randomFloats(N * C, seed: seed + 3)
+            var out = zeros(N * C), gate = zeros(N * H)
+            var dy = zeros(N * C), dx = zeros(N * C), dweight = zeros(H * C), dbias = zeros(H), scratch = zeros(N * H)
+            attentionGateForward(out: &out, gate: &gate, inp: y, x: x, weight: weight, bias: bias, N: N, C: C, H: H)
+            attentionGateBackward(dinp: &dy, dx: &dx, dweight: &dweight, dbias: &dbias, scratch: &scratch, dout: dout,
+                                  inp: y, x: x, weight: weight, gate: gate, N: N, C: C, H: H)
+            var record = KernelRecord()
+            record.input("y", [N, C], y)
+            record.input("x", [N, C], x)
+            record.input("weight", [H, C], weight)
+            record.input("bias", [H], bias)
+            record.input("dout", [N, C], dout)
+            // The logit is a dot product of C terms plus libm's expf: one reduction, elementwise budget.
+            record.output("out", [N, C], out, KernelTolerance.elementwise)
+            record.output("gate", [N, H], gate, KernelTolerance.elementwise)
+            record.gradient("y", [N, C], dy, KernelTolerance.elementwise)
+            record.gradient("x", [N, C], dx, KernelTolerance.elementwise)
+            record.gradient("weight", [H, C], dweight, KernelTolerance.rowSum)
+            record.gradient("bias", [H], dbias, KernelTolerance.rowSum)
+            return record.goldenCase(name, kernel: "attentionGate", sizes: [("N", N), ("C", C), ("H", H)], seed: seed)
         }
     }
 }

@@ -93,7 +93,7 @@ enum Reference {
     /// Causal multi-head attention, optionally with per-head QK RMSNorm (scales shared across heads)
     /// and a tanh soft-cap of the scaled logits. Returns the output and the probabilities (B, H, T, T).
     static func attention(qkv: [Double], qScale: [Double]?, kScale: [Double]?, B: Int, T: Int, C: Int, H: Int,
-                          softCap: Double?, eps: Double = 1e-5) -> (out: [Double], probs: [Double]) {
+                          softCap: Double?, eps: Double = 1e-5, clip: (zeta: Double, gamma: Double)? = nil) -> (out: [Double], probs: [Double]) {
         let hs = C / H
         func vector(_ b: Int, _ t: Int, _ part: Int, _ h: Int) -> [Double] {
             let start = (b * T + t) * 3 * C + part * C + h * hs
@@ -120,7 +120,9 @@ enum Reference {
                     for j in 0...i {
                         let p = exps[j] / sum
                         probs[((b * H + h) * T + i) * T + j] = p
-                        for d in 0..<hs { out[(b * T + i) * C + h * hs + d] += p * v[j][d] }
+                        // Clipped softmax (Bondarenko et al. Eq. 4.1): v is weighted by clip((ζ − γ)p + γ, 0, 1).
+                        let weight = clip.map { min(max(($0.zeta - $0.gamma) * p + $0.gamma, 0), 1) } ?? p
+                        for d in 0..<hs { out[(b * T + i) * C + h * hs + d] += weight * v[j][d] }
                     }
                 }
             }
@@ -139,6 +141,20 @@ enum Reference {
             losses[n] = log(sum) + maxLogit - logits[n * V + Int(targets[n])]
         }
         return (losses, probs)
+    }
+
+    /// Gated attention's gate: out[n, h·hs + i] = σ(x[n]·W[h] + b[h]) · y[n, h·hs + i].
+    static func attentionGate(y: [Double], x: [Double], weight: [Double], bias: [Double], N: Int, C: Int, H: Int) -> [Double] {
+        let hs = C / H
+        var out = [Double](repeating: 0, count: N * C)
+        for n in 0..<N {
+            for h in 0..<H {
+                let logit = bias[h] + (0..<C).reduce(0.0) { $0 + x[n * C + $1] * weight[h * C + $1] }
+                let gate = 1 / (1 + exp(-logit))
+                for i in 0..<hs { out[n * C + h * hs + i] = gate * y[n * C + h * hs + i] }
+            }
+        }
+        return out
     }
 
     static func residual(x: [Double], branch: [Double], beta: Double) -> [Double] {

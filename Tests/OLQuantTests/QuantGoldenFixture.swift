@@ -21,6 +21,12 @@ public enum QuantGoldenFixture {
     public static let modelSeed: UInt64 = 7
     /// Sequences in the recorded batch.
     public static let batch = 2
+    /// The SmoothQuant golden's model (`smoothquant_tiny_op`): the same shape as an OP block, so every
+    /// kind of fold appears (block 0's LayerNorm, explicit qkv and fc inputs, value rows, ReLU's fc rows).
+    public static var smoothConfig: ModelConfig { ModelConfig(width: 16, layers: 2, heads: 2, seq: 8, block: .op) }
+    /// The SmoothQuant golden's setting: `w8a8-smooth` at 8 bits with the default α.
+    public static var smoothSettings: [QuantSettings] { [try! QuantSettings(scheme: .w8a8Smooth, bits: 8)] }
+
     /// Settings recorded: the three W8A8 schemes at 8 bits, and naive at 4 bits.
     public static var settings: [QuantSettings] {
         [try! QuantSettings(scheme: .w8a8Naive, bits: 8), try! QuantSettings(scheme: .w8a8Fine, bits: 8),
@@ -46,9 +52,12 @@ public enum QuantGoldenFixture {
     ///   static only: `{site}.range_scale` (1) float32 and `{site}.range_zero_point` (1) int64 for every
     ///   calibrated site, attention scores and probabilities included (3 batches × 2 crops of the train
     ///   split, calibration seed 0); the weights' MSE grid is Bondarenko et al.'s, k·(absmax + 0.5)/100;
-    ///   `loss` (1) float64, the mean NLL of the quantised forward.
-    public static func tensors() throws -> [NamedTensor] {
-        let config = self.config
+    ///   `loss` (1) float64, the mean NLL of the quantised forward;
+    ///   `w8a8-smooth` only, per linear input site: `{site}.smooth_max` (C) the calibration's max |x| per
+    ///   channel (float model, the same crops as static) and `{site}.smooth_scale` (C) s; the `.weight`s
+    ///   are the folded weights quantised, and an explicit site's `.input` is x already divided by s.
+    public static func tensors(config: ModelConfig = QuantGoldenFixture.config,
+                               settings: [QuantSettings] = QuantGoldenFixture.settings) throws -> [NamedTensor] {
         let T = config.seq
         let corpus = try SyntheticCorpus.corpus(seed: 0, byteCount: 4096, trainFraction: 0.75)
         let windows = try EvaluationWindows(validation: corpus.validation, count: batch, sequenceLength: T)
@@ -80,6 +89,13 @@ public enum QuantGoldenFixture {
                 out.append(NamedTensor(name: prefix + weight.name + ".weight", shape: quantized.parameters.layout.specs[index].shape,
                                        floats: Array(quantized.parameters.view(index))))
                 out.append(NamedTensor(name: prefix + weight.name + ".weight_scale", shape: [weight.scales.count], floats: weight.scales))
+            }
+            if let plan = quantized.smoothing {
+                let maxima = try SmoothQuantPlan.channelMaxima(config: config, parameters: parameters, calibration: calibration)
+                for linear in plan.linears {
+                    out.append(NamedTensor(name: prefix + linear.site.name + ".smooth_max", shape: [linear.scales.count], floats: maxima[linear.site]!))
+                    out.append(NamedTensor(name: prefix + linear.site.name + ".smooth_scale", shape: [linear.scales.count], floats: linear.scales))
+                }
             }
             var recorded: [NamedTensor] = []
             quantized.transform?.recordsAttention = true

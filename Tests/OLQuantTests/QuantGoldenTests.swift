@@ -1,6 +1,7 @@
 import OLCore
 import OLGoldens
-import OLQuant
+import OLModel
+@testable import OLQuant
 import Testing
 
 /// Quantisation golden (`Goldens/quantisation/`): what every W8A8 scheme (and naive at 4 bits) makes of a
@@ -21,6 +22,30 @@ struct QuantGoldenTests {
         ])
         try Goldens.check(GoldenCase(suite: "quantisation", name: "schemes_tiny_preLN", kind: "quantisation",
                                      config: config, seed: QuantGoldenFixture.modelSeed, tensors: goldenTensors))
+    }
+
+    @Test("SmoothQuant's channel maxima, scales, folded quantised weights, activations and loss match the accepted golden")
+    func smoothQuant() throws {
+        let config = QuantGoldenFixture.smoothConfig, settings = QuantGoldenFixture.smoothSettings
+        let tensors = try QuantGoldenFixture.tensors(config: config, settings: settings)
+        let scales = Dictionary(uniqueKeysWithValues: tensors.compactMap { t in t.floats.map { (t.name, $0) } })
+        let goldenTensors = tensors.map { tensor in GoldenTensor(tensor, compare: Self.compareMode(tensor, scales: scales)) }
+        let folds = JSONValue.object((0..<config.layers).flatMap { l in
+            LinearLayer.allCases.map { linear in
+                JSONMember(ActivationSite.linearInput(layer: l, linear: linear).name, .string(SmoothQuantPlan.fold(linear, layer: l, config: config).name))
+            }
+        })
+        let golden = JSONValue.object([
+            "model": config.goldenDescription, "batch": .int(Int64(QuantGoldenFixture.batch)),
+            "settings": .array(settings.map { .string("\($0.scheme.rawValue)@\($0.bits)") }),
+            "constants": QuantGoldenFixture.constants,
+            "smoothquant": .object([
+                JSONMember("alpha", .double(settings[0].resolvedAlpha)), JSONMember("floor", .double(SmoothQuantPlan.floor)),
+                JSONMember("folds", folds),
+            ]),
+        ])
+        try Goldens.check(GoldenCase(suite: "quantisation", name: "smoothquant_tiny_op", kind: "quantisation",
+                                     config: golden, seed: QuantGoldenFixture.modelSeed, tensors: goldenTensors))
     }
 
     @Test("the symmetric quantiser's ties, scale floor and clamp match the accepted golden")

@@ -10,14 +10,14 @@ struct QuantSchemeTests {
         #expect(try QuantSettings(parsing: scheme.rawValue).bits == 8)
     }
 
-    @Test("the five documented names are exactly the schemes")
+    @Test("the six documented names are exactly the schemes")
     func documentedNames() {
-        #expect(QuantScheme.allCases.map(\.rawValue) == ["w8a8-naive", "w8a8-fine", "w8a8-static", "w8-only", "a8-only"])
+        #expect(QuantScheme.allCases.map(\.rawValue) == ["w8a8-naive", "w8a8-fine", "w8a8-static", "w8-only", "a8-only", "w8a8-smooth"])
     }
 
     @Test("an unknown name gets one line naming it and listing the valid names")
     func unknownName() {
-        #expect(throws: OutlierLabError("unknown quantisation scheme 'w8a8'; expected one of: w8a8-naive, w8a8-fine, w8a8-static, w8-only, a8-only")) {
+        #expect(throws: OutlierLabError("unknown quantisation scheme 'w8a8'; expected one of: w8a8-naive, w8a8-fine, w8a8-static, w8-only, a8-only, w8a8-smooth")) {
             try QuantScheme.parse("w8a8")
         }
     }

@@ -12,10 +12,19 @@ import Testing
 struct ThreadInvarianceTests {
     struct Arm: Sendable, CustomTestStringConvertible {
         var block: String, optimizer: String
-        var testDescription: String { "\(block)+\(optimizer)" }
+        /// More flags (the attention remedies).
+        var extra: [String] = []
+        var testDescription: String { "\(block)+\(optimizer)" + extra.joined(separator: " ") }
         /// Every block with AdamW, and every optimiser on the OP block.
         static let all = ["preLN", "preRMS", "preSRMS", "postLN", "op", "noNorm"].map { Arm(block: $0, optimizer: "adamw") }
             + ["sgd", "adafactor", "soap", "rotated-adafactor", "adam-random-rotation"].map { Arm(block: "op", optimizer: $0) }
+            + remedies
+        /// Bondarenko et al.'s remedies on Pre-LN, with AdamW and with SOAP (which preconditions the gate's weight).
+        static let remedies = [
+            Arm(block: "preLN", optimizer: "adamw", extra: ["--clipped-softmax-alpha", "4"]),
+            Arm(block: "preLN", optimizer: "adamw", extra: ["--gated-attention"]),
+            Arm(block: "preLN", optimizer: "soap", extra: ["--clipped-softmax-alpha", "4", "--gated-attention"]),
+        ]
     }
 
     /// (OLAB_THREADS, OPENBLAS_NUM_THREADS): the first is the reference the others must equal.
@@ -25,10 +34,10 @@ struct ThreadInvarianceTests {
     func childProcessesAgree(arm: Arm) throws {
         // 12 steps: past SOAP's first basis refresh (f = 10), with a log line at 0, 6 and 12.
         let arguments = CommandLineTests.tiny + ["--block", arm.block, "--optimizer", arm.optimizer,
-                                                 "--steps", "12", "--log-every", "6"]
+                                                 "--steps", "12", "--log-every", "6"] + arm.extra
         var reference: (checkpoint: [UInt8], metrics: [String])?
         for (workers, blasThreads) in Self.settings {
-            let directory = try scratchDirectory("threads-\(arm.block)-\(arm.optimizer)-\(workers)-\(blasThreads)")
+            let directory = try scratchDirectory("threads-\(arm.block)-\(arm.optimizer)-\(arm.extra.joined())-\(workers)-\(blasThreads)")
             let result = try runOlab(["train"] + arguments + ["--out", directory],
                                      environment: ["OLAB_THREADS": workers, "OPENBLAS_NUM_THREADS": blasThreads])
             try #require(result.status == 0, "olab train failed: \(result.err)")
