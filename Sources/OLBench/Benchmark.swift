@@ -61,25 +61,32 @@ public struct BenchmarkArm: Sendable {
         (config.width, config.layers, config.heads, config.seq) = size.shape
         config.block = block
         config.activation = .relu
+        config.vocab = size.vocab
         return config
     }
     public static let batch = 16
 }
 
-/// The two model sizes `olab bench` trains (`--model`), both with B = 16.
+/// The model sizes `olab bench` trains (`--model`), all with B = 16.
 public enum BenchmarkModel: String, Sendable, CaseIterable {
     /// d = 256, L = 4, H = 4, T = 128: large enough for the matrix products to dominate.
     case bench
     /// d = 64, L = 4, H = 4, T = 64: the audit's model, which every audit and sweep run executes.
     case audit
+    /// The outlier-regime study's model (issue 28): the audit's shape with a BOS token (V = 257), what
+    /// the long study runs and `olab audit --scale regime` train.
+    case regime
 
     /// (d, L, H, T).
     var shape: (width: Int, layers: Int, heads: Int, seq: Int) {
         switch self {
         case .bench: (256, 4, 4, 128)
-        case .audit: (64, 4, 4, 64)
+        case .audit, .regime: (64, 4, 4, 64)
         }
     }
+
+    /// Bytes, plus the BOS token for the regime model.
+    var vocab: Int { self == .regime ? 257 : 256 }
 }
 
 /// Model FLOPs of one training step, the numerator of MFU.

@@ -19,7 +19,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Untimed warm-up steps per arm (default 3).") var warmup: String?
     @Option(help: "OutlierLab worker threads (default OLAB_THREADS or the core count).") var threads: String?
     @Option(help: "Run only this arm (repeatable): preLN+adamw, op+adamw, preLN+soap.") var arm: [String] = []
-    @Option(help: "Model size: bench (d=256, L=4, H=4, T=128) or audit (the audit's d=64, L=4, H=4, T=64); B=16 both.") var model: String = "bench"
+    @Option(help: "Model size: bench (d=256, L=4, H=4, T=128), audit (the audit's d=64, L=4, H=4, T=64) or regime (the audit's shape with a BOS token, V=257, as the outlier-regime study trains); B=16 all.") var model: String = "bench"
     @Option(help: "Seed of the model initialisation and the random batches (default 0).") var seed: String?
     /// Anything the parser does not know, reported as one line by `run` instead of the usage text.
     @Argument(parsing: .allUnrecognized, help: .hidden) var unrecognized: [String] = []

@@ -75,7 +75,7 @@ final class CommandLineXCTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(arm["tokens_per_s"]?.doubleValue), 1024 / (step / 1000), accuracy: 1e-12 * 1024 / (step / 1000))
         let bad = try runOlab(["bench", "--model", "huge"])
         XCTAssertNotEqual(bad.status, 0)
-        XCTAssertTrue(bad.err.contains("--model must be one of bench|audit"), bad.err)
+        XCTAssertTrue(bad.err.contains("--model must be one of bench|audit|regime"), bad.err)
     }
 
     func testEvalReportsFloatAndQuantisedPerplexityOfAFreshCheckpointAsJSON() throws {

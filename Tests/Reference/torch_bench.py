@@ -1,6 +1,7 @@
 """PyTorch eager twin of `olab bench`'s Pre-LN + AdamW arm, for a side-by-side speed reference.
 
-Builds the model OutlierLab trains (Sources/OLModel): byte vocabulary V = 256, learned position
+Builds the model OutlierLab trains (Sources/OLModel): byte vocabulary V = 256 (257 with the regime
+model's BOS token), learned position
 embedding, Pre-LN blocks (LayerNorm with gain and bias, eps 1e-5; fused QKV and output projection
 without biases; causal softmax attention scaled by 1/sqrt(d_h); MLP d -> 4d -> d with ReLU, no
 biases), final LayerNorm, LM head tied to the token embedding, weights N(0, 0.02^2). One training
@@ -21,9 +22,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-SIZES = {"bench": (256, 4, 4, 128), "audit": (64, 4, 4, 64)}  # (d, L, H, T), as BenchmarkModel
+SIZES = {"bench": (256, 4, 4, 128), "audit": (64, 4, 4, 64), "regime": (64, 4, 4, 64)}  # (d, L, H, T), as BenchmarkModel
+VOCABS = {"bench": 256, "audit": 256, "regime": 257}  # the regime model has a BOS token
 BATCH = 16
-VOCAB = 256
 
 
 class Block(nn.Module):
@@ -52,9 +53,10 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, d, layers, heads, seq):
+    def __init__(self, d, layers, heads, seq, vocab):
         super().__init__()
-        self.wte = nn.Embedding(VOCAB, d)
+        self.vocab = vocab
+        self.wte = nn.Embedding(vocab, d)
         self.wpe = nn.Embedding(seq, d)
         self.blocks = nn.ModuleList(Block(d, heads) for _ in range(layers))
         self.lnf = nn.LayerNorm(d, eps=1e-5)
@@ -68,7 +70,7 @@ class GPT(nn.Module):
         for block in self.blocks:
             x = block(x)
         logits = self.lnf(x) @ self.wte.weight.t()  # tied head
-        return F.cross_entropy(logits.view(-1, VOCAB), targets.view(-1))
+        return F.cross_entropy(logits.view(-1, self.vocab), targets.view(-1))
 
 
 def main():
@@ -84,7 +86,8 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     d, layers, heads, seq = SIZES[args.model]
-    model = GPT(d, layers, heads, seq)
+    vocab = VOCABS[args.model]
+    model = GPT(d, layers, heads, seq, vocab)
     decayed = [p for p in model.parameters() if p.dim() == 2]
     plain = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW([{"params": decayed, "weight_decay": 0.01}, {"params": plain, "weight_decay": 0.0}],
@@ -92,8 +95,8 @@ def main():
     generator = torch.Generator().manual_seed(args.seed)
 
     def step():
-        tokens = torch.randint(0, VOCAB, (BATCH, seq), generator=generator)
-        targets = torch.randint(0, VOCAB, (BATCH, seq), generator=generator)
+        tokens = torch.randint(0, vocab, (BATCH, seq), generator=generator)
+        targets = torch.randint(0, vocab, (BATCH, seq), generator=generator)
         loss = model(tokens, targets)
         optimizer.zero_grad(set_to_none=False)
         loss.backward()
