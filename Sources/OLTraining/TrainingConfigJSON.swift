@@ -76,7 +76,7 @@ extension TrainingConfig {
     ///
     /// Rule: such a key is left out of `json` while it holds its default, and written once it does not.
     /// A config that does not use it then serialises to the bytes it had before the key existed, so its
-    /// `config.json`, its checkpoint metadata and its cache key (`AuditPlan.cacheKey`, a SHA-256 of this
+    /// `config.json`, its checkpoint metadata and its cache key (`RunSpec.cacheKey`, a SHA-256 of this
     /// JSON) do not move and no cached run is thrown away; reading treats the missing key as its default.
     /// Keys that existed before stay written at every value. A key added later with a behaviour-preserving
     /// default belongs in this list.

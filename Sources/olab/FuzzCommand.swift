@@ -7,6 +7,7 @@ import ArgumentParser
 import OLAudit
 import OLCore
 import OLGoldens
+import OLRuns
 import OLTraining
 
 /// `olab fuzz`: a seeded, deterministic random-mutation harness for the readers that take input from

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import OLAudit
 import OLCore
+import OLRuns
 
 /// `olab run-task SPEC`: executes one cached run from its spec file — what every local worker process and
 /// every Slurm array task of `olab audit` and `olab sweep` runs. Not for direct use, so hidden from help.
@@ -17,7 +18,7 @@ struct RunTaskCommand: ParsableCommand {
     func run() throws {
         let loaded = try RunSpec.load(spec)
         let runs = FilePath.directory(of: spec)
-        let say: (String) -> Void = { AuditRunner.printLine("[run-task] \(loaded.key.prefix(12)) (\(loaded.label)): \($0)") }
+        let say: (String) -> Void = { RunScheduler.printLine("[run-task] \(loaded.key.prefix(12)) (\(loaded.label)): \($0)") }
         let outcome = try RunExecution.execute(loaded, runs: runs, announce: say, progress: { step in
             say("step \(step.step)/\(step.steps) loss \(formatNumber(step.loss)), \(Int(step.tokensPerSecond)) tok/s")
         })

@@ -3,6 +3,7 @@ import OLTestSupport
 import Testing
 @testable import OLAudit
 @testable import OLCore
+@testable import OLRuns
 @testable import OLTraining
 
 /// A tiny registry with every audit-v2 mechanism: best-lr arms chosen on a calibration seed, a sweep
@@ -151,7 +152,7 @@ struct AuditV2Tests {
         #expect(request.fileName == "quant-a8-only-4bit-site-1.fc.json")
         #expect(QuantRequest(scheme: "a8-only", bits: 4).fileName == "quant-a8-only-4bit.json", "unrestricted requests keep their old cache name")
         let config = try TrainingConfig(json: try JSONValue.parse(#"{"width": 16, "layers": 2, "heads": 2, "seq": 16}"#))
-        let key = AuditPlan.cacheKey(config, corpusFingerprint: "synthetic")
+        let key = RunSpec.cacheKey(config, corpusFingerprint: "synthetic")
         let directory = try temporaryDirectory("site-spec")
         try RunSpec(key: key, config: config, quantisations: [request], label: "l").write(in: directory)
         #expect(try RunSpec.load(RunSpec.specPath(key, in: directory), corpusFingerprint: { _ in "synthetic" }).quantisations == [request])
@@ -162,7 +163,7 @@ struct AuditV2Tests {
     @Test("a finished run asked for one more quantised evaluation is evaluated, not retrained, and its seal then covers both")
     func newEvaluationDoesNotRetrain() throws {
         let config = try TrainingConfig(json: try JSONValue.parse(#"{"width": 16, "layers": 2, "heads": 2, "seq": 16, "batch": 4, "steps": 8, "log_every": 4, "checkpoint_every": 0, "eval_windows": 4, "probe_batch": 2, "synthetic_bytes": 65536}"#))
-        let key = AuditPlan.cacheKey(config, corpusFingerprint: "synthetic")
+        let key = RunSpec.cacheKey(config, corpusFingerprint: "synthetic")
         let runs = try temporaryDirectory("new-evaluation")
         let first = RunSpec(key: key, config: config, quantisations: [QuantRequest(scheme: "w8a8-naive", bits: 4)], label: "first")
         _ = try RunExecution.execute(first, runs: runs)

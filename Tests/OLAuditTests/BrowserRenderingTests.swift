@@ -1,8 +1,10 @@
 import Foundation
+import OLRunFixtures
 import OLTestSupport
 import Testing
 @testable import OLAudit
 @testable import OLCore
+@testable import OLReports
 
 /// Debian's Chromium, when installed (`make deps-test` installs it).
 private let chromium: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }

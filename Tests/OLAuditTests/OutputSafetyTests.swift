@@ -1,7 +1,11 @@
 import Foundation
+import OLTestSupport
+import OLRunFixtures
 import Testing
 @testable import OLAudit
 @testable import OLCore
+@testable import OLReports
+@testable import OLRuns
 @testable import OLTraining
 
 /// Issue 31: what reports, caches and grids do with hostile or broken input.
@@ -93,7 +97,7 @@ struct OutputSafetyTests {
     @Test("a swapped model is caught by the sweep's cache and by olab report; an edited summary by olab report")
     func foreignModelAndEditedOutputs() throws {
         let directory = try temporaryDirectory("foreign")
-        let plan = try SweepPlan(grid: try SweepTests.grid(tinyGridJSON.replacingOccurrences(of: #""lr": [0.001, 0.01]"#, with: #""lr": [0.01]"#)
+        let plan = try SweepPlan(grid: try tinyGrid(tinyGridJSON.replacingOccurrences(of: #""lr": [0.001, 0.01]"#, with: #""lr": [0.01]"#)
             .replacingOccurrences(of: #""seeds": [0, 1]"#, with: #""seeds": [0]"#)))
         let runs = directory + "/runs"
         let scheduler = RunScheduler(runs: runs, executable: "", name: "sweep", say: { _ in })
@@ -204,7 +208,7 @@ struct OutputSafetyTests {
     }
 
     func tinySpec() throws -> RunSpec {
-        let plan = try SweepPlan(grid: try SweepTests.grid())
+        let plan = try SweepPlan(grid: try tinyGrid())
         return plan.tasks[0].spec
     }
 }

@@ -1,33 +1,10 @@
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
+import OLTestSupport
 import Testing
 @testable import OLAudit
 @testable import OLCore
-
-/// Collects element names and checks the document parses as XML.
-final class ElementCollector: NSObject, XMLParserDelegate {
-    var elements: [String] = []
-    var classes: [String] = []
-    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
-        elements.append(name)
-        if let value = attributes["class"] { classes.append(value) }
-    }
-
-    static func parse(_ text: String) -> (ok: Bool, collector: ElementCollector) {
-        let collector = ElementCollector()
-        let parser = XMLParser(data: Data(text.utf8))
-        parser.delegate = collector
-        return (parser.parse(), collector)
-    }
-}
-
-func temporaryDirectory(_ name: String) throws -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("olab-audit-\(name)-\(UUID().uuidString)").path
-    try FilePath.makeDirectories(path)
-    return path
-}
+@testable import OLReports
+@testable import OLRuns
 
 /// A two-claim registry on tiny models and the synthetic corpus: fast enough to train in tests.
 let fixtureRegistryJSON = """

@@ -1,10 +1,10 @@
 import Foundation
-import OLAudit
 import OLData
 import OLModel
 import OLTestSupport
 import Testing
 @testable import OLCore
+@testable import OLRuns
 @testable import OLTraining
 
 /// The config keys of issue 28 (`bos`, `crop_align`, `final_lr_fraction`): how they read, validate and
@@ -22,7 +22,7 @@ struct DataOptionsTests {
     @Test("the cache key of the default config has not moved since the data options were added")
     func defaultCacheKeyIsPinned() {
         #expect(SHA256.hex(Array(Self.defaultKeyedJSON.utf8)) == Self.defaultCacheKey, "the pinned JSON is the hashed text")
-        #expect(AuditPlan.cacheKey(TrainingConfig(), corpusFingerprint: "synthetic") == Self.defaultCacheKey)
+        #expect(RunSpec.cacheKey(TrainingConfig(), corpusFingerprint: "synthetic") == Self.defaultCacheKey)
     }
 
     @Test("a config using a new key has a cache key of its own, and the default config lists none of them")
@@ -32,7 +32,7 @@ struct DataOptionsTests {
         var config = TrainingConfig()
         config.finalLRFraction = 0.1
         #expect(config.json["final_lr_fraction"] == .double(0.1))
-        #expect(AuditPlan.cacheKey(config, corpusFingerprint: "synthetic") != Self.defaultCacheKey)
+        #expect(RunSpec.cacheKey(config, corpusFingerprint: "synthetic") != Self.defaultCacheKey)
         #expect(config.nonDefaultJSON.objectMembers?.map(\.key) == ["final_lr_fraction"])
     }
 

@@ -3,6 +3,7 @@ import OLTestSupport
 import Testing
 @testable import OLAudit
 @testable import OLCore
+@testable import OLRuns
 
 /// `olab audit` and `olab sweep` on the local backend, as a user runs them: worker processes at once
 /// must give exactly the files one worker gives, and a second call must be served from the cache.

@@ -1,7 +1,6 @@
 import Foundation
 import OLTestSupport
 import Testing
-@testable import OLAudit
 @testable import OLCore
 @testable import OLTraining
 

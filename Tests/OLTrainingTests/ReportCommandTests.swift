@@ -1,8 +1,8 @@
 import Foundation
 import OLTestSupport
 import Testing
-@testable import OLAudit
 @testable import OLCore
+@testable import OLReports
 
 @Suite("olab report on the command line", .serialized)
 struct ReportCommandTests {

@@ -62,6 +62,13 @@ public struct RunScheduler {
     /// "audit" or "sweep": the prefix of progress lines.
     public var name: String
     public var evaluator: any QuantisedEvaluator
+
+    /// Prints one progress line and flushes it, so logs redirected to a file show progress as it happens.
+    public static func printLine(_ line: String) {
+        print(line)
+        fflush(nil)  // nil flushes every C stream; naming `stdout` is not concurrency-safe in Swift 6
+    }
+
     public var say: (String) -> Void
 
     public init(runs: String, executable: String, name: String, evaluator: any QuantisedEvaluator = SchemeEvaluator(),

@@ -1,6 +1,8 @@
 import Foundation
 import OLCore
+import OLMetrics
 import OLQuant
+import OLRuns
 
 /// `olab report`: one page comparing runs (or a sweep's groups) — settings that differ, loss, outlier
 /// metrics per tap against step, the kurtosis-update decomposition when logged, and quantised
@@ -58,9 +60,9 @@ public struct RunReport {
 
     func runsTable() -> ReportBlock {
         let rows = groups.map { group -> [String] in
-            let seeds = group.configs.map { $0["seed"].map(SweepResults.text) ?? "?" }.joined(separator: ", ")
+            let seeds = group.configs.map { $0["seed"].map(SweepGrid.text) ?? "?" }.joined(separator: ", ")
             let summary = { (key: String) in self.spread(group.runs.map { $0.summary[key]?.doubleValue ?? .nan }) }
-            return [group.label, "\(group.runs.count)", seeds, group.configs.first?["steps"].map(SweepResults.text) ?? "?",
+            return [group.label, "\(group.runs.count)", seeds, group.configs.first?["steps"].map(SweepGrid.text) ?? "?",
                     summary("final_loss"), summary("val_loss"), summary("val_ppl"), group.runs.map { Self.abbreviated($0.directory) }.joined(separator: " ")]
         }
         return .table(["run", "runs", "seeds", "steps", "probe loss (end)", "val loss", "val ppl", "directory"], rows)
@@ -70,7 +72,7 @@ public struct RunReport {
     func configBlocks() -> [ReportBlock] {
         let keys = Set(groups.flatMap { $0.configs.flatMap(\.keys) }).subtracting(["seed"]).sorted()
         func value(_ group: ReportGroup, _ key: String) -> String {
-            let values = Set(group.configs.map { $0[key].map { $0 == .null ? "null" : SweepResults.text($0) } ?? "—" })
+            let values = Set(group.configs.map { $0[key].map { $0 == .null ? "null" : SweepGrid.text($0) } ?? "—" })
             return values.count == 1 ? values.first! : "varies: " + values.sorted().joined(separator: ", ")
         }
         let differing = keys.filter { key in Set(groups.map { value($0, key) }).count > 1 || value(groups[0], key).hasPrefix("varies") }

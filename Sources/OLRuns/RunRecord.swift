@@ -1,9 +1,20 @@
 import OLCore
+import OLMetrics
+
+/// How the per-tap values of one logged step become one number.
+public enum TapReduction: Sendable, Equatable {
+    case mean, max, min
+    case tap(Int)
+}
 
 /// One logged value of a series after reducing over taps.
 public struct SeriesPoint: Sendable, Equatable {
     public var step: Int
     public var value: Double
+    public init(step: Int, value: Double) {
+        self.step = step
+        self.value = value
+    }
 }
 
 /// What a finished run left in its directory, read back for judging and plotting: every logged step of
@@ -63,7 +74,7 @@ public struct RunRecord: Sendable {
     }
 
     /// A per-tap series reduced over taps at every logged step (steps without the key are skipped).
-    public func series(_ name: String, reducedBy reduction: MetricSpec.TapReduction) throws -> [SeriesPoint] {
+    public func series(_ name: String, reducedBy reduction: TapReduction) throws -> [SeriesPoint] {
         var points: [SeriesPoint] = []
         for record in log {
             guard let step = record["step"]?.intValue, let values = values(name, in: record), !values.isEmpty else { continue }

@@ -1,9 +1,11 @@
 import Foundation
+import OLRunFixtures
 import OLTestSupport
 import OLTraining
 import Testing
-@testable import OLAudit
 @testable import OLCore
+@testable import OLReports
+@testable import OLRuns
 
 /// `olab report` for the outlier-regime study: labels that name the settings, defaults shown as the value
 /// used, tick labels that tell ticks apart, and the figures of where outliers live and of quantisation

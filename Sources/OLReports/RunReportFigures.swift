@@ -1,5 +1,6 @@
 import Foundation
 import OLCore
+import OLRuns
 
 /// The figures of `olab report`: panels per tap (or layer, or term), every group on the same axes.
 extension RunReport {

@@ -1,27 +1,17 @@
 import Foundation
+import OLTestSupport
+import OLRunFixtures
 import Testing
-@testable import OLAudit
 @testable import OLCore
+@testable import OLReports
+@testable import OLRuns
 @testable import OLTraining
-
-/// A 2 × 2 grid on tiny models, two seeds.
-let tinyGridJSON = """
-{"base": {"width": 16, "layers": 2, "heads": 2, "seq": 16, "batch": 4, "steps": 12, "log_every": 4, "checkpoint_every": 0,
-          "eval_windows": 4, "probe_batch": 2, "synthetic_bytes": 65536},
- "axes": {"block": ["preLN", "op"], "lr": [0.001, 0.01]},
- "seeds": [0, 1],
- "quantisation": [{"scheme": "w8a8-naive", "bits": 4}]}
-"""
 
 @Suite("Sweep grids and results")
 struct SweepTests {
-    static func grid(_ text: String = tinyGridJSON) throws -> SweepGrid {
-        try SweepGrid(json: try JSONValue.parse(text), source: "grid.json")
-    }
-
     @Test("a grid expands to axes × seeds, first axis slowest, each run with its overrides and seed")
     func expansion() throws {
-        let plan = try SweepPlan(grid: try Self.grid())
+        let plan = try SweepPlan(grid: try tinyGrid())
         #expect(plan.runs.map(\.label) == [
             "block=preLN lr=0.001 seed 0", "block=preLN lr=0.001 seed 1", "block=preLN lr=0.01 seed 0", "block=preLN lr=0.01 seed 1",
             "block=op lr=0.001 seed 0", "block=op lr=0.001 seed 1", "block=op lr=0.01 seed 0", "block=op lr=0.01 seed 1",
@@ -32,10 +22,10 @@ struct SweepTests {
         #expect(plan.tasks.allSatisfy { $0.spec.quantisations == [QuantRequest(scheme: "w8a8-naive", bits: 4)] })
     }
 
-    @Test("a sweep run and an audit run of the same config share one cache key")
+    @Test("a sweep run is keyed by its config on the corpus bytes, the key audit runs use too")
     func sharedCache() throws {
-        let run = try #require(try SweepPlan(grid: try Self.grid()).runs.first)
-        #expect(run.key == AuditPlan.cacheKey(run.config, corpusFingerprint: AuditCorpus.synthetic.fingerprint))
+        let run = try #require(try SweepPlan(grid: try tinyGrid()).runs.first)
+        #expect(run.key == RunSpec.cacheKey(run.config, corpusFingerprint: RunSpec.syntheticFingerprint))
     }
 
     @Test("bad grids are refused with one line naming the problem", arguments: [
@@ -57,7 +47,7 @@ struct SweepTests {
     ])
     func badGrids(text: String, expected: String) {
         do {
-            _ = try Self.grid(text)
+            _ = try tinyGrid(text)
             Issue.record("accepted: \(text)")
         } catch let error as OutlierLabError {
             #expect(error.message.contains(expected), "\(error.message)")
@@ -73,14 +63,14 @@ struct SweepTests {
         (#"{"base": {}, "axes": {"lr": [0.001, -0.1]}, "seeds": [0]}"#, "run lr=-0.1 seed 0"),
     ])
     func badConfigs(text: String, expected: String) throws {
-        let grid = try Self.grid(text)
+        let grid = try tinyGrid(text)
         #expect(throws: OutlierLabError.self) { try SweepPlan(grid: grid) }
         do { _ = try SweepPlan(grid: grid) } catch let error as OutlierLabError { #expect(error.message.contains(expected), "\(error.message)") }
     }
 
     @Test("two axis values that make the same config (12 and 12.0 steps) are refused as one run twice")
     func duplicateConfigs() throws {
-        let grid = try Self.grid(#"{"base": {}, "axes": {"steps": [12, 12.0]}, "seeds": [0]}"#)
+        let grid = try tinyGrid(#"{"base": {}, "axes": {"steps": [12, 12.0]}, "seeds": [0]}"#)
         do {
             _ = try SweepPlan(grid: grid)
             Issue.record("two equal configs were accepted")
@@ -92,7 +82,7 @@ struct SweepTests {
     @Test("a sweep run in process writes results.csv with one row per run, every value present")
     func results() throws {
         let directory = try temporaryDirectory("sweep")
-        let plan = try SweepPlan(grid: try Self.grid())
+        let plan = try SweepPlan(grid: try tinyGrid())
         let scheduler = RunScheduler(runs: directory + "/runs", executable: "", name: "sweep", say: { _ in })
         let summary = try scheduler.execute(plan.tasks, on: .inProcess)
         #expect(summary.missing.isEmpty && summary.doneBefore.isEmpty)
@@ -113,7 +103,7 @@ struct SweepTests {
     @Test("runs measured along the way add tokens, float and quantised perplexity columns per step after the existing ones")
     func evaluationColumns() throws {
         let directory = try temporaryDirectory("sweep-eval-at")
-        let plan = try SweepPlan(grid: try Self.grid(tinyGridJSON.replacingOccurrences(of: #""synthetic_bytes": 65536"#, with: #""synthetic_bytes": 65536, "eval_at": [4, 8]"#)
+        let plan = try SweepPlan(grid: try tinyGrid(tinyGridJSON.replacingOccurrences(of: #""synthetic_bytes": 65536"#, with: #""synthetic_bytes": 65536, "eval_at": [4, 8]"#)
             .replacingOccurrences(of: #""block": ["preLN", "op"], "lr": [0.001, 0.01]"#, with: #""block": ["preLN"]"#)))
         let scheduler = RunScheduler(runs: directory + "/runs", executable: "", name: "sweep", say: { _ in })
         _ = try scheduler.execute(plan.tasks, on: .inProcess)
@@ -131,7 +121,7 @@ struct SweepTests {
     @Test("a spec whose config was edited no longer hashes to its key and is refused")
     func editedSpec() throws {
         let directory = try temporaryDirectory("spec")
-        let task = try #require(try SweepPlan(grid: try Self.grid()).tasks.first)
+        let task = try #require(try SweepPlan(grid: try tinyGrid()).tasks.first)
         try task.spec.write(in: directory)
         let path = RunSpec.specPath(task.spec.key, in: directory)
         #expect(try RunSpec.load(path) == task.spec)

@@ -5,7 +5,7 @@ import OLTraining
 /// any process — a local worker or a Slurm array task on another node — executes it from the file alone
 /// (`olab run-task SPEC`). Audits and sweeps share the format and the cache.
 public struct RunSpec: Sendable, Equatable {
-    /// The cache key (`AuditPlan.cacheKey`): equal configs on equal corpus bytes share one run.
+    /// The cache key (`RunSpec.cacheKey`): equal configs on equal corpus bytes share one run.
     public var key: String
     public var config: TrainingConfig
     /// Quantised evaluations to run on the finished model, sorted.
@@ -53,7 +53,7 @@ public struct RunSpec: Sendable, Equatable {
             }
             return QuantRequest(scheme: scheme, bits: Int(bits), site: request["site"]?.stringValue)
         }
-        let expected = AuditPlan.cacheKey(config, corpusFingerprint: try corpusFingerprint(config))
+        let expected = RunSpec.cacheKey(config, corpusFingerprint: try corpusFingerprint(config))
         guard expected == key else {
             throw OutlierLabError("\(path): its config hashes to \(expected.prefix(12)), not to its key \(key.prefix(12)); the spec was edited or the corpus changed")
         }
@@ -66,9 +66,21 @@ public struct RunSpec: Sendable, Equatable {
         try AtomicFile.write(json.serialized(pretty: true) + "\n", to: Self.specPath(key, in: runs))
     }
 
+    /// The cache key of a config: equal configs on equal corpus bytes share one run. It hashes
+    /// `TrainingConfig.json`, which leaves out keys added with a behaviour-preserving default while they
+    /// hold it (`keysAddedWithPreservingDefault`), so adding such a key moves no cached run's key.
+    public static func cacheKey(_ config: TrainingConfig, corpusFingerprint: String) -> String {
+        guard let members = config.json.objectMembers else { return SHA256.hex(Array(config.json.serialized().utf8)) }
+        let keyed = JSONValue.object(members.map { $0.key == "corpus" ? JSONMember("corpus", .string(corpusFingerprint)) : $0 })
+        return SHA256.hex(Array(keyed.serialized().utf8))
+    }
+
+    /// The fingerprint of the seeded synthetic corpus (its size is part of the config itself).
+    public static let syntheticFingerprint = "synthetic"
+
     /// The corpus fingerprint a config's cache key uses, as `AuditCorpus` computes it: the SHA-256 of the
     /// corpus bytes, or "synthetic" for the generator (whose size is part of the config itself).
     public static func fingerprint(_ config: TrainingConfig) throws -> String {
-        config.corpus == "synthetic" ? AuditCorpus.synthetic.fingerprint : try config.loadCorpus().sha256
+        config.corpus == "synthetic" ? syntheticFingerprint : try config.loadCorpus().sha256
     }
 }

@@ -1,4 +1,6 @@
 import OLCore
+import OLMetrics
+import OLRuns
 import OLTraining
 
 /// One column of `olab report`: a run directory, or a sweep's runs that differ only in their seed
@@ -31,8 +33,8 @@ public struct ReportGroup: Sendable {
     /// that leaves two labels equal or one longer than 80 characters.
     static func settingLabels(_ configs: [[String: JSONValue]]) -> [String]? {
         guard configs.count > 1 else { return nil }
-        let keys = Set(configs.flatMap(\.keys)).sorted().filter { key in Set(configs.map { $0[key].map(SweepResults.text) ?? "—" }).count > 1 }
-        let labels = configs.map { config in keys.map { "\($0)=\(config[$0].map(SweepResults.text) ?? "—")" }.joined(separator: " ") }
+        let keys = Set(configs.flatMap(\.keys)).sorted().filter { key in Set(configs.map { $0[key].map(SweepGrid.text) ?? "—" }).count > 1 }
+        let labels = configs.map { config in keys.map { "\($0)=\(config[$0].map(SweepGrid.text) ?? "—")" }.joined(separator: " ") }
         guard !keys.isEmpty, Set(labels).count == labels.count, labels.allSatisfy({ $0.count <= 80 }) else { return nil }
         return labels
     }
@@ -48,7 +50,7 @@ public struct ReportGroup: Sendable {
         let axes = first[..<seedIndex].map(\.key)
         var order: [String] = [], members: [String: [String]] = [:], missing: [String] = []
         for row in rows {
-            let label = axes.map { "\($0)=\(SweepResults.text(row[$0] ?? .null))" }.joined(separator: " ")
+            let label = axes.map { "\($0)=\(SweepGrid.text(row[$0] ?? .null))" }.joined(separator: " ")
             guard row["status"]?.stringValue == "finished", let run = row["run"]?.stringValue else {
                 missing.append("\(label) seed \(row["seed"]?.serialized() ?? "?"): \(row["status"]?.stringValue ?? "no status")")
                 continue

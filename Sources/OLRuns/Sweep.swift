@@ -121,7 +121,7 @@ public struct SweepRun: Sendable {
 
     /// "block=op lr=0.003 seed 1".
     public var label: String {
-        (overrides.map { "\($0.key)=\(SweepResults.text($0.value))" } + ["seed \(seed)"]).joined(separator: " ").escapingControlCharacters
+        (overrides.map { "\($0.key)=\(SweepGrid.text($0.value))" } + ["seed \(seed)"]).joined(separator: " ").escapingControlCharacters
     }
 }
 
@@ -141,7 +141,7 @@ public struct SweepPlan: Sendable {
                 var members = grid.base.filter { member in !overrides.contains { $0.key == member.key } } + overrides
                 if let corpus { members = members.filter { $0.key != "corpus" } + [JSONMember("corpus", .string(corpus))] }
                 members.append(JSONMember("seed", .int(Int64(seed))))
-                let label = (overrides.map { "\($0.key)=\(SweepResults.text($0.value))" } + ["seed \(seed)"]).joined(separator: " ").escapingControlCharacters
+                let label = (overrides.map { "\($0.key)=\(SweepGrid.text($0.value))" } + ["seed \(seed)"]).joined(separator: " ").escapingControlCharacters
                 let config = try TrainingConfig(json: .object(members), source: "\(source), run \(label)")
                 let fingerprint: String
                 if let known = fingerprints[config.corpus] {
@@ -150,7 +150,7 @@ public struct SweepPlan: Sendable {
                     fingerprint = try RunSpec.fingerprint(config)
                     fingerprints[config.corpus] = fingerprint
                 }
-                let key = AuditPlan.cacheKey(config, corpusFingerprint: fingerprint)
+                let key = RunSpec.cacheKey(config, corpusFingerprint: fingerprint)
                 if let other = seen[key] {
                     throw OutlierLabError("\(source): runs \(other) and \(label) have the same config (an axis value equal to the default?)")
                 }
@@ -166,6 +166,19 @@ public struct SweepPlan: Sendable {
         runs.map { run in
             RunTask(spec: RunSpec(key: run.key, config: run.config, quantisations: grid.quantisations, label: "sweep " + run.label),
                     estimatedSeconds: CostModel.measured.seconds(run.config))
+        }
+    }
+}
+
+extension SweepGrid {
+    /// A value as run labels and result cells show it: strings as they are, numbers in their shortest
+    /// round-trip form, null as empty.
+    public static func text(_ value: JSONValue) -> String {
+        switch value {
+        case .null: ""
+        case .string(let s): s
+        case .double(let x): x.isFinite ? "\(x)" : (x.isNaN ? "nan" : (x > 0 ? "inf" : "-inf"))
+        default: value.serialized()
         }
     }
 }

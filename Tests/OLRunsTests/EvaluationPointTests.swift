@@ -1,7 +1,8 @@
 import Foundation
+import OLTestSupport
 import Testing
-@testable import OLAudit
 @testable import OLCore
+@testable import OLRuns
 @testable import OLTraining
 
 /// A tiny run measured along the way at steps 4 and 8 of 12, with the naive 8-bit evaluation requested.
@@ -15,7 +16,7 @@ private func tinyConfig(evalAt: [Int] = []) throws -> TrainingConfig {
 }
 
 private func spec(_ config: TrainingConfig) -> RunSpec {
-    RunSpec(key: AuditPlan.cacheKey(config, corpusFingerprint: AuditCorpus.synthetic.fingerprint), config: config,
+    RunSpec(key: RunSpec.cacheKey(config, corpusFingerprint: RunSpec.syntheticFingerprint), config: config,
             quantisations: [QuantRequest(scheme: "w8a8-naive", bits: 8)], label: "test")
 }
 
@@ -35,22 +36,22 @@ struct EvaluationPointTests {
     @Test("the default config keeps the cache key it had at commit 152c458, before eval_at and diagnostics existed")
     func pinnedDefaultKey() {
         // Computed from 152c458's code: SHA-256 of the default config's compact JSON with the synthetic corpus.
-        #expect(AuditPlan.cacheKey(TrainingConfig(), corpusFingerprint: AuditCorpus.synthetic.fingerprint)
+        #expect(RunSpec.cacheKey(TrainingConfig(), corpusFingerprint: RunSpec.syntheticFingerprint)
                 == "d84dbfe5447b1432281e4fa6dd4bb769bd06ba821f5bf9c38c36da528590e311")
     }
 
     @Test("eval_at and diagnostics at their default leave the cache key alone; set, they are part of it")
     func keysAtDefault() throws {
         let base = try tinyConfig()
-        let key = AuditPlan.cacheKey(base, corpusFingerprint: "synthetic")
+        let key = RunSpec.cacheKey(base, corpusFingerprint: "synthetic")
         let spelledOut = try TrainingConfig(json: .object((base.json.objectMembers ?? []).filter { !TrainingConfig.keysAddedWithPreservingDefault.contains($0.key) }
                                                            + [JSONMember("eval_at", .array([])), JSONMember("diagnostics", .bool(false))]))
-        #expect(AuditPlan.cacheKey(spelledOut, corpusFingerprint: "synthetic") == key)
+        #expect(RunSpec.cacheKey(spelledOut, corpusFingerprint: "synthetic") == key)
         var measured = base
         measured.evalAt = [4]
         var diagnosed = base
         diagnosed.diagnostics = true
-        #expect(Set([key, AuditPlan.cacheKey(measured, corpusFingerprint: "synthetic"), AuditPlan.cacheKey(diagnosed, corpusFingerprint: "synthetic")]).count == 3)
+        #expect(Set([key, RunSpec.cacheKey(measured, corpusFingerprint: "synthetic"), RunSpec.cacheKey(diagnosed, corpusFingerprint: "synthetic")]).count == 3)
     }
 
     @Test("eval_at outside the schedule, unsorted or repeated is refused with one line naming the key", arguments: [

@@ -1,4 +1,5 @@
 import OLCore
+import OLRuns
 import OLTraining
 
 /// The table of a finished sweep: one row per run — its overrides, seed, losses, perplexities, the
@@ -71,18 +72,8 @@ public struct SweepResults: Sendable {
 
     /// RFC 4180 CSV: numbers in their shortest round-trip form, empty cells for missing values.
     public var csv: String {
-        ([columns.map(Self.csvField)] + rows.map { $0.map { Self.csvField(Self.text($0)) } })
+        ([columns.map(Self.csvField)] + rows.map { $0.map { Self.csvField(SweepGrid.text($0)) } })
             .map { $0.joined(separator: ",") + "\n" }.joined()
-    }
-
-    /// A cell's text: strings as they are, numbers in their shortest round-trip form, null as empty.
-    static func text(_ value: JSONValue) -> String {
-        switch value {
-        case .null: ""
-        case .string(let s): s
-        case .double(let x): x.isFinite ? "\(x)" : (x.isNaN ? "nan" : (x > 0 ? "inf" : "-inf"))
-        default: value.serialized()
-        }
     }
 
     /// A CSV field, quoted where needed; a cell a spreadsheet would run as a formula (text starting with
@@ -113,7 +104,7 @@ public struct SweepResults: Sendable {
     /// combination of the other axes, seed mean with min–max bars as separate marker series), and the table.
     func summaryPage() -> ([ReportBlock], [String: String]) {
         var blocks: [ReportBlock] = [.heading(1, "OutlierLab sweep")]
-        let axes = plan.grid.axes.map { "`\($0.name)` ∈ {\($0.values.map(Self.text).joined(separator: ", "))}" }
+        let axes = plan.grid.axes.map { "`\($0.name)` ∈ {\($0.values.map(SweepGrid.text).joined(separator: ", "))}" }
         blocks.append(.paragraph("\(plan.runs.count) runs: \(axes.joined(separator: " × ")) × seeds {\(plan.grid.seeds.map(String.init).joined(separator: ", "))}."))
         var figures: [String: String] = [:]
         let first = plan.grid.axes[0]
@@ -124,12 +115,12 @@ public struct SweepResults: Sendable {
             for row in rows {
                 guard let y = row[column].doubleValue, y.isFinite else { continue }
                 let x = numericX ? row[0].doubleValue! : Double(first.values.firstIndex(of: row[0]) ?? 0)
-                let name = zip(plan.grid.axes.dropFirst(), row.dropFirst()).map { "\($0.name)=\(Self.text($1))" }.joined(separator: " ")
+                let name = zip(plan.grid.axes.dropFirst(), row.dropFirst()).map { "\($0.name)=\(SweepGrid.text($1))" }.joined(separator: " ")
                 if let index = groups.firstIndex(where: { $0.name == name }) { groups[index].points.append((x, y)) } else { groups.append((name, [(x, y)])) }
             }
             guard !groups.isEmpty else { continue }
             let series = groups.map { group in ChartSeries(name: group.name.isEmpty ? metric : group.name, points: group.points, style: .markers) }
-            let xLabel = first.name + (numericX ? "" : " (" + first.values.map(Self.text).joined(separator: ", ") + ")")
+            let xLabel = first.name + (numericX ? "" : " (" + first.values.map(SweepGrid.text).joined(separator: ", ") + ")")
             let name = "sweep-\(metric).svg"
             figures[name] = SVGChart(title: "\(metric) by \(first.name)", xLabel: xLabel, yLabel: metric, series: series).render()
             blocks.append(.figure(name, "\(metric) of every run against \(first.name), one marker per seed"))
@@ -142,6 +133,6 @@ public struct SweepResults: Sendable {
 
     static func cell(_ value: JSONValue) -> String {
         if case .double(let x) = value { return formatNumber(x) }
-        return text(value)
+        return SweepGrid.text(value)
     }
 }

@@ -25,7 +25,7 @@ extension ChartSeries {
     /// Points per series a chart keeps: a million-line log once made a 15 MB page.
     public static let maximumPoints = 1_000
 
-    static func isPlottable(_ value: Double) -> Bool { value.isFinite && abs(value) <= plottableMagnitude }
+    package static func isPlottable(_ value: Double) -> Bool { value.isFinite && abs(value) <= plottableMagnitude }
 
     /// The series as a chart draws it: points and band entries with a value beyond `plottableMagnitude`
     /// (or not finite) left out, then at most `maximumPoints` kept, the lowest and highest of each of
@@ -72,14 +72,14 @@ public enum AxisScale: Sendable {
 
 /// How series number i looks: a colour, a dash pattern and a marker shape, so that series stay apart when
 /// printed in grey. Series with the same index look the same in every chart and panel.
-struct SeriesLook {
+package struct SeriesLook {
     static let colours = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
     static let dashes = ["", "7 3", "2 2", "9 3 2 3", "4 4"]
-    enum Shape: CaseIterable { case circle, square, triangle, diamond, cross }
+    package enum Shape: CaseIterable { case circle, square, triangle, diamond, cross }
 
-    let colour: String, dash: String, shape: Shape
+    package let colour: String, dash: String, shape: Shape
 
-    init(index: Int) {
+    package init(index: Int) {
         colour = Self.colours[index % Self.colours.count]
         dash = Self.dashes[index % Self.dashes.count]
         shape = Shape.allCases[(index / Self.dashes.count + index) % Shape.allCases.count]
@@ -235,17 +235,17 @@ public struct SVGChart: Sendable {
         return svg
     }
 
-    static func truncated(_ text: String, limit: Int = 32) -> String { text.count <= limit ? text : String(text.prefix(limit - 1)) + "…" }
+    package static func truncated(_ text: String, limit: Int = 32) -> String { text.count <= limit ? text : String(text.prefix(limit - 1)) + "…" }
 
     /// A range with `pad` of its span added on each side; a degenerate range is widened.
-    static func padded(_ low: Double, _ high: Double, pad: Double) -> (Double, Double) {
+    package static func padded(_ low: Double, _ high: Double, pad: Double) -> (Double, Double) {
         if high - low <= 1e-12 * max(1, abs(high)) { return (low - max(abs(low) * 0.05, 0.5), high + max(abs(high) * 0.05, 0.5)) }
         let span = high - low
         return (low - pad * span, high + pad * span)
     }
 
     /// About five ticks at 1, 2 or 5 × 10^k inside [low, high].
-    static func linearTicks(_ low: Double, _ high: Double) -> [Double] {
+    package static func linearTicks(_ low: Double, _ high: Double) -> [Double] {
         let raw = (high - low) / 5
         let magnitude = pow(10, floor(log10(raw)))
         let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
@@ -278,7 +278,7 @@ public struct SVGChart: Sendable {
 
     /// Labels for one axis's ticks: the report's number format, with more significant digits wherever
     /// that would print two different ticks alike (entropy ticks 2.5485, 2.549, 2.5495 all read "2.549").
-    static func tickLabels(_ ticks: [Double]) -> [String] {
+    package static func tickLabels(_ ticks: [Double]) -> [String] {
         for digits in 4...15 {
             let labels = digits == 4 ? ticks.map(tickLabel) : ticks.map { NumberText.general($0, digits: digits) }
             if Set(labels).count == Set(ticks).count { return labels }
@@ -340,14 +340,14 @@ public struct SVGPanelGrid: Sendable {
 }
 
 /// The opening of a standalone SVG document with a white background.
-func svgHeader(width: Double, height: Double) -> String {
+package func svgHeader(width: Double, height: Double) -> String {
     let w = Int(width), h = Int(height)
     return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(w)\" height=\"\(h)\" viewBox=\"0 0 \(w) \(h)\" font-family=\"sans-serif\" font-size=\"11\">\n"
         + "<rect x=\"0\" y=\"0\" width=\"\(w)\" height=\"\(h)\" fill=\"white\"/>\n"
 }
 
 /// A coordinate with one decimal.
-func svgNumber(_ x: Double) -> String { NumberText.fixed(x, digits: 1) }
+package func svgNumber(_ x: Double) -> String { NumberText.fixed(x, digits: 1) }
 
 /// Text safe inside XML elements and attribute values.
 public func escapeXML(_ text: String) -> String {
