@@ -31,6 +31,9 @@ let modules: [(name: String, dependencies: [Target.Dependency])] = [
     ("OLReports", ["OLCore", "OLMetrics", "OLQuant", "OLTraining", "OLRuns"]),
     // The paper-claims audit: claims, predicates, statistics of seeds and verdicts.
     ("OLAudit", ["OLCore", "OLData", "OLModel", "OLOptimizers", "OLMetrics", "OLQuant", "OLTraining", "OLRuns", "OLReports"]),
+    // `olab fuzz`: seeded mutations of every reader of outside input (goldens, checkpoints, configs,
+    // manifests, sweep grids, claims registries).
+    ("OLFuzz", ["OLCore", "OLGoldens", "OLTraining", "OLRuns", "OLAudit"]),
     // `olab bench`: sgemm speed, training throughput, step breakdown and memory; nothing else depends on it.
     ("OLBench", ["OLCore", "OLKernels", "OLModel", "OLOptimizers"]),
 ]
@@ -44,10 +47,11 @@ let libraryTargets: [Target] = modules.map { module in
 
 /// Test-only dependencies beyond the module itself, OLGoldens, OLCore and OLTestSupport.
 let extraTestDependencies: [String: [String]] = [
-    "OLTraining": ["AllocationCounter", "OLRuns", "OLReports", "OLAudit"],
+    "OLTraining": ["AllocationCounter", "OLRuns"],
     "OLRuns": ["OLTraining", "OLReports", "OLRunFixtures"],
     "OLReports": ["OLTraining", "OLRuns", "OLRunFixtures"],
     "OLAudit": ["OLTraining", "OLMetrics", "OLRuns", "OLReports", "OLRunFixtures"],
+    "OLFuzz": ["OLTraining"],
 ]
 
 let testTargets: [Target] = modules.map { module in
@@ -56,7 +60,10 @@ let testTargets: [Target] = modules.map { module in
         dependencies: ([module.name, "OLGoldens", "OLCore", "OLTestSupport"] + extraTestDependencies[module.name, default: []]).uniqued().map { .target(name: $0) }
     )
 } + [
-    // Assertions shared by every test target: bitwise comparisons that report the first difference fast.
+    // `olab` as a user runs it, in a child process: flags, exit statuses, output paths, whole commands.
+    .testTarget(name: "OlabCLITests", dependencies: ["OLCore", "OLTraining", "OLGoldens", "OLRuns", "OLReports", "OLTestSupport"]),
+    // What every test target shares: bitwise comparisons that report the first difference fast, scratch
+    // directories, `olab` run in a child process, the tiny runs' flags.
     .target(name: "OLTestSupport", dependencies: ["OLCore"], path: "Tests/OLTestSupport"),
     // Runs and grids as the run, report and audit tests use them: run directories as `olab train` leaves
     // them, a tiny sweep grid.

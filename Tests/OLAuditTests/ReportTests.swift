@@ -82,7 +82,7 @@ struct ReportTests {
         #expect(results[0].judgement.verdict == .held, "\(results[0].judgement.reason)")
         // A perfect rank correlation over three arms arises by chance for one ordering in six: not significant.
         #expect(results[1].judgement.verdict == .inconclusive && results[1].judgement.reason.contains("does not beat chance"), "\(results[1].judgement.reason)")
-        let directory = try temporaryDirectory("report")
+        let directory = try scratchDirectory("report")
         try AuditReport(plan: plan, results: results, outcomes: outcomes, wallSeconds: 1).write(to: directory)
         let files = try FileManager.default.contentsOfDirectory(atPath: directory)
         #expect(Set(files).isSuperset(of: ["report.md", "report.html", "report.json", "figures"]))

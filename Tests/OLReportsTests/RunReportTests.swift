@@ -21,7 +21,7 @@ final class CountingEvaluator: QuantisedEvaluator, @unchecked Sendable {
 struct RunReportTests {
     @Test("the settings table lists exactly the keys whose values differ between runs")
     func settingsTableShowsOnlyDifferences() throws {
-        let root = try temporaryDirectory("report-diff")
+        let root = try scratchDirectory("report-diff")
         try writeFakeRun(root + "/a", config: fakeConfig, level: 1)
         try writeFakeRun(root + "/b", config: withConfig(fakeConfig, ["model.block": "op", "lr": .double(0.003)]), level: 2)
         let report = RunReport(title: "t", groups: try ReportGroup.runs([root + "/a", root + "/b"]))
@@ -36,7 +36,7 @@ struct RunReportTests {
 
     @Test("a sweep is grouped by its axes, and each group's seeds become a mean line inside a min–max band")
     func sweepGroupsBySweptAxes() throws {
-        let root = try temporaryDirectory("report-sweep")
+        let root = try scratchDirectory("report-sweep")
         try writeFakeSweep(root)
         #expect(ReportGroup.isSweep(root))
         let sweep = try ReportGroup.sweep(root)
@@ -53,7 +53,7 @@ struct RunReportTests {
 
     @Test("missing quantised measurements are computed once and cached under the audit's file names")
     func quantisedMeasurementsAreCachedBesideTheRun() throws {
-        let root = try temporaryDirectory("report-quant")
+        let root = try scratchDirectory("report-quant")
         // A real two-step run: a report reads a run only when its final model is the model of its config.
         let config = try TrainingConfig(json: try JSONValue.parse("""
             {"width": 16, "layers": 1, "heads": 2, "seq": 8, "batch": 2, "steps": 2, "log_every": 1, "checkpoint_every": 0,
@@ -93,7 +93,7 @@ struct RunReportTests {
 
     @Test("the report writes HTML with every figure inline and no script or network reference, and a Markdown twin")
     func writesSelfContainedPages() throws {
-        let root = try temporaryDirectory("report-files")
+        let root = try scratchDirectory("report-files")
         try writeFakeSweep(root)
         var groups = try ReportGroup.sweep(root).groups
         for index in groups.indices { try groups[index].loadQuantised(RunReport.quantRequests, compute: false) }

@@ -70,7 +70,7 @@ struct EvaluationPointTests {
 
     @Test("measuring along the way leaves the training bits unchanged and records every point with its tokens")
     func sameBits() throws {
-        let runs = try temporaryDirectory("eval-at")
+        let runs = try scratchDirectory("eval-at")
         let plain = spec(try tinyConfig()), measured = spec(try tinyConfig(evalAt: [4, 8]))
         for spec in [plain, measured] { _ = try RunExecution.execute(spec, runs: runs) }
         let plainDirectory = RunSpec.directory(plain.key, in: runs), measuredDirectory = RunSpec.directory(measured.key, in: runs)
@@ -106,7 +106,7 @@ struct EvaluationPointTests {
 
     @Test("a run killed after a point's checkpoint, or between points, resumes without redoing or losing a point")
     func resumedRuns() throws {
-        let runs = try temporaryDirectory("eval-at-resume")
+        let runs = try scratchDirectory("eval-at-resume")
         let config = try tinyConfig(evalAt: [4, 8])
         let whole = spec(config)
         _ = try RunExecution.execute(whole, runs: runs)
@@ -115,7 +115,7 @@ struct EvaluationPointTests {
 
         // Killed after the checkpoint of step 4, before its measurement; and killed at step 6, after step 4 was recorded.
         for (stop, recorded) in [(4, ""), (6, firstLine)] {
-            let other = try temporaryDirectory("eval-at-resume-\(stop)")
+            let other = try scratchDirectory("eval-at-resume-\(stop)")
             let directory = RunSpec.directory(whole.key, in: other)
             do {
                 let trainer = try Trainer(config: config, directory: directory)

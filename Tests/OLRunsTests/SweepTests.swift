@@ -81,7 +81,7 @@ struct SweepTests {
 
     @Test("a sweep run in process writes results.csv with one row per run, every value present")
     func results() throws {
-        let directory = try temporaryDirectory("sweep")
+        let directory = try scratchDirectory("sweep")
         let plan = try SweepPlan(grid: try tinyGrid())
         let scheduler = RunScheduler(runs: directory + "/runs", executable: "", name: "sweep", say: { _ in })
         let summary = try scheduler.execute(plan.tasks, on: .inProcess)
@@ -102,7 +102,7 @@ struct SweepTests {
 
     @Test("runs measured along the way add tokens, float and quantised perplexity columns per step after the existing ones")
     func evaluationColumns() throws {
-        let directory = try temporaryDirectory("sweep-eval-at")
+        let directory = try scratchDirectory("sweep-eval-at")
         let plan = try SweepPlan(grid: try tinyGrid(tinyGridJSON.replacingOccurrences(of: #""synthetic_bytes": 65536"#, with: #""synthetic_bytes": 65536, "eval_at": [4, 8]"#)
             .replacingOccurrences(of: #""block": ["preLN", "op"], "lr": [0.001, 0.01]"#, with: #""block": ["preLN"]"#)))
         let scheduler = RunScheduler(runs: directory + "/runs", executable: "", name: "sweep", say: { _ in })
@@ -120,7 +120,7 @@ struct SweepTests {
 
     @Test("a spec whose config was edited no longer hashes to its key and is refused")
     func editedSpec() throws {
-        let directory = try temporaryDirectory("spec")
+        let directory = try scratchDirectory("spec")
         let task = try #require(try SweepPlan(grid: try tinyGrid()).tasks.first)
         try task.spec.write(in: directory)
         let path = RunSpec.specPath(task.spec.key, in: directory)

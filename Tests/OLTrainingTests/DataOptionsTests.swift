@@ -73,7 +73,7 @@ struct DataOptionsTests {
     ])
     func commandLineRejectsBadValues(arguments: [String], expected: String) throws {
         let directory = "/tmp/olab-cli-bad-data-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let result = try runOlab(["train"] + CommandLineTests.tiny + arguments + ["--out", directory])
+        let result = try runOlab(["train"] + tinyModelFlags + arguments + ["--out", directory])
         #expect(result.status == 2)
         #expect(result.err.hasPrefix("error: ") && result.err.contains(expected), "stderr: \(result.err)")
         #expect(result.err.split(separator: "\n").count == 1)
@@ -83,7 +83,7 @@ struct DataOptionsTests {
     @Test("olab train --bos --crop-align line trains, resumes bitwise, evaluates and quantises a 257-row model")
     func bosRunTrainsResumesAndQuantises() throws {
         let directory = try scratchDirectory("cli-bos")
-        let arguments = ["train"] + CommandLineTests.tiny + ["--bos", "--crop-align", "line", "--schedule", "cosine",
+        let arguments = ["train"] + tinyModelFlags + ["--bos", "--crop-align", "line", "--schedule", "cosine",
                                                              "--final-lr-fraction", "0.1", "--steps", "30", "--checkpoint-every", "10"]
         let straight = try runOlab(arguments + ["--out", directory + "/straight"])
         try #require(straight.status == 0, "stderr: \(straight.err)")

@@ -5,6 +5,7 @@ import OLMetrics
 import OLData
 import OLModel
 import OLOptimizers
+import OLTestSupport
 import Testing
 @testable import OLTraining
 

@@ -27,8 +27,8 @@ let bestLearningRateRegistryJSON = """
  ]}
 """
 
-@Suite("Audit v2: best learning rates, resolution, new metrics")
-struct AuditV2Tests {
+@Suite("Best-lr calibration, quantisation resolution, and the value, config and u₄₂ metrics")
+struct CalibrationAndMetricTests {
     @Test("best-lr arms are chosen on the calibration seed by validation loss, and only then do their confirming runs exist")
     func bestLearningRateIsChosenOnTheCalibrationSeed() throws {
         let registry = try ClaimRegistry(json: try JSONValue.parse(bestLearningRateRegistryJSON))
@@ -37,7 +37,7 @@ struct AuditV2Tests {
         #expect(plan.families.count == 2, "Pre-LN and OP are two families; the study's OP arm shares OP's")
         #expect(plan.pendingRuns == 6, "2 families × 3 confirming seeds wait for their rates")
         #expect(plan.families.allSatisfy { $0.calibration.map(\.rate) == [0.001, 0.01, 0.03] })
-        let directory = try temporaryDirectory("best-lr")
+        let directory = try scratchDirectory("best-lr")
         let runner = AuditRunner(plan: plan, outDirectory: directory, say: { _ in })
         let outcomes = try #require(try runner.run())
         let resolved = runner.plan
@@ -144,41 +144,5 @@ struct AuditV2Tests {
         let share = try MetricSpec(source: .series(RunRecord.u42ShareKey), taps: .tap(0), steps: .final).value(in: record)
         #expect(abs(share - 2.0 / 4.0) < 1e-15, "2 / (1 + 2 + 0.5 + 0.5)")
         #expect(try MetricSpec(source: .series(RunRecord.u42ShareKey), taps: .tap(1), steps: .final).value(in: record) == 0.5)
-    }
-
-    @Test("a quantisation request restricted to one site round-trips through its spec file and names its cache file")
-    func siteRequests() throws {
-        let request = QuantRequest(scheme: "a8-only", bits: 4, site: "1.fc")
-        #expect(request.fileName == "quant-a8-only-4bit-site-1.fc.json")
-        #expect(QuantRequest(scheme: "a8-only", bits: 4).fileName == "quant-a8-only-4bit.json", "unrestricted requests keep their old cache name")
-        let config = try TrainingConfig(json: try JSONValue.parse(#"{"width": 16, "layers": 2, "heads": 2, "seq": 16}"#))
-        let key = RunSpec.cacheKey(config, corpusFingerprint: "synthetic")
-        let directory = try temporaryDirectory("site-spec")
-        try RunSpec(key: key, config: config, quantisations: [request], label: "l").write(in: directory)
-        #expect(try RunSpec.load(RunSpec.specPath(key, in: directory), corpusFingerprint: { _ in "synthetic" }).quantisations == [request])
-        #expect(throws: OutlierLabError.self) { try SchemeEvaluator.site("2.fc", layers: 2) }
-        #expect(throws: OutlierLabError.self) { try SchemeEvaluator.site("0.lm_head", layers: 2) }
-    }
-
-    @Test("a finished run asked for one more quantised evaluation is evaluated, not retrained, and its seal then covers both")
-    func newEvaluationDoesNotRetrain() throws {
-        let config = try TrainingConfig(json: try JSONValue.parse(#"{"width": 16, "layers": 2, "heads": 2, "seq": 16, "batch": 4, "steps": 8, "log_every": 4, "checkpoint_every": 0, "eval_windows": 4, "probe_batch": 2, "synthetic_bytes": 65536}"#))
-        let key = RunSpec.cacheKey(config, corpusFingerprint: "synthetic")
-        let runs = try temporaryDirectory("new-evaluation")
-        let first = RunSpec(key: key, config: config, quantisations: [QuantRequest(scheme: "w8a8-naive", bits: 4)], label: "first")
-        _ = try RunExecution.execute(first, runs: runs)
-        let model = try FileBytes.read(runs + "/\(key)/model.safetensors")
-        let added = QuantRequest(scheme: "a8-only", bits: 4, site: "1.fc")
-        let second = RunSpec(key: key, config: config, quantisations: first.quantisations + [added], label: "second")
-        #expect(!RunExecution.isDone(second, runs: runs), "the new evaluation is still to do")
-        var lines: [String] = []
-        guard case .finished(let record, let cached) = try RunExecution.execute(second, runs: runs, announce: { lines.append($0) }) else {
-            Issue.record("the run did not finish"); return
-        }
-        #expect(cached && !lines.contains("training") && lines.contains("cached"), "\(lines)")
-        #expect(record.quantised[added] != nil && record.quantised[first.quantisations[0]] != nil)
-        #expect(BitwiseDifference.between(try FileBytes.read(runs + "/\(key)/model.safetensors"), model) == nil, "the model was not retrained")
-        #expect(RunExecution.isDone(second, runs: runs) && RunExecution.isDone(first, runs: runs))
-        #expect(RunExecution.sealedNames(runs + "/\(key)").isSuperset(of: [added.fileName, first.quantisations[0].fileName]))
     }
 }

@@ -4,10 +4,8 @@ import Glibc
 import Darwin
 #endif
 
-func getpidValue() -> Int32 { getpid() }
-
 /// The names in a directory, sorted, without "." and "..".
-func listDirectory(_ path: String) throws -> [String] {
+public func listDirectory(_ path: String) throws -> [String] {
     guard let dir = opendir(path) else { return [] }
     defer { closedir(dir) }
     var names: [String] = []

@@ -1,4 +1,5 @@
 import Foundation
+import OLTestSupport
 import Testing
 @testable import OLCore
 @testable import OLTraining

@@ -9,7 +9,7 @@ struct QuantizeCommandTests {
     /// A trained tiny run, shared by these cases and ReportCommandTests (training is the expensive part).
     static let run: String? = {
         guard let directory = try? scratchDirectory("cli-quantize") else { return nil }
-        let trained = try? runOlab(["train"] + CommandLineTests.tiny + ["--steps", "30", "--out", directory + "/run"])
+        let trained = try? runOlab(["train"] + tinyModelFlags + ["--steps", "30", "--out", directory + "/run"])
         return trained?.status == 0 ? directory : nil
     }()
 

@@ -15,7 +15,7 @@ struct CommandLineBoundsTests {
 
     private static let shared = Result<String, any Error> {
         let directory = try scratchDirectory("bounds")
-        let result = try runOlab(["train"] + RunDirectoryTests.tiny + ["--out", directory + "/run"])
+        let result = try runOlab(["train"] + fourStepRunFlags + ["--out", directory + "/run"])
         guard result.status == 0 else { throw OutlierLabError("training the shared checkpoint failed: \(result.err)") }
         return directory + "/run/model.safetensors"
     }

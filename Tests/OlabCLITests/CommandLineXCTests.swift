@@ -1,4 +1,5 @@
 import Foundation
+import OLTestSupport
 import XCTest
 @testable import OLCore
 @testable import OLGoldens

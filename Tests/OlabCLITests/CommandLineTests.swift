@@ -6,8 +6,6 @@ import Testing
 
 @Suite("olab train on the command line", .serialized)
 struct CommandLineTests {
-    static let tiny = ["--width", "32", "--layers", "2", "--heads", "4", "--seq", "32", "--batch", "8",
-                       "--synthetic-bytes", "200000", "--eval-windows", "8", "--probe-batch", "2", "--seed", "3"]
 
     @Test("bad input gives one clear line on stderr and exit status 2, and leaves no run directory", arguments: [
         (["--block", "preLayerNorm"], "block must be one of preLN|preRMS|preSRMS|postLN|op|noNorm"),
@@ -21,7 +19,7 @@ struct CommandLineTests {
     ])
     func badInput(arguments: [String], expected: String) throws {
         let directory = "/tmp/olab-cli-bad-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let result = try runOlab(["train"] + Self.tiny + arguments + ["--out", directory])
+        let result = try runOlab(["train"] + tinyModelFlags + arguments + ["--out", directory])
         #expect(result.status == 2)
         #expect(result.err.hasPrefix("error: ") && result.err.contains(expected), "stderr: \(result.err)")
         #expect(result.err.split(separator: "\n").count == 1)
@@ -32,7 +30,7 @@ struct CommandLineTests {
     @Test("resuming a directory with a corrupt checkpoint fails with one line naming the file")
     func corruptCheckpoint() throws {
         let directory = try scratchDirectory("cli-corrupt")
-        let first = try runOlab(["train"] + Self.tiny + ["--steps", "20", "--stop-after", "10", "--out", directory + "/run"])
+        let first = try runOlab(["train"] + tinyModelFlags + ["--steps", "20", "--stop-after", "10", "--out", directory + "/run"])
         #expect(first.status == 0)
         #expect(first.err.contains("stopped at step 10, checkpoint written; continue with: olab train --resume \(directory)/run"))
         try AtomicFile.write("not a checkpoint", to: directory + "/run/checkpoint.safetensors")
@@ -46,7 +44,7 @@ struct CommandLineTests {
           arguments: [SIGKILL, SIGTERM, SIGINT])
     func interruptAndResume(signal: Int32) throws {
         let directory = try scratchDirectory("cli-signal-\(signal)")
-        let arguments = Self.tiny + ["--steps", "300", "--checkpoint-every", "10", "--log-every", "10"]
+        let arguments = tinyModelFlags + ["--steps", "300", "--checkpoint-every", "10", "--log-every", "10"]
         let straight = try runOlab(["train"] + arguments + ["--out", directory + "/straight"])
         #expect(straight.status == 0)
 
