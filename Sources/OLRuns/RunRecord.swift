@@ -11,10 +11,7 @@ public enum TapReduction: Sendable, Equatable {
 public struct SeriesPoint: Sendable, Equatable {
     public var step: Int
     public var value: Double
-    public init(step: Int, value: Double) {
-        self.step = step
-        self.value = value
-    }
+    public init(step: Int, value: Double) { (self.step, self.value) = (step, value) }
 }
 
 /// What a finished run left in its directory, read back for judging and plotting: every logged step of
