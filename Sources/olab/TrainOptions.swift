@@ -10,6 +10,12 @@ struct TrainOptions: ParsableArguments {
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Config keys as flags, e.g. --width 64 --block op --bos (every key below).", valueName: "--key value"))
     var keyFlags: [String] = []
 
+    /// A flag error (unknown flag, missing value, wrong type) is a usage error, exit status 64, like
+    /// every flag ArgumentParser refuses itself.
+    func validate() throws {
+        do { _ = try TrainingConfig.flagMembers(keyFlags) } catch let error as OutlierLabError { throw ValidationError(error.message) }
+    }
+
     /// The config these flags describe, validated.
     func resolve() throws -> TrainingConfig {
         var json: [JSONMember] = []
@@ -25,14 +31,10 @@ struct TrainOptions: ParsableArguments {
         return try TrainingConfig(json: .object(json), source: config ?? "command line")
     }
 
-    /// One line per config key for `olab train --help`: its flag, help and default.
+    /// Each config key's flag for `olab train --help`, with its help and default on the next line.
     static var keysHelp: String {
-        let flagged = TrainingConfig.keys.filter { $0.flag != .none }
-        let width = flagged.map { TrainingConfig.flagUsage($0).count }.max() ?? 0
-        return flagged.map { key in
-            let usage = TrainingConfig.flagUsage(key)
-            return "  " + usage + String(repeating: " ", count: width - usage.count) + "  " + key.help
-                + " (default: \(TrainingConfig.documentedDefault(key)))"
+        TrainingConfig.keys.filter { $0.flag != .none }.map { key in
+            "  \(TrainingConfig.flagUsage(key))\n      \(key.help) Default: \(TrainingConfig.documentedDefault(key))."
         }.joined(separator: "\n")
     }
 }
