@@ -113,22 +113,33 @@ extension ConfigValue {
     var numbers: [Double] { [] }
 }
 
-extension Double: ConfigValue {
+/// A value of one JSON scalar type, read with a one-line error naming the key and what it must be.
+protocol ScalarConfigValue: ConfigValue {
+    /// The value, nil when `json` is not of this type.
+    static func from(_ json: JSONValue) -> Self?
+    /// What the value must be, as the error says it: "a number", "an integer", "true or false".
+    static var noun: String { get }
+}
+
+extension ScalarConfigValue {
     init(_ value: JSONValue, _ key: String, _ source: String) throws {
-        guard let number = value.doubleValue else { throw OutlierLabError("\(source): \(key) must be a number, got \(value.serialized())") }
-        self = number
+        guard let parsed = Self.from(value) else { throw OutlierLabError("\(source): \(key) must be \(Self.noun), got \(value.serialized())") }
+        self = parsed
     }
+}
+
+extension Double: ScalarConfigValue {
+    static func from(_ json: JSONValue) -> Double? { json.doubleValue }
+    static var noun: String { "a number" }
     var json: JSONValue { .double(self) }
     static var typeName: String { "number" }
     var numbers: [Double] { [self] }
     static func flagValue(_ text: String) -> JSONValue? { Double(text).map(JSONValue.double) }
 }
 
-extension Int: ConfigValue {
-    init(_ value: JSONValue, _ key: String, _ source: String) throws {
-        guard let number = value.intValue else { throw OutlierLabError("\(source): \(key) must be an integer, got \(value.serialized())") }
-        self = number
-    }
+extension Int: ScalarConfigValue {
+    static func from(_ json: JSONValue) -> Int? { json.intValue }
+    static var noun: String { "an integer" }
     var json: JSONValue { .int(Int64(self)) }
     static var typeName: String { "integer" }
     var numbers: [Double] { [Double(self)] }
@@ -146,11 +157,9 @@ extension UInt64: ConfigValue {
     static func flagValue(_ text: String) -> JSONValue? { UInt64(text).map { .int(Int64(bitPattern: $0)) } }
 }
 
-extension Bool: ConfigValue {
-    init(_ value: JSONValue, _ key: String, _ source: String) throws {
-        guard let flag = value.boolValue else { throw OutlierLabError("\(source): \(key) must be true or false, got \(value.serialized())") }
-        self = flag
-    }
+extension Bool: ScalarConfigValue {
+    static func from(_ json: JSONValue) -> Bool? { json.boolValue }
+    static var noun: String { "true or false" }
     var json: JSONValue { .bool(self) }
     static var typeName: String { "true|false" }
     static func flagValue(_ text: String) -> JSONValue? { Bool(text).map(JSONValue.bool) }

@@ -67,19 +67,6 @@ struct DataOptionsTests {
         }
     }
 
-    @Test("olab train refuses bad values with one line and exit status 2", arguments: [
-        (["--crop-align", "word"], "crop_align must be one of none|line, got 'word'"),
-        (["--final-lr-fraction", "2"], "final_lr_fraction must be in [0, 1]"),
-    ])
-    func commandLineRejectsBadValues(arguments: [String], expected: String) throws {
-        let directory = "/tmp/olab-cli-bad-data-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let result = try runOlab(["train"] + tinyModelFlags + arguments + ["--out", directory])
-        #expect(result.status == 2)
-        #expect(result.err.hasPrefix("error: ") && result.err.contains(expected), "stderr: \(result.err)")
-        #expect(result.err.split(separator: "\n").count == 1)
-        #expect(!FilePath.exists(directory + "/config.json"))
-    }
-
     @Test("olab train --bos --crop-align line trains, resumes bitwise, evaluates and quantises a 257-row model")
     func bosRunTrainsResumesAndQuantises() throws {
         let directory = try scratchDirectory("cli-bos")

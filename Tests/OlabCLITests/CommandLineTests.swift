@@ -16,6 +16,8 @@ struct CommandLineTests {
         (["--optimizer", "adamw", "--precondition-embeddings", "false"], "precondition_embeddings does not apply to optimizer adamw"),
         (["--config", "/nonexistent/config.json"], "cannot read /nonexistent/config.json"),
         (["--stop-after", "0"], "--stop-after must be positive"),
+        (["--crop-align", "word"], "crop_align must be one of none|line, got 'word'"),
+        (["--final-lr-fraction", "2"], "final_lr_fraction must be in [0, 1]"),
     ])
     func badInput(arguments: [String], expected: String) throws {
         let directory = "/tmp/olab-cli-bad-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
