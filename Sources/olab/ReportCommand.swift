@@ -1,5 +1,4 @@
 import ArgumentParser
-import OLAudit
 import OLCore
 import OLReports
 

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import OLAudit
 import OLCore
 import OLRuns
 
