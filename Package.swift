@@ -27,7 +27,15 @@ let modules: [(name: String, dependencies: [Target.Dependency])] = [
     ("OLQuant", ["OLCore", "OLKernels", "OLModel", "OLData", "OLMetrics"]),
     ("OLGoldens", ["OLCore", "CZlib"]),
     ("OLTraining", ["OLCore", "OLKernels", "OLData", "OLModel", "OLOptimizers", "OLMetrics", "OLQuant"]),
-    ("OLAudit", ["OLCore", "OLData", "OLModel", "OLOptimizers", "OLMetrics", "OLQuant", "OLTraining"]),
+    // Run execution: specs, the sealed run cache, the in-process, local and Slurm backends, sweeps.
+    ("OLRuns", ["OLCore", "OLData", "OLModel", "OLMetrics", "OLQuant", "OLTraining"]),
+    // Reports and charts of finished runs (`olab report`, a sweep's summary page, the audit's pages).
+    ("OLReports", ["OLCore", "OLMetrics", "OLQuant", "OLTraining", "OLRuns"]),
+    // The paper-claims audit: claims, predicates, statistics of seeds and verdicts.
+    ("OLAudit", ["OLCore", "OLData", "OLModel", "OLOptimizers", "OLMetrics", "OLQuant", "OLTraining", "OLRuns", "OLReports"]),
+    // `olab fuzz`: seeded mutations of every reader of outside input (goldens, checkpoints, configs,
+    // manifests, sweep grids, claims registries).
+    ("OLFuzz", ["OLCore", "OLGoldens", "OLTraining", "OLRuns", "OLAudit"]),
     // `olab bench`: sgemm speed, training throughput, step breakdown and memory; nothing else depends on it.
     ("OLBench", ["OLCore", "OLKernels", "OLModel", "OLOptimizers"]),
 ]
@@ -40,7 +48,13 @@ let libraryTargets: [Target] = modules.map { module in
 }
 
 /// Test-only dependencies beyond the module itself, OLGoldens, OLCore and OLTestSupport.
-let extraTestDependencies: [String: [String]] = ["OLTraining": ["AllocationCounter", "OLAudit"]]
+let extraTestDependencies: [String: [String]] = [
+    "OLTraining": ["AllocationCounter", "OLRuns"],
+    "OLRuns": ["OLTraining", "OLReports", "OLRunFixtures"],
+    "OLReports": ["OLTraining", "OLRuns", "OLRunFixtures"],
+    "OLAudit": ["OLTraining", "OLMetrics", "OLRuns", "OLReports", "OLRunFixtures"],
+    "OLFuzz": ["OLTraining"],
+]
 
 let testTargets: [Target] = modules.map { module in
     .testTarget(
@@ -48,8 +62,14 @@ let testTargets: [Target] = modules.map { module in
         dependencies: ([module.name, "OLGoldens", "OLCore", "OLTestSupport"] + extraTestDependencies[module.name, default: []]).uniqued().map { .target(name: $0) }
     )
 } + [
-    // Assertions shared by every test target: bitwise comparisons that report the first difference fast.
+    // `olab` as a user runs it, in a child process: flags, exit statuses, output paths, whole commands.
+    .testTarget(name: "OlabCLITests", dependencies: ["OLCore", "OLTraining", "OLGoldens", "OLRuns", "OLReports", "OLTestSupport"]),
+    // What every test target shares: bitwise comparisons that report the first difference fast, scratch
+    // directories, `olab` run in a child process, the tiny runs' flags.
     .target(name: "OLTestSupport", dependencies: ["OLCore"], path: "Tests/OLTestSupport"),
+    // Runs and grids as the run, report and audit tests use them: run directories as `olab train` leaves
+    // them, a tiny sweep grid.
+    .target(name: "OLRunFixtures", dependencies: ["OLCore", "OLRuns", "OLReports"], path: "Tests/OLRunFixtures"),
     // Counting malloc wrappers for the "a training step allocates nothing" test (C, test-only).
     .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
 ]

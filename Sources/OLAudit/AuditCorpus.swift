@@ -1,5 +1,6 @@
 import OLCore
 import OLData
+import OLRuns
 
 /// The text every audit run trains on, fixed once per audit: a user path, else the Python standard library
 /// found on this machine (materialised as one file under the output folder, so runs read exactly the
@@ -22,7 +23,7 @@ public struct AuditCorpus: Sendable, Equatable {
         self.fallbackNote = fallbackNote
     }
 
-    public static let synthetic = AuditCorpus(path: "synthetic", fingerprint: "synthetic",
+    public static let synthetic = AuditCorpus(path: "synthetic", fingerprint: RunSpec.syntheticFingerprint,
                                               description: "OutlierLab's seeded synthetic code-like corpus")
 
     /// Resolves `--corpus`: a given path must exist and be readable (clear error otherwise).

@@ -1,5 +1,8 @@
 import Foundation
 import OLCore
+import OLMetrics
+import OLReports
+import OLRuns
 import OLTraining
 
 /// The audit's outputs in the output folder: `report.md`, `report.html` (figures inline, no network),
@@ -28,7 +31,8 @@ public struct AuditReport {
         let figures = self.figures()
         let blocks = document(available: Set(figures.map(\.0)))
         let files = [("report.json", json().serialized(pretty: true) + "\n"), ("report.md", ReportRenderer.markdown(blocks)),
-                     ("report.html", ReportRenderer.html(blocks, figures: Dictionary(uniqueKeysWithValues: figures)))]
+                     ("report.html", ReportRenderer.html(blocks, figures: Dictionary(uniqueKeysWithValues: figures),
+                                                             verdicts: Set(Verdict.allCases.map(\.rawValue))))]
             + figures.map { ("figures/" + $0.0, $0.1) }
         try ReportFolder.write(files.map { ($0.0, Array($0.1.utf8)) }, to: directory, replace: replace)
     }

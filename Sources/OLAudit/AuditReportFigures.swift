@@ -1,5 +1,8 @@
 import Foundation
 import OLCore
+import OLMetrics
+import OLReports
+import OLRuns
 
 /// The audit report's figures: a summary of every claim against its threshold, and per claim its arms
 /// on one axis with intervals, the metric's trajectory with seed bands, and the scatter behind a

@@ -1,4 +1,5 @@
 import OLCore
+import OLMetrics
 import OLTraining
 
 /// A finite number, or null (JSON has no nan or inf).

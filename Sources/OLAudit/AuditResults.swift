@@ -1,4 +1,6 @@
 import OLCore
+import OLMetrics
+import OLRuns
 
 /// One arm of a judged claim: its value per seed and where each run lives.
 public struct ArmResult: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import OLCore
+import OLRuns
 import OLTraining
 
 /// Executes an audit plan's runs on a backend and reads their outcomes back. Each run's result depends
@@ -13,18 +14,12 @@ public final class AuditRunner {
     public let backend: RunBackend
     public let scheduler: RunScheduler
 
-    /// Prints one progress line and flushes it, so logs redirected to a file show progress as it happens.
-    public static func printLine(_ line: String) {
-        print(line)
-        fflush(nil)  // nil flushes every C stream; naming `stdout` is not concurrency-safe in Swift 6
-    }
-
     /// Marks a run whose training or evaluation failed (see `RunExecution.failureName`).
     public static let failureName = RunExecution.failureName
 
     /// - Parameter executable: the `olab` binary for the local and Slurm backends (unused in process).
     public init(plan: AuditPlan, outDirectory: String, backend: RunBackend = .inProcess, executable: String = "",
-                evaluator: any QuantisedEvaluator = SchemeEvaluator(), say: @escaping (String) -> Void = AuditRunner.printLine) {
+                evaluator: any QuantisedEvaluator = SchemeEvaluator(), say: @escaping (String) -> Void = RunScheduler.printLine) {
         self.plan = plan
         self.outDirectory = outDirectory
         self.backend = backend

@@ -1,5 +1,6 @@
 import Foundation
 import OLCore
+import OLRuns
 import OLTraining
 
 /// How large the audit's experiments are: `quick` judges the core claims in about a quarter of an hour on

@@ -1,4 +1,6 @@
 import Foundation
+import OLCore
+import OLReports
 
 /// One row of an interval chart: an estimate, its 95 % interval, the individual values behind it (seeds)
 /// and, for a summary row, the threshold it is judged against.

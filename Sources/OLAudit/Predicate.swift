@@ -1,5 +1,6 @@
 import Foundation
 import OLCore
+import OLMetrics
 
 /// Which way a statistic must lie relative to its threshold.
 public enum Comparison: Sendable, Equatable {
@@ -153,5 +154,3 @@ public struct Predicate: Sendable, Equatable {
     }
 }
 
-/// Numbers as reports print them: four significant digits (C's %.4g), "n/a" for nan.
-public func formatNumber(_ x: Double) -> String { NumberText.report(x) }

@@ -1,4 +1,5 @@
 import OLCore
+import OLMetrics
 
 /// The outcome of one claim at the scale it was run.
 public enum Verdict: String, Sendable, CaseIterable {

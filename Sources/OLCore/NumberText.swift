@@ -31,3 +31,6 @@ public enum NumberText {
         return String(decoding: buffer.prefix(max(0, min(Int(length), buffer.count - 1))).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
+
+/// Numbers as reports print them: four significant digits (C's %.4g), "n/a" for nan.
+public func formatNumber(_ x: Double) -> String { NumberText.report(x) }

@@ -16,6 +16,8 @@ public struct AdaFactorConfig: AdamFamilySettings, OptimizerSettings, Equatable 
 
     public func validate() throws { try validateAdamFamily() }
     var kind: OptimizerKind { .adafactor }
+    /// `eps_convention` only as `hf`, the one it implements (the trainer refuses `torch`).
+    static let acceptedSettings: Set<OptimizerSetting> = [.beta1, .beta2, .eps, .epsConvention]
     func makeOptimizer(layout: ArenaLayout) throws -> any Optimizer { try AdaFactor(config: self, layout: layout) }
 
     var hyperParameters: [(name: String, value: Double)] {

@@ -17,6 +17,7 @@ public struct AdamWConfig: AdamFamilySettings, OptimizerSettings, Equatable {
 
     public func validate() throws { try validateAdamFamily() }
     var kind: OptimizerKind { .adamw }
+    static let acceptedSettings: Set<OptimizerSetting> = [.beta1, .beta2, .eps, .epsConvention]
     func makeOptimizer(layout: ArenaLayout) throws -> any Optimizer { try AdamW(config: self, layout: layout) }
 
     var hyperParameters: [(name: String, value: Double)] {

@@ -72,6 +72,8 @@ public enum OptimizerConfig: Sendable, Equatable {
     }
 
     public var kind: OptimizerKind { settings.kind }
+    /// The settings a run's config may give this optimiser; any other is an error, not ignored.
+    public var acceptedSettings: Set<OptimizerSetting> { type(of: settings).acceptedSettings }
 
     /// The default peak learning rate for the trainer's schedule.
     public var learningRate: Double { settings.learningRate }
@@ -89,6 +91,8 @@ public enum OptimizerConfig: Sendable, Equatable {
 /// What every optimiser config provides, so `OptimizerConfig` forwards instead of switching.
 protocol OptimizerSettings: Sendable {
     var kind: OptimizerKind { get }
+    /// The settings a run's config may give this optimiser.
+    static var acceptedSettings: Set<OptimizerSetting> { get }
     var learningRate: Double { get }
     var hyperParameters: [(name: String, value: Double)] { get }
     func validate() throws

@@ -22,6 +22,7 @@ public struct SGDConfig: OptimizerSettings, Equatable {
         if nesterov && momentum == 0 { throw OutlierLabError("Nesterov SGD needs momentum > 0") }
     }
     var kind: OptimizerKind { .sgd }
+    static let acceptedSettings: Set<OptimizerSetting> = [.momentum, .nesterov]
     func makeOptimizer(layout: ArenaLayout) throws -> any Optimizer { try SGD(config: self, layout: layout) }
 
     var hyperParameters: [(name: String, value: Double)] {

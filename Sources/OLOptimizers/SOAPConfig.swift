@@ -74,6 +74,10 @@ public struct SOAPConfig: AdamFamilySettings, OptimizerSettings, Equatable {
 
     var shampooBetaOrBeta2: Double { shampooBeta ?? beta2 }
 
+    /// `eps_convention` only as `hf`, the one the family implements (the trainer refuses `torch`).
+    static let acceptedSettings: Set<OptimizerSetting> = [.beta1, .beta2, .eps, .epsConvention, .preconditionFrequency, .shampooBeta,
+                                                          .preconditionEmbeddings]
+
     func makeOptimizer(layout: ArenaLayout) throws -> any Optimizer { try SOAP(config: self, layout: layout) }
 
     public func validate() throws {

@@ -3,24 +3,20 @@ import OLOptimizers
 
 extension TrainingConfig {
     /// The optimiser's spec defaults overridden by every hyper-parameter this config sets. A setting the
-    /// chosen optimiser does not have (e.g. `momentum` for AdamW) is an error, not silently ignored.
+    /// chosen optimiser does not accept (e.g. `momentum` for AdamW) is an error, not silently ignored.
+    /// The learning rate is not among them: it goes to the schedule (`learningRateSchedule`), which
+    /// passes each step's rate to the optimiser.
     public func optimizerConfig() throws -> OptimizerConfig {
         let kind = optimizerKind, convention = epsilonConvention
         let defaults = OptimizerConfig.defaults(for: kind)
-        let given: [(key: String, isSet: Bool)] = [
-            ("beta1", beta1 != nil), ("beta2", beta2 != nil), ("eps", eps != nil), ("eps_convention", convention != nil),
-            ("momentum", momentum != nil), ("nesterov", nesterov != nil),
-            ("precondition_frequency", preconditionFrequency != nil), ("shampoo_beta", shampooBeta != nil),
-            ("precondition_embeddings", !preconditionEmbeddings),  // true is every optimiser's behaviour
-        ]
-        let accepted = Self.optimizerKeys(defaults)
-        if let key = given.first(where: { $0.isSet && !accepted.contains($0.key) })?.key {
-            throw OutlierLabError("\(key) does not apply to optimizer \(kind.rawValue)")
+        let refused = Self.keys.first { key in
+            guard let setting = key.setting else { return false }
+            return !defaults.acceptedSettings.contains(setting) && key.isSet(in: self)
         }
+        if let refused { throw OutlierLabError("\(refused.name) does not apply to optimizer \(kind.rawValue)") }
         let resolved: OptimizerConfig
         switch defaults {
         case .sgd(var c):
-            c.learningRate = lr ?? c.learningRate
             c.momentum = momentum ?? c.momentum
             c.nesterov = nesterov ?? c.nesterov
             c.weightDecay = weightDecay ?? c.weightDecay
@@ -45,17 +41,6 @@ extension TrainingConfig {
         return resolved
     }
 
-    /// The optimiser-specific keys (beyond lr and weight_decay, which every optimiser takes) an
-    /// optimiser accepts.
-    static func optimizerKeys(_ config: OptimizerConfig) -> Set<String> {
-        switch config {
-        case .sgd: ["momentum", "nesterov"]
-        case .adamw: ["beta1", "beta2", "eps", "eps_convention"]
-        case .adafactor: ["beta1", "beta2", "eps", "eps_convention"]
-        case .rotated: ["beta1", "beta2", "eps", "eps_convention", "precondition_frequency", "shampoo_beta", "precondition_embeddings"]
-        }
-    }
-
     /// AdaFactor and the SOAP family implement only the `hf` convention (ε added to √v, bias correction in
     /// the step size, decay after the update); naming it lets one config state the same convention for
     /// every optimiser it compares, and naming `torch` for them is an error, not silently ignored.
@@ -65,9 +50,8 @@ extension TrainingConfig {
         }
     }
 
-    /// lr, β₁, β₂, ε and weight decay, shared by AdamW, AdaFactor and the SOAP family.
+    /// β₁, β₂, ε and weight decay, shared by AdamW, AdaFactor and the SOAP family.
     private func applyAdamSettings<C: AdamFamilySettings>(to c: inout C) {
-        c.learningRate = lr ?? c.learningRate
         c.beta1 = beta1 ?? c.beta1
         c.beta2 = beta2 ?? c.beta2
         c.epsilon = eps ?? c.epsilon

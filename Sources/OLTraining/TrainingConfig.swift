@@ -108,7 +108,7 @@ extension TrainingConfig {
 
     /// The learning-rate schedule of a run of this config.
     public func learningRateSchedule() throws -> LearningRateSchedule {
-        LearningRateSchedule(peak: try lr ?? optimizerConfig().learningRate, steps: steps, warmupFraction: warmupFraction,
+        LearningRateSchedule(peak: lr ?? OptimizerConfig.defaults(for: optimizerKind).learningRate, steps: steps, warmupFraction: warmupFraction,
                              decay: schedule, finalFraction: finalLRFraction)
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import OLAudit
 import OLCore
+import OLRuns
 
 /// `olab audit`: runs the paper-claims registry (OLAudit's Claims article) and writes report.md, report.json, report.html
 /// and figures to the output folder, reusing finished runs from its cache.
@@ -34,8 +35,8 @@ struct AuditCommand: ParsableCommand {
             print(AuditReport.dryRunListing(plan, outDirectory: out))
             return
         }
-        AuditRunner.printLine("[audit] \(scale.rawValue) scale: \(plan.runs.count) runs, estimated \(NumberText.duration(plan.estimatedSeconds)) before cache hits; corpus: \(corpus.description)")
-        if let note = corpus.fallbackNote { AuditRunner.printLine("[audit] note: \(note)") }
+        RunScheduler.printLine("[audit] \(scale.rawValue) scale: \(plan.runs.count) runs, estimated \(NumberText.duration(plan.estimatedSeconds)) before cache hits; corpus: \(corpus.description)")
+        if let note = corpus.fallbackNote { RunScheduler.printLine("[audit] note: \(note)") }
         let started = ContinuousClock.now
         let runner = AuditRunner(plan: plan, outDirectory: out, backend: backend, executable: BackendOptions.executable)
         guard let outcomes = try runner.run(collectOnly: execution.collect) else { return }

@@ -9,7 +9,7 @@ struct Olab: ParsableCommand {
         commandName: "olab",
         abstract: "OutlierLab: train, measure, quantise and audit outlier features in small transformers.",
         version: Harness.version,
-        subcommands: [TrainCommand.self, EvalCommand.self, QuantizeCommand.self, ReportCommand.self, MetricsCommand.self, BenchCommand.self, AuditCommand.self, SweepCommand.self, GoldenCommand.self, FuzzCommand.self, RunTaskCommand.self]
+        subcommands: [TrainCommand.self, EvalCommand.self, QuantizeCommand.self, ReportCommand.self, MetricsCommand.self, BenchCommand.self, AuditCommand.self, SweepCommand.self, ConfigCommand.self, GoldenCommand.self, FuzzCommand.self, RunTaskCommand.self]
     )
 
     /// `OLAB_THREADS` is read by the library where a bad value silently falls back to the core count;

@@ -1,6 +1,6 @@
 import ArgumentParser
-import OLAudit
 import OLCore
+import OLReports
 
 /// `olab report`: one HTML page and its Markdown twin comparing run directories, or a sweep's output
 /// directory grouped by its axes, with quantised perplexity measured and cached beside each run.

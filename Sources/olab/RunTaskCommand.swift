@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import OLAudit
 import OLCore
+import OLRuns
 
 /// `olab run-task SPEC`: executes one cached run from its spec file — what every local worker process and
 /// every Slurm array task of `olab audit` and `olab sweep` runs. Not for direct use, so hidden from help.
@@ -18,7 +18,7 @@ struct RunTaskCommand: ParsableCommand {
         let loaded = try RunSpec.load(spec)
         let runs = FilePath.directory(of: spec)
         let prefix = "[run-task] \(loaded.key.prefix(12)) (\(loaded.label)): "
-        let say: @Sendable (String) -> Void = { AuditRunner.printLine(prefix + $0) }
+        let say: @Sendable (String) -> Void = { RunScheduler.printLine(prefix + $0) }
         ParentWatch.startIfRequested(announce: say)
         let outcome = try RunExecution.execute(loaded, runs: runs, announce: say, progress: { step in
             say("step \(step.step)/\(step.steps) loss \(formatNumber(step.loss)), \(Int(step.tokensPerSecond)) tok/s")

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
-import OLAudit
 import OLCore
+import OLReports
+import OLRuns
 
 /// `olab sweep GRID.json`: a user's own grid of config overrides × seeds, run on the local cores or as a
 /// Slurm job array into the same config-hash cache as the audit, summarised as results.jsonl,
@@ -32,13 +33,13 @@ struct SweepCommand: ParsableCommand {
             }
             return
         }
-        let scheduler = RunScheduler(runs: runs, executable: BackendOptions.executable, name: "sweep", say: AuditRunner.printLine)
+        let scheduler = RunScheduler(runs: runs, executable: BackendOptions.executable, name: "sweep", say: RunScheduler.printLine)
         let summary = try scheduler.execute(plan.tasks, on: backend, collectOnly: execution.collect)
         if let job = summary.submittedJob {
-            AuditRunner.printLine("[sweep] submitted as Slurm job \(job); tabulate with `olab sweep \(grid) --collect --out \(out)` once it is done")
+            RunScheduler.printLine("[sweep] submitted as Slurm job \(job); tabulate with `olab sweep \(grid) --collect --out \(out)` once it is done")
             return
         }
-        try summary.requireComplete(total: plan.runs.count, name: "sweep", say: AuditRunner.printLine)
+        try summary.requireComplete(total: plan.runs.count, name: "sweep", say: RunScheduler.printLine)
         try SweepResults(plan: plan, runs: runs).write(to: out, replace: overwrite)
         print("[sweep] \(plan.runs.count) runs: \(out)/results.csv, \(out)/results.jsonl, \(out)/summary.html")
     }

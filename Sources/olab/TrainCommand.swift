@@ -6,7 +6,8 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train a byte-level model; prints the run directory.",
-        discussion: "Outputs: config.json, metrics.jsonl, checkpoint.safetensors (periodic), model.safetensors and summary.json."
+        discussion: "Outputs: config.json, metrics.jsonl, checkpoint.safetensors (periodic), model.safetensors and summary.json.\n\n"
+            + "Config keys (olab config keys describes each):\n" + TrainOptions.keysHelp
     )
 
     @OptionGroup var options: TrainOptions

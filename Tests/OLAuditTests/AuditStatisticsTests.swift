@@ -2,6 +2,7 @@ import OLTestSupport
 import Testing
 @testable import OLAudit
 @testable import OLCore
+@testable import OLMetrics
 
 /// Audit v3's statistics: Student-t intervals that cover at their nominal level for the seeds a claim
 /// has, one-sided test p-values, Holm–Bonferroni over the paper's claims, and claims that say where

@@ -1,8 +1,10 @@
 import Foundation
+import OLRunFixtures
 import OLTestSupport
 import Testing
 @testable import OLAudit
 @testable import OLCore
+@testable import OLReports
 
 /// Debian's Chromium, when installed (`make deps-test` installs it).
 private let chromium: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
@@ -68,7 +70,7 @@ struct BrowserRenderingTests {
         .enabled(if: chromium != nil, "chromium is not installed (make deps-test installs it); the report pages were not rendered")
     )
     func pagesRenderWithCurves() throws {
-        let root = try temporaryDirectory("report-browser")
+        let root = try scratchDirectory("report-browser")
         for (index, name) in ["preln", "op", "op-soap"].enumerated() {
             try writeFakeRun(root + "/runs/" + name, config: withConfig(fakeConfig, ["lr": .double(0.001 * Double(index + 1))]), level: Double(3 - index))
         }
@@ -94,7 +96,7 @@ struct BrowserRenderingTests {
     )
     func auditReportRenders() throws {
         let (_, plan, outcomes) = try syntheticAuditOutcomes()
-        let root = try temporaryDirectory("audit-browser")
+        let root = try scratchDirectory("audit-browser")
         try AuditReport(plan: plan, results: AuditJudging.judge(plan: plan, outcomes: outcomes), outcomes: outcomes, wallSeconds: 1).write(to: root)
         let pixels = try render(root + "/report.html", to: root + "/audit.png")
         #expect(pixels.width == 600 && pixels.height == 1200, "\(pixels)")

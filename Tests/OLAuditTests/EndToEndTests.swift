@@ -9,7 +9,7 @@ struct EndToEndTests {
     @Test("a two-claim audit on tiny models trains, judges, writes the report, and a second run is served from the cache")
     func auditTwice() throws {
         let registry = try ClaimRegistry(json: try JSONValue.parse(fixtureRegistryJSON))
-        let directory = try temporaryDirectory("e2e")
+        let directory = try scratchDirectory("e2e")
         let plan = try AuditPlan(registry: registry, scale: .quick, corpus: .synthetic)
         #expect(plan.runs.count == 9, "Pre-LN and OP are shared between the two claims: 3 arms × 3 seeds")
         var lines: [String] = []
@@ -36,7 +36,7 @@ struct EndToEndTests {
     @Test("an interrupted run with only a config is restarted and a failed run is remembered as failed")
     func partialAndFailed() throws {
         let registry = try ClaimRegistry(json: try JSONValue.parse(fixtureRegistryJSON))
-        let directory = try temporaryDirectory("partial")
+        let directory = try scratchDirectory("partial")
         let plan = try AuditPlan(registry: registry, scale: .quick, corpus: .synthetic, selected: ["op-lower"])
         try FilePath.makeDirectories(directory + "/" + plan.runs[0].relativeDirectory)
         try AtomicFile.write("{}", to: directory + "/" + plan.runs[0].relativeDirectory + "/config.json")
@@ -54,7 +54,7 @@ struct EndToEndTests {
     @Test("a cached run whose output was edited after it finished is recomputed, not trusted", arguments: ["metrics.jsonl", "summary.json", "model.safetensors"])
     func editedCacheIsRecomputed(file: String) throws {
         let registry = try ClaimRegistry(json: try JSONValue.parse(fixtureRegistryJSON))
-        let directory = try temporaryDirectory("tampered")
+        let directory = try scratchDirectory("tampered")
         let plan = try AuditPlan(registry: registry, scale: .quick, corpus: .synthetic, selected: ["op-lower"])
         _ = try #require(try AuditRunner(plan: plan, outDirectory: directory, say: { _ in }).run())
         let victim = directory + "/" + plan.runs[2].relativeDirectory + "/" + file

@@ -1,7 +1,11 @@
 import Foundation
+import OLTestSupport
+import OLRunFixtures
 import Testing
 @testable import OLAudit
 @testable import OLCore
+@testable import OLReports
+@testable import OLRuns
 @testable import OLTraining
 
 /// Issue 31: what reports, caches and grids do with hostile or broken input.
@@ -77,7 +81,7 @@ struct OutputSafetyTests {
 
     @Test("a cached failure the machine caused (ENOSPC, EIO, EFBIG) is no verdict: the run is not done and is retried", arguments: [ENOSPC, EIO, EFBIG])
     func transientFailureNotCached(code: Int32) throws {
-        let runs = try temporaryDirectory("transient")
+        let runs = try scratchDirectory("transient")
         let spec = try tinySpec()
         try FilePath.makeDirectories(RunSpec.directory(spec.key, in: runs))
         let failure = RunSpec.directory(spec.key, in: runs) + "/" + RunExecution.failureName
@@ -92,8 +96,8 @@ struct OutputSafetyTests {
 
     @Test("a swapped model is caught by the sweep's cache and by olab report; an edited summary by olab report")
     func foreignModelAndEditedOutputs() throws {
-        let directory = try temporaryDirectory("foreign")
-        let plan = try SweepPlan(grid: try SweepTests.grid(tinyGridJSON.replacingOccurrences(of: #""lr": [0.001, 0.01]"#, with: #""lr": [0.01]"#)
+        let directory = try scratchDirectory("foreign")
+        let plan = try SweepPlan(grid: try tinyGrid(tinyGridJSON.replacingOccurrences(of: #""lr": [0.001, 0.01]"#, with: #""lr": [0.01]"#)
             .replacingOccurrences(of: #""seeds": [0, 1]"#, with: #""seeds": [0]"#)))
         let runs = directory + "/runs"
         let scheduler = RunScheduler(runs: runs, executable: "", name: "sweep", say: { _ in })
@@ -155,7 +159,7 @@ struct OutputSafetyTests {
 
     @Test("a report whose writing fails part way leaves the previous report whole and no temporary file")
     func failedReportLeavesPrevious() throws {
-        let directory = try temporaryDirectory("staged")
+        let directory = try scratchDirectory("staged")
         try ReportFolder.write([("report.md", Array("old md".utf8)), ("report.html", Array("old html".utf8)), ("figures/a.svg", Array("old a".utf8))],
                                to: directory, replace: false)
         // The third file cannot be created (name too long): nothing of the new report may land.
@@ -175,7 +179,7 @@ struct OutputSafetyTests {
 
     @Test("an output file is a new path or, with --overwrite, a regular file; never a device, FIFO, link or directory")
     func outputFilePolicy() throws {
-        let directory = try temporaryDirectory("policy")
+        let directory = try scratchDirectory("policy")
         let fifo = directory + "/fifo", link = directory + "/link", file = directory + "/user.safetensors"
         #expect(mkfifo(fifo, 0o644) == 0 && symlink(directory + "/target", link) == 0)
         try AtomicFile.write("user's", to: file)
@@ -189,7 +193,7 @@ struct OutputSafetyTests {
 
     @Test("report folders refuse a user's report.md and anything inside Goldens/, also reached through .. or a link")
     func reportFolderPolicy() throws {
-        let directory = try temporaryDirectory("folder")
+        let directory = try scratchDirectory("folder")
         try AtomicFile.write("mine", to: directory + "/report.md")
         let user = try #require(throws: OutlierLabError.self) { try ReportFolder.write([("report.md", [1])], to: directory, replace: false) }
         #expect(try user.message.contains("--overwrite") && FileBytes.readText(directory + "/report.md") == "mine")
@@ -204,7 +208,7 @@ struct OutputSafetyTests {
     }
 
     func tinySpec() throws -> RunSpec {
-        let plan = try SweepPlan(grid: try SweepTests.grid())
+        let plan = try SweepPlan(grid: try tinyGrid())
         return plan.tasks[0].spec
     }
 }

@@ -1,3 +1,4 @@
+import OLMetrics
 import Testing
 @testable import OLAudit
 

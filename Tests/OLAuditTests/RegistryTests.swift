@@ -1,6 +1,7 @@
 import Testing
 @testable import OLAudit
 @testable import OLCore
+@testable import OLRuns
 @testable import OLTraining
 
 @Suite("Claims registry and cache keys")
@@ -125,22 +126,22 @@ struct RegistryTests {
     func cacheKey() throws {
         var config = TrainingConfig()
         config.corpus = "/some/path.txt"
-        let key = AuditPlan.cacheKey(config, corpusFingerprint: "abc")
-        #expect(key == AuditPlan.cacheKey(config, corpusFingerprint: "abc"))
+        let key = RunSpec.cacheKey(config, corpusFingerprint: "abc")
+        #expect(key == RunSpec.cacheKey(config, corpusFingerprint: "abc"))
         #expect(key.count == 64)
         var moved = config
         moved.corpus = "/elsewhere/same-bytes.txt"
-        #expect(AuditPlan.cacheKey(moved, corpusFingerprint: "abc") == key, "the key follows the corpus bytes, not its path")
-        #expect(AuditPlan.cacheKey(config, corpusFingerprint: "abd") != key)
+        #expect(RunSpec.cacheKey(moved, corpusFingerprint: "abc") == key, "the key follows the corpus bytes, not its path")
+        #expect(RunSpec.cacheKey(config, corpusFingerprint: "abd") != key)
         var changed = config
         changed.eps = 1e-4
-        #expect(AuditPlan.cacheKey(changed, corpusFingerprint: "abc") != key)
+        #expect(RunSpec.cacheKey(changed, corpusFingerprint: "abc") != key)
         changed = config
         changed.seed = 1
-        #expect(AuditPlan.cacheKey(changed, corpusFingerprint: "abc") != key)
+        #expect(RunSpec.cacheKey(changed, corpusFingerprint: "abc") != key)
         changed = config
         changed.model.width = 32
-        #expect(AuditPlan.cacheKey(changed, corpusFingerprint: "abc") != key)
+        #expect(RunSpec.cacheKey(changed, corpusFingerprint: "abc") != key)
     }
 
     @Test("identical arms in different claims share one planned run")

@@ -1,33 +1,10 @@
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
+import OLTestSupport
 import Testing
 @testable import OLAudit
 @testable import OLCore
-
-/// Collects element names and checks the document parses as XML.
-final class ElementCollector: NSObject, XMLParserDelegate {
-    var elements: [String] = []
-    var classes: [String] = []
-    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
-        elements.append(name)
-        if let value = attributes["class"] { classes.append(value) }
-    }
-
-    static func parse(_ text: String) -> (ok: Bool, collector: ElementCollector) {
-        let collector = ElementCollector()
-        let parser = XMLParser(data: Data(text.utf8))
-        parser.delegate = collector
-        return (parser.parse(), collector)
-    }
-}
-
-func temporaryDirectory(_ name: String) throws -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("olab-audit-\(name)-\(UUID().uuidString)").path
-    try FilePath.makeDirectories(path)
-    return path
-}
+@testable import OLReports
+@testable import OLRuns
 
 /// A two-claim registry on tiny models and the synthetic corpus: fast enough to train in tests.
 let fixtureRegistryJSON = """
@@ -105,7 +82,7 @@ struct ReportTests {
         #expect(results[0].judgement.verdict == .held, "\(results[0].judgement.reason)")
         // A perfect rank correlation over three arms arises by chance for one ordering in six: not significant.
         #expect(results[1].judgement.verdict == .inconclusive && results[1].judgement.reason.contains("does not beat chance"), "\(results[1].judgement.reason)")
-        let directory = try temporaryDirectory("report")
+        let directory = try scratchDirectory("report")
         try AuditReport(plan: plan, results: results, outcomes: outcomes, wallSeconds: 1).write(to: directory)
         let files = try FileManager.default.contentsOfDirectory(atPath: directory)
         #expect(Set(files).isSuperset(of: ["report.md", "report.html", "report.json", "figures"]))

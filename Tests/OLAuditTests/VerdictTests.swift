@@ -1,6 +1,7 @@
 import Testing
 @testable import OLAudit
 @testable import OLCore
+@testable import OLMetrics
 
 /// The one verdict rule: the 95 % Student-t interval of the per-seed statistics against the threshold;
 /// failures, fewer than three seeds or an undefined statistic make it inconclusive.

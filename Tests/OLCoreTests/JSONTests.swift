@@ -1,3 +1,5 @@
+import Foundation
+import OLTestSupport
 import Testing
 @testable import OLCore
 
@@ -81,7 +83,7 @@ struct SHA256Tests {
 @Suite("Atomic files")
 struct AtomicFileTests {
     func scratchDirectory() throws -> String {
-        let path = "/tmp/olab-tests-\(getpidValue())-\(RandomStream.fnv1a(#function + "\(Double.random(in: 0..<1))"))"
+        let path = "/tmp/olab-tests-\(ProcessInfo.processInfo.processIdentifier)-\(RandomStream.fnv1a(#function + "\(Double.random(in: 0..<1))"))"
         try FilePath.makeDirectories(path)
         return path
     }
@@ -98,7 +100,7 @@ struct AtomicFileTests {
 
     @Test("a write into a missing directory fails with a message naming the file and keeps nothing")
     func missingDirectory() throws {
-        let path = "/tmp/olab-no-such-dir-\(getpidValue())/x/out.txt"
+        let path = "/tmp/olab-no-such-dir-\(ProcessInfo.processInfo.processIdentifier)/x/out.txt"
         #expect(throws: OutlierLabError.self) { try AtomicFile.write("x", to: path) }
         #expect(!FilePath.exists(path))
     }

@@ -1,10 +1,10 @@
 import Foundation
-import OLAudit
 import OLData
 import OLModel
 import OLTestSupport
 import Testing
 @testable import OLCore
+@testable import OLRuns
 @testable import OLTraining
 
 /// The config keys of issue 28 (`bos`, `crop_align`, `final_lr_fraction`): how they read, validate and
@@ -22,7 +22,7 @@ struct DataOptionsTests {
     @Test("the cache key of the default config has not moved since the data options were added")
     func defaultCacheKeyIsPinned() {
         #expect(SHA256.hex(Array(Self.defaultKeyedJSON.utf8)) == Self.defaultCacheKey, "the pinned JSON is the hashed text")
-        #expect(AuditPlan.cacheKey(TrainingConfig(), corpusFingerprint: "synthetic") == Self.defaultCacheKey)
+        #expect(RunSpec.cacheKey(TrainingConfig(), corpusFingerprint: "synthetic") == Self.defaultCacheKey)
     }
 
     @Test("a config using a new key has a cache key of its own, and the default config lists none of them")
@@ -32,7 +32,7 @@ struct DataOptionsTests {
         var config = TrainingConfig()
         config.finalLRFraction = 0.1
         #expect(config.json["final_lr_fraction"] == .double(0.1))
-        #expect(AuditPlan.cacheKey(config, corpusFingerprint: "synthetic") != Self.defaultCacheKey)
+        #expect(RunSpec.cacheKey(config, corpusFingerprint: "synthetic") != Self.defaultCacheKey)
         #expect(config.nonDefaultJSON.objectMembers?.map(\.key) == ["final_lr_fraction"])
     }
 
@@ -67,23 +67,10 @@ struct DataOptionsTests {
         }
     }
 
-    @Test("olab train refuses bad values with one line and exit status 2", arguments: [
-        (["--crop-align", "word"], "crop_align must be one of none|line, got 'word'"),
-        (["--final-lr-fraction", "2"], "final_lr_fraction must be in [0, 1]"),
-    ])
-    func commandLineRejectsBadValues(arguments: [String], expected: String) throws {
-        let directory = "/tmp/olab-cli-bad-data-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let result = try runOlab(["train"] + CommandLineTests.tiny + arguments + ["--out", directory])
-        #expect(result.status == 2)
-        #expect(result.err.hasPrefix("error: ") && result.err.contains(expected), "stderr: \(result.err)")
-        #expect(result.err.split(separator: "\n").count == 1)
-        #expect(!FilePath.exists(directory + "/config.json"))
-    }
-
     @Test("olab train --bos --crop-align line trains, resumes bitwise, evaluates and quantises a 257-row model")
     func bosRunTrainsResumesAndQuantises() throws {
         let directory = try scratchDirectory("cli-bos")
-        let arguments = ["train"] + CommandLineTests.tiny + ["--bos", "--crop-align", "line", "--schedule", "cosine",
+        let arguments = ["train"] + tinyModelFlags + ["--bos", "--crop-align", "line", "--schedule", "cosine",
                                                              "--final-lr-fraction", "0.1", "--steps", "30", "--checkpoint-every", "10"]
         let straight = try runOlab(arguments + ["--out", directory + "/straight"])
         try #require(straight.status == 0, "stderr: \(straight.err)")

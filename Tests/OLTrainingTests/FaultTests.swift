@@ -9,8 +9,6 @@ import Testing
 /// unwritable directory and a full disk. Every test checks that nothing already on disk is lost.
 @Suite("Faults: kills, divergence, bad input, full and unwritable disks", .serialized)
 struct FaultTests {
-    static let tiny = CommandLineTests.tiny
-
     // MARK: Kills at seeded random steps
 
     @Test("SIGKILL at three seeded random steps, resumed each time, ends bitwise equal to an uninterrupted run",
@@ -20,7 +18,7 @@ struct FaultTests {
         let steps = 48
         // checkpoint_every 7 does not divide log_every 1, so kills land between checkpoints and after
         // logged lines that the resume must drop; log_every 1 prints every step for the kill trigger.
-        let arguments = Self.tiny + ["--optimizer", optimizer, "--steps", "\(steps)", "--checkpoint-every", "7", "--log-every", "1"]
+        let arguments = tinyModelFlags + ["--optimizer", optimizer, "--steps", "\(steps)", "--checkpoint-every", "7", "--log-every", "1"]
         let straight = try runOlab(["train"] + arguments + ["--out", directory + "/straight"])
         #expect(straight.status == 0, "stderr: \(straight.err)")
 
@@ -59,7 +57,7 @@ struct FaultTests {
     @Test("SGD with lr 1e6 diverges: exit 2, one line naming the step and the tensor, last checkpoint bytes unchanged")
     func divergenceKeepsLastCheckpoint() throws {
         let directory = try scratchDirectory("diverge")
-        let arguments = Self.tiny + ["--optimizer", "sgd", "--lr", "1e6", "--steps", "40", "--checkpoint-every", "2", "--warmup-fraction", "0.5"]
+        let arguments = tinyModelFlags + ["--optimizer", "sgd", "--lr", "1e6", "--steps", "40", "--checkpoint-every", "2", "--warmup-fraction", "0.5"]
         let diverged = try runOlab(["train"] + arguments + ["--out", directory + "/run"])
         #expect(diverged.status == 2)
         #expect(diverged.err.split(separator: "\n").count == 1, "stderr: \(diverged.err)")
@@ -217,7 +215,7 @@ struct FaultTests {
     func badInput(kind: String, expected: String) throws {
         let scratch = try scratchDirectory("bad-\(kind)")
         let out = scratch + "/run"
-        var arguments = ["train"] + Self.tiny + ["--steps", "5"]
+        var arguments = ["train"] + tinyModelFlags + ["--steps", "5"]
         func config(_ text: String) throws {
             try AtomicFile.write(text, to: scratch + "/config.json")
             arguments += ["--config", scratch + "/config.json"]
@@ -264,7 +262,7 @@ struct FaultTests {
     func outputUnderAFile() throws {
         let scratch = try scratchDirectory("under-file")
         try AtomicFile.write("I am a file\n", to: scratch + "/file")
-        let result = try runOlab(["train"] + Self.tiny + ["--steps", "5", "--out", scratch + "/file/run"])
+        let result = try runOlab(["train"] + tinyModelFlags + ["--steps", "5", "--out", scratch + "/file/run"])
         #expect(result.status == 2)
         #expect(result.err == "error: cannot create directory \(scratch)/file: a file of that name exists\n")
         #expect(try listDirectory(scratch) == ["file"])
@@ -273,7 +271,7 @@ struct FaultTests {
     @Test("a read-only file system (tmpfs mounted ro): one line, nothing created", .enabled(if: TemporaryMount.available))
     func readOnlyFileSystem() throws {
         let mount = try TemporaryMount(options: "ro,size=1m")
-        let result = try runOlab(["train"] + Self.tiny + ["--steps", "5", "--out", mount.path + "/run"])
+        let result = try runOlab(["train"] + tinyModelFlags + ["--steps", "5", "--out", mount.path + "/run"])
         #expect(result.status == 2)
         #expect(result.err == "error: cannot create directory \(mount.path)/run: Read-only file system\n")
     }
@@ -281,7 +279,7 @@ struct FaultTests {
     @Test("a full disk (file size limit, write gets EFBIG) while checkpointing: one line, checkpoint and metrics intact, resume completes")
     func fileSizeLimitDuringCheckpoint() throws {
         let directory = try scratchDirectory("efbig")
-        let arguments = Self.tiny + ["--steps", "30", "--checkpoint-every", "10", "--log-every", "5"]
+        let arguments = tinyModelFlags + ["--steps", "30", "--checkpoint-every", "10", "--log-every", "5"]
         #expect(try runOlab(["train"] + arguments + ["--out", directory + "/straight"]).status == 0)
         let run = directory + "/run"
         #expect(try runOlab(["train"] + arguments + ["--out", run, "--stop-after", "10"]).status == 0)
@@ -306,7 +304,7 @@ struct FaultTests {
     func fileSizeLimitDuringMetricsAppend() throws {
         let directory = try scratchDirectory("efbig-metrics")
         let run = directory + "/run"
-        let arguments = Self.tiny + ["--steps", "30", "--checkpoint-every", "10", "--log-every", "10"]
+        let arguments = tinyModelFlags + ["--steps", "30", "--checkpoint-every", "10", "--log-every", "10"]
         #expect(try runOlab(["train"] + arguments + ["--out", run, "--stop-after", "10"]).status == 0)
         let metrics = try FileBytes.read(run + "/metrics.jsonl")
         // 64 bytes beyond the current file: the next line (hundreds of bytes) is cut short by the limit.
@@ -321,7 +319,7 @@ struct FaultTests {
         let mount = try TemporaryMount(options: "size=1200k")
         let run = mount.path + "/run"
         // Wider than `tiny` so that a second checkpoint (next to the first, before the rename) cannot fit.
-        let arguments = Self.tiny.map { $0 == "32" ? "48" : $0 } + ["--steps", "30", "--checkpoint-every", "10"]
+        let arguments = tinyModelFlags.map { $0 == "32" ? "48" : $0 } + ["--steps", "30", "--checkpoint-every", "10"]
         #expect(try runOlab(["train"] + arguments + ["--out", run, "--stop-after", "10"]).status == 0)
         let checkpoint = try FileBytes.read(run + "/checkpoint.safetensors")
         let result = try runOlab(["train", "--resume", run])
@@ -334,7 +332,7 @@ struct FaultTests {
     @Test("a new run that cannot write config.json leaves no directory behind")
     func newRunOnFullDisk() throws {
         let directory = try scratchDirectory("efbig-new")
-        let result = try runOlab(["train"] + Self.tiny + ["--steps", "5", "--out", directory + "/a/b"], fileSizeLimit: 16)
+        let result = try runOlab(["train"] + tinyModelFlags + ["--steps", "5", "--out", directory + "/a/b"], fileSizeLimit: 16)
         #expect(result.status == 2)
         #expect(result.err.contains("cannot write \(directory)/a/b/config.json: File too large"), "stderr: \(result.err)")
         #expect(try listDirectory(directory).isEmpty)
@@ -476,9 +474,4 @@ final class TemporaryMount {
         process.waitUntilExit()
         return process.terminationStatus
     }
-}
-
-/// The names in a directory, sorted.
-func listDirectory(_ path: String) throws -> [String] {
-    try FileManager.default.contentsOfDirectory(atPath: path).sorted()
 }

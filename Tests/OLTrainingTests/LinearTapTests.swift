@@ -3,6 +3,7 @@ import OLCore
 import OLData
 import OLMetrics
 import OLModel
+import OLTestSupport
 import Testing
 @testable import OLTraining
 

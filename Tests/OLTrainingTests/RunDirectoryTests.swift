@@ -9,9 +9,6 @@ import Testing
 /// checkpoints and metrics.jsonl are checked against each other on resume.
 @Suite("Run directories: one writer, the recorded corpus, strangers' files, checkpoint and log integrity")
 struct RunDirectoryTests {
-    static let tiny = ["--width", "32", "--layers", "1", "--heads", "4", "--seq", "16", "--batch", "2", "--steps", "4",
-                       "--log-every", "2", "--checkpoint-every", "2", "--eval-windows", "2", "--probe-batch", "1"]
-
     // MARK: 1. One writer per run directory
 
     @Test("a locked directory refuses a second lock, in this process or another, naming the holder's PID")
@@ -63,13 +60,13 @@ struct RunDirectoryTests {
         let directory = try scratchDirectory("cli-lock-\(mode)")
         let run = directory + "/run"
         if mode == "resume" {
-            #expect(try runOlab(["train"] + Self.tiny + ["--stop-after", "2", "--out", run]).status == 0)
+            #expect(try runOlab(["train"] + fourStepRunFlags + ["--stop-after", "2", "--out", run]).status == 0)
         } else {
             try FilePath.makeDirectories(run)
         }
         let lock = try RunDirectoryLock(directory: run)
         defer { lock.release() }
-        let result = try runOlab(["train"] + (mode == "resume" ? ["--resume", run] : Self.tiny + ["--out", run]))
+        let result = try runOlab(["train"] + (mode == "resume" ? ["--resume", run] : fourStepRunFlags + ["--out", run]))
         #expect(result.status == 2)
         #expect(result.err == "error: \(run) is in use by process \(getpid()) on \(hostName()) (lock \(run)/olab.lock); wait for it to finish or stop it\n", "\(result.err)")
     }
@@ -117,7 +114,7 @@ struct RunDirectoryTests {
         let directory = try scratchDirectory("corpus")
         let text = (0..<400).map { "def f\($0)(x): return x * \($0)\n" }.joined()
         try AtomicFile.write(text, to: directory + "/corpus.txt")
-        let started = try runOlab(["train"] + Self.tiny + ["--corpus", "corpus.txt", "--stop-after", "2", "--out", "run"], directory: directory)
+        let started = try runOlab(["train"] + fourStepRunFlags + ["--corpus", "corpus.txt", "--stop-after", "2", "--out", "run"], directory: directory)
         #expect(started.status == 0, "\(started.err)")
         let run = directory + "/run"
         let config = try JSONValue.parse(bytes: try FileBytes.read(run + "/config.json"))

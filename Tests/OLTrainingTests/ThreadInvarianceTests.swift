@@ -33,7 +33,7 @@ struct ThreadInvarianceTests {
     @Test("OLAB_THREADS 1, 2, 3 and OPENBLAS_NUM_THREADS 1, 2 give byte-identical checkpoints and metrics", arguments: Arm.all)
     func childProcessesAgree(arm: Arm) throws {
         // 12 steps: past SOAP's first basis refresh (f = 10), with a log line at 0, 6 and 12.
-        let arguments = CommandLineTests.tiny + ["--block", arm.block, "--optimizer", arm.optimizer,
+        let arguments = tinyModelFlags + ["--block", arm.block, "--optimizer", arm.optimizer,
                                                  "--steps", "12", "--log-every", "6"] + arm.extra
         var reference: (checkpoint: [UInt8], metrics: [String])?
         for (workers, blasThreads) in Self.settings {

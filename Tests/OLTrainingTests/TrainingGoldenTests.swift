@@ -5,6 +5,7 @@ import OLMetrics
 import OLData
 import OLModel
 import OLOptimizers
+import OLTestSupport
 import Testing
 @testable import OLTraining
 
@@ -162,8 +163,9 @@ enum TrainingGolden {
         let optimizer = try config.optimizerConfig()
         let schedule = try config.learningRateSchedule()
         tensors.append(NamedTensor(name: "input.step_lr", shape: [config.steps], values: .float64((0..<config.steps).map { Double(Float(schedule.rate(at: $0))) })))
+        // The run's peak rate is the schedule's; the optimiser's config holds only its default.
         for (name, value) in optimizer.hyperParameters + [("grad_clip", config.gradClip)] {
-            tensors.append(NamedTensor(name: "input.hparam.\(name)", shape: [], values: .float64([value])))
+            tensors.append(NamedTensor(name: "input.hparam.\(name)", shape: [], values: .float64([name == "lr" ? schedule.peak : value])))
         }
         return tensors
     }
