@@ -1,4 +1,5 @@
 import OLCore
+import OLMetrics
 
 /// What a claim needs before its predicate can say anything ("untestable at this scale", see the AuditV3 article),
 /// registry JSON `"preconditions": [{"kind": …, "arm": …, "metric": {…}, "at_least": …}]`. Checked on

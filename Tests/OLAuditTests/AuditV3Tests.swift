@@ -3,6 +3,7 @@ import OLTestSupport
 import Testing
 @testable import OLAudit
 @testable import OLCore
+@testable import OLRuns
 @testable import OLTraining
 import OLQuant
 
@@ -83,7 +84,7 @@ struct AuditV3Tests {
         let preRuns = plan.runs.filter { $0.config.model.block == .preLN }
         #expect(preRuns.count == 3 && preRuns.allSatisfy { $0.quantisations == [planted, plain] }, "the control runs on the Pre-LN arm only")
         #expect(plan.runs.filter { $0.config.model.block == .op }.allSatisfy { $0.quantisations == [plain] })
-        let directory = try temporaryDirectory("planted")
+        let directory = try scratchDirectory("planted")
         let outcomes = try #require(try AuditRunner(plan: plan, outDirectory: directory, say: { _ in }).run())
         let results = AuditJudging.judge(plan: plan, outcomes: outcomes)
         let control = try #require(results[0].judgement.preconditions.first { $0.precondition.kind == .positiveControl })

@@ -1,6 +1,7 @@
 import Testing
 @testable import OLAudit
 @testable import OLCore
+@testable import OLRuns
 
 /// Issue 30's claims: Bondarenko et al.'s remedies and SmoothQuant are judged only where outlier features
 /// exist, so they run at the full scale and the quick scale says why it skips them.
