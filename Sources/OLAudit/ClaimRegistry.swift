@@ -4,7 +4,7 @@ import OLRuns
 import OLTraining
 
 /// How large the audit's experiments are: `quick` judges the core claims in about a quarter of an hour on
-/// two cores, `full` runs every claim with at least eight seeds, `regime` trains 25,000 steps (≈ 25.6 M
+/// two cores, `full` runs every claim with at least eight seeds, `regime` trains 12,500 steps (≈ 12.8 M
 /// tokens, the outlier regime of issue 28) and judges the quantisation claims where their effects are
 /// resolved. A registry must define `quick` and `full`; `regime` is optional.
 public enum AuditScale: String, Sendable, CaseIterable {

@@ -149,12 +149,12 @@ struct AuditV3Tests {
         #expect(error?.contains("sets both seeds and confirming_seeds") == true, "\(error ?? "accepted")")
     }
 
-    @Test("the bundled registry confirms on at least five derived seeds at the quick scale and eight at the full and regime scales")
+    @Test("the bundled registry confirms on at least five derived seeds at the quick and regime scales and eight at the full scale")
     func bundledSeeds() throws {
         let registry = try ClaimRegistry.bundled()
         #expect(registry.scales[.quick]?.confirmingSeeds ?? 0 >= 5)
         #expect(registry.scales[.full]?.confirmingSeeds ?? 0 >= 8)
-        #expect(registry.scales[.regime]?.confirmingSeeds ?? 0 >= 8)
+        #expect(registry.scales[.regime]?.confirmingSeeds ?? 0 >= 5)
         #expect(registry.derivedSeeds(count: 8) == registry.seeds(claim: registry.claims[0], scale: .full))
     }
 
@@ -194,25 +194,26 @@ struct AuditV3Tests {
                 "emergence needs more tokens than the quick scale has, and says so")
     }
 
-    @Test("the regime scale trains 25,000 steps with BOS at d = 64, L = 4, T = 64, B = 16, lr 1e-2 decaying linearly to 10 %")
+    @Test("the regime scale trains 12,500 steps with BOS at d = 64, L = 4, T = 64, B = 16, lr 1e-2 decaying linearly to 10 %")
     func regimeScale() throws {
         let registry = try ClaimRegistry.bundled()
         let plan = try AuditPlan(registry: registry, scale: .regime, corpus: .synthetic)
         #expect(!plan.runs.isEmpty && plan.isResolved)
         for run in plan.runs {
             let c = run.config
-            #expect(c.steps == 25_000 && c.bos && c.finalLRFraction == 0.1 && c.lr == 0.01 && c.schedule == .linear, "\(run.uses[0])")
+            #expect(c.steps == 12_500 && c.bos && c.finalLRFraction == 0.1 && c.lr == 0.01 && c.schedule == .linear, "\(run.uses[0])")
             #expect(c.model.width == 64 && c.model.layers == 4 && c.model.seq == 64 && c.batch == 16)
-            // 25,000 steps × 16 × 64 tokens ≈ 25.6 M tokens.
-            #expect(c.steps * c.batch * c.model.seq == 25_600_000)
+            // 12,500 steps × 16 × 64 tokens = 12.8 M tokens, where the study resolves static 6-bit damage
+            // for every arm (Pre-LN ×1.22–1.26, OP ×1.06–1.10 at seed 0).
+            #expect(c.steps * c.batch * c.model.seq == 12_800_000)
         }
         let arms = Set(plan.claims.flatMap { $0.runKeys.keys })
         #expect(arms.isSuperset(of: ["Pre-LN + AdamW", "OP + AdamW", "Pre-LN + SOAP", "OP + SOAP"]))
         let static6 = try #require(plan.claims.first { $0.claim.id == "static-6bit-preln-vs-op" })
-        #expect(static6.seeds.count >= 8)
+        #expect(static6.seeds.count >= 5)
         #expect(static6.claim.metric.quantRequests(layers: 4) == [QuantRequest(scheme: "w8a8-static", bits: 6)])
         let quick = try AuditPlan(registry: registry, scale: .quick, corpus: .synthetic)
-        #expect(plan.estimatedSeconds > 10 * quick.estimatedSeconds, "regime \(plan.estimatedSeconds) s, quick \(quick.estimatedSeconds) s")
+        #expect(plan.estimatedSeconds > 5 * quick.estimatedSeconds, "regime \(plan.estimatedSeconds) s, quick \(quick.estimatedSeconds) s")
         #expect(quick.claims.first { $0.claim.id == "static-6bit-preln-vs-op" }?.runKeys.isEmpty == true, "regime-only claims stay out of quick")
     }
 
