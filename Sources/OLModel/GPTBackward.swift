@@ -78,10 +78,7 @@ extension GPT {
                            accumulateInput: false)
         }
         timed(.activation, backward: true) {
-            switch config.activation {
-            case .relu: reluBackward(dinp: d.fc, dout: d.act, inp: b.fcOut, N: N * 4 * C, accumulate: false)
-            case .gelu: geluBackward(dinp: d.fc, dout: d.act, inp: b.fcOut, N: N * 4 * C, accumulate: false)
-            }
+            activationBackward(config.activation, dinp: d.fc, dout: d.act, inp: b.fcOut, N: N * 4 * C, accumulate: false)
         }
         timed(.matmul, backward: true) {
             matmulBackward(dinp: dinp, dweight: b.fc.gradient, dout: d.fc, inp: inp, weight: b.fc.weight, N: N, C: C, OC: 4 * C)

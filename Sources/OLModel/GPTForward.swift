@@ -86,10 +86,7 @@ extension GPT {
         let C = config.width, N = pass.N
         linear(l, .fc, b.fc, out: b.fcOut, inp: input, C: C, OC: 4 * C, pass, observesOutput: false)
         timed(.activation) {
-            switch config.activation {
-            case .relu: reluForward(out: b.act, inp: b.fcOut, N: N * 4 * C)
-            case .gelu: geluForward(out: b.act, inp: b.fcOut, N: N * 4 * C)
-            }
+            activationForward(config.activation, out: b.act, inp: b.fcOut, N: N * 4 * C)
         }
         pass.observe(.linearOutput(layer: l, linear: .fc), b.act, cols: 4 * C)  // fc's output is after its activation
         linear(l, .mlpProj, b.mlpProj, out: b.mlp.branch, inp: b.act, C: 4 * C, OC: C, pass)

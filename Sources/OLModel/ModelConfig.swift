@@ -67,11 +67,6 @@ public enum NormKind: String, Sendable {
     case layerNorm, rmsNorm, srmsNorm
 }
 
-/// MLP activation.
-public enum Activation: String, Sendable, CaseIterable {
-    case relu, gelu
-}
-
 /// Shape and architecture of a byte-level GPT (<doc:OLModel>). One line per field says what it sets.
 public struct ModelConfig: Sendable, Equatable {
     /// Vocabulary size V: 256 bytes, or 257 with a BOS token (set from the training config's `bos`).

@@ -1,5 +1,6 @@
 import OLCore
 import OLData
+import OLKernels
 import OLModel
 import OLOptimizers
 

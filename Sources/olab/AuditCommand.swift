@@ -13,25 +13,23 @@ struct AuditCommand: ParsableCommand {
     )
 
     @Flag(help: "Full scale, the same as --scale full: every claim, at least eight seeds per arm (hours).") var full = false
-    @Option(help: "quick (default, about a quarter of an hour on two cores), full (hours) or regime (25,000-step runs, days on two cores; meant for a cluster).") var scale: String?
+    @Option(help: "quick (default, about a quarter of an hour on two cores), full (hours) or regime (12,500-step runs where outlier features grow, about 2 h on two cores).") var scale: String?
     @Option(help: "Output folder for the report and the run cache.") var out = "audit-out"
     @Option(help: "Corpus file or directory (default: the Python standard library on this machine, else the synthetic corpus).") var corpus: String?
     @Option(help: "Comma-separated claim ids to run (default: every claim of the scale).") var claims: String?
     @Option(help: "Claims registry JSON (default: the bundled claims.json).") var registry: String?
-    @Flag(help: "List the runs and their estimated cost without training.") var dryRun = false
-    @Flag(help: "Replace report files in --out that an earlier audit did not write.") var overwrite = false
-    @OptionGroup var execution: BackendOptions
+    @OptionGroup var options: PlanOptions
 
     /// Errors reach `Olab.main` like every other command's: one bounded, escaped line and exit status 2.
     func run() throws {
-        let backend = try execution.resolved()
+        let backend = try options.execution.resolved()
         let registry = try registry.map(ClaimRegistry.load) ?? ClaimRegistry.bundled()
         let scale = try resolvedScale()
         let selected = claims.map { $0.split(separator: ",").map { String($0).trimmed } }
         let corpus = try AuditCorpus.resolve(userPath: self.corpus, outDirectory: out)
         let plan = try AuditPlan(registry: registry, scale: scale, corpus: corpus, selected: selected)
-        try ReportFolder.check(out, files: AuditReport.possibleFiles(plan), replace: overwrite)
-        if dryRun {
+        try ReportFolder.check(out, files: AuditReport.possibleFiles(plan), replace: options.overwrite)
+        if options.dryRun {
             print(AuditReport.dryRunListing(plan, outDirectory: out))
             return
         }
@@ -39,11 +37,11 @@ struct AuditCommand: ParsableCommand {
         if let note = corpus.fallbackNote { RunScheduler.printLine("[audit] note: \(note)") }
         let started = ContinuousClock.now
         let runner = AuditRunner(plan: plan, outDirectory: out, backend: backend, executable: BackendOptions.executable)
-        guard let outcomes = try runner.run(collectOnly: execution.collect) else { return }
+        guard let outcomes = try runner.run(collectOnly: options.execution.collect) else { return }
         let results = AuditJudging.judge(plan: runner.plan, outcomes: outcomes)
         let report = AuditReport(plan: runner.plan, results: results, outcomes: outcomes,
                                  wallSeconds: Double((ContinuousClock.now - started).components.seconds))
-        try report.write(to: out, replace: overwrite)
+        try report.write(to: out, replace: options.overwrite)
         for result in results {
             print("[audit] \(result.claim.id): \(result.judgement.verdict.rawValue) — \(result.judgement.reason)")
         }

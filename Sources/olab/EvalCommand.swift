@@ -13,14 +13,13 @@ struct EvalCommand: ParsableCommand {
         abstract: "Float and quantised perplexity of a checkpoint on its validation windows (one JSON object)."
     )
 
-    @Option(help: "Checkpoint file (model.safetensors or checkpoint.safetensors of a run, or a file of olab quantize).") var checkpoint: String
+    @OptionGroup var input: CheckpointInput
     @Option(help: "Quantisation scheme: w8a8-naive|w8a8-fine|w8a8-static|w8-only|a8-only|w8a8-smooth (default: float only).") var quant: String?
     @Option(help: "Bit width of --quant: 8|6|4.") var bits: Int = 8
     @Option(help: "w8a8-smooth: SmoothQuant's migration strength alpha in [0, 1] (default 0.5).") var alpha: Double?
     @Option(help: "Validation windows (default: the run's eval_windows).") var windows: Int?
     @Option(help: "Windows per forward call, the span of a per-tensor dynamic scale (default: all windows, at most 64).") var batch: Int?
     @OptionGroup var calibrationOptions: CalibrationOptions
-    @Flag(help: "Evaluate even if the corpus changed since the run trained on it (the change is reported in the result).") var allowCorpusChange = false
 
     /// The checked sizes of one evaluation.
     struct Sizes {
@@ -59,12 +58,13 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
+        let checkpoint = input.checkpoint
         if QuantizedCheckpoint.isQuantized(checkpoint) {
             guard quant == nil else { throw OutlierLabError("\(checkpoint) is already quantised; --quant applies to float checkpoints") }
             try printResult(try evaluateQuantizedFile(checkpoint, windows: windows, batch: batch).serialized())
             return
         }
-        let loaded = try LoadedCheckpoint(path: checkpoint, allowCorpusChange: allowCorpusChange)
+        let loaded = try input.load()
         let config = loaded.checkpoint.config
         let sizes = try sizes(config: config, validationBytes: loaded.corpus.validation.count)
         let (settings, batch) = (sizes.settings, sizes.batch)
@@ -90,6 +90,15 @@ struct EvalCommand: ParsableCommand {
         }
         try printResult(JSONValue.object(members + loaded.corpusChangeMembers).serialized())
     }
+}
+
+/// `--checkpoint` and `--allow-corpus-change`, shared by `olab eval` and `olab metrics`: which checkpoint to
+/// measure, and whether to measure it on a corpus that changed since its run trained.
+struct CheckpointInput: ParsableArguments {
+    @Option(help: "Checkpoint file (model.safetensors or checkpoint.safetensors of a run; olab eval also reads a file of olab quantize).") var checkpoint: String
+    @Flag(help: "Measure even if the corpus changed since the run trained on it (the change is reported in the result).") var allowCorpusChange = false
+
+    func load() throws -> LoadedCheckpoint { try LoadedCheckpoint(path: checkpoint, allowCorpusChange: allowCorpusChange) }
 }
 
 /// A checkpoint with its parameters in an arena and the corpus its run trained on, rebuilt the way

@@ -13,10 +13,9 @@ struct MetricsCommand: ParsableCommand {
         abstract: "Outlier metrics per tap and attention entropy per layer of a checkpoint on its probe batch (one JSON object)."
     )
 
-    @Option(help: "Checkpoint file (model.safetensors or checkpoint.safetensors of a run).") var checkpoint: String
     @Option(help: "Sequences in the probe batch (default: the run's probe_batch).") var probeBatch: Int?
     @Flag(help: "Also report the metrics of every linear layer's input per block (on when the run logged them).") var linearTaps = false
-    @Flag(help: "Measure even if the corpus changed since the run trained on it (the change is reported in the result).") var allowCorpusChange = false
+    @OptionGroup var input: CheckpointInput
 
     /// `--probe-batch` (or the run's) checked by `SizeLimits` against memory before anything is allocated.
     func probeBatchSize(config: TrainingConfig) throws -> Int {
@@ -30,14 +29,14 @@ struct MetricsCommand: ParsableCommand {
 
     func run() throws {
         if let probeBatch { _ = try SizeLimits.count(probeBatch, "--probe-batch", atMost: Int.max) }
-        let loaded = try LoadedCheckpoint(path: checkpoint, allowCorpusChange: allowCorpusChange)
+        let loaded = try input.load()
         let config = loaded.checkpoint.config
         let B = try probeBatchSize(config: config)
         let probe = try ProbeBatch(validation: loaded.corpus.validation, batchSize: B, sequenceLength: config.model.seq, seed: config.seed, bos: config.bos)
         let report = ProbeReport(model: try GPT(config: config.model, parameters: loaded.parameters, maxBatch: B), probe: probe,
                                  linearTaps: linearTaps || config.linearTaps)
         let members = [
-            JSONMember("checkpoint", .string(checkpoint)),
+            JSONMember("checkpoint", .string(input.checkpoint)),
             JSONMember("step", .int(Int64(loaded.checkpoint.step))),
             JSONMember("probe_batch", .int(Int64(B))),
             JSONMember("probe_loss", .double(report.loss)),

@@ -30,6 +30,14 @@ struct RunTaskCommand: ParsableCommand {
     }
 }
 
+/// What `olab sweep` and `olab audit` share besides their folder and corpus: a dry run, whether files an
+/// earlier run did not write may be replaced, and where the runs execute.
+struct PlanOptions: ParsableArguments {
+    @Flag(help: "List the runs and their estimated cost without training.") var dryRun = false
+    @Flag(help: "Replace files in --out (report, results, figures) that an earlier run of this command did not write.") var overwrite = false
+    @OptionGroup var execution: BackendOptions
+}
+
 /// Where audit and sweep runs execute, shared by both commands.
 struct BackendOptions: ParsableArguments {
     @Option(help: "Where runs execute: local (worker processes on this machine) or slurm (a job array).") var backend = "local"

@@ -17,16 +17,14 @@ struct SweepCommand: ParsableCommand {
     var grid: String
     @Option(help: "Output folder for results and the run cache.") var out = "sweep-out"
     @Option(help: "Corpus file or directory for every run (overrides the grid's own; default: the grid's, else synthetic).") var corpus: String?
-    @Flag(help: "List the runs and their estimated cost without training.") var dryRun = false
-    @Flag(help: "Replace results files in --out that an earlier sweep did not write.") var overwrite = false
-    @OptionGroup var execution: BackendOptions
+    @OptionGroup var options: PlanOptions
 
     func run() throws {
-        let backend = try execution.resolved()
+        let backend = try options.execution.resolved()
         let plan = try SweepPlan(grid: try SweepGrid.load(grid), corpus: corpus, source: grid)
         let runs = out + "/runs"
-        try ReportFolder.check(out, files: SweepResults.fileNames, replace: overwrite)
-        if dryRun {
+        try ReportFolder.check(out, files: SweepResults.fileNames, replace: options.overwrite)
+        if options.dryRun {
             for (index, task) in plan.tasks.enumerated() {
                 let cached = RunExecution.isDone(task.spec, runs: runs) ? " (cached)" : ""
                 print("\(index + 1). \(task.spec.key.prefix(12)) \(task.spec.label) ~\(NumberText.duration(task.estimatedSeconds))\(cached)")
@@ -34,13 +32,13 @@ struct SweepCommand: ParsableCommand {
             return
         }
         let scheduler = RunScheduler(runs: runs, executable: BackendOptions.executable, name: "sweep", say: RunScheduler.printLine)
-        let summary = try scheduler.execute(plan.tasks, on: backend, collectOnly: execution.collect)
+        let summary = try scheduler.execute(plan.tasks, on: backend, collectOnly: options.execution.collect)
         if let job = summary.submittedJob {
             RunScheduler.printLine("[sweep] submitted as Slurm job \(job); tabulate with `olab sweep \(grid) --collect --out \(out)` once it is done")
             return
         }
         try summary.requireComplete(total: plan.runs.count, name: "sweep", say: RunScheduler.printLine)
-        try SweepResults(plan: plan, runs: runs).write(to: out, replace: overwrite)
+        try SweepResults(plan: plan, runs: runs).write(to: out, replace: options.overwrite)
         print("[sweep] \(plan.runs.count) runs: \(out)/results.csv, \(out)/results.jsonl, \(out)/summary.html")
     }
 }

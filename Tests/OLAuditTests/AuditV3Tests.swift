@@ -7,23 +7,6 @@ import Testing
 @testable import OLTraining
 import OLQuant
 
-/// A tiny registry with a quantisation claim that declares both preconditions: Pre-LN must show outlier
-/// features, and a planted ×64 channel must resolve a 4-bit activation effect under the claim's protocol.
-let preconditionRegistryJSON = """
-{"base": {"width": 16, "layers": 2, "heads": 2, "seq": 16, "batch": 4, "steps": 40, "log_every": 10, "checkpoint_every": 0,
-          "eval_windows": 32, "probe_batch": 2, "synthetic_bytes": 65536, "optimizer": "adamw", "lr": 0.01},
- "scales": {"quick": {"confirming_seeds": 3}, "full": {"confirming_seeds": 3}},
- "claims": [
-  {"id": "quant", "statement": "Pre-LN quantises worse than OP", "paper": "§6", "paper_says": "OFs hurt quantisation", "origin": {"kind": "paper"},
-   "arms": [{"name": "Pre-LN", "config": {}}, {"name": "OP", "config": {"block": "op"}}],
-   "metric": {"quantised": "ppl_ratio", "scheme": "a8-only", "bits": 4},
-   "predicate": {"kind": "ratio", "pairs": [["Pre-LN", "OP"]], "at_least": 0.5},
-   "preconditions": [
-     {"kind": "outlier_features", "arm": "Pre-LN", "metric": {"series": "kurtosis", "taps": "max", "steps": "final"}, "at_least": LEVEL},
-     {"kind": "positive_control", "arm": "Pre-LN", "metric": {"quantised": "ppl_ratio", "scheme": "a8-only", "bits": 4, "planted": 64}, "at_least": 1.05}]}
- ]}
-"""
-
 @Suite("Audit v3: untestable verdicts, derived seeds, the regime scale")
 struct AuditV3Tests {
     static let predicate = Predicate(kind: .ratio([ArmPair("pre", "op")]), comparison: .atLeast(2))

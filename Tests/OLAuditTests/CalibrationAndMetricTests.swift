@@ -6,27 +6,6 @@ import Testing
 @testable import OLRuns
 @testable import OLTraining
 
-/// A tiny registry with every audit-v2 mechanism: best-lr arms chosen on a calibration seed, a sweep
-/// correlated with a config value, a per-site quantisation attribution and the quantisation study.
-let bestLearningRateRegistryJSON = """
-{"base": {"width": 16, "layers": 2, "heads": 2, "seq": 16, "batch": 4, "steps": 12, "log_every": 4, "checkpoint_every": 0,
-          "eval_windows": 4, "probe_batch": 2, "synthetic_bytes": 65536, "optimizer": "adamw", "lr": 0.01, "linear_taps": true},
- "scales": {"quick": {"seeds": [1, 2, 3]}, "full": {"seeds": [1, 2, 3]}},
- "lr_sweep": {"values": [0.03, 0.001, 0.01], "calibration_seed": 0},
- "quantisation_study": {"arms": [{"name": "OP best", "lr": "best", "config": {"block": "op"}}], "schemes": [["w8-only", 4], ["a8-only", 4]]},
- "claims": [
-  {"id": "best", "statement": "OP vs Pre-LN at their best rates", "paper": "§3", "paper_says": "OP ≪ Pre-LN", "origin": {"kind": "paper"},
-   "arms": [{"name": "Pre-LN best", "lr": "best", "config": {}}, {"name": "OP best", "lr": "best", "config": {"block": "op"}}],
-   "metric": {"summary": "val_loss"}, "predicate": {"kind": "margin", "pairs": [["OP best", "Pre-LN best"]], "at_most": 10}},
-  {"id": "lr-sweep", "statement": "kurtosis rises with lr", "paper": "§5", "paper_says": "smaller lr, fewer OFs", "origin": {"kind": "paper"},
-   "arms": [{"name": "lr 1e-3", "config": {"lr": 0.001}}, {"name": "lr 1e-2", "config": {"lr": 0.01}}],
-   "metric": {"series": "kurtosis"}, "against": {"config": "lr"}, "predicate": {"kind": "spearman", "at_least": 0.5}},
-  {"id": "sites", "statement": "outlier inputs are the costly ones", "paper": "§6", "paper_says": "OFs hurt quantisation", "origin": {"kind": "paper"},
-   "arms": [{"name": "Pre-LN", "config": {}}],
-   "metric": {"site_correlation": "kurtosis", "scheme": "a8-only", "bits": 4}, "predicate": {"kind": "value", "at_least": -2}}
- ]}
-"""
-
 @Suite("Best-lr calibration, quantisation resolution, and the value, config and u₄₂ metrics")
 struct CalibrationAndMetricTests {
     @Test("best-lr arms are chosen on the calibration seed by validation loss, and only then do their confirming runs exist")

@@ -6,27 +6,10 @@ import Testing
 @testable import OLReports
 @testable import OLRuns
 
-/// A two-claim registry on tiny models and the synthetic corpus: fast enough to train in tests.
-let fixtureRegistryJSON = """
-{"base": {"width": 16, "layers": 2, "heads": 2, "seq": 16, "batch": 4, "steps": 12, "log_every": 4, "checkpoint_every": 0,
-          "eval_windows": 4, "probe_batch": 2, "synthetic_bytes": 65536, "optimizer": "adamw", "lr": 0.01},
- "scales": {"quick": {"seeds": [0, 1, 2]}, "full": {"seeds": [0, 1, 2]}},
- "claims": [
-  {"id": "op-lower", "statement": "OP has lower kurtosis than Pre-LN", "paper": "§3, Fig. 2", "paper_says": "OP ≪ Pre-LN", "origin": {"kind": "paper"},
-   "arms": [{"name": "Pre-LN", "config": {}}, {"name": "OP", "config": {"block": "op"}}],
-   "metric": {"series": "kurtosis", "excess": true, "steps": "tail_mean"},
-   "predicate": {"kind": "ratio", "pairs": [["Pre-LN", "OP"]], "at_least": 1.0}},
-  {"id": "quant", "statement": "kurtosis tracks quantisation damage", "paper": "§6", "paper_says": "rank correlation", "origin": {"kind": "paper"},
-   "arms": [{"name": "Pre-LN", "config": {}}, {"name": "OP", "config": {"block": "op"}}, {"name": "Pre-LN small lr", "config": {"lr": 0.001}}],
-   "metric": {"series": "kurtosis"}, "against": {"quantised": "delta_ppl", "scheme": "w8a8-naive", "bits": 4},
-   "predicate": {"kind": "spearman", "at_least": 0.5}}
- ]}
-"""
-
 /// The fixture registry's plan with synthetic finished runs: Pre-LN's kurtosis highest, so its ratio to
 /// OP holds on every seed, and a quantised measurement that grows with the run's level.
 func syntheticAuditOutcomes() throws -> (ClaimRegistry, AuditPlan, [String: RunOutcome]) {
-        let registry = try ClaimRegistry(json: try JSONValue.parse(fixtureRegistryJSON))
+    let registry = try ClaimRegistry(json: try JSONValue.parse(fixtureRegistryJSON))
     let plan = try AuditPlan(registry: registry, scale: .quick, corpus: .synthetic)
     var outcomes: [String: RunOutcome] = [:]
     for (index, run) in plan.runs.enumerated() {

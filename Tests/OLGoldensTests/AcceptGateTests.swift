@@ -84,13 +84,20 @@ struct AcceptGateTests {
             ])
     }
 
+    /// A store with the NumPy replay installed, the ReLU candidate written (its output corrupted or not)
+    /// and a CHANGELOG entry naming it with `reason`: what accept sees after `make goldens`.
+    static func stagedReluCandidate(corrupt: Bool, reason: String) throws -> TemporaryRoot {
+        let root = TemporaryRoot()
+        try installReplay(in: root)
+        try Goldens.check(reluCase(corrupt: corrupt), root: root.path, mode: .missing)
+        try root.write("# Changelog\n\n## [Unreleased]\n- Goldens: kernels/relu_gate (new) — \(reason).\n", to: "CHANGELOG.md")
+        return root
+    }
+
     @Test("accept refuses a candidate the NumPy replay rejects, naming the golden and its worst tensor",
           .enabled(if: numpyAvailable, "Debian's python3-numpy is not installed (make deps installs it)"))
     func replayRejection() throws {
-        let root = TemporaryRoot()
-        try Self.installReplay(in: root)
-        try Goldens.check(Self.reluCase(corrupt: true), root: root.path, mode: .missing)
-        try root.write("# Changelog\n\n## [Unreleased]\n- Goldens: kernels/relu_gate (new) — a deliberately wrong output.\n", to: "CHANGELOG.md")
+        let root = try Self.stagedReluCandidate(corrupt: true, reason: "a deliberately wrong output")
         let message = try #require(thrownMessage { try root.store.accept(replay: .numpy()) })
         #expect(message.hasPrefix("refusing to accept: the NumPy replay rejects kernels/relu_gate FAIL"), "\(message)")
         #expect(message.contains("output.out[2]") && !message.contains("\n"), "\(message)")
@@ -100,10 +107,7 @@ struct AcceptGateTests {
     @Test("accept moves a candidate the NumPy replay confirms",
           .enabled(if: numpyAvailable, "Debian's python3-numpy is not installed (make deps installs it)"))
     func replayConfirmation() throws {
-        let root = TemporaryRoot()
-        try Self.installReplay(in: root)
-        try Goldens.check(Self.reluCase(corrupt: false), root: root.path, mode: .missing)
-        try root.write("# Changelog\n\n## [Unreleased]\n- Goldens: kernels/relu_gate (new) — recorded for the gate test.\n", to: "CHANGELOG.md")
+        let root = try Self.stagedReluCandidate(corrupt: false, reason: "recorded for the gate test")
         #expect(try root.store.accept(replay: .numpy()).accepted == ["kernels/relu_gate.golden.gz"])
     }
 

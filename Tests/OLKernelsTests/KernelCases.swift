@@ -97,26 +97,18 @@ enum Cases {
             reference: { x in Reference.srmsNorm(x: x[0], N: N, C: C) })
     }
 
-    enum Activation: String, Sendable, CaseIterable { case relu, gelu }
-
     static func activation(_ kind: Activation, N: Int, seed: UInt64) -> KernelCase {
         KernelCase(
             name: "\(kind) N=\(N)", inputNames: ["inp"],
             inputs: [randomFloats(N, seed: seed, std: 2)],
             forward: { x in
                 var out = [Float](repeating: 0, count: N)
-                switch kind {
-                case .relu: reluForward(out: &out, inp: x[0], N: N)
-                case .gelu: geluForward(out: &out, inp: x[0], N: N)
-                }
+                activationForward(kind, out: &out, inp: x[0], N: N)
                 return out
             },
             backward: { x, dout, initial in
                 var dinp = initial[0]
-                switch kind {
-                case .relu: reluBackward(dinp: &dinp, dout: dout, inp: x[0], N: N)
-                case .gelu: geluBackward(dinp: &dinp, dout: dout, inp: x[0], N: N)
-                }
+                activationBackward(kind, dinp: &dinp, dout: dout, inp: x[0], N: N)
                 return [dinp]
             },
             reference: { x in kind == .relu ? Reference.relu(x[0]) : Reference.gelu(x[0]) })

@@ -210,20 +210,14 @@ extension KernelGolden {
     }
 
     /// Inputs with std 2 so both branches of ReLU and the curved part of GELU are exercised.
-    static func activation(_ kind: Cases.Activation, N: Int) -> KernelGolden {
+    static func activation(_ kind: Activation, N: Int) -> KernelGolden {
         let name = "\(kind)_N\(N)"
         return KernelGolden(name: name) {
             let seed = UInt64(4_000 + N * 10 + (kind == .relu ? 0 : 1))
             let inp = randomFloats(N, seed: seed, std: 2), dout = randomFloats(N, seed: seed + 3)
             var out = zeros(N), dinp = zeros(N)
-            switch kind {
-            case .relu:
-                reluForward(out: &out, inp: inp, N: N)
-                reluBackward(dinp: &dinp, dout: dout, inp: inp, N: N)
-            case .gelu:
-                geluForward(out: &out, inp: inp, N: N)
-                geluBackward(dinp: &dinp, dout: dout, inp: inp, N: N)
-            }
+            activationForward(kind, out: &out, inp: inp, N: N)
+            activationBackward(kind, dinp: &dinp, dout: dout, inp: inp, N: N)
             var record = KernelRecord()
             record.input("inp", [N], inp)
             record.input("dout", [N], dout)

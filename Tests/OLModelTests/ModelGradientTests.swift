@@ -1,6 +1,7 @@
 import OLTestSupport
 import Testing
 @testable import OLCore
+import OLKernels
 @testable import OLModel
 
 /// A tiny model and a fixed batch for whole-model checks.
@@ -130,29 +131,30 @@ struct ModelGradientTests {
         }
     }
 
-    @Test("the remedies' losses and gradients are bit-identical with 1, 2 and 3 workers")
-    func remediesDeterminism() throws {
-        func run(_ workers: Int) throws -> (Double, [Float]) {
-            try Self.lossAndGradients(workers: workers) {
+    /// The models whose bits must not depend on the worker count: OP, and Pre-LN with both of Bondarenko
+    /// et al.'s remedies (clipped softmax, gated attention) on.
+    enum DeterminismCase: String, CaseIterable, Sendable {
+        case op = "OP", remedies = "Pre-LN with clipped softmax and gated attention"
+
+        func make() throws -> TinyModel {
+            switch self {
+            case .op: try TinyModel(block: .op)
+            case .remedies:
                 try TinyModel(block: .preLN) { config in
                     config.clippedSoftmaxAlpha = 1.2
                     config.gatedAttention = true
                 }
             }
         }
-        let (l1, g1) = try run(1), (l2, g2) = try run(2), (l3, g3) = try run(3)
-        #expect(l1.bitPattern == l2.bitPattern && l1.bitPattern == l3.bitPattern)
-        expectBitwiseEqual(g2.map(\.bitPattern), g1.map(\.bitPattern), "gradients, 2 workers against 1")
-        expectBitwiseEqual(g3.map(\.bitPattern), g1.map(\.bitPattern), "gradients, 3 workers against 1")
     }
 
-    @Test("the same seed gives bit-identical loss and gradients, also with 1 and 2 workers")
-    func determinism() throws {
-        func run(_ workers: Int) throws -> (Double, [Float]) { try Self.lossAndGradients(workers: workers) { try TinyModel(block: .op) } }
-        let (l1, g1) = try run(1), (l2, g2) = try run(2), (l3, g3) = try run(2)
-        #expect(l1.bitPattern == l2.bitPattern && l2.bitPattern == l3.bitPattern)
-        expectBitwiseEqual(g1.map(\.bitPattern), g2.map(\.bitPattern), "gradients, runs 1 and 2")
-        expectBitwiseEqual(g2.map(\.bitPattern), g3.map(\.bitPattern), "gradients, runs 2 and 3")
+    @Test("the same seed gives bit-identical loss and gradients with 1, 2 and 3 workers", arguments: DeterminismCase.allCases)
+    func determinism(_ model: DeterminismCase) throws {
+        let runs = try [1, 2, 3].map { try Self.lossAndGradients(workers: $0, model.make) }
+        for (workers, run) in zip([2, 3], runs.dropFirst()) {
+            #expect(run.0.bitPattern == runs[0].0.bitPattern, "\(model.rawValue): loss, \(workers) workers against 1")
+            expectBitwiseEqual(run.1.map(\.bitPattern), runs[0].1.map(\.bitPattern), "\(model.rawValue): gradients, \(workers) workers against 1")
+        }
     }
 
     @Test("the initial loss is close to log 256 for a small initialisation")
