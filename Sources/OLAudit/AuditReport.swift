@@ -96,6 +96,7 @@ public struct AuditReport {
         blocks += learningRateSection()
         for result in results { blocks += claimSection(result, available: available) }
         blocks += quantisationStudySection(available: available)
+        blocks += remediesSection()
         blocks.append(.heading(2, "Runs"))
         blocks.append(runsTable())
         return blocks

@@ -1,6 +1,7 @@
 import Foundation
 import OLCore
 import OLMetrics
+import OLQuant
 import OLReports
 import OLRuns
 
@@ -143,7 +144,7 @@ extension AuditReport {
             let interval = Statistics.tInterval(cell.ratios)
             return IntervalRow(label: "\(cell.arm) · \(cell.request.label)", estimate: Statistics.mean(cell.ratios), interval: interval, points: cell.ratios,
                                threshold: 1, colour: SeriesLook(index: arms.firstIndex(of: cell.arm) ?? 0).colour,
-                               note: "×\(formatNumber(Statistics.mean(cell.ratios))), \(cell.resolved)/\(cell.ratios.count) resolved")
+                               note: "\(NumberText.ratio(Statistics.mean(cell.ratios))), \(cell.resolved)/\(cell.ratios.count) resolved")
         }, sharedAxis: true)
     }
 
@@ -151,13 +152,19 @@ extension AuditReport {
         let cells = studyCells()
         guard let study = plan.study, !cells.isEmpty else { return [] }
         var blocks: [ReportBlock] = [.heading(2, "Quantisation study")]
-        blocks.append(.paragraph("Every scheme below on the best-lr arms (seeds \(study.seeds.map(String.init).joined(separator: ", "))): weights only (`w8-only` at 8, 6, 4 bits, activations float), activations only (`a8-only`, weights float), both per tensor (`w8a8-naive`) and the fine-grained negative control (`w8a8-fine`: per-output-channel weights, per-token activations). Cells: seed-mean ppl ratio [lowest–highest seed]; *resolved* counts the seeds whose Δppl has a 95 % interval over the evaluation windows that excludes 0."))
         let requests = plan.studyRequests
+        var schemes: [String] = []
+        for request in requests where !schemes.contains(request.scheme) { schemes.append(request.scheme) }
+        let described = schemes.map { name in
+            let bits = requests.filter { $0.scheme == name }.map { String($0.bits) }.joined(separator: ", ")
+            return "`\(name)` at \(bits) bits" + ((try? QuantScheme.parse(name)).map { " (\($0.summary))" } ?? "")
+        }
+        blocks.append(.paragraph("Every scheme below on the study's arms (seeds \(study.seeds.map(String.init).joined(separator: ", "))): \(described.joined(separator: "; ")). Cells: seed-mean ppl ratio [lowest–highest seed]; *resolved* counts the seeds whose Δppl has a 95 % interval over the evaluation windows that excludes 0."))
         let arms = study.claim.arms.map(\.name)
         blocks.append(.table(["arm"] + requests.map(\.label), arms.map { arm in
             [arm] + requests.map { request in
                 guard let cell = cells.first(where: { $0.arm == arm && $0.request == request }), !cell.ratios.isEmpty else { return "—" }
-                return "×\(formatNumber(Statistics.mean(cell.ratios))) [\(formatNumber(cell.ratios.min()!))–\(formatNumber(cell.ratios.max()!))], \(cell.resolved)/\(cell.ratios.count) resolved"
+                return "\(NumberText.ratio(Statistics.mean(cell.ratios))) [\(NumberText.fixed(cell.ratios.min()!, digits: 4))–\(NumberText.fixed(cell.ratios.max()!, digits: 4))], \(cell.resolved)/\(cell.ratios.count) resolved"
             }
         }))
         if available.contains(Self.studyFigureName) {

@@ -36,6 +36,7 @@ extension AuditReport {
                     JSONMember("resolved_seeds", .int(Int64(cell.resolved))),
                 ])
             })),
+            JSONMember("remedies", remediesJSON()),
             JSONMember("estimated_s", .double(plan.estimatedSeconds)),
             JSONMember("paper_headline_opt125m", .array(Self.paperHeadline.map {
                 .object(["arm": .string($0.0), "float_ppl": .string($0.1), "w8a8_ppl": .string($0.2), "status": "quoted from the paper, not reproduced"])

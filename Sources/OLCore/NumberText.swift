@@ -25,6 +25,13 @@ public enum NumberText {
         return general(value, digits: 4)
     }
 
+    /// A perplexity ratio: "×1.0042" (four decimals, so the 8-bit effects near 1 stay visible; %.4g would
+    /// print ×1); "n/a" for nan.
+    public static func ratio(_ value: Double) -> String {
+        guard value.isFinite else { return report(value) }
+        return "×" + fixed(value, digits: 4)
+    }
+
     private static func format(_ spec: String, _ value: Double) -> String {
         var buffer = [CChar](repeating: 0, count: 64)
         let length = withVaList([value]) { vsnprintf(&buffer, buffer.count, spec, $0) }

@@ -50,6 +50,18 @@ public enum QuantScheme: String, Sendable, CaseIterable, Codable {
 
 extension QuantScheme {
     /// Whether the scheme needs calibration batches from the train split (static ranges, smoothing scales).
+    /// What the scheme quantises, in a few words (report prose).
+    public var summary: String {
+        switch self {
+        case .w8a8Naive: "weights and activations per tensor, activations dynamic"
+        case .w8a8Fine: "per-output-channel weights and per-token activations (the fine-grained control)"
+        case .w8a8Static: "the paper's static OPT protocol: calibrated ranges, residual sums and norm outputs included"
+        case .w8Only: "weights only, activations float"
+        case .a8Only: "activations only, weights float"
+        case .w8a8Smooth: "SmoothQuant's smoothing, then weights and activations per tensor"
+        }
+    }
+
     public var calibrates: Bool { self == .w8a8Static || self == .w8a8Smooth }
 }
 
