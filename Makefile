@@ -72,15 +72,15 @@ docs:
 	@echo "make docs: $(words $(DOCS_TARGETS)) catalogs built into .build/docs"
 
 ## docs-check: what `make verify` checks of the docs, in seconds: every catalog's root page, every
-## <doc:> link, README's relative links, and no "SPEC §" citation (Scripts/docs-check.sh)
+## <doc:> link, README's relative links, and no "SPEC §" citation (.ci/docs-check.sh)
 docs-check:
-	@bash Scripts/docs-check.sh
+	@bash .ci/docs-check.sh
 
 ## release: VERSION=x.y.z closes CHANGELOG.md's [Unreleased] into a dated [x.y.z] section and sets
 ## Harness.version (olab --version) to it; refuses, with one line, a malformed, old or repeated version
 ## or an empty [Unreleased]. Goldens keep the version that recorded them.
 release:
-	@bash Scripts/release.sh "$(VERSION)"
+	@bash .ci/release.sh "$(VERSION)"
 
 ## verify: deps + the docs check + release build, then what fails most often first: the golden tests and
 ## the NumPy replay, the Slurm backend test, then the whole suite in release mode, whose list of what

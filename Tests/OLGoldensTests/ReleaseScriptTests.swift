@@ -2,7 +2,7 @@ import OLCore
 import Testing
 @testable import OLGoldens
 
-/// `make release VERSION=x.y.z` (Scripts/release.sh) on a scratch copy of the files it edits.
+/// `make release VERSION=x.y.z` (.ci/release.sh) on a scratch copy of the files it edits.
 @Suite("make release")
 struct ReleaseScriptTests {
     static let changelog = "# Changelog\n\nIntro.\n\n## [Unreleased]\n\n### Added\n\n- A thing.\n\n## [0.3.0] - 2026-12-07\n\n- Old.\n"
@@ -12,14 +12,14 @@ struct ReleaseScriptTests {
     static func scratch(changelog: String = changelog) throws -> TemporaryRoot {
         let root = TemporaryRoot()
         let package = try GoldenStore.locatingPackage(from: #filePath).packageRoot
-        try root.write(try FileBytes.readText(package + "/Scripts/release.sh"), to: "Scripts/release.sh")
+        try root.write(try FileBytes.readText(package + "/.ci/release.sh"), to: ".ci/release.sh")
         try root.write(changelog, to: "CHANGELOG.md")
         try root.write(harness, to: "Sources/OLCore/OutlierLabError.swift")
         return root
     }
 
     static func release(_ root: TemporaryRoot, _ version: String) throws -> Subprocess.Result {
-        try #require(Subprocess.run(["env", "RELEASE_DATE=2026-12-08", "bash", root.path + "/Scripts/release.sh", version], capturingErrors: true))
+        try #require(Subprocess.run(["env", "RELEASE_DATE=2026-12-08", "bash", root.path + "/.ci/release.sh", version], capturingErrors: true))
     }
 
     @Test("closes [Unreleased] into a dated section, keeps an empty [Unreleased] and sets Harness.version")
