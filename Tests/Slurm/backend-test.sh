@@ -7,12 +7,17 @@
 set -euo pipefail
 olab=$(readlink -f "${1:?usage: backend-test.sh OLAB_BINARY}")
 here=$(cd "$(dirname "$0")" && pwd)
+fail() { echo "slurm backend test FAILED: $*" >&2; exit 1; }
+# The test cluster listens on fixed ports (cluster.sh): two test runs on one machine at once (two
+# checkouts' `make verify`) would collide, so they take turns on a machine-wide lock.
+exec 9>/tmp/olab-slurm-test.lock
+flock -w 1200 9 || fail "another Slurm backend test on this machine held /tmp/olab-slurm-test.lock for 20 minutes"
 work=$(mktemp -d /tmp/olab-slurm-test.XXXXXX)
 cluster="$work/cluster"
 trap '"$here/cluster.sh" stop "$cluster"' EXIT
-eval "$("$here/cluster.sh" start "$cluster")"
+exports=$("$here/cluster.sh" start "$cluster") || fail "the test cluster did not start (its reason is above)"
+eval "$exports"
 cd "$work"
-fail() { echo "slurm backend test FAILED: $*" >&2; exit 1; }
 step() { echo "slurm backend test: $*"; }
 
 # Reports without their wall-clock fields: report.json minus every wall_time_s and tokens_per_s (and the
