@@ -90,7 +90,8 @@ struct AuditStatisticsTests {
                                     "mmr-tracks-kurtosis", "of-reduction-keeps-loss", "kurtosis-predicts-a4", "site-attribution",
                                     "residual-beta-lowers-kurtosis", "adamw-at-soap-betas-keeps-ofs",
                                     // Bondarenko et al.'s and Xiao et al.'s remedies (issue 30): not He et al.'s claims.
-                                    "clipped-softmax-lowers-kurtosis", "gated-attention-lowers-kurtosis", "smoothquant-recovers-w8a8"])
+                                    "clipped-softmax-lowers-kurtosis", "gated-attention-lowers-kurtosis", "smoothquant-recovers-w8a8",
+                                    "smoothquant-recovers-6bit"])
         let ablation = try #require(registry.claims.first { $0.id == "op-final-norm-ablation" })
         #expect(ablation.origin == .paper)
         #expect(ablation.predicate == Predicate(kind: .ratio([ArmPair("OP + final LN", "OP + AdamW")]), comparison: .atLeast(1.5)),
