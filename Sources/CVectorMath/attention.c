@@ -94,51 +94,60 @@ static inline void store_lanes(float *p, __m256 v, int count) {
     _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(count), lane), v);
 }
 
-// Lanes j0 … j0+7 of one causal row (all of them below `valid` are kept): acc = fma(a_d, bᵀ[d], acc) over d.
+// Rows i … i+3 of the causal scale·a·bᵀ against one transposed panel of keys, 16 keys a block: eight
+// independent fma chains (four rows × two vectors) per block, so the chains' latency is hidden even for
+// the short rows of a small head (n = 16 gives each chain only 16 steps). Every entry is still the fmaf
+// chain over d = 0 … n − 1 from 0; lanes past a row's own keys are computed and not stored.
 __attribute__((target("avx2,fma")))
 static void causal_abt_avx2(const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, int i0, int i1,
                             int n, float scale, float *s, ptrdiff_t lds) {
-    const int width_limit = n > 0 ? ((16384 / n) & ~7) : panel_keys;
-    const int width = width_limit < 8 ? 8 : (width_limit < panel_keys ? width_limit : panel_keys);
+    const int width_limit = n > 0 ? ((16384 / n) & ~15) : panel_keys;
+    const int width = width_limit < 16 ? 16 : (width_limit < panel_keys ? width_limit : panel_keys);
     float panel[(size_t)(n > 0 ? n : 1) * (size_t)width];   // bᵀ of keys jp … jp + width − 1, zero-padded
     const __m256 vscale = _mm256_set1_ps(scale);
     for (int jp = 0; jp < i1; jp += width) {
         const int keys = (i1 - jp < width) ? i1 - jp : width;
-        const int padded = (keys + 7) & ~7;
+        const int padded = (keys + 15) & ~15;
         transpose_panel(b + jp * ldb, ldb, keys, n, panel, padded);
-        // Rows in pairs: row i+1 has one key more than row i, both rows take the lanes of row i+1's keys
-        // (eight independent chains), and each row stores only its own keys.
-        for (int i = (i0 > jp ? i0 : jp); i < i1; i += 2) {
-            const int pair = (i + 1 < i1) ? 2 : 1;
-            const float *a0 = a + i * lda, *a1 = a0 + (pair == 2 ? lda : 0);
-            float *s0 = s + (i - i0) * lds + jp, *s1 = s0 + lds;
-            const int count0 = (i + 1 - jp < keys) ? i + 1 - jp : keys;   // keys of this panel in row i
-            const int count1 = (i + pair - jp < keys) ? i + pair - jp : keys;
-            for (int c = 0; c < count1; c += 32) {
-                __m256 x0 = _mm256_setzero_ps(), x1 = x0, x2 = x0, x3 = x0, y0 = x0, y1 = x0, y2 = x0, y3 = x0;
-                const int lanes = count1 - c;
+        for (int i = (i0 > jp ? i0 : jp); i < i1; i += 4) {
+            const int rows = (i1 - i < 4) ? i1 - i : 4;
+            // Rows past i1 repeat the last row's inputs and are not stored.
+            const float *ar[4];
+            int count[4];
+            for (int r = 0; r < 4; r++) {
+                const int row = (r < rows) ? i + r : i + rows - 1;
+                ar[r] = a + row * lda;
+                count[r] = (r < rows) ? ((row + 1 - jp < keys) ? row + 1 - jp : keys) : 0;   // keys of this panel in the row
+            }
+            const int last = count[rows - 1];
+            for (int c = 0; c < last; c += 16) {
+                __m256 x0 = _mm256_setzero_ps(), x1 = x0, y0 = x0, y1 = x0, z0 = x0, z1 = x0, w0 = x0, w1 = x0;
+                const float *column = panel + c;
                 for (int d = 0; d < n; d++) {
-                    const __m256 u = _mm256_set1_ps(a0[d]), w = _mm256_set1_ps(a1[d]);
-                    const float *row = panel + d * padded + c;
-                    const __m256 k0 = _mm256_loadu_ps(row);
-                    x0 = _mm256_fmadd_ps(u, k0, x0); y0 = _mm256_fmadd_ps(w, k0, y0);
-                    if (lanes > 8) {
-                        const __m256 k1 = _mm256_loadu_ps(row + 8);
-                        x1 = _mm256_fmadd_ps(u, k1, x1); y1 = _mm256_fmadd_ps(w, k1, y1);
-                    }
-                    if (lanes > 16) {
-                        const __m256 k2 = _mm256_loadu_ps(row + 16);
-                        x2 = _mm256_fmadd_ps(u, k2, x2); y2 = _mm256_fmadd_ps(w, k2, y2);
-                    }
-                    if (lanes > 24) {
-                        const __m256 k3 = _mm256_loadu_ps(row + 24);
-                        x3 = _mm256_fmadd_ps(u, k3, x3); y3 = _mm256_fmadd_ps(w, k3, y3);
-                    }
+                    const __m256 k0 = _mm256_loadu_ps(column + d * padded), k1 = _mm256_loadu_ps(column + d * padded + 8);
+                    __m256 u = _mm256_set1_ps(ar[0][d]);
+                    x0 = _mm256_fmadd_ps(u, k0, x0); x1 = _mm256_fmadd_ps(u, k1, x1);
+                    u = _mm256_set1_ps(ar[1][d]);
+                    y0 = _mm256_fmadd_ps(u, k0, y0); y1 = _mm256_fmadd_ps(u, k1, y1);
+                    u = _mm256_set1_ps(ar[2][d]);
+                    z0 = _mm256_fmadd_ps(u, k0, z0); z1 = _mm256_fmadd_ps(u, k1, z1);
+                    u = _mm256_set1_ps(ar[3][d]);
+                    w0 = _mm256_fmadd_ps(u, k0, w0); w1 = _mm256_fmadd_ps(u, k1, w1);
                 }
-                const __m256 xs[4] = {x0, x1, x2, x3}, ys[4] = {y0, y1, y2, y3};
-                for (int v = 0; v < 4 && c + 8 * v < count1; v++) {
-                    store_lanes(s0 + c + 8 * v, _mm256_mul_ps(vscale, xs[v]), count0 - c - 8 * v);
-                    if (pair == 2) store_lanes(s1 + c + 8 * v, _mm256_mul_ps(vscale, ys[v]), count1 - c - 8 * v);
+                float *s0 = s + (i - i0) * lds + jp + c;
+                store_lanes(s0, _mm256_mul_ps(vscale, x0), count[0] - c);
+                store_lanes(s0 + 8, _mm256_mul_ps(vscale, x1), count[0] - c - 8);
+                if (rows > 1) {
+                    store_lanes(s0 + lds, _mm256_mul_ps(vscale, y0), count[1] - c);
+                    store_lanes(s0 + lds + 8, _mm256_mul_ps(vscale, y1), count[1] - c - 8);
+                }
+                if (rows > 2) {
+                    store_lanes(s0 + 2 * lds, _mm256_mul_ps(vscale, z0), count[2] - c);
+                    store_lanes(s0 + 2 * lds + 8, _mm256_mul_ps(vscale, z1), count[2] - c - 8);
+                }
+                if (rows > 3) {
+                    store_lanes(s0 + 3 * lds, _mm256_mul_ps(vscale, w0), count[3] - c);
+                    store_lanes(s0 + 3 * lds + 8, _mm256_mul_ps(vscale, w1), count[3] - c - 8);
                 }
             }
         }
