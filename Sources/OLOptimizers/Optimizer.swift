@@ -159,12 +159,7 @@ enum Check {
             throw OutlierLabError("gradient arena layout differs from the parameter layout")
         }
         try Check.learningRate(Double(learningRate))
-        for (index, spec) in layout.specs.enumerated() {
-            let view = gradients.view(index)
-            var finite = true
-            for value in view where !value.isFinite { finite = false; break }
-            if !finite { throw OutlierLabError("non-finite gradient in parameter \(spec.name)") }
-        }
+        if let name = gradients.firstNonFiniteTensor() { throw OutlierLabError("non-finite gradient in parameter \(name)") }
     }
 
     /// Matrix rules need 2-D tensors.

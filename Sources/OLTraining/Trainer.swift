@@ -171,7 +171,7 @@ public final class Trainer {
             }
             // A finite gradient can still overflow the update (an absurd learning rate): stop before a
             // checkpoint could store the broken parameters over the last good one.
-            if let name = Trainer.firstNonFiniteTensor(model.parameters) {
+            if let name = model.parameters.firstNonFiniteTensor() {
                 throw OutlierLabError("step \(step + 1): the optimiser update made parameter \(name) non-finite; stopped, the last checkpoint in \(directory) is kept")
             }
             step += 1
@@ -205,13 +205,6 @@ public final class Trainer {
     }
 
     /// The name of the first tensor of `arena` holding a NaN or infinity, nil if all are finite.
-    static func firstNonFiniteTensor(_ arena: FloatArena) -> String? {
-        var finite = true
-        for value in arena.storage where !value.isFinite { finite = false; break }
-        if finite { return nil }
-        return arena.layout.specs.indices.first { !arena.view($0).allSatisfy(\.isFinite) }.map { arena.layout.specs[$0].name } ?? "?"
-    }
-
     public func checkpoint() -> Checkpoint {
         Checkpoint(config: config, step: step, parameters: model.parameters, optimizer: optimizer, sampler: sampler.state,
                    trainingState: kurtosisUpdates.isEmpty ? [] : [kurtosisUpdateTensor], corpusSHA256: corpusDigest)
@@ -222,7 +215,7 @@ public final class Trainer {
     private func clipGradients() throws -> Double {
         let norm = clipGlobalNorm(model.gradients, maxNorm: config.gradClip)
         guard norm.isFinite else {
-            let name = Trainer.firstNonFiniteTensor(model.gradients) ?? "?"
+            let name = model.gradients.firstNonFiniteTensor() ?? "?"
             throw OutlierLabError("step \(step + 1): non-finite gradient in \(name); stopped, the last checkpoint in \(directory) is kept")
         }
         return norm

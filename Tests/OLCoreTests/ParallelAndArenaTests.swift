@@ -108,4 +108,22 @@ struct ParallelAndArenaTests {
         arena.zero()
         #expect(copy.view("w")[20] == 3 && arena.view("w")[20] == 0)
     }
+
+    @Test("allFinite finds one NaN or infinity at every position, in the 16 lanes and in the tail, and passes the extreme finite values")
+    func allFiniteFindsEveryNonFiniteValue() {
+        // 37 values: two full 16-lane blocks and a tail of 5, so every position kind is covered.
+        var values = [Float](repeating: 1, count: 37)
+        values[3] = .greatestFiniteMagnitude
+        values[20] = -.greatestFiniteMagnitude
+        values[30] = .leastNonzeroMagnitude
+        #expect(values.withUnsafeBufferPointer { allFinite($0) }, "the extreme finite values are finite")
+        for position in values.indices {
+            for bad in [Float.nan, .infinity, -.infinity] {
+                var copy = values
+                copy[position] = bad
+                #expect(!copy.withUnsafeBufferPointer { allFinite($0) }, "\(bad) at \(position) was missed")
+            }
+        }
+        #expect([Float]().withUnsafeBufferPointer { allFinite($0) }, "an empty buffer is finite")
+    }
 }
