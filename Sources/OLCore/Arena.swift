@@ -86,7 +86,8 @@ public final class FloatArena: @unchecked Sendable {
     /// common case, all finite, is one pass in 16 lanes (the training loop asks after every step).
     public func firstNonFiniteTensor() -> String? {
         if allFinite(UnsafeBufferPointer(storage)) { return nil }
-        return layout.specs.indices.first { !allFinite(UnsafeBufferPointer(view($0))) }.map { layout.specs[$0].name }
+        // A non-finite value outside every view (the alignment gaps are never written) would be a bug: "?".
+        return layout.specs.indices.first { !allFinite(UnsafeBufferPointer(view($0))) }.map { layout.specs[$0].name } ?? "?"
     }
 
     /// Copies every value from an arena of the same layout.

@@ -204,7 +204,6 @@ public final class Trainer {
         try runDirectory.writeOutput(name, step: step, write)
     }
 
-    /// The name of the first tensor of `arena` holding a NaN or infinity, nil if all are finite.
     public func checkpoint() -> Checkpoint {
         Checkpoint(config: config, step: step, parameters: model.parameters, optimizer: optimizer, sampler: sampler.state,
                    trainingState: kurtosisUpdates.isEmpty ? [] : [kurtosisUpdateTensor], corpusSHA256: corpusDigest)
