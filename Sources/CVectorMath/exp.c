@@ -82,9 +82,35 @@ static void exp_shifted_avx2(const float *in, float shift, float *out, ptrdiff_t
         const __m128 high = exp_lanes(_mm256_extractf128_ps(x, 1));
         _mm256_storeu_ps(out + j, _mm256_set_m128(high, low));
     }
-    for (; j < count; j++) out[j] = expf(in[j] - shift);
+    if (j == count) return;
+    // The last 1–7 entries as one masked vector (a causal softmax row ends in such a tail 7 times in 8):
+    // lanes past the row read nothing and are set to +0, which is in range, computed and not stored. The
+    // valid lanes are the same subtraction and the same lanes as above, so the same bits as expf.
+    const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count - j)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256 x = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(in + j, valid), by), _mm256_castsi256_ps(valid));
+    const __m256i bits = _mm256_and_si256(_mm256_castps_si256(x), magnitude);
+    if (!_mm256_testz_si256(_mm256_cmpgt_epi32(bits, _mm256_sub_epi32(limit, _mm256_set1_epi32(1))),
+                            _mm256_set1_epi32(-1))) {
+        for (; j < count; j++) out[j] = expf(in[j] - shift);
+        return;
+    }
+    const __m128 low = exp_lanes(_mm256_castps256_ps128(x));
+    const __m128 high = count - j > 4 ? exp_lanes(_mm256_extractf128_ps(x, 1)) : _mm_setzero_ps();
+    _mm256_maskstore_ps(out + j, valid, _mm256_set_m128(high, low));
 }
 
+// The running maximum of the first count & ~7 floats in eight lanes, into *m; returns where it stopped.
+__attribute__((target("avx2,fma")))
+static int row_max_avx2(const float *z, int count, float *m) {
+    const int vector_end = count & ~7;
+    if (vector_end == 0) return 0;
+    __m256 lanes = _mm256_set1_ps(-INFINITY);
+    for (int j = 0; j < vector_end; j += 8) lanes = _mm256_max_ps(_mm256_loadu_ps(z + j), lanes);
+    float l[8];
+    _mm256_storeu_ps(l, lanes);
+    for (int k = 0; k < 8; k++) if (l[k] > *m) *m = l[k];
+    return vector_end;
+}
 #endif
 
 static atomic_int force_portable = 0;
@@ -109,4 +135,42 @@ void olab_exp_shifted(const float *in, float shift, float *out, ptrdiff_t count)
     if (olab_vector_lanes()) { exp_shifted_avx2(in, shift, out, count); return; }
 #endif
     for (ptrdiff_t j = 0; j < count; j++) out[j] = expf(in[j] - shift);
+}
+
+// The largest of count floats, nan never winning (max_ps returns its second operand when either is
+// nan, and the running maximum is never nan); −inf for an empty row. Only the ±0 of a zero maximum may
+// differ from a sequential loop's, and z − (±0) gives the same exp either way.
+static float row_max(const float *z, int count) {
+    float m = -INFINITY;
+    int j = 0;
+#if defined(__x86_64__)
+    if (olab_vector_lanes()) j = row_max_avx2(z, count, &m);
+#endif
+    for (; j < count; j++) if (z[j] > m) m = z[j];
+    return m;
+}
+
+void olab_causal_softmax(float *s, ptrdiff_t lds, int i0, int i1, int width) {
+    for (int i = i0; i < i1; i += 4) {
+        const int group = (i1 - i < 4) ? i1 - i : 4;
+        float *row[4];
+        float sum[4] = {0, 0, 0, 0};
+        for (int g = 0; g < group; g++) {
+            row[g] = s + (ptrdiff_t)(i - i0 + g) * lds;
+            olab_exp_shifted(row[g], row_max(row[g], i + g + 1), row[g], i + g + 1);
+        }
+        // Each row's sum is one float chain over j = 0 … i + g; the rows' chains side by side.
+        int j = 0;
+        if (group == 4)
+            for (; j <= i; j++) {
+                sum[0] += row[0][j]; sum[1] += row[1][j]; sum[2] += row[2][j]; sum[3] += row[3][j];
+            }
+        for (int g = 0; g < group; g++) {
+            float *r = row[g];
+            for (int k = j; k <= i + g; k++) sum[g] += r[k];
+            const float inv = 1 / sum[g];
+            for (int k = 0; k <= i + g; k++) r[k] = r[k] * inv;
+            for (int k = i + g + 1; k < width; k++) r[k] = 0;
+        }
+    }
 }

@@ -157,10 +157,15 @@ public func attentionForward(
                 let i1 = min(T, i0 + attentionBlock)
                 // S = q kᵀ/√hs (causal rows), P = softmax(S) (zero right of the diagonal), out = P v.
                 olab_causal_abt(q, ldqk, k, ldqk, Int32(i0), Int32(i1), Int32(hs), scale, probs + i0 * T, T)
-                forEachRowGroup(i0..<i1) { i, group in
-                    causalSoftmaxRows(probs + i * T, stride: T, first: i, group: group, cap: cap,
-                                      transform: transform, head: bh, transformsProbabilities: clip == nil)
-                    for r in i..<(i + group) { zeroFill(probs + r * T + r + 1, count: T - r - 1) }
+                if cap == nil && transform == nil {
+                    // The plain softmax in one C call per block (the same bits as the rows below).
+                    olab_causal_softmax(probs + i0 * T, T, Int32(i0), Int32(i1), Int32(T))
+                } else {
+                    forEachRowGroup(i0..<i1) { i, group in
+                        causalSoftmaxRows(probs + i * T, stride: T, first: i, group: group, cap: cap,
+                                          transform: transform, head: bh, transformsProbabilities: clip == nil)
+                        for r in i..<(i + group) { zeroFill(probs + r * T + r + 1, count: T - r - 1) }
+                    }
                 }
                 if let clip {
                     for i in i0..<i1 {

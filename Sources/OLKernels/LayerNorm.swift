@@ -1,3 +1,4 @@
+import CVectorMath
 import OLCore
 
 /// LayerNorm's ε (added to the biased variance), the default of every LayerNorm in the model. Goldens
@@ -18,19 +19,18 @@ public func layerNormForward(
     let (o, m, r, x, w, b) = (SendablePointer(out), SendablePointer(mean), SendablePointer(rstd),
                               shared(inp), shared(weight), shared(bias))
     forEachRowChunk(N: N, C: C) { rows in
-        forEachRowGroup(rows) { row, group in
-            // Each row's sums are one float chain in index order; the rows of a group run side by side.
-            let mu = rowSums(group, count: C) { g, i in x[(row + g) * C + i] } / Float(C)
-            let sq = rowSums(group, count: C) { g, i in let d = x[(row + g) * C + i] - mu[g]; return d * d }
-            let s = 1 / (sq / Float(C) + eps).squareRoot()
-            for g in 0..<group {
-                let xr = x.base + (row + g) * C, orow = o.base + (row + g) * C
-                let (mug, sg) = (mu[g], s[g])
-                forEachLane(C) { i in storeVector((loadVector(xr + i) - SIMD16(repeating: mug)) * SIMD16(repeating: sg) * loadVector(w.base + i) + loadVector(b.base + i), orow + i) }
-                    tail: { i in orow[i] = (xr[i] - mug) * sg * w[i] + b[i] }
-                m[row + g] = mug
-                r[row + g] = sg
-            }
+        // Each row's sums are one float chain in index order (`olab_row_sums`: eight rows side by side);
+        // mean and rstd hold the sums until they are turned into the statistics.
+        let (first, count) = (rows.lowerBound, Int32(rows.count))
+        olab_row_sums(x.base + first * C, C, count, Int32(C), m.base + first)
+        for row in rows { m[row] = m[row] / Float(C) }
+        olab_row_centred_square_sums(x.base + first * C, C, count, Int32(C), m.base + first, r.base + first)
+        for row in rows {
+            let s = 1 / (r[row] / Float(C) + eps).squareRoot()
+            let xr = x.base + row * C, orow = o.base + row * C, mu = m[row]
+            forEachLane(C) { i in storeVector((loadVector(xr + i) - SIMD16(repeating: mu)) * SIMD16(repeating: s) * loadVector(w.base + i) + loadVector(b.base + i), orow + i) }
+                tail: { i in orow[i] = (xr[i] - mu) * s * w[i] + b[i] }
+            r[row] = s
         }
     }
 }
@@ -69,23 +69,22 @@ public func layerNormBackward(
             }
         }
     }) { rows in
-        forEachRowGroup(rows) { row, group in
-            let (mu, s) = (SIMD4(lanes: group) { m[row + $0] }, SIMD4(lanes: group) { r[row + $0] })
-            let (dnormSum, dnormNormSum) = rowSumPairs(group, count: C) { g, i in
-                let dnorm = w[i] * dy[(row + g) * C + i]
-                return (dnorm, dnorm * (x[(row + g) * C + i] - mu[g]) * s[g])
-            }
-            let (dnormMean, dnormNormMean) = (dnormSum / Float(C), dnormNormSum / Float(C))
-            for g in 0..<group {
-                let xr = x.base + (row + g) * C, dyr = dy.base + (row + g) * C, dxr = dx.base + (row + g) * C
-                let (mug, sg, a, c) = (mu[g], s[g], dnormMean[g], dnormNormMean[g])
+        let (first, count) = (rows.lowerBound, rows.count)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * count) { sums in
+            let (dnormSums, dnormNormSums) = (sums.baseAddress!, sums.baseAddress! + count)
+            olab_layernorm_backward_sums(x.base + first * C, C, dy.base + first * C, C, Int32(count), Int32(C), w.base,
+                                         m.base + first, r.base + first, dnormSums, dnormNormSums)
+            for row in rows {
+                let xr = x.base + row * C, dyr = dy.base + row * C, dxr = dx.base + row * C
+                let (mu, s) = (m[row], r[row])
+                let (a, c) = (dnormSums[row - first] / Float(C), dnormNormSums[row - first] / Float(C))
                 forEachLane(C) { i in
-                    let norm = (loadVector(xr + i) - SIMD16(repeating: mug)) * SIMD16(repeating: sg)
+                    let norm = (loadVector(xr + i) - SIMD16(repeating: mu)) * SIMD16(repeating: s)
                     let local = loadVector(w.base + i) * loadVector(dyr + i) - SIMD16(repeating: a) - norm * SIMD16(repeating: c)
-                    storeVector(loadVector(dxr + i) + SIMD16(repeating: sg) * local, dxr + i)
+                    storeVector(loadVector(dxr + i) + SIMD16(repeating: s) * local, dxr + i)
                 } tail: { i in
-                    let norm = (xr[i] - mug) * sg
-                    dxr[i] += sg * (w[i] * dyr[i] - a - norm * c)
+                    let norm = (xr[i] - mu) * s
+                    dxr[i] += s * (w[i] * dyr[i] - a - norm * c)
                 }
             }
         }

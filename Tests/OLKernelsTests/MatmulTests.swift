@@ -1,4 +1,5 @@
 import OLCore
+import OLTestSupport
 import Testing
 @testable import OLKernels
 
@@ -19,9 +20,29 @@ struct MatmulTests {
         matmulBackward(dinp: &accumulated, dweight: &dweight1, dout: dout, inp: inp, weight: weight, N: N, C: C, OC: OC)
         matmulBackward(dinp: &overwritten, dweight: &dweight2, dout: dout, inp: inp, weight: weight, N: N, C: C, OC: OC,
                        accumulateInput: false)
-        // β = 0 and β = 1 onto zeros give the same sums; only an exact zero's sign may differ, and == ignores it.
-        #expect(overwritten == accumulated)
-        #expect(dweight2.map(\.bitPattern) == dweight1.map(\.bitPattern))
+        // β = 0 runs as clear-then-β = 1 (`BLAS.sgemm`), so even an exact zero's sign is the same.
+        expectBitwiseEqual(overwritten, accumulated, "dinp with β = 0 against clear-then-accumulate")
+        expectBitwiseEqual(dweight2, dweight1, "dweight")
+    }
+
+    @Test("β = 0 ignores what C held, nan included, and gives the bits of β = 1 onto zeros, padding untouched",
+          arguments: GemmCase.all + GemmCase.partitioned)
+    func betaZeroIsAProductOntoZeros(g: GemmCase) {
+        let (aRows, aCols) = g.transposeA ? (g.k, g.m) : (g.m, g.k)
+        let (bRows, bCols) = g.transposeB ? (g.n, g.k) : (g.k, g.n)
+        let (lda, ldb, ldc) = (aCols + 3, bCols + 3, g.n + 3)
+        let a = randomFloats(aRows * lda, seed: 5), b = randomFloats(bRows * ldb, seed: 6)
+        // C's rows: nan where the product goes (β = 0) or 0 (β = 1), and a marker in the 3 padding columns.
+        func start(_ fill: Float) -> [Float] { (0..<(g.m * ldc)).map { $0 % ldc < g.n ? fill : 1234.5 } }
+        var stale = start(.nan), zeros = start(0)
+        let parallel = GemmPartition(m: g.m, n: g.n, k: g.k).pieces > 1
+        Parallel.withWorkers(2) {
+            BLAS.sgemm(transposeA: g.transposeA, transposeB: g.transposeB, m: g.m, n: g.n, k: g.k, alpha: 0.75,
+                       a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: &stale, ldc: ldc, parallel: parallel)
+            BLAS.sgemm(transposeA: g.transposeA, transposeB: g.transposeB, m: g.m, n: g.n, k: g.k, alpha: 0.75,
+                       a: a, lda: lda, b: b, ldb: ldb, beta: 1, c: &zeros, ldc: ldc, parallel: parallel)
+        }
+        expectBitwiseEqual(stale, zeros, "β = 0 over nan against β = 1 over zeros (padding 1234.5 in both)")
     }
 
     struct GemmCase: Sendable, CustomTestStringConvertible {

@@ -32,7 +32,18 @@ struct SoftmaxTests {
                 let n = min(block, total - b * block)
                 let first = patterns.lowerBound &+ UInt32(b * block) &* step
                 for i in 0..<n { input[i] = Float(bitPattern: first &+ UInt32(i) &* step) }
-                olab_exp_shifted(input, 0, &output, n)
+                // Calls of 65–71 entries, so every call also ends in a masked tail of 1–7 lanes: the
+                // tail's lanes are checked against expf over the whole range too, not only the full vectors.
+                input.withUnsafeBufferPointer { inp in
+                    output.withUnsafeMutableBufferPointer { outp in
+                        var (start, rest) = (0, 1)
+                        while start < n {
+                            let length = min(n - start, 64 + rest)
+                            olab_exp_shifted(inp.baseAddress! + start, 0, outp.baseAddress! + start, length)
+                            (start, rest) = (start + length, rest % 7 + 1)
+                        }
+                    }
+                }
                 var found = ExpMismatches()
                 for i in 0..<n {
                     let expected = expf(input[i])
@@ -74,6 +85,27 @@ struct SoftmaxTests {
         let names = Set(flags.split(separator: " ").map(String.init))
         #expect((olab_exp_is_vectorised() == 1) == (names.contains("avx2") && names.contains("fma")),
                 "dispatch says \(olab_exp_is_vectorised()); cpuinfo avx2 \(names.contains("avx2")), fma \(names.contains("fma"))")
+    }
+
+    @Test("a tail of 1–7 entries gives expf's bits, with −inf, nan, overflow and underflow among them")
+    func tailLanesGiveExpfBits() {
+        // A tail with an out-of-range entry leaves the vector lanes for expf; the lanes past the row are
+        // neither read nor written (the guard entries after the row keep their value).
+        let specials: [Float] = [-.infinity, .nan, 100, -104, 89, -87.9, 0, -0.0]
+        for count in 1...15 {
+            for variant in 0..<3 {
+                var z = randomFloats(count, seed: UInt64(100 + count), std: 6)
+                if variant > 0 { z[count - 1 - (variant - 1) % count] = specials[(count + variant) % specials.count] }
+                var out = [Float](repeating: 7, count: count + 8)
+                z.withUnsafeBufferPointer { olab_exp_shifted($0.baseAddress!, -1.5, &out, count) }
+                let expected = (0..<count).map { expf(z[$0] + 1.5) }
+                for j in 0..<count where expected[j].isNaN ? !out[j].isNaN : out[j].bitPattern != expected[j].bitPattern {
+                    Issue.record("count \(count), variant \(variant): entry \(j) of \(z[j]) gives \(out[j]), expf \(expected[j])")
+                    break
+                }
+                #expect(out[count...].allSatisfy { $0 == 7 }, "count \(count): the entries past the row are untouched")
+            }
+        }
     }
 
     @Test("the shift is subtracted in float before the exp, for any alignment and length")

@@ -9,6 +9,12 @@
 /// the main path (|x| >= 88, inf, nan), by calling expf.
 void olab_exp_shifted(const float *in, float shift, float *out, ptrdiff_t count);
 
+/// The causal softmax of rows i0 <= i < i1 in place: row i is s + (i − i0)·lds and holds i + 1 logits,
+/// which become exp(z − max) · (1/sum) with exp as olab_exp_shifted, the max over the non-nan entries and
+/// the sum one float chain in index order; entries i + 1 … width − 1 become 0. The bits of the plain loop
+/// (softmax of each row, then zeros), on every path.
+void olab_causal_softmax(float *s, ptrdiff_t lds, int i0, int i1, int width);
+
 /// 1 when olab_exp_shifted runs its AVX2 + FMA lanes on this CPU, 0 when it calls expf per element.
 int olab_exp_is_vectorised(void);
 
@@ -33,6 +39,22 @@ void olab_causal_pb(const float *p, ptrdiff_t ldp, const float *b, ptrdiff_t ldb
 /// order and every j <= i, d < n: adds the causal scale · pᵀ·b of a block of rows to out, row by row.
 void olab_causal_ptb(const float *p, ptrdiff_t ldp, const float *b, ptrdiff_t ldb, int i0, int i1, int n,
                      float scale, float *out, ptrdiff_t ldo);
+
+// LayerNorm's row sums. Row r is x + r·ldx (and dy + r·ldy); every sum is one float chain over
+// i = 0, 1, …, count − 1 from 0, each term computed as written (no fused multiply-adds), so the AVX2
+// lanes (eight rows side by side) and the portable loop (one row at a time) give the same bits.
+
+/// sums[r] = Σ_i x[r·ldx + i] for r < rows.
+void olab_row_sums(const float *x, ptrdiff_t ldx, int rows, int count, float *sums);
+
+/// sums[r] = Σ_i d·d with d = x[r·ldx + i] − centre[r], for r < rows.
+void olab_row_centred_square_sums(const float *x, ptrdiff_t ldx, int rows, int count, const float *centre, float *sums);
+
+/// With dnorm = weight[i] · dy[r·ldy + i]: dnorm_sums[r] = Σ_i dnorm and
+/// dnorm_norm_sums[r] = Σ_i (dnorm · (x[r·ldx + i] − mean[r])) · rstd[r], for r < rows.
+void olab_layernorm_backward_sums(const float *x, ptrdiff_t ldx, const float *dy, ptrdiff_t ldy, int rows, int count,
+                                  const float *weight, const float *mean, const float *rstd,
+                                  float *dnorm_sums, float *dnorm_norm_sums);
 
 /// Tests only: 1 makes every function here take its portable loop (expf per element, fmaf chains), to
 /// compare it with the vector lanes on the same machine; 0 restores the CPU's choice.
