@@ -2,6 +2,7 @@
 // lanes at a time where the CPU has AVX2 and FMA, one at a time elsewhere, with the same bits.
 #include "CVectorMath.h"
 #include "portable.h"
+#include "transpose.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -58,23 +59,10 @@ static void transpose_panel(const float *restrict b, ptrdiff_t ldb, int keys, in
     const int key_tiles = keys & ~7, column_tiles = n & ~7;
     for (int j = 0; j < key_tiles; j += 8) {
         for (int d = 0; d < column_tiles; d += 8) {
-            __m256 r[8], t[8];
+            __m256 r[8];
             for (int k = 0; k < 8; k++) r[k] = _mm256_loadu_ps(b + (j + k) * ldb + d);
-            for (int k = 0; k < 8; k += 2) {
-                t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
-                t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
-            }
-            for (int k = 0; k < 8; k += 4) {
-                r[k] = _mm256_shuffle_ps(t[k], t[k + 2], 0x44);
-                r[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], 0xEE);
-                r[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0x44);
-                r[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0xEE);
-            }
-            // r[0..3] hold columns (0, 1, 2, 3) of rows 0–3 | 4–7 in their halves' order 0 1 2 3, r[4..7] the same for rows 4–7.
-            for (int k = 0; k < 4; k++) {
-                _mm256_storeu_ps(panel + (d + k) * ldt + j, _mm256_permute2f128_ps(r[k], r[k + 4], 0x20));
-                _mm256_storeu_ps(panel + (d + k + 4) * ldt + j, _mm256_permute2f128_ps(r[k], r[k + 4], 0x31));
-            }
+            olab_transpose8(r);
+            for (int k = 0; k < 8; k++) _mm256_storeu_ps(panel + (d + k) * ldt + j, r[k]);
         }
         for (int d = column_tiles; d < n; d++)
             for (int k = 0; k < 8; k++) panel[d * ldt + j + k] = b[(j + k) * ldb + d];

@@ -3,6 +3,7 @@
 // instead of strided scalar loads; the portable loop sums each row on its own, with the same bits.
 #include "CVectorMath.h"
 #include "portable.h"
+#include "transpose.h"
 
 #include <stdint.h>
 
@@ -36,28 +37,6 @@ static void row_sums_portable(const float *x, ptrdiff_t ldx, const float *y, ptr
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-// r[k] (row k, entries i … i + 7) → r[k] = entry i + k of rows 0 … 7.
-__attribute__((target("avx2,fma")))
-static inline void transpose8(__m256 r[8]) {
-    __m256 t[8];
-    for (int k = 0; k < 8; k += 2) {
-        t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
-        t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
-    }
-    __m256 u[8];
-    for (int k = 0; k < 8; k += 4) {
-        u[k] = _mm256_shuffle_ps(t[k], t[k + 2], 0x44);
-        u[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], 0xEE);
-        u[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0x44);
-        u[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0xEE);
-    }
-    // u[0..3]: entries (0, 1, 2, 3) of rows 0–3 (low half: entries 0–3, high half: 4–7); u[4..7] rows 4–7.
-    for (int k = 0; k < 4; k++) {
-        r[k] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x20);
-        r[k + 4] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x31);
-    }
-}
-
 __attribute__((target("avx2,fma")))
 static inline void load_rows(const float *x, ptrdiff_t ld, int i, __m256 r[8]) {
     for (int k = 0; k < 8; k++) r[k] = _mm256_loadu_ps(x + k * ld + i);
@@ -79,7 +58,7 @@ static void row_sums_avx2(const float *x, ptrdiff_t ldx, const float *y, ptrdiff
         for (int i = 0; i < vector_end; i += 8) {
             __m256 v[8];
             load_rows(xr, ldx, i, v);
-            transpose8(v);
+            olab_transpose8(v);
             if (kind == 0) {
                 for (int k = 0; k < 8; k++) a = _mm256_add_ps(a, v[k]);
             } else if (kind == 1) {
@@ -90,7 +69,7 @@ static void row_sums_avx2(const float *x, ptrdiff_t ldx, const float *y, ptrdiff
             } else {
                 __m256 g[8];
                 load_rows(yr, ldy, i, g);
-                transpose8(g);
+                olab_transpose8(g);
                 for (int k = 0; k < 8; k++) {
                     const __m256 dnorm = _mm256_mul_ps(_mm256_set1_ps(w[i + k]), g[k]);
                     a = _mm256_add_ps(a, dnorm);
