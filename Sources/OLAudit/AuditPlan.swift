@@ -23,6 +23,12 @@ public struct ClaimRuns: Sendable {
     public var claim: Claim
     public var seeds: [UInt64]
     public var runKeys: [String: [UInt64: String]]
+
+    func renamingRuns(_ renamed: [String: String]) -> ClaimRuns {
+        var copy = self
+        copy.runKeys = runKeys.mapValues { $0.mapValues { renamed[$0] ?? $0 } }
+        return copy
+    }
 }
 
 /// The arms that share one best-lr choice: equal configs apart from the learning rate. Each sweep value
@@ -36,6 +42,12 @@ public struct LearningRateFamily: Sendable {
     public var calibration: [(rate: Double, key: String)]
     /// The rate the confirming seeds run at (nil until the calibration runs are judged).
     public var chosen: Double?
+
+    func renamingRuns(_ renamed: [String: String]) -> LearningRateFamily {
+        var copy = self
+        copy.calibration = calibration.map { ($0.rate, renamed[$0.key] ?? $0.key) }
+        return copy
+    }
 
     /// The rate with the lowest validation loss among the finished calibration runs (ties: the smaller
     /// rate); nil when none finished.
@@ -128,6 +140,8 @@ public struct AuditPlan: Sendable {
             }
             claims.append(ClaimRuns(claim: claim, seeds: seeds, runKeys: keys))
         }
+        let renamed = builder.finish()
+        claims = claims.map { $0.renamingRuns(renamed) }
         if let study, let last = claims.last, last.claim.id == study.asClaim.id {
             self.study = claims.removeLast()
         } else {
@@ -135,7 +149,7 @@ public struct AuditPlan: Sendable {
         }
         studyRequests = study?.requests ?? []
         runs = builder.runs
-        families = builder.families
+        families = builder.families.map { $0.renamingRuns(renamed) }
         pendingRuns = builder.pending.count
         pendingSeconds = builder.pendingSeconds
         self.claims = claims
@@ -158,11 +172,19 @@ public struct AuditPlan: Sendable {
 }
 
 /// Collects an audit's runs, sharing equal configs across claims and arms.
+///
+/// The kurtosis-update decomposition is planned by need, not taken from the arms: it costs one probe
+/// forward pass per training step (a third of a run's time on the audit's model) and changes nothing
+/// the run trains, so a run computes it exactly when a claim that uses the run reads `u42_share` from
+/// it. Runs are shared by their config without the decomposition, and a run gets it when any of its
+/// uses needs it, whatever `kurtosis_decomposition` the arms set (<doc:Claims>, "Diagnostics by need").
 private struct PlanBuilder {
     let corpus: AuditCorpus
     let costModel: CostModel
     var runs: [PlannedRun] = []
     var index: [String: Int] = [:]
+    /// Keys (before `finish`) of the runs a use needs the decomposition from.
+    var decomposed = Set<String>()
     var families: [LearningRateFamily] = []
     /// "family/seed" of every confirming run waiting for its family's rate.
     var pending = Set<String>()
@@ -173,9 +195,19 @@ private struct PlanBuilder {
         self.costModel = costModel
     }
 
-    /// Adds a use of `config`'s run (planning the run on first use) and returns its key.
-    mutating func add(_ config: TrainingConfig, use: String, quantisations: Set<QuantRequest> = []) -> String {
+    /// `config` as the planner keys it: without the decomposition, which `finish` sets by need.
+    static func planned(_ config: TrainingConfig, decomposition: Bool = false) -> TrainingConfig {
+        var config = config
+        config.kurtosisDecomposition = decomposition
+        return config
+    }
+
+    /// Adds a use of `config`'s run (planning the run on first use) and returns its provisional key;
+    /// `decomposition`: the use reads the kurtosis-update decomposition.
+    mutating func add(_ config: TrainingConfig, use: String, quantisations: Set<QuantRequest> = [], decomposition: Bool) -> String {
+        let config = Self.planned(config)
         let key = RunSpec.cacheKey(config, corpusFingerprint: corpus.fingerprint)
+        if decomposition { decomposed.insert(key) }
         if let existing = index[key] {
             runs[existing].quantisations.formUnion(quantisations)
             runs[existing].uses.append(use)
@@ -188,19 +220,39 @@ private struct PlanBuilder {
         return key
     }
 
+    /// Turns the decomposition on in the runs a use needs it from, rekeys them and their estimates, and
+    /// returns provisional key → final key for the runs whose key changed.
+    mutating func finish() -> [String: String] {
+        var renamed: [String: String] = [:]
+        for i in runs.indices where decomposed.contains(runs[i].key) {
+            let config = Self.planned(runs[i].config, decomposition: true)
+            let key = RunSpec.cacheKey(config, corpusFingerprint: corpus.fingerprint)
+            renamed[runs[i].key] = key
+            runs[i].key = key
+            runs[i].config = config
+            runs[i].estimatedSeconds = costModel.seconds(config, quantisedEvaluations: runs[i].quantisations.count)
+        }
+        index = Dictionary(uniqueKeysWithValues: runs.indices.map { (runs[$0].key, $0) })
+        decomposed = []
+        return renamed
+    }
+
     /// Plans the runs of one arm of `claim` at every seed and returns their keys by seed (empty while a
     /// best-lr arm's rate is not chosen: its runs are counted as pending).
     mutating func plan(_ arm: ArmSpec, of claim: Claim, registry: ClaimRegistry, scale: AuditScale, seeds: [UInt64],
                        extraRequests: Set<QuantRequest>, chosenRates: [String: Double]) throws -> [UInt64: String] {
         let first = try registry.config(claim: claim, arm: arm, scale: scale, seed: seeds[0], corpus: corpus.path)
         let preconditionMetrics = claim.preconditions.filter { $0.arm == arm.name }.map(\.metric)
-        let requests = Set(([claim.metric, claim.against].compactMap { $0 } + preconditionMetrics).flatMap { $0.quantRequests(layers: first.model.layers) })
-            .union(extraRequests)
+        let metrics = [claim.metric, claim.against].compactMap { $0 } + preconditionMetrics
+        let requests = Set(metrics.flatMap { $0.quantRequests(layers: first.model.layers) }).union(extraRequests)
+        let decomposition = metrics.contains { $0.source == .series(RunRecord.u42ShareKey) }
         var rate: Double?
         if arm.bestLearningRate, let sweep = registry.learningRateSweep {
             let family = try family(registry: registry, claim: claim, arm: arm, scale: scale, sweep: sweep, chosenRates: chosenRates)
             guard let chosen = family.chosen else {
-                for seed in seeds where pending.insert("\(family.id)/\(seed)").inserted { pendingSeconds += costModel.seconds(first) }
+                for seed in seeds where pending.insert("\(family.id)/\(seed)").inserted {
+                    pendingSeconds += costModel.seconds(Self.planned(first, decomposition: decomposition))
+                }
                 return [:]
             }
             rate = chosen
@@ -208,7 +260,7 @@ private struct PlanBuilder {
         var keys: [UInt64: String] = [:]
         for seed in seeds {
             let config = try registry.config(claim: claim, arm: arm, scale: scale, seed: seed, corpus: corpus.path, lr: rate)
-            keys[seed] = add(config, use: "\(claim.id) / \(arm.name) / seed \(seed)", quantisations: requests)
+            keys[seed] = add(config, use: "\(claim.id) / \(arm.name) / seed \(seed)", quantisations: requests, decomposition: decomposition)
         }
         return keys
     }
@@ -216,7 +268,7 @@ private struct PlanBuilder {
     /// The family of a best-lr arm, with its calibration runs planned.
     mutating func family(registry: ClaimRegistry, claim: Claim, arm: ArmSpec, scale: AuditScale, sweep: LearningRateSweep,
                          chosenRates: [String: Double]) throws -> LearningRateFamily {
-        let base = try registry.config(claim: claim, arm: arm, scale: scale, seed: sweep.calibrationSeed, corpus: corpus.path)
+        let base = Self.planned(try registry.config(claim: claim, arm: arm, scale: scale, seed: sweep.calibrationSeed, corpus: corpus.path))
         let withoutRate = JSONValue.object((base.json.objectMembers ?? []).filter { $0.key != "lr" && $0.key != "corpus" })
         let id = SHA256.hex(Array((withoutRate.serialized() + corpus.fingerprint).utf8))
         let use = "\(claim.id) / \(arm.name)"
@@ -227,7 +279,9 @@ private struct PlanBuilder {
         var calibration: [(rate: Double, key: String)] = []
         for rate in sweep.values {
             let config = try registry.config(claim: claim, arm: arm, scale: scale, seed: sweep.calibrationSeed, corpus: corpus.path, lr: rate)
-            calibration.append((rate, add(config, use: "lr calibration / \(arm.name) / lr \(formatNumber(rate)) / seed \(sweep.calibrationSeed)")))
+            // Calibration runs only choose the rate (validation loss): no claim reads their decomposition.
+            calibration.append((rate, add(config, use: "lr calibration / \(arm.name) / lr \(formatNumber(rate)) / seed \(sweep.calibrationSeed)",
+                                          decomposition: false)))
         }
         let family = LearningRateFamily(id: id, uses: [use], calibration: calibration, chosen: chosenRates[id])
         families.append(family)
