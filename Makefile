@@ -132,7 +132,7 @@ bench: build
 
 ## audit: the paper's claims at CPU scale (quick by default: 17 claims, 75 runs, 5 seeds derived from the registry;
 ## measured 13 min 48 s from a cold cache on a 2-core x86_64 VM, 2026-12-07; see `olab audit --dry-run`;
-## FULL=1 or SCALE=full for 8 seeds and 5x the steps, SCALE=regime for 12,500-step BOS runs, ~2 h on 2 cores); writes audit-out/report.md, report.html, report.json and figures/, reusing cached runs
+## FULL=1 or SCALE=full for 8 seeds and 5x the steps, SCALE=regime for 12,500-step BOS runs, ~2 h 40 min on 2 cores); writes audit-out/report.md, report.html, report.json and figures/, reusing cached runs
 audit: build
 	.build/release/olab audit $(if $(FULL),--full,) $(if $(SCALE),--scale $(SCALE),) --out $(or $(OUT),audit-out)
 

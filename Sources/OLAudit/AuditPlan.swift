@@ -195,7 +195,8 @@ private struct PlanBuilder {
         self.costModel = costModel
     }
 
-    /// `config` as the planner keys it: without the decomposition, which `finish` sets by need.
+    /// `config` as the planner keys it: without the decomposition (`ArmSpec.plannerKeys`), which `finish`
+    /// sets by need.
     static func planned(_ config: TrainingConfig, decomposition: Bool = false) -> TrainingConfig {
         var config = config
         config.kurtosisDecomposition = decomposition

@@ -166,7 +166,7 @@ public struct AuditReport {
         headers.append("runs")
         return .table(headers, result.arms.map { arm in
             let spec = claim.arm(named: arm.name)
-            var config = spec.map { JSONValue.object($0.config).serialized() } ?? ""
+            var config = spec.map { JSONValue.object($0.reportedConfig).serialized() } ?? ""
             if spec?.bestLearningRate == true { config += " lr best (\(bestRateText(arm)))" }
             let interval = Statistics.tInterval(result.seeds.compactMap { arm.values[$0] })
             var row = [arm.name, config,

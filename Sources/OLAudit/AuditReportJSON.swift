@@ -107,7 +107,7 @@ extension AuditReport {
             JSONMember("arms", .array(result.arms.map { arm in
                 .object([
                     JSONMember("name", .string(arm.name)),
-                    JSONMember("config", .object(claim.arm(named: arm.name)?.config ?? [])),
+                    JSONMember("config", .object(claim.arm(named: arm.name)?.reportedConfig ?? [])),
                     JSONMember("values", perSeed(arm.values)),
                     JSONMember("mean", number(arm.mean)),
                     JSONMember("mean_interval_95", interval(Statistics.tInterval(result.seeds.compactMap { arm.values[$0] }))),

@@ -28,6 +28,13 @@ public struct ArmSpec: Sendable, Equatable {
         self.config = config
         self.bestLearningRate = bestLearningRate
     }
+
+    /// Config keys the planner decides whatever an arm says (the kurtosis-update decomposition: computed
+    /// on a run exactly when a claim reads it, see `AuditPlan`).
+    public static let plannerKeys: Set<String> = ["kurtosis_decomposition"]
+
+    /// The arm's config as reports show it: without `plannerKeys`, which would misstate what its runs did.
+    public var reportedConfig: [JSONMember] { config.filter { !Self.plannerKeys.contains($0.key) } }
 }
 
 /// The quantisation study (a report section, not a verdict): every scheme and bit width on a few arms,

@@ -24,13 +24,12 @@ struct RemedyRow: Equatable {
         init?(_ arm: ArmSpec) {
             guard !arm.bestLearningRate else { return nil }
             let soapOnly: Set<String> = ["beta1", "beta2", "shampoo_beta"]
-            for member in arm.config {
+            for member in arm.reportedConfig {
                 switch (member.key, member.value) {
                 case ("block", .string(let block)) where block == "op" || block == "preLN": op = block == "op"
                 case ("optimizer", .string(let optimizer)) where optimizer == "soap" || optimizer == "adamw": soap = optimizer == "soap"
                 case ("clipped_softmax_alpha", let value): guard let alpha = value.doubleValue else { return nil }; clipAlpha = alpha
                 case ("gated_attention", .bool(let on)): gated = on
-                case ("kurtosis_decomposition", _): continue   // a diagnostic: the training is the same
                 case (let key, _) where soapOnly.contains(key): continue   // checked below: SOAP's own β
                 default: return nil
                 }

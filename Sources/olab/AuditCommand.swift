@@ -13,7 +13,7 @@ struct AuditCommand: ParsableCommand {
     )
 
     @Flag(help: "Full scale, the same as --scale full: every claim, at least eight seeds per arm (hours).") var full = false
-    @Option(help: "quick (default, about a quarter of an hour on two cores), full (hours) or regime (12,500-step runs where outlier features grow, about 2 h on two cores).") var scale: String?
+    @Option(help: "quick (default, about a quarter of an hour on two cores), full (hours) or regime (12,500-step runs where outlier features grow, about 2 h 40 min on two cores).") var scale: String?
     @Option(help: "Output folder for the report and the run cache.") var out = "audit-out"
     @Option(help: "Corpus file or directory (default: the Python standard library on this machine, else the synthetic corpus).") var corpus: String?
     @Option(help: "Comma-separated claim ids to run (default: every claim of the scale).") var claims: String?

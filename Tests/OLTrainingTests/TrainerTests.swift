@@ -116,6 +116,30 @@ struct TrainerTests {
         #expect(values(first, "cum_u21") == [0, 0, 0])
     }
 
+    /// The audit planner relies on this (AuditPlan's `PlanBuilder`): it turns the decomposition off on every
+    /// run no claim reads it from, and calls those runs the same training.
+    @Test("the decomposition changes no trained bit: the same tensors and log values as a run without it", arguments: ["adamw", "soap"])
+    func kurtosisDecompositionChangesNoTrainedBit(optimizer: String) throws {
+        var config = try tinyConfig(optimizer: optimizer, steps: 30)
+        let plain = try scratchDirectory("decomposition-off-\(optimizer)"), decomposed = try scratchDirectory("decomposition-on-\(optimizer)")
+        try Trainer(config: config, directory: plain).run()
+        config.kurtosisDecomposition = true
+        try Trainer(config: config, directory: decomposed).run()
+        // Only the decomposition's own totals may be added; every other tensor (parameters, optimiser
+        // state, sampler position) must be bitwise the same.
+        let extra = ["train.kurtosis_update"]
+        let withDecomposition = try Safetensors.read(decomposed + "/model.safetensors").tensors
+        #expect(withDecomposition.contains { extra.contains($0.name) }, "the decomposed run must carry its totals")
+        expectBitwiseEqual(withDecomposition.filter { !extra.contains($0.name) }, try Safetensors.read(plain + "/model.safetensors").tensors,
+                           "model.safetensors without the decomposition's totals")
+        let cumulative = { (line: String) throws -> String in
+            let record = try JSONValue.parse(line)
+            return JSONValue.object(record.objectMembers!.filter { !$0.key.hasPrefix("cum_") }).serialized()
+        }
+        try expectSameLines(metricsWithoutWallClock(decomposed).map(cumulative), metricsWithoutWallClock(plain),
+                            "metrics.jsonl without wall clock and cum_* keys")
+    }
+
     @Test("a run with the decomposition on resumes to the same checkpoint bytes and log lines")
     func kurtosisDecompositionResumes() throws {
         var config = try tinyConfig(steps: 30)
