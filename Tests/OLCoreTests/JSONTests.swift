@@ -83,9 +83,7 @@ struct SHA256Tests {
 @Suite("Atomic files")
 struct AtomicFileTests {
     func scratchDirectory() throws -> String {
-        let path = "/tmp/olab-tests-\(ProcessInfo.processInfo.processIdentifier)-\(RandomStream.fnv1a(#function + "\(Double.random(in: 0..<1))"))"
-        try FilePath.makeDirectories(path)
-        return path
+        try OLTestSupport.scratchDirectory("atomic-files")
     }
 
     @Test("a write replaces the file whole and leaves no temporary file behind")

@@ -1,5 +1,6 @@
 import Foundation
 import OLCore
+import OLTestSupport
 import Testing
 
 /// A run's lock belongs to the process that took it: a child it starts (a worker, git, python) never
@@ -8,9 +9,7 @@ import Testing
 struct RunDirectoryLockTests {
     @Test("a child process started while the lock is held neither inherits its descriptor nor keeps it locked")
     func childDoesNotHoldTheLock() throws {
-        let directory = NSTemporaryDirectory() + "olab-lock-\(getpid())-\(UInt32.random(in: 0 ... .max))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let directory = try scratchDirectory("lock")
         let lock = try RunDirectoryLock(directory: directory)
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/bin/sleep")

@@ -3,11 +3,9 @@ import OLTestSupport
 import Testing
 @testable import OLCore
 
-/// A fresh directory under the system temporary directory.
+/// A fresh scratch directory, removed with the test process's scratch root.
 private func temporaryDirectory() throws -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("olab-safetensors-\(UUID().uuidString)").path
-    try FilePath.makeDirectories(path)
-    return path
+    try scratchDirectory("safetensors")
 }
 
 /// Bytes of a safetensors file with a hand-written header (padding not applied: the reader must not need it).

@@ -4,10 +4,9 @@ import Testing
 import OLCore
 @testable import OLData
 
-/// A fresh directory under the system temporary directory holding `files` (relative path → text).
+/// A fresh scratch directory holding `files` (relative path → text).
 private func makeTree(_ files: [String: String]) throws -> String {
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent("olab-data-\(UUID().uuidString)").path
-    try FilePath.makeDirectories(root)
+    let root = try scratchDirectory("data")
     for (relative, text) in files {
         let path = "\(root)/\(relative)"
         try FilePath.makeDirectories(FilePath.directory(of: path))

@@ -66,8 +66,7 @@ struct QuantizedTensorsTests {
     )
     func numpyDequantisesToTheFakeQuantisedWeights(settings: QuantSettings) throws {
         let model = try quantized(settings)
-        let directory = NSTemporaryDirectory() + "olab-quantized-\(getpid())-\(settings.scheme.rawValue)-\(settings.bits)"
-        try FilePath.makeDirectories(directory)
+        let directory = try scratchDirectory("quantized-\(settings.scheme.rawValue)-\(settings.bits)")
         try Safetensors.write(QuantizedTensors.export(model), to: directory + "/q.safetensors")
         // The Quantisation article's dequantisation, in NumPy: float32 codes times float32 scales, per row.
         let script = """

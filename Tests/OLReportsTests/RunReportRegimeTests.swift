@@ -13,9 +13,7 @@ import Testing
 @Suite("olab report for the outlier-regime study")
 struct RunReportRegimeTests {
     static func scratch(_ name: String) throws -> String {
-        let directory = NSTemporaryDirectory() + "olab-report-regime-\(getpid())-\(name)-\(UInt32.random(in: 0 ... .max))"
-        try FilePath.makeDirectories(directory)
-        return directory
+        try scratchDirectory("report-regime-\(name)")
     }
 
     @Test("runs are labelled by the settings that differ between them, not by their directories")

@@ -14,7 +14,19 @@ exec 9>/tmp/olab-slurm-test.lock
 flock -w 1200 9 || fail "another Slurm backend test on this machine held /tmp/olab-slurm-test.lock for 20 minutes"
 work=$(mktemp -d /tmp/olab-slurm-test.XXXXXX)
 cluster="$work/cluster"
-trap '"$here/cluster.sh" stop "$cluster"' EXIT
+# On exit: stop the cluster, then remove the work folder (runs, logs, the cluster's state) unless the
+# test failed or OLAB_KEEP_TEST_SCRATCH is set (not "0"), where it stays for a post-mortem.
+cleanup() {
+  local status=$?
+  "$here/cluster.sh" stop "$cluster"
+  local keep=${OLAB_KEEP_TEST_SCRATCH:-}
+  if [ "$status" -eq 0 ] && { [ -z "$keep" ] || [ "$keep" = 0 ]; }; then
+    rm -rf "$work"
+  else
+    echo "slurm backend test: kept $work"
+  fi
+}
+trap cleanup EXIT
 exports=$("$here/cluster.sh" start "$cluster") || fail "the test cluster did not start (its reason is above)"
 eval "$exports"
 cd "$work"
